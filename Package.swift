@@ -1,0 +1,58 @@
+// swift-tools-version: 6.0
+//
+// Amalgam: read, convert, merge and export model weights across safetensors, GGUF, ONNX
+// and NumPy. See ../shared/docs/DESIGN.md for the architecture this layout follows.
+import PackageDescription
+
+/// The C libraries Amalgam links, each wrapped by a `systemLibrary` target (Debian -dev
+/// packages; see README.md). Only the modules named in DESIGN.md may import them.
+let cLibraries: [Target] = [
+    .systemLibrary(name: "COpenBLAS", path: "Sources/CLibraries/COpenBLAS"),
+    .systemLibrary(name: "CProtobufC", path: "Sources/CLibraries/CProtobufC"),
+    .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd"),
+    .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib"),
+]
+
+let package = Package(
+    name: "Amalgam",
+    products: [
+        .library(name: "Amalgam", targets: ["Amalgam"]),
+        .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
+        .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+        .executable(name: "amalgam", targets: ["amalgam"]),
+    ],
+    targets: cLibraries + [
+        // Core: dtypes, shapes, storage, the layer graph, plugins, errors, atomic output.
+        .target(name: "AmalgamCore"),
+        // The only module that imports BLAS/LAPACK.
+        .target(name: "LinearAlgebra", dependencies: ["AmalgamCore", "COpenBLAS"]),
+
+        // Format plugins: one target each, depending only on AmalgamCore (and own C code).
+        .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
+
+        // Umbrella: registers the built-in formats, pipelines.
+        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "SafetensorsFormat"]),
+        // The command-line tool: argument parsing and printing over the library.
+        .executableTarget(name: "amalgam", dependencies: ["Amalgam"]),
+
+        // Regenerates nothing yet; converts model files inside a package from the command line.
+        .plugin(
+            name: "ConvertModels",
+            capability: .command(
+                intent: .custom(verb: "convert-models", description: "Convert model files with amalgam"),
+                permissions: [.writeToPackageDirectory(reason: "Writes converted model files")]
+            ),
+            dependencies: ["amalgam"],
+            path: "Plugins/ConvertModels"
+        ),
+
+        .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore"]),
+        .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam"]),
+        .testTarget(
+            name: "CLibrariesTests",
+            dependencies: ["COpenBLAS", "CProtobufC", "CZstd", "CZlib"]
+        ),
+    ]
+)

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Choices for `Amalgam.convert`.
+public struct ConversionOptions: Sendable {
+    /// Input format identifier; nil sniffs the file.
+    public var inputFormat: String?
+    /// Output format identifier; nil uses the output's extension.
+    public var outputFormat: String?
+    /// Convert floating-point tensors to this dtype; nil keeps them.
+    public var dtype: DType?
+    public var overwrite: Bool
+    public var maximumShardBytes: Int?
+    public var progress: any ProgressReporter
+
+    public init(
+        inputFormat: String? = nil, outputFormat: String? = nil, dtype: DType? = nil, overwrite: Bool = false,
+        maximumShardBytes: Int? = nil, progress: any ProgressReporter = SilentProgress()
+    ) {
+        self.inputFormat = inputFormat
+        self.outputFormat = outputFormat
+        self.dtype = dtype
+        self.overwrite = overwrite
+        self.maximumShardBytes = maximumShardBytes
+        self.progress = progress
+    }
+}
+
+/// What a conversion did.
+public struct ConversionResult: Sendable {
+    public var inputFormat: String
+    public var outputFormat: String
+    /// Files created, in the order they were created.
+    public var files: [String]
+    public var tensorCount: Int
+    public var parameterCount: Int
+}
+
+extension Amalgam {
+    /// Reads `input` (any readable format) and writes it as `output`, streaming tensor by
+    /// tensor. Nothing is created under an output name unless the whole conversion succeeds.
+    public static func convert(
+        _ input: String, to output: String, options: ConversionOptions = ConversionOptions(),
+        registry: FormatRegistry = Amalgam.builtInFormats
+    ) throws -> ConversionResult {
+        let reader = try registry.readerPlugin(for: input, explicit: options.inputFormat)
+        // A folder output (existing, or named with a trailing '/') keeps the input's format.
+        let writer = try options.outputFormat == nil && isFolder(output) && reader.capabilities.contains(.write)
+            ? reader : registry.writerPlugin(for: output, explicit: options.outputFormat)
+        var graph = try reader.read(input, options: ReadOptions(progress: options.progress))
+        var protected = graph.sourceFileIdentities
+        if let identity = FileIdentity.of(path: input) { protected.insert(identity) }
+        if let dtype = options.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
+        if options.maximumShardBytes != nil, !writer.capabilities.contains(.sharding) {
+            throw AmalgamError(.usage, "--max-shard-size is not supported for \(writer.displayName) output")
+        }
+        let files = try writer.write(
+            graph, to: output,
+            options: WriteOptions(
+                overwrite: options.overwrite, maximumShardBytes: options.maximumShardBytes,
+                protectedInputs: protected, progress: options.progress))
+        return ConversionResult(
+            inputFormat: reader.identifier, outputFormat: writer.identifier, files: files,
+            tensorCount: graph.tensors.count, parameterCount: graph.parameterCount)
+    }
+}
+
+private func isFolder(_ path: String) -> Bool {
+    var info = stat()
+    return path.hasSuffix("/") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+}

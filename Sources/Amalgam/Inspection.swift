@@ -1,0 +1,112 @@
+/// A summary of a model file: what `amalgam inspect` prints.
+public struct InspectionReport: Sendable {
+    public let path: String
+    public let format: String
+    public let graph: ModelGraph
+
+    /// Reads the headers of `path` (tensor bytes are not touched).
+    public init(path: String, format: String? = nil, registry: FormatRegistry = Amalgam.builtInFormats) throws {
+        let plugin = try registry.readerPlugin(for: path, explicit: format)
+        self.path = path
+        self.format = plugin.identifier
+        self.graph = try plugin.read(path, options: ReadOptions())
+    }
+
+    /// Tensors and parameters per encoding, in a stable order.
+    public var encodingHistogram: [(encoding: String, tensors: Int, parameters: Int)] {
+        var counts: [String: (Int, Int)] = [:]
+        var order: [String] = []
+        for tensor in graph.tensors {
+            let key = tensor.encoding.description
+            if counts[key] == nil { order.append(key) }
+            let (t, p) = counts[key] ?? (0, 0)
+            counts[key] = (t + 1, p + tensor.shape.elementCount)
+        }
+        return order.sorted().map { ($0, counts[$0]!.0, counts[$0]!.1) }
+    }
+
+    public var totalBytes: Int { graph.tensors.reduce(0) { $0 + ((try? $1.byteCount) ?? 0) } }
+
+    /// The stable machine-readable document (`schema` names its version).
+    public var json: JSONValue {
+        let tensors = graph.tensors.map { tensor -> JSONValue in
+            let position = LayerPosition(name: tensor.name)
+            return .object([
+                ("name", .string(tensor.name)),
+                ("original_name", .string(tensor.originalName)),
+                ("dtype", .string(tensor.encoding.description)),
+                ("shape", .array(tensor.shape.dimensions.map { .integer($0) })),
+                ("bytes", .integer((try? tensor.byteCount) ?? 0)),
+                ("block", position.block.map { .integer($0) } ?? .null),
+                ("role", .string(position.role.rawValue)),
+            ])
+        }
+        return .object([
+            ("schema", .string("amalgam.inspect/1")),
+            ("file", .string(path)),
+            ("format", .string(format)),
+            ("tensor_count", .integer(graph.tensors.count)),
+            ("parameter_count", .integer(graph.parameterCount)),
+            ("byte_count", .integer(totalBytes)),
+            ("dtypes", .object(encodingHistogram.map { ($0.encoding, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters))])) })),
+            ("architecture", .object([
+                ("name", graph.architecture.name.map { .string($0) } ?? .null),
+                ("parameters", .object(graph.architecture.parameters.map { ($0.key, JSONValue($0.value)) })),
+            ])),
+            ("metadata", .object(graph.metadata.map { ($0.key, JSONValue($0.value)) })),
+            ("tensors", .array(tensors)),
+        ])
+    }
+
+    /// Human-readable text, one fact per line, tensors as an aligned table.
+    public var text: String {
+        var lines: [String] = []
+        lines.append(path)
+        lines.append("  format:      \(format)")
+        lines.append("  tensors:     \(graph.tensors.count)")
+        lines.append("  parameters:  \(Self.grouped(graph.parameterCount))")
+        lines.append("  data:        \(ByteSize.format(totalBytes)) (\(Self.grouped(totalBytes)) bytes)")
+        let histogram = encodingHistogram.map { "\($0.encoding) \($0.tensors) (\(Self.grouped($0.parameters)) params)" }
+        lines.append("  dtypes:      " + (histogram.isEmpty ? "none" : histogram.joined(separator: ", ")))
+        if let name = graph.architecture.name {
+            let parameters = graph.architecture.parameters.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            lines.append("  architecture: \(name)" + (parameters.isEmpty ? "" : "  \(parameters)"))
+        }
+        lines.append("  metadata:    \(graph.metadata.count) key\(graph.metadata.count == 1 ? "" : "s")")
+        for entry in graph.metadata {
+            var value = entry.value.description
+            if value.count > 100 { value = String(value.prefix(97)) + "..." }
+            lines.append("    \(entry.key) = \(value)")
+        }
+        let renamed = graph.tensors.contains { $0.name != $0.originalName }
+        var header = ["name", "dtype", "shape", "bytes", "role"]
+        if renamed { header.insert("original name", at: 1) }
+        var rows = [header]
+        for tensor in graph.tensors {
+            let position = LayerPosition(name: tensor.name)
+            var row = [tensor.name, tensor.encoding.description, tensor.shape.description, Self.grouped((try? tensor.byteCount) ?? 0), position.role.rawValue]
+            if renamed { row.insert(tensor.originalName, at: 1) }
+            rows.append(row)
+        }
+        let widths = header.indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+        lines.append("  tensors:")
+        for row in rows {
+            let cells = row.enumerated().map { column, cell in
+                column == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[column] - cell.count)
+            }
+            lines.append("    " + cells.joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `1234567` -> `1,234,567`.
+    public static func grouped(_ value: Int) -> String {
+        let digits = String(value.magnitude)
+        var result = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { result += "," }
+            result.append(digit)
+        }
+        return (value < 0 ? "-" : "") + result
+    }
+}

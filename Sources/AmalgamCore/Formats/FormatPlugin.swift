@@ -1,0 +1,90 @@
+/// What a format plugin can do.
+public struct FormatCapabilities: OptionSet, Sendable, Hashable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+    public static let read = FormatCapabilities(rawValue: 1 << 0)
+    public static let write = FormatCapabilities(rawValue: 1 << 1)
+    /// Reads and writes a model split over several files.
+    public static let sharding = FormatCapabilities(rawValue: 1 << 2)
+    /// Reads or writes block-quantised encodings.
+    public static let quantization = FormatCapabilities(rawValue: 1 << 3)
+}
+
+/// Options every reader understands.
+public struct ReadOptions: Sendable {
+    public var progress: any ProgressReporter
+    /// Plugin-specific options by name (`template`, ...), as given on the command line.
+    public var extra: [String: String]
+
+    public init(progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:]) {
+        self.progress = progress
+        self.extra = extra
+    }
+}
+
+/// Options every writer understands.
+public struct WriteOptions: Sendable {
+    /// Replace existing outputs (`--force`).
+    public var overwrite: Bool
+    /// Split the output into files of at most this many bytes of tensor data, where the
+    /// format supports it; nil writes one file.
+    public var maximumShardBytes: Int?
+    /// Inputs that must never be overwritten.
+    public var protectedInputs: Set<FileIdentity>
+    public var progress: any ProgressReporter
+    /// Plugin-specific options by name (`quant`, `compress`...).
+    public var extra: [String: String]
+
+    public init(
+        overwrite: Bool = false, maximumShardBytes: Int? = nil, protectedInputs: Set<FileIdentity> = [],
+        progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:]
+    ) {
+        self.overwrite = overwrite
+        self.maximumShardBytes = maximumShardBytes
+        self.protectedInputs = protectedInputs
+        self.progress = progress
+        self.extra = extra
+    }
+}
+
+/// A file format Amalgam reads and/or writes. Plugins are values registered with a
+/// `FormatRegistry`; they hold no per-file state, so one instance serves every thread.
+///
+/// Contract:
+/// - `read` validates everything it relies on and throws `AmalgamError` (code
+///   `.invalidFormat`, `.unsupported` or `.overflow`, with file, tensor and offset) for
+///   bad input; it never crashes on any bytes, never opens the input for writing, and
+///   should expose tensor bytes as memory-mapped slices where the layout allows.
+/// - `write` streams tensor by tensor (loading each tensor's storage once) and produces
+///   its files through an `OutputTransaction`, so a failure leaves no output behind.
+public protocol FormatPlugin: Sendable {
+    /// Short lowercase name used by `--from`/`--to` (`safetensors`).
+    var identifier: String { get }
+    /// Human name (`safetensors`, `GGUF`).
+    var displayName: String { get }
+    /// Extensions without the dot, lowercase (`safetensors`).
+    var fileExtensions: [String] { get }
+    var capabilities: FormatCapabilities { get }
+    /// True when the first bytes of a file (up to 64, fewer for short files) are this
+    /// format's signature.
+    func sniff(_ prefix: [UInt8]) -> Bool
+    /// True when the folder at `path` holds a model in this format (e.g. a sharded index).
+    func recognizesDirectory(_ path: String) -> Bool
+    func read(_ path: String, options: ReadOptions) throws -> ModelGraph
+    /// Writes `graph` and returns the paths it created.
+    @discardableResult
+    func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String]
+}
+
+extension FormatPlugin {
+    public func recognizesDirectory(_ path: String) -> Bool { false }
+
+    public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
+        throw AmalgamError(.unsupported, "\(displayName) files cannot be read", file: path)
+    }
+
+    @discardableResult
+    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
+        throw AmalgamError(.unsupported, "\(displayName) files cannot be written", file: path)
+    }
+}

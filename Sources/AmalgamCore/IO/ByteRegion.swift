@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Read-only bytes that stay valid as long as the region is alive: a slice of a memory
+/// mapped file (zero-copy) or a buffer Amalgam owns. Slicing shares the owner.
+public struct ByteRegion: @unchecked Sendable {
+    /// Keeps the memory alive: a `MappedFile` or an `OwnedBuffer`.
+    public let owner: AnyObject
+    public let baseAddress: UnsafeRawPointer
+    public let count: Int
+
+    public init(owner: AnyObject, baseAddress: UnsafeRawPointer, count: Int) {
+        self.owner = owner
+        self.baseAddress = baseAddress
+        self.count = count
+    }
+
+    /// A fresh owned copy of `bytes`.
+    public init(copying bytes: some Collection<UInt8>) {
+        let buffer = OwnedBuffer(byteCount: bytes.count)
+        UnsafeMutableRawBufferPointer(start: buffer.pointer, count: bytes.count).copyBytes(from: bytes)
+        self.init(owner: buffer, baseAddress: UnsafeRawPointer(buffer.pointer), count: bytes.count)
+    }
+
+    /// `count` bytes from `offset`. - Precondition: inside the region.
+    public func slice(offset: Int, count: Int) -> ByteRegion {
+        precondition(offset >= 0 && count >= 0 && offset <= self.count - count, "slice out of range")
+        return ByteRegion(owner: owner, baseAddress: baseAddress + offset, count: count)
+    }
+
+    /// True when the bytes come from a memory-mapped file (no copy was made).
+    public var isMemoryMapped: Bool { owner is MappedFile }
+
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        defer { withExtendedLifetime(owner) {} }
+        return try body(UnsafeRawBufferPointer(start: baseAddress, count: count))
+    }
+
+    /// The bytes as an array (a copy; for tests and small headers).
+    public var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+}
+
+/// Heap memory, 64-byte aligned, freed when the last reference goes.
+public final class OwnedBuffer: @unchecked Sendable {
+    public let pointer: UnsafeMutableRawPointer
+    public let byteCount: Int
+
+    public init(byteCount: Int) {
+        self.byteCount = byteCount
+        self.pointer = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+    }
+
+    /// A region over the whole buffer, sharing ownership.
+    public var region: ByteRegion {
+        ByteRegion(owner: self, baseAddress: UnsafeRawPointer(pointer), count: byteCount)
+    }
+
+    deinit { pointer.deallocate() }
+}
+
+/// A whole file mapped read-only. The file is opened with `O_RDONLY` only: Amalgam never
+/// opens an input for writing.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    public let size: Int
+    let address: UnsafeMutableRawPointer?
+    /// Device and inode, to recognise the same file under another name.
+    public let identity: FileIdentity
+
+    public init(path: String) throws(AmalgamError) {
+        self.path = path
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            let code: AmalgamError.Code = errno == ENOENT ? .notFound : .io
+            throw AmalgamError(code, "cannot open for reading", file: path, cause: String(cString: strerror(errno)))
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw AmalgamError(.io, "cannot stat", file: path, cause: String(cString: strerror(errno)))
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw AmalgamError(.invalidFormat, "not a regular file", file: path)
+        }
+        self.identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        self.size = Int(info.st_size)
+        if size == 0 {
+            address = nil
+            return
+        }
+        let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
+        guard let mapped, mapped != MAP_FAILED else {
+            throw AmalgamError(.io, "cannot memory-map \(size) bytes", file: path, cause: String(cString: strerror(errno)))
+        }
+        address = mapped
+    }
+
+    /// The whole file as a region.
+    public var region: ByteRegion {
+        // An empty file maps nothing; hand out a valid non-null address with count 0.
+        let base = address.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(MappedFile.emptyByte)
+        return ByteRegion(owner: self, baseAddress: base, count: size)
+    }
+
+    /// Tells the kernel the file will be read front to back (best effort).
+    public func adviseSequential() {
+        if let address { _ = madvise(address, size, MADV_SEQUENTIAL) }
+    }
+
+    nonisolated(unsafe) private static let emptyByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+
+    deinit {
+        if let address { munmap(address, size) }
+    }
+}
+
+/// Device and inode of a file: equal identities name the same file.
+public struct FileIdentity: Hashable, Sendable {
+    public let device: UInt64
+    public let inode: UInt64
+
+    /// The identity of the file at `path`, or nil when it does not exist.
+    public static func of(path: String) -> FileIdentity? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+}

@@ -1,0 +1,62 @@
+/// The element types Amalgam stores and converts. Values are little-endian in memory.
+///
+/// Float8 variants follow the OCP definitions: `f8_e4m3` is E4M3FN (bias 7, no infinities,
+/// NaN is S.1111.111, largest finite 448) and `f8_e5m2` is IEEE-like (bias 15, with
+/// infinities and NaNs).
+public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
+    case bool, u8, i8, u16, i16, u32, i32, u64, i64
+    case f16, bf16, f32, f64
+    case f8_e4m3, f8_e5m2
+
+    /// Bytes per element.
+    @inlinable
+    public var byteWidth: Int {
+        switch self {
+        case .bool, .u8, .i8, .f8_e4m3, .f8_e5m2: 1
+        case .u16, .i16, .f16, .bf16: 2
+        case .u32, .i32, .f32: 4
+        case .u64, .i64, .f64: 8
+        }
+    }
+
+    /// True for the floating-point types (the ones `--dtype` converts).
+    @inlinable
+    public var isFloatingPoint: Bool {
+        switch self {
+        case .f16, .bf16, .f32, .f64, .f8_e4m3, .f8_e5m2: true
+        default: false
+        }
+    }
+
+    /// Parses the names used on the command line and in JSON (`f32`, `bf16`, `f8_e4m3`...),
+    /// also accepting common aliases (`float32`, `half`, `bfloat16`, `fp16`).
+    public init?(name: String) {
+        let lowered = name.lowercased()
+        if let exact = DType(rawValue: lowered) {
+            self = exact
+            return
+        }
+        switch lowered {
+        case "float32", "fp32", "float": self = .f32
+        case "float16", "fp16", "half": self = .f16
+        case "bfloat16": self = .bf16
+        case "float64", "fp64", "double": self = .f64
+        case "f8_e4m3fn", "float8_e4m3fn": self = .f8_e4m3
+        case "float8_e5m2": self = .f8_e5m2
+        case "int8": self = .i8
+        case "uint8": self = .u8
+        case "int16": self = .i16
+        case "uint16": self = .u16
+        case "int32": self = .i32
+        case "uint32": self = .u32
+        case "int64": self = .i64
+        case "uint64": self = .u64
+        default: return nil
+        }
+    }
+
+    /// Order by declaration: a stable order for histograms and reports.
+    public static func < (lhs: DType, rhs: DType) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}

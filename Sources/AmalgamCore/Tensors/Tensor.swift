@@ -1,0 +1,101 @@
+/// Where a tensor's bytes come from. Loading is lazy: a memory-mapped slice costs nothing
+/// until touched, and a deferred computation (a dtype conversion, a merge) runs only when a
+/// writer asks for the bytes, one tensor at a time.
+public struct TensorStorage: Sendable {
+    enum Backing: Sendable {
+        case region(ByteRegion)
+        case deferred(@Sendable () throws -> ByteRegion)
+    }
+
+    let backing: Backing
+
+    /// Bytes already at hand: a mapped file slice or an owned buffer.
+    public static func region(_ region: ByteRegion) -> TensorStorage { TensorStorage(backing: .region(region)) }
+
+    /// Bytes produced on demand by `producer` (called once per `load()`; not cached, so that
+    /// streaming writers hold one tensor at a time).
+    public static func deferred(_ producer: @escaping @Sendable () throws -> ByteRegion) -> TensorStorage {
+        TensorStorage(backing: .deferred(producer))
+    }
+
+    /// The tensor's bytes.
+    public func load() throws -> ByteRegion {
+        switch backing {
+        case .region(let region): region
+        case .deferred(let producer): try producer()
+        }
+    }
+
+    /// True when the bytes are a zero-copy slice of a memory-mapped input.
+    public var isMemoryMapped: Bool {
+        if case .region(let region) = backing { return region.isMemoryMapped }
+        return false
+    }
+}
+
+/// One tensor of a model: names, shape, encoding and lazily loaded bytes.
+public struct Tensor: Sendable {
+    /// Canonical (Hugging Face / PyTorch state_dict) name; merges align on it.
+    public var name: String
+    /// The name as the source file spells it (differs after GGUF or ONNX name mapping).
+    public var originalName: String
+    /// Row-major shape; a linear weight is `[out, in]`.
+    public var shape: Shape
+    public var encoding: TensorEncoding
+    public var storage: TensorStorage
+
+    public init(name: String, originalName: String? = nil, shape: Shape, encoding: TensorEncoding, storage: TensorStorage) {
+        self.name = name
+        self.originalName = originalName ?? name
+        self.shape = shape
+        self.encoding = encoding
+        self.storage = storage
+    }
+
+    /// Exact size of the tensor's bytes in its encoding.
+    public var byteCount: Int {
+        get throws(AmalgamError) { try encoding.byteCount(for: shape) }
+    }
+
+    /// Loads the bytes and checks they have the size the shape and encoding imply.
+    public func loadBytes() throws -> ByteRegion {
+        let region = try storage.load()
+        let expected = try byteCount
+        guard region.count == expected else {
+            throw AmalgamError(.internal, "storage holds \(region.count) bytes, shape \(shape) in \(encoding) needs \(expected)", tensor: name)
+        }
+        return region
+    }
+
+    /// The values as f32 (quantised encodings decoded).
+    public func floatValues() throws -> [Float] {
+        try AmalgamError.withContext(tensor: name) {
+            try encoding.decodeToFloat(try loadBytes(), elementCount: shape.elementCount)
+        }
+    }
+}
+
+extension Tensor {
+    /// A tensor owning a copy of `values` in dtype `.f32` (for tests, demos and results).
+    public init(name: String, shape: Shape, floats values: [Float]) {
+        precondition(values.count == shape.elementCount, "\(values.count) values for shape \(shape)")
+        let region = values.withUnsafeBytes { ByteRegion(copying: $0) }
+        self.init(name: name, shape: shape, encoding: .plain(.f32), storage: .region(region))
+    }
+}
+
+extension TensorStorage {
+    /// The memory-mapped file the bytes come from, if any.
+    public var mappedFile: MappedFile? {
+        if case .region(let region) = backing { return region.owner as? MappedFile }
+        return nil
+    }
+}
+
+extension ModelGraph {
+    /// Identities of the files this graph's tensors are mapped from (so writers can refuse
+    /// to overwrite them).
+    public var sourceFileIdentities: Set<FileIdentity> {
+        Set(tensors.compactMap { $0.storage.mappedFile?.identity })
+    }
+}

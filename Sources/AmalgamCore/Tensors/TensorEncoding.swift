@@ -1,0 +1,94 @@
+/// A codec for a block-quantised encoding (GGUF's Q4_0, Q6_K, IQ4_NL...), contributed by
+/// the plugin that reads it. Elements are grouped along the innermost (fastest) axis into
+/// blocks of `blockElements` values stored in `blockBytes` bytes.
+///
+/// Conforming types must be stateless or immutable: one codec is shared by every thread.
+public protocol QuantizedCodec: Sendable {
+    /// The encoding's name as its format spells it, e.g. `Q4_K`. Unique among codecs.
+    var name: String { get }
+    var blockElements: Int { get }
+    var blockBytes: Int { get }
+    /// Decodes whole blocks: `blocks.count / blockBytes` blocks into as many times
+    /// `blockElements` floats. Must not read or write outside the two buffers.
+    func decode(_ blocks: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) throws
+    /// True when `encode` is implemented.
+    var canEncode: Bool { get }
+    /// Encodes `values.count / blockElements` blocks. Only called when `canEncode`.
+    func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws
+}
+
+extension QuantizedCodec {
+    public var canEncode: Bool { false }
+    public func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws {
+        throw AmalgamError(.unsupported, "encoding to \(name) is not supported")
+    }
+}
+
+/// A quantised encoding, compared by its codec's name.
+public struct QuantizedEncoding: Sendable, Hashable {
+    public let codec: any QuantizedCodec
+    public init(_ codec: any QuantizedCodec) { self.codec = codec }
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.codec.name == rhs.codec.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(codec.name) }
+}
+
+/// How a tensor's bytes encode its values: a plain dtype, or blocks of a quantised codec.
+public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
+    case plain(DType)
+    case quantized(QuantizedEncoding)
+
+    /// `f32`, `bf16`, ... for plain dtypes; the codec's name (`Q4_K`) for quantised ones.
+    public var description: String {
+        switch self {
+        case .plain(let dtype): dtype.rawValue
+        case .quantized(let encoding): encoding.codec.name
+        }
+    }
+
+    /// The plain dtype, or nil for quantised encodings.
+    public var dtype: DType? {
+        if case .plain(let dtype) = self { return dtype }
+        return nil
+    }
+
+    /// Exact byte size of a tensor of `shape` in this encoding. Throws on overflow, and for
+    /// quantised encodings when the innermost dimension is not a whole number of blocks.
+    public func byteCount(for shape: Shape) throws(AmalgamError) -> Int {
+        switch self {
+        case .plain(let dtype):
+            return try shape.byteCount(elementBytes: dtype.byteWidth)
+        case .quantized(let encoding):
+            let codec = encoding.codec
+            let row = shape.dimensions.last ?? 1
+            guard row % codec.blockElements == 0 else {
+                throw AmalgamError(.invalidFormat, "innermost dimension \(row) is not a multiple of the \(codec.name) block size \(codec.blockElements)")
+            }
+            let blocks = shape.elementCount / codec.blockElements
+            let (bytes, overflow) = blocks.multipliedReportingOverflow(by: codec.blockBytes)
+            guard !overflow else { throw AmalgamError(.overflow, "byte size of shape \(shape) in \(codec.name) overflows") }
+            return bytes
+        }
+    }
+
+    /// Decodes `elementCount` values to f32. Throws when `bytes` is not exactly the size the
+    /// encoding needs, or when a plain dtype has no f32 value (none today).
+    public func decodeToFloat(_ bytes: ByteRegion, elementCount: Int) throws -> [Float] {
+        switch self {
+        case .plain(let dtype):
+            guard bytes.count == elementCount * dtype.byteWidth else {
+                throw AmalgamError(.internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
+            }
+            return bytes.withUnsafeBytes { ElementConversion.decodeToFloat($0, from: dtype, count: elementCount) }
+        case .quantized(let encoding):
+            let codec = encoding.codec
+            let blocks = elementCount / codec.blockElements
+            guard elementCount % codec.blockElements == 0, bytes.count == blocks * codec.blockBytes else {
+                throw AmalgamError(.internal, "tensor holds \(bytes.count) bytes, not \(blocks) \(codec.name) blocks")
+            }
+            return try [Float](unsafeUninitializedCapacity: elementCount) { values, initialized in
+                try bytes.withUnsafeBytes { try codec.decode($0, into: values) }
+                initialized = elementCount
+            }
+        }
+    }
+}

@@ -1,0 +1,3 @@
+// CBLAS and LAPACKE from Debian (libopenblas-dev, liblapacke-dev).
+#include <cblas.h>
+#include <lapacke.h>

@@ -1,0 +1,2 @@
+// zlib (zlib1g-dev).
+#include <zlib.h>

@@ -1,0 +1,47 @@
+import AmalgamCore
+
+/// A dense row-major f32 matrix that owns its storage. Row `i`, column `j` is
+/// `elements[i * columns + j]` (the layout of a PyTorch `[out, in]` weight).
+public struct Matrix: Sendable, Equatable {
+    public let rows: Int
+    public let columns: Int
+    public var elements: [Float]
+
+    /// A matrix over `elements` (row-major). - Precondition: `elements.count == rows * columns`.
+    public init(rows: Int, columns: Int, elements: [Float]) {
+        precondition(rows >= 0 && columns >= 0 && elements.count == rows * columns, "\(elements.count) elements for \(rows)x\(columns)")
+        self.rows = rows
+        self.columns = columns
+        self.elements = elements
+    }
+
+    public init(zeros rows: Int, _ columns: Int) {
+        self.init(rows: rows, columns: columns, elements: [Float](repeating: 0, count: rows * columns))
+    }
+
+    /// The `n x n` identity.
+    public static func identity(_ n: Int) -> Matrix {
+        var matrix = Matrix(zeros: n, n)
+        for i in 0..<n { matrix[i, i] = 1 }
+        return matrix
+    }
+
+    @inlinable
+    public subscript(row: Int, column: Int) -> Float {
+        get { elements[row * columns + column] }
+        set { elements[row * columns + column] = newValue }
+    }
+
+    public var transposed: Matrix {
+        var result = Matrix(zeros: columns, rows)
+        for i in 0..<rows {
+            for j in 0..<columns { result[j, i] = self[i, j] }
+        }
+        return result
+    }
+
+    /// Frobenius norm, accumulated in f64.
+    public var frobeniusNorm: Double {
+        elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    }
+}

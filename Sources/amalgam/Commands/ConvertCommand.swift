@@ -1,0 +1,57 @@
+import Amalgam
+
+/// `amalgam convert IN OUT`: any readable format to any writable one.
+struct ConvertCommand: Command {
+    static let name = "convert"
+    static let summary = "Convert a model to another format or dtype, streaming tensor by tensor."
+    static let synopsis = "amalgam convert IN OUT [--to FORMAT] [--from FORMAT] [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--force]"
+    static let options: [OptionSpec] = [
+        .option("to", "FORMAT", "Output format (default: from OUT's extension)."),
+        .option("from", "FORMAT", "Input format (default: detected from IN's bytes, then extension)."),
+        .option("dtype", "DTYPE", "Convert floating-point tensors to f32, f16 or bf16 (round to nearest even)."),
+        .option("max-shard-size", "SIZE", "Split the output into shards of at most SIZE (e.g. 5GB, 500MB, 2GiB)."),
+        .flag("force", "Overwrite existing outputs (inputs are never overwritten)."),
+    ]
+    static let discussion = """
+        Outputs are written to temporary files and renamed into place only when complete, so a
+        failed conversion leaves nothing behind. Integer tensors keep their dtype.
+
+        examples:
+          amalgam convert model.safetensors model-bf16.safetensors --dtype bf16
+          amalgam convert model.safetensors out/ --max-shard-size 500MB
+        """
+
+    let input: String
+    let output: String
+    let options: ConversionOptions
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        let paths = try arguments.positionals("IN", "OUT")
+        input = paths[0]
+        output = paths[1]
+        var options = ConversionOptions(
+            inputFormat: try arguments.value("from"), outputFormat: try arguments.value("to"),
+            overwrite: arguments.flag("force"), progress: TerminalProgress())
+        if let name = try arguments.value("dtype") {
+            guard let dtype = DType(name: name), [.f32, .f16, .bf16].contains(dtype) else {
+                throw UsageError("--dtype must be f32, f16 or bf16, not '\(name)'")
+            }
+            options.dtype = dtype
+        }
+        if let size = try arguments.value("max-shard-size") {
+            guard let bytes = ByteSize.parse(size) else {
+                throw UsageError("--max-shard-size must be a size such as 5GB, 500MB or 1048576, not '\(size)'")
+            }
+            options.maximumShardBytes = bytes
+        }
+        self.options = options
+    }
+
+    func run() throws {
+        let start = Terminal.now()
+        let result = try Amalgam.convert(input, to: output, options: options)
+        let seconds = Terminal.now() - start
+        Terminal.out("converted \(input) (\(result.inputFormat)) to \(result.outputFormat): \(result.tensorCount) tensors, \(InspectionReport.grouped(result.parameterCount)) parameters in \(ByteSize.formatFixed(seconds, digits: 2)) s")
+        for file in result.files { Terminal.out("  wrote \(file)") }
+    }
+}

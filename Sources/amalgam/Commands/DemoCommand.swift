@@ -1,0 +1,66 @@
+import Amalgam
+
+/// `amalgam demo`: the end-to-end job on an embedded default model.
+struct DemoCommand: Command {
+    static let name = "demo"
+    static let summary = "Build a small model in memory, write, inspect and convert it, and check the results."
+    static let synopsis = "amalgam demo [--output DIR]"
+    static let options: [OptionSpec] = [.option("output", "DIR", "Folder for the demo files (default .build/demo; replaced on each run).")]
+
+    let folder: String
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        _ = try arguments.positionals()
+        folder = try arguments.value("output") ?? ".build/demo"
+    }
+
+    func run() throws {
+        try Folder.create(folder)
+        let graph = try DemoModel.make()
+        let original = folder + "/model.safetensors"
+        Terminal.out("1. built a llama-shaped model in memory: \(graph.tensors.count) tensors, \(InspectionReport.grouped(graph.parameterCount)) parameters")
+        let plugin = try Amalgam.builtInFormats.writerPlugin(for: original)
+        try plugin.write(graph, to: original, options: WriteOptions(overwrite: true))
+        Terminal.out("2. wrote \(original)\n")
+
+        Terminal.out("3. amalgam inspect \(original)")
+        let report = try InspectionReport(path: original)
+        Terminal.out(report.text.split(separator: "\n").prefix(12).joined(separator: "\n") + "\n    ...\n")
+
+        let bf16 = folder + "/model-bf16.safetensors"
+        let converted = try Amalgam.convert(original, to: bf16, options: ConversionOptions(dtype: .bf16, overwrite: true))
+        Terminal.out("4. amalgam convert \(original) \(bf16) --dtype bf16")
+        Terminal.out("   wrote \(converted.files.joined(separator: ", ")): \(ByteSize.format(try Folder.size(of: converted.files))) instead of \(ByteSize.format(try Folder.size(of: [original])))")
+
+        let shardFolder = folder + "/sharded/"
+        try Folder.create(shardFolder)
+        let sharded = try Amalgam.convert(original, to: shardFolder, options: ConversionOptions(dtype: .f16, overwrite: true, maximumShardBytes: 64_000))
+        Terminal.out("5. amalgam convert \(original) \(shardFolder) --dtype f16 --max-shard-size 64kB")
+        Terminal.out("   wrote \(sharded.files.count - 1) shards and an index: \(sharded.files.map { $0.split(separator: "/").last! }.joined(separator: ", "))")
+
+        Terminal.out("6. read both back and compared with the original:")
+        let reference = try InspectionReport(path: original).graph
+        // Round to nearest even bounds the relative error by half an ulp (the unit roundoff)
+        // for values in the target's normal range.
+        let checks: [(label: String, path: String, smallestNormal: Float, unitRoundoff: Double, bound: String)] = [
+            ("bf16", bf16, Float.leastNormalMagnitude, 0x1p-8, "2^-8"),
+            ("f16 sharded", shardFolder, 0x1p-14, 0x1p-11, "2^-11"),
+        ]
+        for check in checks {
+            let copy = try InspectionReport(path: check.path).graph
+            var worst = 0.0
+            for tensor in reference.tensors {
+                guard let other = copy[tensor.name] else { throw AmalgamError(.mismatch, "lost in conversion", tensor: tensor.name) }
+                let (a, b) = (try tensor.floatValues(), try other.floatValues())
+                for (x, y) in zip(a, b) where abs(x) >= check.smallestNormal {
+                    worst = max(worst, Double(abs(x - y)) / Double(abs(x)))
+                }
+            }
+            guard worst <= check.unitRoundoff else {
+                throw AmalgamError(.internal, "\(check.label): relative error \(worst) exceeds the unit roundoff \(check.bound)")
+            }
+            Terminal.out("   \(check.label): all \(copy.tensors.count) tensors present; largest relative error \(ByteSize.formatFixed(worst * 1e4, digits: 2))e-4, within the unit roundoff \(check.bound) = \(ByteSize.formatFixed(check.unitRoundoff * 1e4, digits: 2))e-4")
+        }
+        Terminal.out("done: the files are in \(folder)")
+    }
+}

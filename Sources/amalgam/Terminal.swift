@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Amalgam
+import Synchronization
+
+/// Writing to the standard streams without Foundation.
+enum Terminal {
+    /// Prints a line (newline added if missing) to standard output.
+    static func out(_ text: String) { writeAll(1, text.hasSuffix("\n") ? text : text + "\n") }
+
+    /// Prints a line to standard error.
+    static func err(_ text: String) { writeAll(2, text.hasSuffix("\n") ? text : text + "\n") }
+
+    /// Writes raw text to a descriptor (unbuffered, so stdout and stderr interleave in order).
+    static func writeAll(_ descriptor: Int32, _ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+
+    static var stderrIsTerminal: Bool { isatty(2) == 1 }
+
+    /// Seconds since an arbitrary point (monotonic).
+    static func now() -> Double {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return Double(time.tv_sec) + Double(time.tv_nsec) * 1e-9
+    }
+}
+
+/// A progress bar on stderr: drawn only when stderr is a terminal and the phase has run
+/// for more than a second; redrawn at most ten times a second; erased when done.
+final class TerminalProgress: ProgressReporter {
+    private struct State {
+        var label = ""
+        var total: Int64 = 0
+        var done: Int64 = 0
+        var started = 0.0
+        var lastDraw = 0.0
+        var drawn = false
+    }
+
+    private let state = Mutex(State())
+    private let enabled: Bool
+
+    init(enabled: Bool = Terminal.stderrIsTerminal) { self.enabled = enabled }
+
+    func begin(label: String, total: Int64) {
+        state.withLock { $0 = State(label: label, total: total, started: Terminal.now()) }
+    }
+
+    func advance(by units: Int64) {
+        guard enabled else { return }
+        state.withLock { state in
+            state.done += units
+            let now = Terminal.now()
+            guard now - state.started > 1, now - state.lastDraw > 0.1 else { return }
+            state.lastDraw = now
+            state.drawn = true
+            let fraction = state.total > 0 ? min(1, Double(state.done) / Double(state.total)) : 0
+            let width = 30
+            let filled = Int(fraction * Double(width))
+            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
+            let rate = Double(state.done) / (now - state.started)
+            Terminal.writeAll(2, "\r[\(bar)] \(Int(fraction * 100))% \(ByteSize.format(Int(state.done)))/\(ByteSize.format(Int(state.total))) \(ByteSize.format(Int(rate)))/s \(state.label)\u{1B}[K")
+        }
+    }
+
+    func finish() {
+        guard enabled else { return }
+        state.withLock { state in
+            if state.drawn { Terminal.writeAll(2, "\r\u{1B}[K") }
+            state.drawn = false
+        }
+    }
+}

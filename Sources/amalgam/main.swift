@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Amalgam
+import LinearAlgebra
+
+/// The `amalgam` command: a thin layer over the Amalgam library.
+/// Exit codes: 0 success, 1 failure (one line on stderr), 64 usage error.
+enum CLI {
+    nonisolated(unsafe) static let commands: [any Command.Type] = [FormatsCommand.self, InspectCommand.self, ConvertCommand.self, DemoCommand.self]
+
+    static var overview: String {
+        let width = commands.map { $0.name.count }.max() ?? 0
+        let list = commands.map { "  \($0.name)\(String(repeating: " ", count: width - $0.name.count))  \($0.summary)" }
+        return """
+            amalgam \(Amalgam.version): convert and merge model weights across safetensors, GGUF, ONNX and NumPy.
+
+            usage: amalgam COMMAND [ARGUMENTS] [OPTIONS]
+
+            commands:
+            \(list.joined(separator: "\n"))
+
+            'amalgam COMMAND --help' describes a command. Exit status: 0 success, 1 failure, 64 usage error.
+            """
+    }
+
+    static func main(_ arguments: [String]) -> Int32 {
+        guard let first = arguments.first else {
+            Terminal.err(overview)
+            return 64
+        }
+        switch first {
+        case "--help", "-h", "help":
+            if first == "help", arguments.count > 1, let command = commands.first(where: { $0.name == arguments[1] }) {
+                Terminal.out(command.help)
+            } else {
+                Terminal.out(overview)
+            }
+            return 0
+        case "--version":
+            Terminal.out("amalgam \(Amalgam.version) (OpenBLAS kernel \(BLAS.coreName))")
+            return 0
+        default:
+            break
+        }
+        guard let command = commands.first(where: { $0.name == first }) else {
+            Terminal.err("amalgam: unknown command '\(first)'; run 'amalgam --help' for the list")
+            return 64
+        }
+        do {
+            let parsed = try ParsedArguments(Array(arguments.dropFirst()), options: command.options, command: command.name)
+            if parsed.wantsHelp {
+                Terminal.out(command.help)
+                return 0
+            }
+            try command.init(parsed).run()
+            return 0
+        } catch let error as UsageError {
+            Terminal.err("amalgam \(command.name): \(error.message); see 'amalgam \(command.name) --help'")
+            return 64
+        } catch let error as AmalgamError {
+            Terminal.err("amalgam \(command.name): error: \(error)")
+            return error.code == .usage ? 64 : 1
+        } catch {
+            Terminal.err("amalgam \(command.name): error: \(error)")
+            return 1
+        }
+    }
+}
+
+OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
+exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

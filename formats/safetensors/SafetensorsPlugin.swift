@@ -1,0 +1,169 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import AmalgamCore
+
+/// The safetensors format: single files and sharded checkpoints
+/// (`model.safetensors.index.json` plus `model-0000i-of-0000n.safetensors`).
+public struct SafetensorsPlugin: FormatPlugin {
+    public init() {}
+
+    public var identifier: String { "safetensors" }
+    public var displayName: String { "safetensors" }
+    public var fileExtensions: [String] { ["safetensors", "safetensors.index.json"] }
+    public var capabilities: FormatCapabilities { [.read, .write, .sharding] }
+
+    /// A plausible header length (at most the 100 MB limit) followed by `{`.
+    public func sniff(_ prefix: [UInt8]) -> Bool {
+        guard prefix.count >= 9 else { return false }
+        let length = prefix.prefix(8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        return length >= 2 && length <= SafetensorsFile.maximumHeaderBytes && prefix[8] == UInt8(ascii: "{")
+    }
+
+    public func recognizesDirectory(_ path: String) -> Bool {
+        (try? indexFile(inFolder: path)) != nil
+    }
+
+    /// The index file of a sharded checkpoint folder: `model.safetensors.index.json`, or the
+    /// only `*.safetensors.index.json` there.
+    func indexFile(inFolder folder: String) throws(AmalgamError) -> String {
+        let preferred = folder + "/model.safetensors.index.json"
+        if FileIdentity.of(path: preferred) != nil { return preferred }
+        let candidates = Self.list(folder).filter { $0.hasSuffix(ShardIndex.suffix) }
+        guard candidates.count == 1 else {
+            throw AmalgamError(
+                .notFound, candidates.isEmpty ? "folder holds no *.safetensors.index.json" : "folder holds several index files; name one",
+                file: folder)
+        }
+        return folder + "/" + candidates[0]
+    }
+
+    static func list(_ folder: String) -> [String] {
+        guard let directory = opendir(folder) else { return [] }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
+        var info = stat()
+        let isFolder = stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        let graph: ModelGraph
+        if isFolder {
+            graph = try readSharded(indexPath: try indexFile(inFolder: path))
+        } else if path.hasSuffix(ShardIndex.suffix) {
+            graph = try readSharded(indexPath: path)
+        } else {
+            let file = try SafetensorsFile(path: path)
+            graph = try AmalgamError.withContext(file: path) {
+                try ModelGraph(tensors: file.tensors, metadata: file.metadata, sourceFormat: identifier)
+            }
+        }
+        return try ConfigHints.attach(to: graph, folder: isFolder ? path : Self.folder(of: path))
+    }
+
+    static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    private func readSharded(indexPath: String) throws -> ModelGraph {
+        let index = try ShardIndex(path: indexPath)
+        let folder = Self.folder(of: indexPath)
+        var expected: [String: String] = [:]
+        var shardOrder: [String] = []
+        for (tensor, shard) in index.weightMap {
+            expected[tensor] = shard
+            if !shardOrder.contains(shard) { shardOrder.append(shard) }
+        }
+        var metadata = Metadata()
+        var tensors: [Tensor] = []
+        for shard in shardOrder.sorted() {
+            let shardPath = folder + "/" + shard
+            guard FileIdentity.of(path: shardPath) != nil else {
+                throw AmalgamError(.notFound, "index names shard '\(shard)', which does not exist", file: indexPath)
+            }
+            let file = try SafetensorsFile(path: shardPath)
+            for tensor in file.tensors {
+                guard expected[tensor.name] == shard else {
+                    let listed = expected[tensor.name].map { "the index places it in '\($0)'" } ?? "the index does not list it"
+                    throw AmalgamError(.invalidFormat, "shard holds this tensor but \(listed)", file: shardPath, tensor: tensor.name)
+                }
+                expected[tensor.name] = nil
+                tensors.append(tensor)
+            }
+            for entry in file.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
+        }
+        if let (missing, shard) = index.weightMap.first(where: { expected[$0.tensor] != nil }) {
+            throw AmalgamError(.invalidFormat, "index lists this tensor in '\(shard)', but the shard lacks it", file: indexPath, tensor: missing)
+        }
+        for entry in index.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
+        return try AmalgamError.withContext(file: indexPath) {
+            try ModelGraph(tensors: tensors, metadata: metadata, sourceFormat: identifier)
+        }
+    }
+
+    @discardableResult
+    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
+        let planned = try AmalgamError.withContext(file: path) { try SafetensorsWriter.plan(graph) }
+        let shards = SafetensorsWriter.split(planned, limit: options.maximumShardBytes)
+        let targets = Self.shardPaths(for: path, count: shards.count)
+        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
+        for target in targets.files + [targets.index].compactMap({ $0 }) { try transaction.checkTarget(target) }
+
+        let totalBytes = planned.reduce(0) { $0 + $1.byteCount }
+        options.progress.begin(label: "writing \(Self.baseName(of: path))", total: Int64(totalBytes))
+        defer { options.progress.finish() }
+        // The metadata travels in every shard (as transformers' save_pretrained does).
+        let metadata: Metadata? = graph.metadata.isEmpty ? nil : graph.metadata
+        var weightMap: [(tensor: String, shard: String)] = []
+        for (shard, target) in zip(shards, targets.files) {
+            let file = try transaction.create(target)
+            try AmalgamError.withContext(file: target) {
+                try SafetensorsWriter.write(shard, metadata: metadata, into: file, progress: options.progress)
+            }
+            weightMap += shard.tensors.map { ($0.tensor.name, Self.baseName(of: target)) }
+        }
+        if let indexPath = targets.index {
+            let file = try transaction.create(indexPath)
+            try file.write(ShardIndex.serialize(totalSize: totalBytes, weightMap: weightMap))
+        }
+        try transaction.commit()
+        return transaction.targetPaths
+    }
+
+    static func baseName(of path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
+    }
+
+    /// Output names: `OUT` for one shard; otherwise `STEM-0000i-of-0000n.safetensors` and
+    /// `STEM.safetensors.index.json` beside it. A folder (existing, or ending in `/`) gets
+    /// `model.safetensors` or `model-...` shards and `model.safetensors.index.json`.
+    static func shardPaths(for path: String, count: Int) -> (files: [String], index: String?) {
+        var info = stat()
+        let isFolder = path.hasSuffix("/") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+        let folder: String
+        var stem: String
+        if isFolder {
+            folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+            stem = "model"
+        } else {
+            folder = self.folder(of: path)
+            stem = baseName(of: path)
+            if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
+        }
+        if count <= 1 {
+            return ([isFolder ? folder + "/model.safetensors" : path], nil)
+        }
+        let width = max(5, String(count).count)
+        func padded(_ n: Int) -> String { String(repeating: "0", count: max(0, width - String(n).count)) + String(n) }
+        let files = (1...count).map { "\(folder)/\(stem)-\(padded($0))-of-\(padded(count)).safetensors" }
+        return (files, "\(folder)/\(stem)\(ShardIndex.suffix)")
+    }
+}
