@@ -1,0 +1,55 @@
+# Amalgam — build, test, demo and benchmark entry points.
+#   make demo   installs what is missing, builds in release, runs the end-to-end demo
+#   make test   installs what is missing, runs the Swift tests and the Python interop tests
+#   make bench  runs the benchmarks and prints ratios against reference runs
+
+SWIFT ?= swift
+PYREF := .build/pyref
+PY := $(PYREF)/bin/python
+APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev
+PY_PACKAGES := numpy safetensors ml-dtypes pytest
+
+.PHONY: demo test bench deps pyref build release clean
+
+# System packages: installed with apt-get when running as root, otherwise the exact
+# command is printed and the build stops.
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
+	  else \
+	    echo "missing system packages:$$missing"; \
+	    echo "install them with: sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+# Python reference libraries for the interop tests and benchmarks, in a virtual environment.
+pyref: $(PYREF)/.installed
+$(PYREF)/.installed: Makefile
+	@python3 -m venv $(PYREF) 2>/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(PYREF); \
+	  else echo "python3 -m venv failed; install it with: sudo apt-get install -y python3-venv"; exit 1; fi; }
+	$(PY) -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	@touch $@
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release --product amalgam
+
+test: deps pyref
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+	AMALGAM=$(CURDIR)/.build/debug/amalgam $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
+
+demo: release
+	.build/release/amalgam demo
+
+bench: release pyref
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
+
+clean:
+	rm -rf .build
