@@ -55,11 +55,22 @@ extension Amalgam {
         if options.maximumShardBytes != nil, !writer.capabilities.contains(.sharding) {
             throw AmalgamError(.usage, "--max-shard-size is not supported for \(writer.displayName) output")
         }
+        // A new folder named with a trailing '/' is created, and removed again on failure.
+        var createdFolder: String?
+        if output.hasSuffix("/"), FileIdentity.of(path: output) == nil {
+            let folder = String(output.dropLast())
+            guard mkdir(folder, 0o755) == 0 else {
+                throw AmalgamError(.io, "cannot create the output folder", file: folder, cause: String(cString: strerror(errno)))
+            }
+            createdFolder = folder
+        }
+        defer { if let createdFolder, FileIdentity.of(path: createdFolder + "/.") != nil { rmdir(createdFolder) } }
         let files = try writer.write(
             graph, to: output,
             options: WriteOptions(
                 overwrite: options.overwrite, maximumShardBytes: options.maximumShardBytes,
                 protectedInputs: protected, progress: options.progress))
+        createdFolder = nil  // success: keep it
         return ConversionResult(
             inputFormat: reader.identifier, outputFormat: writer.identifier, files: files,
             tensorCount: graph.tensors.count, parameterCount: graph.parameterCount)

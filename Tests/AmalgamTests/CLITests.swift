@@ -1,0 +1,186 @@
+import Foundation
+import Testing
+@testable import Amalgam
+
+/// Runs the built `amalgam` executable, as a user would.
+struct CLI {
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// The executable beside the test bundle (both live in the build folder).
+    static let executable: String = {
+        let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let candidate = folder + "/amalgam"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/amalgam").path
+    }()
+
+    static func run(_ arguments: String...) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    static func scratch() -> String {
+        let path = NSTemporaryDirectory() + "amalgam-cli-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static func files(in folder: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
+    }
+
+    /// A small model written by the library, for the CLI to work on.
+    static func model(in folder: String, name: String = "model.safetensors") throws -> String {
+        let path = folder + "/" + name
+        try Amalgam.builtInFormats.writerPlugin(for: path, explicit: "safetensors").write(try DemoModel.make(vocabulary: 32, hidden: 16, intermediate: 32, layers: 1), to: path, options: WriteOptions())
+        return path
+    }
+}
+
+struct CLITests {
+    @Test("--version, --help and per-command help exit 0")
+    func help() throws {
+        let version = try CLI.run("--version")
+        #expect(version.status == 0 && version.stdout.hasPrefix("amalgam \(Amalgam.version) (OpenBLAS kernel "))
+        let overview = try CLI.run("--help")
+        #expect(overview.status == 0 && overview.stdout.contains("convert") && overview.stdout.contains("inspect"))
+        for command in ["formats", "inspect", "convert", "demo"] {
+            let result = try CLI.run(command, "--help")
+            #expect(result.status == 0 && result.stdout.contains("usage: amalgam \(command)"), "\(command)")
+        }
+    }
+
+    @Test("usage errors exit 64 with one line naming the problem", arguments: [
+        (["frobnicate"], "amalgam: unknown command 'frobnicate'; run 'amalgam --help' for the list"),
+        (["convert", "a.safetensors"], "amalgam convert: missing OUT; see 'amalgam convert --help'"),
+        (["convert", "a", "b", "--dtype", "f8_e4m3"], "amalgam convert: --dtype must be f32, f16 or bf16, not 'f8_e4m3'; see 'amalgam convert --help'"),
+        (["convert", "a", "b", "--max-shard-size", "huge"], "amalgam convert: --max-shard-size must be a size such as 5GB, 500MB or 1048576, not 'huge'; see 'amalgam convert --help'"),
+        (["inspect", "x", "--colour"], "amalgam inspect: unknown option '--colour' for 'amalgam inspect'; see 'amalgam inspect --help'"),
+        (["inspect"], "amalgam inspect: missing FILE; see 'amalgam inspect --help'"),
+        (["inspect", "a", "b"], "amalgam inspect: unexpected argument 'b'; see 'amalgam inspect --help'"),
+        (["convert", "a", "b", "--to"], "amalgam convert: option '--to' needs a value (FORMAT); see 'amalgam convert --help'"),
+    ])
+    func usage(arguments: [String], message: String) throws {
+        let process = try CLI.run(arguments: arguments)
+        #expect(process.status == 64)
+        #expect(process.stderr == message + "\n")
+        #expect(process.stdout.isEmpty)
+    }
+
+    @Test("formats lists safetensors with its capabilities")
+    func formats() throws {
+        let result = try CLI.run("formats", "--json")
+        let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [[String: Any]]
+        #expect(list.first?["identifier"] as? String == "safetensors")
+        #expect(list.first?["capabilities"] as? [String] == ["read", "write", "sharding"])
+    }
+
+    @Test("inspect --json is a stable document describing every tensor")
+    func inspect() throws {
+        let folder = CLI.scratch()
+        let path = try CLI.model(in: folder)
+        let result = try CLI.run("inspect", path, "--json")
+        #expect(result.status == 0 && result.stderr.isEmpty)
+        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
+        #expect(document["schema"] as? String == "amalgam.inspect/1")
+        #expect(document["format"] as? String == "safetensors")
+        #expect(document["tensor_count"] as? Int == 13)
+        let tensors = document["tensors"] as! [[String: Any]]
+        let q = tensors.first { $0["name"] as? String == "model.layers.0.self_attn.q_proj.weight" }!
+        #expect(q["shape"] as? [Int] == [16, 16] && q["dtype"] as? String == "f32" && q["bytes"] as? Int == 1024)
+        #expect(q["role"] as? String == "attn_q" && q["block"] as? Int == 0)
+        #expect((document["dtypes"] as! [String: Any]).keys.sorted() == ["f32", "i64"])
+        #expect((document["metadata"] as! [String: Any])["format"] as? String == "pt")
+        let text = try CLI.run("inspect", path)
+        #expect(text.stdout.contains("parameters:  3,664") && text.stdout.contains("model.layers.0.mlp.up_proj.weight"))
+    }
+
+    @Test("convert: dtype change, refusal to overwrite, --force, and never over the input")
+    func convert() throws {
+        let folder = CLI.scratch()
+        let input = try CLI.model(in: folder)
+        let output = folder + "/half.safetensors"
+        let first = try CLI.run("convert", input, output, "--dtype", "f16")
+        #expect(first.status == 0 && first.stderr.isEmpty, "\(first.stderr)")
+        #expect(first.stdout.contains("converted \(input) (safetensors) to safetensors: 13 tensors, 3,664 parameters"))
+        let graph = try InspectionReport(path: output).graph
+        #expect(graph["model.norm.weight"]?.encoding == .plain(.f16))
+        #expect(graph["model.position_ids"]?.encoding == .plain(.i64))
+
+        let again = try CLI.run("convert", input, output)
+        #expect(again.status == 1)
+        #expect(again.stderr == "amalgam convert: error: \(output): output exists; pass --force to overwrite it\n")
+        #expect(try CLI.run("convert", input, output, "--force").status == 0)
+        #expect(try InspectionReport(path: output).graph["model.norm.weight"]?.encoding == .plain(.f32))
+
+        let before = try Data(contentsOf: URL(fileURLWithPath: input))
+        let onto = try CLI.run("convert", input, input, "--force", "--dtype", "bf16")
+        #expect(onto.status == 1 && onto.stderr.contains("refusing to overwrite an input file"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
+        #expect(CLI.files(in: folder) == ["half.safetensors", "model.safetensors"])
+    }
+
+    @Test("malformed input: exit 1, one line naming file and problem, no output file")
+    func malformed() throws {
+        let folder = CLI.scratch()
+        let bad = folder + "/bad.safetensors"
+        var bytes = Data()
+        let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
+        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: Array(header.utf8) + [UInt8](repeating: 0, count: 8))
+        try bytes.write(to: URL(fileURLWithPath: bad))
+        let result = try CLI.run("convert", bad, folder + "/out.safetensors")
+        #expect(result.status == 1)
+        #expect(result.stderr == "amalgam convert: error: \(bad): tensor 'w' at byte 63: data_offsets [0, 16] run past the end of the data section (8 bytes): file truncated?\n")
+        #expect(CLI.files(in: folder) == ["bad.safetensors"])
+        let missing = try CLI.run("inspect", folder + "/nope.safetensors")
+        #expect(missing.status == 1 && missing.stderr.hasSuffix("nope.safetensors: no such file or folder\n"))
+        let unknown = folder + "/mystery.bin"
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: unknown))
+        #expect(try CLI.run("inspect", unknown).stderr.contains("cannot tell the format (no known signature or extension); name it with --from FORMAT"))
+    }
+
+    @Test("sharded output via the CLI reads back as one model; piped stderr shows no progress bar")
+    func sharded() throws {
+        let folder = CLI.scratch()
+        let input = try CLI.model(in: folder)
+        let result = try CLI.run("convert", input, folder + "/out/", "--max-shard-size", "2kB")
+        #expect(result.status == 0 && result.stderr.isEmpty)
+        let shards = CLI.files(in: folder + "/out")
+        #expect(shards.last == "model.safetensors.index.json" && shards.count > 3)
+        let original = try InspectionReport(path: input).graph
+        let copy = try InspectionReport(path: folder + "/out").graph
+        #expect(Set(copy.tensors.map(\.name)) == Set(original.tensors.map(\.name)))
+        for tensor in original.tensors { #expect(try copy[tensor.name]!.loadBytes().bytes == tensor.loadBytes().bytes) }
+    }
+}
+
+extension CLI {
+    static func run(arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    }
+}
