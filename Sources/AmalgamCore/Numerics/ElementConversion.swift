@@ -89,7 +89,11 @@ public enum ElementConversion {
             // Round to odd first so the final rounding is the only one that counts.
             for i in 0..<count {
                 let value = source.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)
-                store(FloatBits.roundToOdd(value), as: to, into: destination, at: i)
+                if value.isNaN {
+                    storeNaN(value, as: to, into: destination, at: i)
+                } else {
+                    store(FloatBits.roundToOdd(value), as: to, into: destination, at: i)
+                }
             }
         default:
             for i in 0..<count {
@@ -135,6 +139,17 @@ public enum ElementConversion {
         case .i64: Double(source.loadUnaligned(fromByteOffset: 8 * index, as: Int64.self))
         case .f64: source.loadUnaligned(fromByteOffset: 8 * index, as: Double.self)
         default: Double(loadFloat(source, as: dtype, at: index))
+        }
+    }
+
+    /// Stores the f64 NaN `value` with its payload carried over bit-wise.
+    @inlinable
+    static func storeNaN(_ value: Double, as dtype: DType, into destination: UnsafeMutableRawPointer, at index: Int) {
+        switch dtype {
+        case .f16: destination.storeBytes(of: UInt16(FloatBits.encodeNaN(value, as: .f16)), toByteOffset: 2 * index, as: UInt16.self)
+        case .f8_e4m3: destination.storeBytes(of: UInt8(FloatBits.encodeNaN(value, as: .e4m3fn)), toByteOffset: index, as: UInt8.self)
+        case .f8_e5m2: destination.storeBytes(of: UInt8(FloatBits.encodeNaN(value, as: .e5m2)), toByteOffset: index, as: UInt8.self)
+        default: store(Float(value), as: dtype, into: destination, at: index)
         }
     }
 

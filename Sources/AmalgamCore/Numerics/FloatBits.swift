@@ -5,8 +5,9 @@
 /// produced and consumed exactly; infinities map to infinities (or to NaN for E4M3FN, which
 /// has none, as ml_dtypes does); values that round past the largest finite value become
 /// infinity (NaN for E4M3FN). NaNs stay NaN with the sign and the leading payload bits kept
-/// (as numpy does for f16); if truncation would empty the payload, the quiet bit is set. So
-/// every pattern of a small format survives a round trip through `Float` unchanged.
+/// (as numpy does for f16); if truncation would empty the payload, f16 gets payload 1 (as
+/// numpy) and bf16/f8 get the quiet bit (as ml_dtypes). So every pattern of a small format
+/// survives a round trip through `Float` unchanged.
 public enum FloatBits {
     /// Describes a binary floating-point format narrower than `Float`.
     @usableFromInline
@@ -15,11 +16,15 @@ public enum FloatBits {
         @usableFromInline let mantissaBits: UInt32
         /// True for "FN" formats with no infinities where NaN is only the all-ones pattern.
         @usableFromInline let finiteOnly: Bool
+        /// The payload given to a NaN whose kept payload bits are all zero: numpy uses 1 for
+        /// f16; ml_dtypes uses the quiet bit for the float8 formats.
+        @usableFromInline let emptyNaNPayload: UInt32
 
-        @inlinable init(exponentBits: UInt32, mantissaBits: UInt32, finiteOnly: Bool) {
+        @inlinable init(exponentBits: UInt32, mantissaBits: UInt32, finiteOnly: Bool, emptyNaNPayload: UInt32) {
             self.exponentBits = exponentBits
             self.mantissaBits = mantissaBits
             self.finiteOnly = finiteOnly
+            self.emptyNaNPayload = emptyNaNPayload
         }
 
         @inlinable var bias: Int32 { (1 << Int32(exponentBits - 1)) - 1 }
@@ -29,10 +34,9 @@ public enum FloatBits {
         /// Largest finite magnitude pattern (for FN formats the all-ones pattern is NaN).
         @inlinable var maxFinite: UInt32 { finiteOnly ? (exponentMask | mantissaMask) - 1 : exponentMask - 1 }
 
-        @usableFromInline static let f16 = Minifloat(exponentBits: 5, mantissaBits: 10, finiteOnly: false)
-        @usableFromInline static let bf16 = Minifloat(exponentBits: 8, mantissaBits: 7, finiteOnly: false)
-        @usableFromInline static let e4m3fn = Minifloat(exponentBits: 4, mantissaBits: 3, finiteOnly: true)
-        @usableFromInline static let e5m2 = Minifloat(exponentBits: 5, mantissaBits: 2, finiteOnly: false)
+        @usableFromInline static let f16 = Minifloat(exponentBits: 5, mantissaBits: 10, finiteOnly: false, emptyNaNPayload: 1)
+        @usableFromInline static let e4m3fn = Minifloat(exponentBits: 4, mantissaBits: 3, finiteOnly: true, emptyNaNPayload: 0)
+        @usableFromInline static let e5m2 = Minifloat(exponentBits: 5, mantissaBits: 2, finiteOnly: false, emptyNaNPayload: 2)
     }
 
     // MARK: Encoding (Float -> narrow), round to nearest even
@@ -49,7 +53,7 @@ public enum FloatBits {
             }
             if format.finiteOnly { return sign | nanPattern }
             var payload = (magnitude & 0x7F_FFFF) >> (23 - format.mantissaBits)
-            if payload == 0 { payload = 1 << (format.mantissaBits - 1) }
+            if payload == 0 { payload = format.emptyNaNPayload }
             return sign | format.exponentMask | payload
         }
         let storedExponent = Int32(magnitude >> 23)
@@ -132,6 +136,19 @@ public enum FloatBits {
     @inlinable public static func f8E5M2(from value: Float) -> UInt8 { UInt8(truncatingIfNeeded: encode(value, as: .e5m2)) }
     /// float8 E5M2 bits -> f32, exact.
     @inlinable public static func float(fromF8E5M2 bits: UInt8) -> Float { decode(UInt32(bits), as: .e5m2) }
+
+    /// f64 NaN -> a narrow format's NaN, keeping sign and leading payload bits directly (going
+    /// through `Float` would quiet the NaN first; numpy does not).
+    @inlinable
+    static func encodeNaN(_ value: Double, as format: Minifloat) -> UInt32 {
+        let bits = value.bitPattern
+        let sign = UInt32(bits >> 63) << format.signShift
+        let nanPattern = format.exponentMask | format.mantissaMask
+        if format.finiteOnly { return sign | nanPattern }
+        var payload = UInt32(truncatingIfNeeded: (bits & 0xF_FFFF_FFFF_FFFF) >> (52 - UInt64(format.mantissaBits)))
+        if payload == 0 { payload = format.emptyNaNPayload }
+        return sign | format.exponentMask | payload
+    }
 
     /// f64 -> f32 rounding toward zero with a sticky lowest bit ("round to odd"). Rounding
     /// that result to any format of at most 22 mantissa bits equals rounding the f64 directly,
