@@ -37,6 +37,16 @@ struct FloatBitsTests {
         }
     }
 
+    @Test("the fast f32 -> f16 path equals the generic encoder on every exponent and 2^22 random patterns")
+    func f16FastEqualsGeneric() {
+        var random = SeededRandom(seed: 9)
+        for step in 0..<(1 << 22) {
+            let bits = step < 1 << 16 ? UInt32(step) << 16 | UInt32(step & 0xFFFF) : UInt32(truncatingIfNeeded: random.next())
+            let value = Float(bitPattern: bits)
+            #expect(FloatBits.f16(from: value) == UInt16(FloatBits.encode(value, as: .f16)), "f32 pattern \(bits)")
+        }
+    }
+
     @Test("NaN payloads: f16 keeps the top bits and stays NaN (payload 1) when they are zero")
     func f16NaN() {
         #expect(FloatBits.f16(from: Float(bitPattern: 0x7F80_0001)) == 0x7C01)  // numpy's choice

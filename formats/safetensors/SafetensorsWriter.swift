@@ -73,6 +73,7 @@ enum SafetensorsWriter {
         try file.write(header)
         for item in order {
             let bytes = try AmalgamError.withContext(tensor: item.tensor.name) { try item.tensor.loadBytes() }
+            bytes.adviseSequentialRead()
             try file.write(bytes)
             progress.advance(by: Int64(bytes.count))
         }

@@ -31,6 +31,18 @@ public struct ByteRegion: @unchecked Sendable {
         return ByteRegion(owner: owner, baseAddress: baseAddress + offset, count: count)
     }
 
+    /// Asks the kernel to read a memory-mapped region ahead, sequentially (best effort; a
+    /// no-op for owned memory). Call before streaming the bytes to an output.
+    public func adviseSequentialRead() {
+        guard owner is MappedFile, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = Int(bitPattern: baseAddress) & ~(page - 1)
+        let length = Int(bitPattern: baseAddress) + count - start
+        let address = UnsafeMutableRawPointer(bitPattern: start)
+        _ = madvise(address, length, MADV_SEQUENTIAL)
+        _ = madvise(address, length, MADV_WILLNEED)
+    }
+
     /// True when the bytes come from a memory-mapped file (no copy was made).
     public var isMemoryMapped: Bool { owner is MappedFile }
 

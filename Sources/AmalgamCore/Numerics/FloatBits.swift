@@ -108,8 +108,28 @@ public enum FloatBits {
 
     // MARK: Public scalar conversions
 
-    /// f32 -> IEEE binary16 bits, round to nearest even.
-    @inlinable public static func f16(from value: Float) -> UInt16 { UInt16(truncatingIfNeeded: encode(value, as: .f16)) }
+    /// f32 -> IEEE binary16 bits, round to nearest even. The hot path of `--dtype f16`:
+    /// same results as `encode(_:as: .f16)` (checked in tests), a few predictable branches.
+    @inlinable
+    public static func f16(from value: Float) -> UInt16 {
+        let bits = value.bitPattern
+        let sign = UInt16(truncatingIfNeeded: (bits >> 16) & 0x8000)
+        let magnitude = bits & 0x7FFF_FFFF
+        if magnitude >= 0x4780_0000 {  // >= 65536 (rounds to infinity), infinity or NaN
+            return magnitude > 0x7F80_0000 ? UInt16(truncatingIfNeeded: encode(value, as: .f16)) : sign | 0x7C00
+        }
+        if magnitude < 0x3880_0000 {  // below 2^-14: f16 subnormal or zero
+            // Adding 0.5 makes the hardware round the value to a multiple of 2^-24 (the f16
+            // subnormal step), nearest even; the low mantissa bits are then the f16 pattern.
+            let shifted = Float(bitPattern: magnitude) + 0.5
+            return sign | UInt16(truncatingIfNeeded: shifted.bitPattern - 0x3F00_0000)
+        }
+        // Normal: rebias the exponent, then round the 13 dropped bits to nearest even. A
+        // carry out of the mantissa moves into the exponent (up to infinity) by itself.
+        let odd = (magnitude >> 13) & 1
+        let rounded = magnitude &- 0x3800_0000 &+ 0xFFF &+ odd
+        return sign | UInt16(truncatingIfNeeded: rounded >> 13)
+    }
     /// IEEE binary16 bits -> f32, exact.
     @inlinable public static func float(fromF16 bits: UInt16) -> Float { decode(UInt32(bits), as: .f16) }
 
