@@ -46,10 +46,12 @@ let package = Package(
             path: "Plugins/ConvertModels"
         ),
 
+        // Helpers and malformed-input corpora shared by the test targets.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-        .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore"]),
-        .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam"]),
+        .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
+        .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
         .testTarget(
             name: "CLibrariesTests",
             dependencies: ["COpenBLAS", "CProtobufC", "CZstd", "CZlib"]

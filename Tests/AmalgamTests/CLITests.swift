@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Amalgam
 
 /// Runs the built `amalgam` executable, as a user would.
@@ -152,6 +153,22 @@ struct CLITests {
         let unknown = folder + "/mystery.bin"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: unknown))
         #expect(try CLI.run("inspect", unknown).stderr.contains("cannot tell the format (no known signature or extension); name it with --from FORMAT"))
+    }
+
+    @Test("every malformed file: exit 1, one stderr line naming file and problem, no output", arguments: MalformedSafetensors.cases)
+    func malformedCorpus(_ testCase: MalformedSafetensors.Case) throws {
+        let folder = CLI.scratch()
+        let bad = folder + "/bad.safetensors"
+        Scratch.write(testCase.bytes, to: bad)
+        for arguments in [["convert", bad, folder + "/out.safetensors"], ["inspect", bad]] {
+            let result = try CLI.run(arguments: arguments)
+            #expect(result.status == 1, "\(testCase.label): \(arguments[0])")
+            #expect(result.stderr.hasPrefix("amalgam \(arguments[0]): error: \(bad): "), "\(result.stderr)")
+            #expect(result.stderr.contains(testCase.message), "\(result.stderr)")
+            #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+            #expect(result.stdout.isEmpty)
+        }
+        #expect(CLI.files(in: folder) == ["bad.safetensors"])
     }
 
     @Test("sharded output via the CLI reads back as one model; piped stderr shows no progress bar")
