@@ -77,7 +77,4 @@ extension Amalgam {
     }
 }
 
-private func isFolder(_ path: String) -> Bool {
-    var info = stat()
-    return path.hasSuffix("/") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
-}
+private func isFolder(_ path: String) -> Bool { path.hasSuffix("/") || FileSystem.isFolder(path) }

@@ -94,17 +94,6 @@ struct OutputTransactionTests {
         return path
     }
 
-    static func list(_ folder: String) -> [String] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
     @Test("nothing appears until commit; an abandoned transaction leaves no file")
     func atomic() throws {
         let folder = Self.scratchFolder()
@@ -113,13 +102,13 @@ struct OutputTransactionTests {
             let file = try transaction.create(folder + "/a.bin")
             try file.write([1, 2, 3])
             #expect(FileIdentity.of(path: folder + "/a.bin") == nil)
-            #expect(Self.list(folder).count == 1)  // only the hidden temporary
+            #expect(FileSystem.list(folder).count == 1)  // only the hidden temporary
         }
-        #expect(Self.list(folder).isEmpty)
+        #expect(FileSystem.list(folder).isEmpty)
         let transaction = OutputTransaction(overwrite: false)
         try transaction.create(folder + "/a.bin").write([UInt8](repeating: 7, count: 3 << 20))
         try transaction.commit()
-        #expect(Self.list(folder) == ["a.bin"])
+        #expect(FileSystem.list(folder) == ["a.bin"])
         let mapped = try MappedFile(path: folder + "/a.bin")
         #expect(mapped.size == 3 << 20 && mapped.region.bytes.allSatisfy { $0 == 7 })
     }

@@ -20,19 +20,7 @@ struct CLI {
         return root.appendingPathComponent(".build/debug/amalgam").path
     }()
 
-    static func run(_ arguments: String...) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
-    }
+    static func run(_ arguments: String...) throws -> Result { try run(arguments: arguments) }
 
     static func scratch() -> String {
         let path = NSTemporaryDirectory() + "amalgam-cli-" + UUID().uuidString

@@ -31,7 +31,7 @@ public struct SafetensorsPlugin: FormatPlugin {
     func indexFile(inFolder folder: String) throws(AmalgamError) -> String {
         let preferred = folder + "/model.safetensors.index.json"
         if FileIdentity.of(path: preferred) != nil { return preferred }
-        let candidates = Self.list(folder).filter { $0.hasSuffix(ShardIndex.suffix) }
+        let candidates = FileSystem.list(folder).filter { $0.hasSuffix(ShardIndex.suffix) }
         guard candidates.count == 1 else {
             throw AmalgamError(
                 .notFound, candidates.isEmpty ? "folder holds no *.safetensors.index.json" : "folder holds several index files; name one",
@@ -40,20 +40,8 @@ public struct SafetensorsPlugin: FormatPlugin {
         return folder + "/" + candidates[0]
     }
 
-    static func list(_ folder: String) -> [String] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
-    }
-
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
-        var info = stat()
-        let isFolder = stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        let isFolder = FileSystem.isFolder(path)
         let graph: ModelGraph
         if isFolder {
             graph = try readSharded(indexPath: try indexFile(inFolder: path))
@@ -146,8 +134,7 @@ public struct SafetensorsPlugin: FormatPlugin {
     /// `STEM.safetensors.index.json` beside it. A folder (existing, or ending in `/`) gets
     /// `model.safetensors` or `model-...` shards and `model.safetensors.index.json`.
     static func shardPaths(for path: String, count: Int) -> (files: [String], index: String?) {
-        var info = stat()
-        let isFolder = path.hasSuffix("/") || (stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+        let isFolder = path.hasSuffix("/") || FileSystem.isFolder(path)
         let folder: String
         var stem: String
         if isFolder {

@@ -14,38 +14,35 @@ extension ModelGraph {
             case .plain(let dtype) where dtype == target || !dtype.isFloatingPoint:
                 return tensor
             case .plain(let dtype):
-                var converted = tensor
-                converted.encoding = .plain(target)
-                let count = tensor.shape.elementCount
-                converted.storage = .deferred {
-                    let source = try tensor.loadBytes()
-                    let output = OwnedBuffer(byteCount: count * target.byteWidth)
-                    source.withUnsafeBytes { bytes in
-                        ElementConversion.convert(
-                            bytes, from: dtype,
-                            into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
-                            to: target, count: count)
-                    }
-                    return output.region
-                }
-                return converted
+                return tensor.converted(to: target) { try ($0.loadBytes(), dtype) }
             case .quantized:
-                var converted = tensor
-                converted.encoding = .plain(target)
-                let count = tensor.shape.elementCount
-                converted.storage = .deferred {
+                return tensor.converted(to: target) { tensor in
                     let values = try tensor.floatValues()
-                    let output = OwnedBuffer(byteCount: count * target.byteWidth)
-                    values.withUnsafeBytes { bytes in
-                        ElementConversion.convert(
-                            bytes, from: .f32,
-                            into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
-                            to: target, count: count)
-                    }
-                    return output.region
+                    return (values.withUnsafeBytes { ByteRegion(copying: $0) }, .f32)
                 }
-                return converted
             }
         }
+    }
+}
+
+extension Tensor {
+    /// This tensor re-encoded as `target` when loaded: `source` yields the bytes to convert
+    /// and their plain dtype.
+    fileprivate func converted(to target: DType, source: @escaping @Sendable (Tensor) throws -> (ByteRegion, DType)) -> Tensor {
+        var result = self
+        result.encoding = .plain(target)
+        let original = self
+        let count = shape.elementCount
+        result.storage = .deferred {
+            let (bytes, dtype) = try source(original)
+            let output = OwnedBuffer(byteCount: count * target.byteWidth)
+            bytes.withUnsafeBytes { input in
+                ElementConversion.convert(
+                    input, from: dtype, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                    to: target, count: count)
+            }
+            return output.region
+        }
+        return result
     }
 }
