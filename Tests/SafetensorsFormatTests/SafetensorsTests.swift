@@ -11,7 +11,7 @@ struct SafetensorsRoundTripTests {
 
     func sampleGraph() throws -> ModelGraph {
         var tensors: [Tensor] = []
-        for (index, dtype) in DType.allCases.enumerated() {
+        for (index, dtype) in DType.allCases.filter({ $0 != .c128 }).enumerated() {
             let shape: Shape = [2, 3]
             let bytes = (0..<(6 * dtype.byteWidth)).map { UInt8(truncatingIfNeeded: $0 * 37 + index) }
             tensors.append(Tensor(name: "t.\(dtype.rawValue)", shape: shape, encoding: .plain(dtype), storage: .region(ByteRegion(copying: bytes))))

@@ -20,13 +20,15 @@ enum SafetensorsDType {
         case .f64: "F64"
         case .f8_e4m3: "F8_E4M3"
         case .f8_e5m2: "F8_E5M2"
+        case .c64: "C64"
+        case .c128: "C128"  // not a safetensors dtype: the writer refuses it first
         }
     }
 
-    private static let byName: [String: DType] = Dictionary(uniqueKeysWithValues: DType.allCases.map { (name(of: $0), $0) })
+    private static let byName: [String: DType] = Dictionary(uniqueKeysWithValues: DType.allCases.filter { $0 != .c128 }.map { (name(of: $0), $0) })
 
     /// Dtypes the format defines that Amalgam recognises but cannot represent.
-    static let unsupportedNames: Set<String> = ["F8_E8M0", "C64", "F4", "F6_E2M3", "F6_E3M2"]
+    static let unsupportedNames: Set<String> = ["F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"]
 
     static func dtype(named name: String) -> DType? { byName[name] }
 
@@ -46,9 +48,11 @@ enum SafetensorsDType {
         case .i32: 9
         case .u32: 10
         case .f32: 11
-        case .f64: 12
-        case .i64: 13
-        case .u64: 14
+        case .c64: 12
+        case .f64: 13
+        case .i64: 14
+        case .u64: 15
+        case .c128: 16
         }
     }
 }

@@ -17,6 +17,9 @@ enum SafetensorsWriter {
             guard let dtype = tensor.encoding.dtype else {
                 throw AmalgamError(.unsupported, "is \(tensor.encoding)-quantised; safetensors stores plain dtypes: add --dtype f32, f16 or bf16 to decode it", tensor: tensor.name)
             }
+            guard dtype != .c128 else {
+                throw AmalgamError(.unsupported, "is complex128, which safetensors cannot store (it has C64 only)", tensor: tensor.name)
+            }
             planned.append((tensor, dtype, try tensor.byteCount))
         }
         return planned

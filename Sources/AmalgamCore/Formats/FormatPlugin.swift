@@ -32,18 +32,24 @@ public struct WriteOptions: Sendable {
     /// Inputs that must never be overwritten.
     public var protectedInputs: Set<FileIdentity>
     public var progress: any ProgressReporter
-    /// Plugin-specific options by name (`quant`, `compress`...).
+    /// Plugin-specific options by name (`compress`, `keep-dtype`...); a plugin lists the
+    /// ones it understands in `writeOptionNames`.
     public var extra: [String: String]
+    /// Receives one line per lossy or surprising choice the writer makes (a dtype the format
+    /// cannot store, converted instead).
+    public var warn: @Sendable (String) -> Void
 
     public init(
         overwrite: Bool = false, maximumShardBytes: Int? = nil, protectedInputs: Set<FileIdentity> = [],
-        progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:]
+        progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:],
+        warn: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.overwrite = overwrite
         self.maximumShardBytes = maximumShardBytes
         self.protectedInputs = protectedInputs
         self.progress = progress
         self.extra = extra
+        self.warn = warn
     }
 }
 
@@ -65,6 +71,8 @@ public protocol FormatPlugin: Sendable {
     /// Extensions without the dot, lowercase (`safetensors`).
     var fileExtensions: [String] { get }
     var capabilities: FormatCapabilities { get }
+    /// Names of the `WriteOptions.extra` options this writer understands (`compress`).
+    var writeOptionNames: [String] { get }
     /// True when the first bytes of a file (up to 64, fewer for short files) are this
     /// format's signature.
     func sniff(_ prefix: [UInt8]) -> Bool
@@ -77,6 +85,8 @@ public protocol FormatPlugin: Sendable {
 }
 
 extension FormatPlugin {
+    public var writeOptionNames: [String] { [] }
+
     public func recognizesDirectory(_ path: String) -> Bool { false }
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {

@@ -2,11 +2,13 @@
 ///
 /// Float8 variants follow the OCP definitions: `f8_e4m3` is E4M3FN (bias 7, no infinities,
 /// NaN is S.1111.111, largest finite 448) and `f8_e5m2` is IEEE-like (bias 15, with
-/// infinities and NaNs).
+/// infinities and NaNs). `c64`/`c128` are complex numbers (two f32/f64, real first): they
+/// can be read, stored and copied, but have no real value to decode.
 public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
     case bool, u8, i8, u16, i16, u32, i32, u64, i64
     case f16, bf16, f32, f64
     case f8_e4m3, f8_e5m2
+    case c64, c128
 
     /// Bytes per element.
     @inlinable
@@ -15,7 +17,8 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
         case .bool, .u8, .i8, .f8_e4m3, .f8_e5m2: 1
         case .u16, .i16, .f16, .bf16: 2
         case .u32, .i32, .f32: 4
-        case .u64, .i64, .f64: 8
+        case .u64, .i64, .f64, .c64: 8
+        case .c128: 16
         }
     }
 
@@ -27,6 +30,10 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
         default: false
         }
     }
+
+    /// True for the complex types.
+    @inlinable
+    public var isComplex: Bool { self == .c64 || self == .c128 }
 
     /// Parses the names used on the command line and in JSON (`f32`, `bf16`, `f8_e4m3`...),
     /// also accepting common aliases (`float32`, `half`, `bfloat16`, `fp16`).
@@ -51,6 +58,8 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
         case "uint32": self = .u32
         case "int64": self = .i64
         case "uint64": self = .u64
+        case "complex64": self = .c64
+        case "complex128": self = .c128
         default: return nil
         }
     }

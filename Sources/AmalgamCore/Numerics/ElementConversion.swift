@@ -11,9 +11,9 @@ public enum ElementConversion {
     static let f16Table: [Float] = (0...UInt16.max).map { FloatBits.float(fromF16: $0) }
 
     /// True when `from -> to` is a conversion this type performs: identical dtypes, or any
-    /// floating-point dtype to any floating-point dtype, or any dtype to f32/f64.
+    /// floating-point dtype to any floating-point dtype, or any real dtype to f32/f64.
     public static func canConvert(from: DType, to: DType) -> Bool {
-        from == to || (from.isFloatingPoint && to.isFloatingPoint) || to == .f32 || to == .f64
+        from == to || (from.isFloatingPoint && to.isFloatingPoint) || ((to == .f32 || to == .f64) && !from.isComplex)
     }
 
     /// Converts `count` elements of `from` in `source` to `to` in `destination`.
@@ -125,6 +125,7 @@ public enum ElementConversion {
         case .f64: Float(source.loadUnaligned(fromByteOffset: 8 * index, as: Double.self))
         case .f8_e4m3: FloatBits.float(fromF8E4M3: source.load(fromByteOffset: index, as: UInt8.self))
         case .f8_e5m2: FloatBits.float(fromF8E5M2: source.load(fromByteOffset: index, as: UInt8.self))
+        case .c64, .c128: preconditionFailure("complex values have no single real value")
         }
     }
 

@@ -4,6 +4,7 @@
 public struct TensorStorage: Sendable {
     enum Backing: Sendable {
         case region(ByteRegion)
+        case verified(ByteRegion, @Sendable () throws -> Void)
         case deferred(@Sendable () throws -> ByteRegion)
     }
 
@@ -11,6 +12,12 @@ public struct TensorStorage: Sendable {
 
     /// Bytes already at hand: a mapped file slice or an owned buffer.
     public static func region(_ region: ByteRegion) -> TensorStorage { TensorStorage(backing: .region(region)) }
+
+    /// Bytes already at hand that `check` validates each time they are loaded (a CRC over
+    /// a mapped zip member, say): still zero-copy.
+    public static func verified(_ region: ByteRegion, check: @escaping @Sendable () throws -> Void) -> TensorStorage {
+        TensorStorage(backing: .verified(region, check))
+    }
 
     /// Bytes produced on demand by `producer` (called once per `load()`; not cached, so that
     /// streaming writers hold one tensor at a time).
@@ -21,16 +28,16 @@ public struct TensorStorage: Sendable {
     /// The tensor's bytes.
     public func load() throws -> ByteRegion {
         switch backing {
-        case .region(let region): region
-        case .deferred(let producer): try producer()
+        case .region(let region): return region
+        case .verified(let region, let check):
+            try check()
+            return region
+        case .deferred(let producer): return try producer()
         }
     }
 
     /// True when the bytes are a zero-copy slice of a memory-mapped input.
-    public var isMemoryMapped: Bool {
-        if case .region(let region) = backing { return region.isMemoryMapped }
-        return false
-    }
+    public var isMemoryMapped: Bool { mappedFile != nil }
 }
 
 /// One tensor of a model: names, shape, encoding and lazily loaded bytes.
@@ -87,8 +94,10 @@ extension Tensor {
 extension TensorStorage {
     /// The memory-mapped file the bytes come from, if any.
     public var mappedFile: MappedFile? {
-        if case .region(let region) = backing { return region.owner as? MappedFile }
-        return nil
+        switch backing {
+        case .region(let region), .verified(let region, _): region.owner as? MappedFile
+        case .deferred: nil
+        }
     }
 }
 

@@ -75,6 +75,9 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     public func decodeToFloat(_ bytes: ByteRegion, elementCount: Int) throws -> [Float] {
         switch self {
         case .plain(let dtype):
+            guard !dtype.isComplex else {
+                throw AmalgamError(.unsupported, "holds complex (\(dtype.rawValue)) values; this needs real numbers")
+            }
             guard bytes.count == elementCount * dtype.byteWidth else {
                 throw AmalgamError(.internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
             }
