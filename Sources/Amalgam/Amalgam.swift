@@ -1,4 +1,5 @@
 @_exported import AmalgamCore
+import NPZFormat
 import SafetensorsFormat
 
 /// The library's front door: the built-in formats and the operations the CLI offers.
@@ -8,6 +9,6 @@ public enum Amalgam {
 
     /// A registry holding every format plugin shipped with Amalgam.
     public static var builtInFormats: FormatRegistry {
-        FormatRegistry([SafetensorsPlugin()])
+        FormatRegistry([SafetensorsPlugin(), NPZPlugin(), NPYPlugin()])
     }
 }

@@ -13,10 +13,16 @@ public struct ConversionOptions: Sendable {
     public var overwrite: Bool
     public var maximumShardBytes: Int?
     public var progress: any ProgressReporter
+    /// Writer-specific options (`compress`, `keep-dtype`); the writer must list each one in
+    /// its `writeOptionNames`.
+    public var writerOptions: [String: String]
+    /// Receives the writer's warnings, one line each.
+    public var warn: @Sendable (String) -> Void
 
     public init(
         inputFormat: String? = nil, outputFormat: String? = nil, dtype: DType? = nil, overwrite: Bool = false,
-        maximumShardBytes: Int? = nil, progress: any ProgressReporter = SilentProgress()
+        maximumShardBytes: Int? = nil, progress: any ProgressReporter = SilentProgress(),
+        writerOptions: [String: String] = [:], warn: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.inputFormat = inputFormat
         self.outputFormat = outputFormat
@@ -24,6 +30,8 @@ public struct ConversionOptions: Sendable {
         self.overwrite = overwrite
         self.maximumShardBytes = maximumShardBytes
         self.progress = progress
+        self.writerOptions = writerOptions
+        self.warn = warn
     }
 }
 
@@ -48,12 +56,15 @@ extension Amalgam {
         // A folder output (existing, or named with a trailing '/') keeps the input's format.
         let writer = try options.outputFormat == nil && isFolder(output) && reader.capabilities.contains(.write)
             ? reader : registry.writerPlugin(for: output, explicit: options.outputFormat)
-        var graph = try reader.read(input, options: ReadOptions(progress: options.progress))
+        var graph = try reader.read(input, options: ReadOptions(progress: options.progress)).attributingLoadErrors(to: input)
         var protected = graph.sourceFileIdentities
         if let identity = FileIdentity.of(path: input) { protected.insert(identity) }
         if let dtype = options.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
         if options.maximumShardBytes != nil, !writer.capabilities.contains(.sharding) {
             throw AmalgamError(.usage, "--max-shard-size is not supported for \(writer.displayName) output")
+        }
+        for name in options.writerOptions.keys.sorted() where !writer.writeOptionNames.contains(name) {
+            throw AmalgamError(.usage, "--\(name) does not apply to \(writer.displayName) output")
         }
         // A new folder named with a trailing '/' is created, and removed again on failure.
         var createdFolder: String?
@@ -69,7 +80,7 @@ extension Amalgam {
             graph, to: output,
             options: WriteOptions(
                 overwrite: options.overwrite, maximumShardBytes: options.maximumShardBytes,
-                protectedInputs: protected, progress: options.progress))
+                protectedInputs: protected, progress: options.progress, extra: options.writerOptions, warn: options.warn))
         createdFolder = nil  // success: keep it
         return ConversionResult(
             inputFormat: reader.identifier, outputFormat: writer.identifier, files: files,

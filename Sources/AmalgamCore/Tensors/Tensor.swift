@@ -1,3 +1,10 @@
+/// The order elements are stored in: row-major (C, the convention everywhere in Amalgam)
+/// or column-major (Fortran, as some `.npy` files hold them).
+public enum StorageOrder: Sendable, Hashable {
+    case rowMajor
+    case columnMajor
+}
+
 /// Where a tensor's bytes come from. Loading is lazy: a memory-mapped slice costs nothing
 /// until touched, and a deferred computation (a dtype conversion, a merge) runs only when a
 /// writer asks for the bytes, one tensor at a time.
@@ -6,6 +13,8 @@ public struct TensorStorage: Sendable {
         case region(ByteRegion)
         case verified(ByteRegion, @Sendable () throws -> Void)
         case deferred(@Sendable () throws -> ByteRegion)
+        /// Column-major bytes of an array of `dimensions` with `width`-byte elements.
+        case columnMajor(ByteRegion, dimensions: [Int], width: Int)
     }
 
     let backing: Backing
@@ -25,7 +34,19 @@ public struct TensorStorage: Sendable {
         TensorStorage(backing: .deferred(producer))
     }
 
-    /// The tensor's bytes.
+    /// Column-major bytes exposed zero-copy; `load()` reorders them (allocating), while
+    /// `loadView()` hands them out as they are.
+    public static func columnMajor(_ region: ByteRegion, dimensions: [Int], width: Int) -> TensorStorage {
+        TensorStorage(backing: .columnMajor(region, dimensions: dimensions, width: width))
+    }
+
+    /// The bytes in whatever order they are stored, without copying where possible.
+    public func loadView() throws -> (bytes: ByteRegion, order: StorageOrder) {
+        if case .columnMajor(let region, _, _) = backing { return (region, .columnMajor) }
+        return (try load(), .rowMajor)
+    }
+
+    /// The tensor's bytes in row-major order.
     public func load() throws -> ByteRegion {
         switch backing {
         case .region(let region): return region
@@ -33,6 +54,8 @@ public struct TensorStorage: Sendable {
             try check()
             return region
         case .deferred(let producer): return try producer()
+        case .columnMajor(let region, let dimensions, let width):
+            return ElementLayout.columnMajorToRowMajor(region, shape: dimensions, width: width)
         }
     }
 
@@ -74,6 +97,16 @@ public struct Tensor: Sendable {
         return region
     }
 
+    /// The bytes in their stored order (column-major passes through zero-copy), size-checked.
+    public func loadView() throws -> (bytes: ByteRegion, order: StorageOrder) {
+        let view = try storage.loadView()
+        let expected = try byteCount
+        guard view.bytes.count == expected else {
+            throw AmalgamError(.internal, "storage holds \(view.bytes.count) bytes, shape \(shape) in \(encoding) needs \(expected)", tensor: name)
+        }
+        return view
+    }
+
     /// The values as f32 (quantised encodings decoded).
     public func floatValues() throws -> [Float] {
         try AmalgamError.withContext(tensor: name) {
@@ -95,7 +128,7 @@ extension TensorStorage {
     /// The memory-mapped file the bytes come from, if any.
     public var mappedFile: MappedFile? {
         switch backing {
-        case .region(let region), .verified(let region, _): region.owner as? MappedFile
+        case .region(let region), .verified(let region, _), .columnMajor(let region, _, _): region.owner as? MappedFile
         case .deferred: nil
         }
     }
@@ -106,5 +139,32 @@ extension ModelGraph {
     /// to overwrite them).
     public var sourceFileIdentities: Set<FileIdentity> {
         Set(tensors.compactMap { $0.storage.mappedFile?.identity })
+    }
+}
+
+extension TensorStorage {
+    /// The same storage, with errors raised while loading attributed to `file` (the input
+    /// the bytes come from) unless they already name a file.
+    public func attributingErrors(to file: String) -> TensorStorage {
+        switch backing {
+        case .region, .columnMajor:
+            return self
+        case .verified(let region, let check):
+            return .verified(region) { try AmalgamError.withContext(file: file) { try check() } }
+        case .deferred(let producer):
+            return .deferred { try AmalgamError.withContext(file: file) { try producer() } }
+        }
+    }
+}
+
+extension ModelGraph {
+    /// The same graph, with every tensor's load errors attributed to `file` (see
+    /// `TensorStorage.attributingErrors(to:)`).
+    public func attributingLoadErrors(to file: String) throws -> ModelGraph {
+        try mapTensors { tensor in
+            var copy = tensor
+            copy.storage = tensor.storage.attributingErrors(to: file)
+            return copy
+        }
     }
 }

@@ -4,12 +4,14 @@ import Amalgam
 struct ConvertCommand: Command {
     static let name = "convert"
     static let summary = "Convert a model to another format or dtype, streaming tensor by tensor."
-    static let synopsis = "amalgam convert IN OUT [--to FORMAT] [--from FORMAT] [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--force]"
+    static let synopsis = "amalgam convert IN OUT [--to FORMAT] [--from FORMAT] [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--compress] [--keep-dtype] [--force]"
     static let options: [OptionSpec] = [
         .option("to", "FORMAT", "Output format (default: from OUT's extension)."),
         .option("from", "FORMAT", "Input format (default: detected from IN's bytes, then extension)."),
         .option("dtype", "DTYPE", "Convert floating-point tensors to f32, f16 or bf16 (round to nearest even)."),
         .option("max-shard-size", "SIZE", "Split the output into shards of at most SIZE (e.g. 5GB, 500MB, 2GiB)."),
+        .flag("compress", "npz output: deflate every member (as numpy.savez_compressed)."),
+        .flag("keep-dtype", "npz output: store bf16/float8 as raw bits plus __amalgam_dtypes__.json instead of float32."),
         .flag("force", "Overwrite existing outputs (inputs are never overwritten)."),
     ]
     static let discussion = """
@@ -19,6 +21,8 @@ struct ConvertCommand: Command {
         examples:
           amalgam convert model.safetensors model-bf16.safetensors --dtype bf16
           amalgam convert model.safetensors out/ --max-shard-size 500MB
+          amalgam convert model.safetensors weights.npz --compress
+          amalgam convert flax_params.npz model.safetensors
         """
 
     let input: String
@@ -31,7 +35,9 @@ struct ConvertCommand: Command {
         output = paths[1]
         var options = ConversionOptions(
             inputFormat: try arguments.value("from"), outputFormat: try arguments.value("to"),
-            overwrite: arguments.flag("force"), progress: TerminalProgress())
+            overwrite: arguments.flag("force"), progress: TerminalProgress(),
+            warn: { Terminal.err("amalgam convert: warning: \($0)") })
+        for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { options.writerOptions[flag] = "true" }
         if let name = try arguments.value("dtype") {
             guard let dtype = DType(name: name), [.f32, .f16, .bf16].contains(dtype) else {
                 throw UsageError("--dtype must be f32, f16 or bf16, not '\(name)'")
