@@ -53,6 +53,7 @@ demo: release
 
 bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/npz_benchmark.py
 
 clean:
 	rm -rf .build

@@ -144,6 +144,23 @@ struct CLITests {
         #expect(try CLI.run("inspect", unknown).stderr.contains("cannot tell the format (no known signature or extension); name it with --from FORMAT"))
     }
 
+    @Test("inspect --verify reads every tensor and counts NaN and infinite values")
+    func verify() throws {
+        let path = CLI.scratch() + "/nan.safetensors"
+        let graph = try ModelGraph(tensors: [
+            Tensor(name: "a", shape: [4], floats: [1, .nan, -.infinity, 2]), Tensor(name: "b", shape: [2], floats: [0, 1]),
+        ])
+        try Amalgam.builtInFormats.plugin(named: "safetensors").write(graph, to: path, options: WriteOptions())
+        let text = try CLI.run("inspect", path, "--verify")
+        #expect(text.status == 0)
+        #expect(text.stdout.hasSuffix("  verified:    all 2 tensors read completely\n    a: 2 NaN or infinite values\n"))
+        let json = try CLI.run("inspect", path, "--verify", "--json")
+        let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        let verification = document["verification"] as! [String: Any]
+        #expect(verification["tensors_read"] as? Int == 2)
+        #expect(verification["non_finite"] as? [String: Int] == ["a": 2])
+    }
+
     @Test("every malformed file: exit 1, one stderr line naming file and problem, no output", arguments: MalformedSafetensors.cases)
     func malformedCorpus(_ testCase: MalformedSafetensors.Case) throws {
         let folder = CLI.scratch()

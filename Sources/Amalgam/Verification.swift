@@ -1,0 +1,60 @@
+import Dispatch
+import Synchronization
+
+/// The result of loading one tensor completely.
+public struct TensorVerification: Sendable {
+    public var name: String
+    /// NaN and infinite values (nil for non-floating dtypes and quantised encodings).
+    public var nonFinite: Int?
+}
+
+extension InspectionReport {
+    /// Loads every tensor's bytes (checking CRCs, inflating, reordering, as the format
+    /// requires) and counts non-finite values of floating-point tensors. Tensors are checked
+    /// in parallel on `threads` threads; the first error is thrown.
+    public func verify(threads: Int = 2) throws -> [TensorVerification] {
+        let tensors = graph.tensors
+        let results = Mutex([TensorVerification?](repeating: nil, count: tensors.count))
+        let failure = Mutex<(any Error)?>(nil)
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, tensors.count))) { _ in
+            while failure.withLock({ $0 == nil }) {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < tensors.count else { return }
+                do {
+                    let check = try Self.verify(tensors[index])
+                    results.withLock { $0[index] = check }
+                } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
+                }
+            }
+        }
+        if let error = failure.withLock({ $0 }) { throw error }
+        return results.withLock { $0.map { $0! } }
+    }
+
+    private static func verify(_ tensor: Tensor) throws -> TensorVerification {
+        try AmalgamError.withContext(tensor: tensor.name) {
+            let bytes = try tensor.loadBytes()
+            guard let dtype = tensor.encoding.dtype, dtype.isFloatingPoint else {
+                return TensorVerification(name: tensor.name, nonFinite: nil)
+            }
+            let count = tensor.shape.elementCount
+            let nonFinite = bytes.withUnsafeBytes { raw -> Int in
+                var total = 0
+                switch dtype {
+                case .f32:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 { total += 1 }
+                case .f16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { total += 1 }
+                case .bf16:
+                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { total += 1 }
+                default:
+                    for i in 0..<count where !ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: i).isFinite { total += 1 }
+                }
+                return total
+            }
+            return TensorVerification(name: tensor.name, nonFinite: nonFinite)
+        }
+    }
+}
