@@ -18,26 +18,14 @@ import zlib
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import amalgam, random_array
 from safetensors.numpy import load_file, save_file
-
-AMALGAM = os.environ.get("AMALGAM", os.path.join(os.path.dirname(__file__), "../../.build/debug/amalgam"))
 
 DTYPES = ["|b1", "|u1", "|i1", "<u2", "<i2", "<u4", "<i4", "<u8", "<i8", "<f2", "<f4", "<f8", "<c8", "<c16"]
 
 
-def amalgam(*args, check=True):
-    result = subprocess.run([AMALGAM, *args], capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"amalgam {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-    return result
 
 
-def random_array(dtype, shape, rng):
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return rng.integers(0, 2, size=shape).astype(np.bool_)
-    count = int(np.prod(shape, dtype=np.int64))
-    return rng.integers(0, 256, size=count * dtype.itemsize, dtype=np.uint8).view(dtype).reshape(shape)
 
 
 def same_bits(a, b):
@@ -149,6 +137,32 @@ def test_zip64_records_as_for_archives_over_4_gib(tmp_path, monkeypatch):
     with np.load(str(out)) as loaded:
         for key, array in arrays.items():
             assert same_bits(loaded[key], np.asarray(array)), key
+
+
+def test_data_descriptors(tmp_path):
+    """Members streamed to an unseekable file carry their sizes in data descriptors after
+    the data (local header sizes are zero)."""
+    target = open(tmp_path / "streamed.npz", "wb")
+
+    class Unseekable(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            return target.write(data)
+
+    arrays = {"a": np.arange(12, dtype=np.int32).reshape(3, 4), "b": np.linspace(0, 1, 7)}
+    with zipfile.ZipFile(Unseekable(), "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for key, array in arrays.items():
+            with archive.open(key + ".npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, array)
+    target.close()
+    with zipfile.ZipFile(tmp_path / "streamed.npz") as archive:
+        assert all(info.flag_bits & 0x08 for info in archive.infolist())
+    amalgam("convert", str(tmp_path / "streamed.npz"), str(tmp_path / "out.npz"))
+    with np.load(str(tmp_path / "out.npz")) as loaded:
+        for key, array in arrays.items():
+            assert same_bits(loaded[key], array)
 
 
 def test_keep_dtype_and_widening(tmp_path):

@@ -15,10 +15,9 @@ import subprocess
 import ml_dtypes
 import numpy as np
 import pytest
+from helpers import amalgam, random_array
 from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
-
-AMALGAM = os.environ.get("AMALGAM", os.path.join(os.path.dirname(__file__), "../../.build/debug/amalgam"))
 
 DTYPES = {
     "F32": np.float32, "F16": np.float16, "BF16": ml_dtypes.bfloat16, "F64": np.float64,
@@ -28,20 +27,8 @@ DTYPES = {
 }
 
 
-def amalgam(*args, check=True):
-    result = subprocess.run([AMALGAM, *args], capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"amalgam {' '.join(args)} failed ({result.returncode}): {result.stderr}")
-    return result
 
 
-def random_array(dtype, shape, rng):
-    """Random values covering each dtype's whole bit range (NaN/Inf included for floats)."""
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return rng.integers(0, 2, size=shape).astype(np.bool_)
-    bits = rng.integers(0, 256, size=int(np.prod(shape, dtype=np.int64)) * dtype.itemsize, dtype=np.uint8)
-    return bits.view(dtype).reshape(shape)
 
 
 def same_bits(a, b):

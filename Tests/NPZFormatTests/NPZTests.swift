@@ -129,6 +129,17 @@ struct NPZRoundTripTests {
             #expect(try copy.loadBytes().bytes == tensor.loadBytes().bytes)
         }
         #expect(read["w"]!.storage.isMemoryMapped == zeroCopy)
+        // numpy (the reference) loads the same archive, ZIP64 records and all.
+        let script = """
+            import sys, zipfile, numpy as np
+            z = np.load(sys.argv[1])
+            print(z["w"].tolist(), z["ids"].tolist(), z["h"].tobytes().hex(), float(z["scalar"]), z["empty"].shape)
+            print(any(i.extra for i in zipfile.ZipFile(sys.argv[1]).infolist()))
+            """
+        let (status, output) = try ReferencePython.run(script, [path])
+        #expect(status == 0)
+        let zip64 = extra["zip64-threshold"] != nil ? "True" : "False"
+        #expect(output == "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] [7, -1, 1099511627776] 803f00c0003f4040 9.0 (0, 3)\n\(zip64)\n")
     }
 
     @Test("without keep-dtype, bf16 becomes float32 with a warning")
