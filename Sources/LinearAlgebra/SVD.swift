@@ -8,6 +8,14 @@ public struct SingularValueDecomposition: Sendable {
     public let singularValues: [Float]
     public let vt: Matrix
 
+    /// Wraps factors computed elsewhere. - Precondition: shapes agree.
+    public init(u: Matrix, singularValues: [Float], vt: Matrix) {
+        precondition(u.columns == singularValues.count && vt.rows == singularValues.count, "SVD factor shapes disagree")
+        self.u = u
+        self.singularValues = singularValues
+        self.vt = vt
+    }
+
     /// Computes the thin SVD with LAPACK's divide-and-conquer `sgesdd` (never `sgesvd`,
     /// which is about 9x slower here). Cost: O(m n min(m, n)).
     ///
