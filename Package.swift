@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "Amalgam", targets: ["Amalgam"]),
         .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+        .library(name: "MergeKernel", targets: ["MergeKernel"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     targets: cLibraries + [
@@ -27,12 +28,15 @@ let package = Package(
         // The only module that imports BLAS/LAPACK.
         .target(name: "LinearAlgebra", dependencies: ["AmalgamCore", "COpenBLAS"]),
 
+        // Merging: task vectors, AXIS Stage 1, baselines, the streaming executor.
+        .target(name: "MergeKernel", dependencies: ["AmalgamCore", "LinearAlgebra"]),
+
         // Format plugins: one target each, depending only on AmalgamCore (and own C code).
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
         .target(name: "NPZFormat", dependencies: ["AmalgamCore", "CZlib"], path: "formats/npz"),
 
         // Umbrella: registers the built-in formats, pipelines.
-        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "SafetensorsFormat", "NPZFormat"]),
+        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat"]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(name: "amalgam", dependencies: ["Amalgam"]),
 
@@ -51,6 +55,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),

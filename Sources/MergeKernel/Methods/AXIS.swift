@@ -1,0 +1,161 @@
+import AmalgamCore
+import LinearAlgebra
+
+/// AXIS Stage 1 (arXiv 2508.19353), per merged matrix:
+/// 1. each source's task vector `Di` yields its top-`K` rank-one components `(u, s, v)`
+///    (randomized truncated SVD, or the exact `sgesdd` with `exactSVD`): the global top `K`
+///    holds at most `K` components of any one source, so this selects the same set;
+/// 2. the components of all sources are pooled and sorted by raw singular value (stable:
+///    ties go to the earlier source, then the earlier component), and the top `K` are kept;
+/// 3. their sum `A B^T` (`A = [u s]`, `B = [v]`) is re-orthogonalised through two thin QRs
+///    and an SVD of the small `Ra Rb^T`, never a dense SVD of the m x n sum.
+/// Other tensors get the mean task vector.
+public struct AXISMerge: MergeMethod {
+    /// `K` as a count, or as a fraction of `min(m, n)` (round half up).
+    public let count: Int?
+    public let fraction: Double?
+    public let exactSVD: Bool
+
+    public init(count: Int? = nil, fraction: Double? = nil, exactSVD: Bool = false) {
+        self.count = count
+        self.fraction = count == nil ? (fraction ?? 0.1) : nil
+        self.exactSVD = exactSVD
+    }
+
+    public var name: String { "axis" }
+    public var settings: [(key: String, value: JSONValue)] {
+        var entries: [(key: String, value: JSONValue)] = []
+        if let count { entries.append(("k", .integer(count))) }
+        if let fraction { entries.append(("k_fraction", .number("\(fraction)"))) }
+        entries.append(("exact_svd", .bool(exactSVD)))
+        return entries
+    }
+
+    /// One pooled rank-one component.
+    struct Component {
+        let value: Float
+        let source: Int
+        let index: Int
+    }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        guard input.isMergedMatrix, input.shape.rank == 2 else {
+            return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
+        }
+        let m = input.rows, n = input.columns
+        let k = MergeMath.rank(count: count, fraction: fraction, rows: m, columns: n)
+        let deltas = input.taskVectors
+        var decompositions: [SingularValueDecomposition] = []
+        var totalEnergy = 0.0
+        for (position, delta) in deltas.enumerated() {
+            let matrix = Matrix(rows: m, columns: n, elements: delta)
+            totalEnergy += matrix.frobeniusNorm * matrix.frobeniusNorm
+            let seed = input.seed &+ UInt64(input.sourceIndices[position])
+            decompositions.append(
+                exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: seed))
+        }
+        let selected = Self.select(decompositions, k: k)
+        let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
+        var merged = input.base
+        if !factors.s.isEmpty {
+            var scaled = factors.u
+            for i in 0..<scaled.rows { for j in 0..<scaled.columns { scaled[i, j] *= factors.s[j] } }
+            let update = try BLAS.multiply(scaled, factors.v, transposeB: true)
+            for i in merged.indices { merged[i] += update.elements[i] }
+        }
+        var perSource = [Int](repeating: 0, count: deltas.count)
+        for component in selected { perSource[component.source] += 1 }
+        let keptEnergy = selected.reduce(0.0) { $0 + Double($1.value) * Double($1.value) }
+        let details: [(key: String, value: JSONValue)] = [
+            ("k", .integer(k)),
+            ("components_per_source", .array(perSource.map { .integer($0) })),
+            ("kept_energy_fraction", totalEnergy > 0 ? .number("\(keptEnergy / totalEnergy)") : .null),
+            ("top_singular_value_per_source", .array(decompositions.map { .number("\($0.singularValues.first ?? 0)") })),
+            ("kth_singular_value_kept", .number("\(selected.last?.value ?? 0)")),
+            ("merged_singular_values", .array(factors.s.prefix(8).map { .number("\($0)") })),
+        ]
+        return TensorMergeResult(merged: merged, factors: factors, details: details)
+    }
+
+    /// The global top `k` nonzero components, largest first, ties broken by source then index.
+    static func select(_ decompositions: [SingularValueDecomposition], k: Int) -> [Component] {
+        var pool: [Component] = []
+        for (source, svd) in decompositions.enumerated() {
+            for (index, value) in svd.singularValues.enumerated() where value > 0 {
+                pool.append(Component(value: value, source: source, index: index))
+            }
+        }
+        pool.sort { ($0.value, -$0.source, -$0.index) > ($1.value, -$1.source, -$1.index) }
+        return Array(pool.prefix(k))
+    }
+
+    /// `sum u s v^T` over `selected` as an SVD `Ut diag(St) Vt^T`, through
+    /// `A = Qa Ra`, `B = Qb Rb` and the SVD of `Ra Rb^T`. Cost O((m + n) K^2).
+    static func reorthogonalise(
+        _ selected: [Component], from decompositions: [SingularValueDecomposition], rows m: Int, columns n: Int
+    ) throws(AmalgamError) -> LowRankFactors {
+        let count = selected.count
+        guard count > 0 else {
+            return LowRankFactors(u: Matrix(zeros: m, 0), s: [], v: Matrix(zeros: n, 0))
+        }
+        var a = Matrix(zeros: m, count)
+        var b = Matrix(zeros: n, count)
+        for (column, component) in selected.enumerated() {
+            let svd = decompositions[component.source]
+            for i in 0..<m { a[i, column] = svd.u[i, component.index] * component.value }
+            for j in 0..<n { b[j, column] = svd.vt[component.index, j] }
+        }
+        let qa = try QRDecomposition(a), qb = try QRDecomposition(b)
+        let core = try BLAS.multiply(qa.r, qb.r, transposeB: true)  // ra x rb
+        let small = try SingularValueDecomposition(core)
+        let u = try BLAS.multiply(qa.q, small.u)  // m x r
+        let v = try BLAS.multiply(qb.q, small.vt, transposeB: true)  // n x r
+        // Drop directions with (numerically) zero weight: the sum has rank <= count.
+        let largest = small.singularValues.first ?? 0
+        let rank = small.singularValues.prefix { $0 > largest * 1e-6 }.count
+        let svd = SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: v.transposed).truncated(to: rank)
+        return LowRankFactors(u: svd.u, s: svd.singularValues, v: svd.vt.transposed)
+    }
+}
+
+/// TSV-M (Task Singular Vectors, CVPR 2025): each source keeps its top `min(m, n) / T`
+/// components; the concatenated `U` and `V` columns are each replaced by their nearest
+/// orthogonal matrix (`P Q^T` from an SVD) and the update rebuilt as `U⊥ diag(S) V⊥^T`.
+public struct TSVMerge: MergeMethod {
+    public let exactSVD: Bool
+    public init(exactSVD: Bool = false) { self.exactSVD = exactSVD }
+    public var name: String { "tsv" }
+    public var settings: [(key: String, value: JSONValue)] { [("exact_svd", .bool(exactSVD))] }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        guard input.isMergedMatrix, input.shape.rank == 2, !input.sources.isEmpty else {
+            return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
+        }
+        let m = input.rows, n = input.columns
+        let t = input.sources.count
+        let k = max(1, min(m, n) / t)
+        var uColumns = Matrix(zeros: m, k * t), vColumns = Matrix(zeros: n, k * t)
+        var values: [Float] = []
+        for (position, delta) in input.taskVectors.enumerated() {
+            let matrix = Matrix(rows: m, columns: n, elements: delta)
+            let svd = exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k)
+                : try RandomizedSVD.truncated(matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
+            for j in 0..<svd.singularValues.count {
+                for i in 0..<m { uColumns[i, position * k + j] = svd.u[i, j] }
+                for i in 0..<n { vColumns[i, position * k + j] = svd.vt[j, i] }
+            }
+            values += svd.singularValues + [Float](repeating: 0, count: k - svd.singularValues.count)
+        }
+        let uOrthogonal = try Self.nearestOrthogonal(uColumns)
+        var scaled = uOrthogonal
+        for i in 0..<m { for j in 0..<scaled.columns { scaled[i, j] *= values[j] } }
+        let update = try BLAS.multiply(scaled, try Self.nearestOrthogonal(vColumns), transposeB: true)
+        return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: [("components_per_source", .integer(k))])
+    }
+
+    /// `P Q^T` where `X = P Σ Q^T`: the orthogonal matrix closest to `X` in Frobenius norm.
+    static func nearestOrthogonal(_ x: Matrix) throws(AmalgamError) -> Matrix {
+        let svd = try SingularValueDecomposition(x)
+        return try BLAS.multiply(svd.u, svd.vt)
+    }
+}

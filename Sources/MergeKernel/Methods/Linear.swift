@@ -1,0 +1,29 @@
+import AmalgamCore
+
+/// Weight average: `mean_i Wi` (f64 accumulation).
+public struct AverageMerge: MergeMethod {
+    public init() {}
+    public var name: String { "average" }
+    public var settings: [(key: String, value: JSONValue)] { [] }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        TensorMergeResult(merged: MergeMath.meanTaskVector(input))
+    }
+}
+
+/// Task arithmetic: `W0 + lambda * sum_i (Wi - W0)`, in f32 with mergekit's operation order
+/// (differences, then a running sum over sources, then the scale, then the base).
+public struct TaskArithmeticMerge: MergeMethod {
+    public let lambda: Float
+    public init(lambda: Float) { self.lambda = lambda }
+    public var name: String { "task_arithmetic" }
+    public var settings: [(key: String, value: JSONValue)] { [("lambda", .number("\(lambda)"))] }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        var mixed = [Float](repeating: 0, count: input.base.count)
+        for source in input.sources {
+            for i in mixed.indices { mixed[i] += source[i] - input.base[i] }
+        }
+        return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
+    }
+}

@@ -1,0 +1,132 @@
+import AmalgamCore
+
+/// TIES merging, exactly as mergekit computes it in f32:
+/// 1. trim: keep the `floor(density * n)` largest-magnitude entries of each task vector;
+/// 2. elect: per entry, sign = +1 if the sum of the trimmed values is >= 0, else -1;
+/// 3. disjoint mean: average the trimmed values whose sign equals the elected one (an
+///    entry no source agrees on gets 0);
+/// 4. `W0 + lambda * mean`.
+public struct TIESMerge: MergeMethod {
+    public let density: Double
+    public let lambda: Float
+
+    public init(density: Double, lambda: Float) {
+        self.density = density
+        self.lambda = lambda
+    }
+
+    public var name: String { "ties" }
+    public var settings: [(key: String, value: JSONValue)] { [("density", .number("\(density)")), ("lambda", .number("\(lambda)"))] }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        let trimmed = input.taskVectors.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
+        return TensorMergeResult(merged: Self.electAndMerge(base: input.base, deltas: trimmed, lambda: lambda))
+    }
+
+    /// `values` with all but the `count` largest magnitudes set to zero (ties at the
+    /// threshold resolved by index order).
+    static func keepLargest(_ values: [Float], count: Int) -> [Float] {
+        guard count < values.count else { return values }
+        guard count > 0 else { return [Float](repeating: 0, count: values.count) }
+        let threshold = kthLargestMagnitude(values, k: count)
+        var above = values.reduce(0) { $0 + (abs($1) > threshold ? 1 : 0) }
+        var result = values
+        for i in result.indices {
+            let magnitude = abs(result[i])
+            if magnitude > threshold { continue }
+            if magnitude == threshold && above < count {
+                above += 1
+                continue
+            }
+            result[i] = 0
+        }
+        return result
+    }
+
+    /// The k-th largest |value| (k >= 1), by quickselect on a copy: O(n) expected.
+    static func kthLargestMagnitude(_ values: [Float], k: Int) -> Float {
+        var items = values.map { abs($0) }
+        var low = 0, high = items.count - 1
+        let target = k - 1  // position in descending order
+        var random = SeededRandom(seed: UInt64(items.count))
+        while low < high {
+            let pivot = items[low + Int(random.next() % UInt64(high - low + 1))]
+            var i = low, j = high
+            while i <= j {
+                while items[i] > pivot { i += 1 }
+                while items[j] < pivot { j -= 1 }
+                if i <= j {
+                    items.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if target <= j { high = j } else if target >= i { low = i } else { return items[target] }
+        }
+        return items[target]
+    }
+
+    /// Sign election and disjoint mean over `deltas` (already trimmed or dropped), in f32
+    /// running sums in source order, as mergekit does with unit weights.
+    static func electAndMerge(base: [Float], deltas: [[Float]], lambda: Float) -> [Float] {
+        var merged = base
+        for i in base.indices {
+            var signSum: Float = 0
+            for delta in deltas { signSum += delta[i] }
+            let elected: Float = signSum >= 0 ? 1 : -1
+            var mixed: Float = 0
+            var divisor: Float = 0
+            for delta in deltas {
+                let value = delta[i]
+                let sign: Float = value > 0 ? 1 : value < 0 ? -1 : 0
+                if sign == elected {
+                    mixed += value
+                    divisor += 1
+                }
+            }
+            if divisor == 0 { divisor = 1 }
+            merged[i] = base[i] + lambda * (mixed / divisor)
+        }
+        return merged
+    }
+}
+
+/// DARE: drop each task-vector entry with probability `drop` (seeded per tensor and
+/// source) and rescale the survivors by `1 / (1 - drop)`, then combine linearly
+/// (`W0 + lambda * sum`) or with TIES sign election (`ties`).
+public struct DAREMerge: MergeMethod {
+    public let drop: Double
+    public let lambda: Float
+    public let ties: Bool
+
+    public init(drop: Double, lambda: Float, ties: Bool) {
+        self.drop = drop
+        self.lambda = lambda
+        self.ties = ties
+    }
+
+    public var name: String { ties ? "dare_ties" : "dare" }
+    public var settings: [(key: String, value: JSONValue)] {
+        [("drop", .number("\(drop)")), ("lambda", .number("\(lambda)")), ("ties", .bool(ties))]
+    }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        let scale = Float(1 / (1 - drop))
+        var dropped: [[Float]] = []
+        for (position, delta) in input.taskVectors.enumerated() {
+            var random = SeededRandom(seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
+            dropped.append(delta.map { value in
+                let uniform = Double(random.next() >> 11) * 0x1p-53
+                return uniform < drop ? 0 : value * scale
+            })
+        }
+        if ties {
+            return TensorMergeResult(merged: TIESMerge.electAndMerge(base: input.base, deltas: dropped, lambda: lambda))
+        }
+        var mixed = [Float](repeating: 0, count: input.base.count)
+        for delta in dropped {
+            for i in mixed.indices { mixed[i] += delta[i] }
+        }
+        return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import AmalgamCore
+import LinearAlgebra
+@testable import MergeKernel
+
+/// Random task vectors: a low-rank signal with distinct singular values plus small noise.
+func lowRankPlusNoise(rows m: Int, columns n: Int, rank: Int, scale: Float, noise: Float, seed: UInt64) throws -> [Float] {
+    var random = SeededRandom(seed: seed)
+    let gaussian = { (r: Int, c: Int) in Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in Float(random.nextGaussian()) }) }
+    let u = try QRDecomposition(gaussian(m, rank)).q, v = try QRDecomposition(gaussian(n, rank)).q
+    var scaled = u
+    for i in 0..<m { for j in 0..<rank { scaled[i, j] *= scale * Float(rank - j) } }
+    let signal = try BLAS.multiply(scaled, v, transposeB: true)
+    return signal.elements.map { $0 + noise * Float(random.nextGaussian()) }
+}
+
+func input(base: [Float], sources: [[Float]], shape: Shape) -> TensorMergeInput {
+    TensorMergeInput(name: "w", shape: shape, base: base, sources: sources, sourceIndices: Array(sources.indices), isMergedMatrix: true, seed: 42)
+}
+
+/// The straightforward reference: exact SVD of every task vector, all components pooled
+/// and sorted stably by value (then source, then index), the top K summed densely.
+func referenceAXIS(deltas: [[Float]], rows m: Int, columns n: Int, k: Int) throws -> (selected: [(Int, Int)], update: [Float]) {
+    var pool: [(value: Float, source: Int, index: Int)] = []
+    var svds: [SingularValueDecomposition] = []
+    for (source, delta) in deltas.enumerated() {
+        let svd = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: delta))
+        svds.append(svd)
+        for (index, value) in svd.singularValues.enumerated() { pool.append((value, source, index)) }
+    }
+    let sorted = pool.enumerated().sorted { a, b in
+        a.element.value != b.element.value ? a.element.value > b.element.value : a.offset < b.offset
+    }.map(\.element)
+    let top = sorted.prefix(k)
+    var update = [Double](repeating: 0, count: m * n)
+    for c in top {
+        let svd = svds[c.source]
+        for i in 0..<m { for j in 0..<n { update[i * n + j] += Double(svd.u[i, c.index]) * Double(c.value) * Double(svd.vt[c.index, j]) } }
+    }
+    return (top.map { ($0.source, $0.index) }, update.map { Float($0) })
+}
+
+func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+    let difference = zip(a, b).reduce(0.0) { $0 + pow(Double($1.0) - Double($1.1), 2) }.squareRoot()
+    return difference / max(1e-30, MergeMath.norm(b))
+}
+
+struct AXISTests {
+    @Test("fast path selects the reference's components and matches its update within 1e-4", arguments: [(64, 48), (48, 64), (96, 96), (200, 40)])
+    func againstReference(rows m: Int, columns n: Int) throws {
+        let t = 4, k = 12
+        let deltas = try (0..<t).map { try lowRankPlusNoise(rows: m, columns: n, rank: 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(10 * m + n + $0)) }
+        var random = SeededRandom(seed: 5)
+        let base = (0..<(m * n)).map { _ in random.nextSignedUnitFloat() }
+        let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
+        let (expectedSelection, expectedUpdate) = try referenceAXIS(deltas: input(base: base, sources: sources, shape: [m, n]).taskVectors, rows: m, columns: n, k: k)
+        for exact in [false, true] {
+            let method = AXISMerge(count: k, exactSVD: exact)
+            let mergeInput = input(base: base, sources: sources, shape: [m, n])
+            // Selection, by source and index, from the method's own decompositions.
+            let decompositions = try mergeInput.taskVectors.enumerated().map { position, delta -> SingularValueDecomposition in
+                let matrix = Matrix(rows: m, columns: n, elements: delta)
+                return exact ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: 42 &+ UInt64(position))
+            }
+            let selection = AXISMerge.select(decompositions, k: k).map { ($0.source, $0.index) }
+            #expect(selection.map(\.0) == expectedSelection.map(\.0) && selection.map(\.1) == expectedSelection.map(\.1), "exact: \(exact)")
+            let result = try method.merge(mergeInput)
+            let update = zip(result.merged, base).map { $0 - $1 }
+            #expect(relativeError(update, expectedUpdate) < 1e-4, "exact: \(exact): \(relativeError(update, expectedUpdate))")
+            let factors = try #require(result.factors)
+            #expect(factors.u.rows == m && factors.v.rows == n && factors.s.count <= k)
+        }
+    }
+
+    @Test("K at least the total rank reproduces the plain sum of task vectors")
+    func fullRank() throws {
+        let m = 40, n = 30
+        let deltas = try (0..<3).map { try lowRankPlusNoise(rows: m, columns: n, rank: 3, scale: 1, noise: 0, seed: UInt64($0)) }
+        let base = [Float](repeating: 0.5, count: m * n)
+        let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
+        let result = try AXISMerge(count: 9).merge(input(base: base, sources: sources, shape: [m, n]))
+        let sum = (0..<(m * n)).map { i in deltas.reduce(Float(0)) { $0 + $1[i] } }
+        #expect(relativeError(zip(result.merged, base).map { $0 - $1 }, sum) < 1e-4)
+    }
+
+    @Test("one source reproduces its own rank-K truncation")
+    func oneSource() throws {
+        let m = 50, n = 35, k = 5
+        let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 10, scale: 1, noise: 0.01, seed: 3)
+        let base = [Float](repeating: 0, count: m * n)
+        let result = try AXISMerge(count: k, exactSVD: true).merge(input(base: base, sources: [delta], shape: [m, n]))
+        let truncation = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: delta)).truncated(to: k).reconstructed()
+        #expect(relativeError(result.merged, truncation.elements) < 1e-4)
+    }
+
+    @Test("ties between sources go to the earlier source, deterministically")
+    func ties() throws {
+        let m = 20, n = 16
+        let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 4, scale: 1, noise: 0, seed: 8)
+        let base = [Float](repeating: 0, count: m * n)
+        let first = try AXISMerge(count: 3, exactSVD: true).merge(input(base: base, sources: [delta, delta], shape: [m, n]))
+        let again = try AXISMerge(count: 3, exactSVD: true).merge(input(base: base, sources: [delta, delta], shape: [m, n]))
+        let counts = first.details.first { $0.key == "components_per_source" }?.value
+        #expect(counts == .array([.integer(2), .integer(1)]))
+        #expect(first.merged == again.merged)
+    }
+
+    @Test("K from a fraction rounds half up; non-matrix tensors get the mean task vector")
+    func rankAndMean() throws {
+        #expect(MergeMath.rank(count: nil, fraction: 0.1, rows: 768, columns: 3072) == 77)  // 76.8
+        #expect(MergeMath.rank(count: nil, fraction: 0.1, rows: 765, columns: 800) == 77)  // 76.5 rounds up
+        #expect(MergeMath.rank(count: 76, fraction: nil, rows: 8, columns: 8) == 76)
+        let bias = TensorMergeInput(name: "b", shape: [3], base: [1, 1, 1], sources: [[2, 3, 4], [0, 1, 2]], sourceIndices: [0, 1], isMergedMatrix: false, seed: 0)
+        #expect(try AXISMerge(count: 2).merge(bias).merged == [1, 2, 3])
+    }
+}
+
+struct BaselineTests {
+    let base: [Float] = [0, 0, 0, 0]
+    var sources: [[Float]] { [[1, -2, 3, 0.5], [3, 2, -1, 0.5], [-1, 4, 1, -2]] }
+    var mergeInput: TensorMergeInput {
+        TensorMergeInput(name: "w", shape: [2, 2], base: base, sources: sources, sourceIndices: [0, 1, 2], isMergedMatrix: true, seed: 7)
+    }
+
+    @Test func average() throws {
+        #expect(try AverageMerge().merge(mergeInput).merged == [1, 4.0 / 3, 1, -1.0 / 3])
+    }
+
+    @Test func taskArithmetic() throws {
+        #expect(try TaskArithmeticMerge(lambda: 0.5).merge(mergeInput).merged == [1.5, 2, 1.5, -0.5])
+    }
+
+    @Test("TIES by hand: keep the top 50% of each source, elect signs, disjoint mean")
+    func ties() throws {
+        // Trimmed (2 of 4 kept): [0, -2, 3, 0], [3, 2, 0, 0], [0, 4, 0, -2].
+        // Sums: 3, 4, 3, -2 -> signs +, +, +, -. Agreeing entries: [3], [2, 4], [3], [-2].
+        #expect(try TIESMerge(density: 0.5, lambda: 1).merge(mergeInput).merged == [3, 3, 3, -2])
+        #expect(TIESMerge.keepLargest([1, -5, 5, 2], count: 2) == [0, -5, 5, 0])
+        #expect(TIESMerge.kthLargestMagnitude([3, -7, 1, 7, 2], k: 3) == 3)
+    }
+
+    @Test("DARE is deterministic under a seed and unbiased in expectation")
+    func dare() throws {
+        let m = 8, n = 8
+        var random = SeededRandom(seed: 1)
+        let sources = (0..<2).map { _ in (0..<(m * n)).map { _ in random.nextSignedUnitFloat() } }
+        let zero = [Float](repeating: 0, count: m * n)
+        let method = DAREMerge(drop: 0.7, lambda: 1, ties: false)
+        let make = { (seed: UInt64) in TensorMergeInput(name: "w", shape: [m, n], base: zero, sources: sources, sourceIndices: [0, 1], isMergedMatrix: true, seed: seed) }
+        #expect(try method.merge(make(3)).merged == method.merge(make(3)).merged)
+        #expect(try method.merge(make(3)).merged != method.merge(make(4)).merged)
+        let dropped = try method.merge(make(3)).merged.filter { $0 == 0 }.count
+        #expect(dropped > 0)
+        var mean = [Double](repeating: 0, count: m * n)
+        let trials = 4000
+        for seed in 0..<trials {
+            for (i, value) in try method.merge(make(UInt64(seed))).merged.enumerated() { mean[i] += Double(value) / Double(trials) }
+        }
+        let expected = (0..<(m * n)).map { Double(sources[0][$0] + sources[1][$0]) }
+        // Each entry's estimator has standard deviation about 0.03 here.
+        #expect(zip(mean, expected).allSatisfy { abs($0 - $1) < 0.15 })
+        #expect(zip(mean, expected).reduce(0.0) { $0 + ($1.0 - $1.1) } / Double(m * n) < 0.02)
+    }
+
+    @Test("TSV with one source and full rank reproduces the task vector")
+    func tsv() throws {
+        let m = 12, n = 9
+        let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 9, scale: 1, noise: 0, seed: 2)
+        let zero = [Float](repeating: 0, count: m * n)
+        let result = try TSVMerge(exactSVD: true).merge(TensorMergeInput(name: "w", shape: [m, n], base: zero, sources: [delta], sourceIndices: [0], isMergedMatrix: true, seed: 0))
+        #expect(relativeError(result.merged, delta) < 1e-4)
+    }
+
+    @Test("name patterns")
+    func patterns() {
+        #expect(NamePattern("*embed*").matches("model.embed_tokens.weight"))
+        #expect(NamePattern("lm_head.*").matches("lm_head.weight"))
+        #expect(!NamePattern("lm_head.*").matches("model.lm_head"))
+        #expect(NamePattern("layers.?.mlp.*").matches("layers.3.mlp.up.weight"))
+    }
+}
