@@ -50,6 +50,7 @@ public struct NPYPlugin: FormatPlugin {
             try file.write(array.bytes)
             if array.widened { options.warn("'\(tensor.name)' is \(tensor.encoding), which numpy lacks; written as float32") }
         }
+        try options.validateBeforeCommit()
         try transaction.commit()
         return transaction.targetPaths
     }

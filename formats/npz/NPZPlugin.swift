@@ -196,6 +196,7 @@ public struct NPZPlugin: FormatPlugin {
             }
         }
         try zip.finish(into: file)
+        try options.validateBeforeCommit()
         try transaction.commit()
         if !widened.isEmpty {
             options.warn("\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits")

@@ -97,6 +97,15 @@ public struct SafetensorsPlugin: FormatPlugin {
         }
     }
 
+    /// Shard by shard, each sorted as the reference writer sorts it.
+    public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
+        guard let planned = try? SafetensorsWriter.plan(graph) else { return Array(graph.tensors.indices) }
+        let position = Dictionary(uniqueKeysWithValues: graph.tensors.enumerated().map { ($1.name, $0) })
+        return SafetensorsWriter.split(planned, limit: options.maximumShardBytes).flatMap { shard in
+            SafetensorsWriter.header(for: shard, metadata: nil).order.map { position[$0.tensor.name]! }
+        }
+    }
+
     @discardableResult
     public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
         let planned = try AmalgamError.withContext(file: path) { try SafetensorsWriter.plan(graph) }
@@ -122,6 +131,7 @@ public struct SafetensorsPlugin: FormatPlugin {
             let file = try transaction.create(indexPath)
             try file.write(ShardIndex.serialize(totalSize: totalBytes, weightMap: weightMap))
         }
+        try options.validateBeforeCommit()
         try transaction.commit()
         return transaction.targetPaths
     }

@@ -38,12 +38,16 @@ public struct WriteOptions: Sendable {
     /// Receives one line per lossy or surprising choice the writer makes (a dtype the format
     /// cannot store, converted instead).
     public var warn: @Sendable (String) -> Void
+    /// Called once every tensor is written, just before the outputs are renamed into place;
+    /// throwing abandons them. For checks that need the whole stream (a merge's sources).
+    public var validateBeforeCommit: @Sendable () throws -> Void
 
     public init(
         overwrite: Bool = false, maximumShardBytes: Int? = nil, protectedInputs: Set<FileIdentity> = [],
         progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:],
-        warn: @escaping @Sendable (String) -> Void = { _ in }
+        warn: @escaping @Sendable (String) -> Void = { _ in }, validateBeforeCommit: @escaping @Sendable () throws -> Void = {}
     ) {
+        self.validateBeforeCommit = validateBeforeCommit
         self.overwrite = overwrite
         self.maximumShardBytes = maximumShardBytes
         self.protectedInputs = protectedInputs
@@ -62,7 +66,8 @@ public struct WriteOptions: Sendable {
 ///   bad input; it never crashes on any bytes, never opens the input for writing, and
 ///   should expose tensor bytes as memory-mapped slices where the layout allows.
 /// - `write` streams tensor by tensor (loading each tensor's storage once) and produces
-///   its files through an `OutputTransaction`, so a failure leaves no output behind.
+///   its files through an `OutputTransaction`, so a failure leaves no output behind; it
+///   calls `options.validateBeforeCommit()` right before committing.
 public protocol FormatPlugin: Sendable {
     /// Short lowercase name used by `--from`/`--to` (`safetensors`).
     var identifier: String { get }
@@ -79,6 +84,10 @@ public protocol FormatPlugin: Sendable {
     /// True when the folder at `path` holds a model in this format (e.g. a sharded index).
     func recognizesDirectory(_ path: String) -> Bool
     func read(_ path: String, options: ReadOptions) throws -> ModelGraph
+    /// The order in which `write` will load `graph`'s tensors (indices into
+    /// `graph.tensors`), so producers of deferred tensors can compute ahead in that order.
+    /// Default: graph order.
+    func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int]
     /// Writes `graph` and returns the paths it created.
     @discardableResult
     func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String]
@@ -86,6 +95,8 @@ public protocol FormatPlugin: Sendable {
 
 extension FormatPlugin {
     public var writeOptionNames: [String] { [] }
+
+    public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] { Array(graph.tensors.indices) }
 
     public func recognizesDirectory(_ path: String) -> Bool { false }
 

@@ -1,0 +1,138 @@
+@_exported import MergeKernel
+
+/// One file a merge writes.
+public struct MergeOutput: Sendable {
+    public var path: String
+    /// Format identifier; nil uses the extension.
+    public var format: String?
+    /// Convert floating-point tensors to this dtype; nil keeps the base's.
+    public var dtype: DType?
+    public var maximumShardBytes: Int?
+    /// Writer options (`compress`, `keep-dtype`).
+    public var writerOptions: [String: String]
+
+    public init(path: String, format: String? = nil, dtype: DType? = nil, maximumShardBytes: Int? = nil, writerOptions: [String: String] = [:]) {
+        self.path = path
+        self.format = format
+        self.dtype = dtype
+        self.maximumShardBytes = maximumShardBytes
+        self.writerOptions = writerOptions
+    }
+}
+
+/// Everything `amalgam merge` and recipes choose.
+public struct MergeOptions: Sendable {
+    public var base: String
+    public var sources: [String]
+    public var method: any MergeMethod
+    public var outputs: [MergeOutput]
+    /// safetensors file for the AXIS factors (`<name>.U`, `.S`, `.V`).
+    public var factors: String?
+    /// JSON report path.
+    public var report: String?
+    public var skip: [NamePattern] = []
+    public var allowMissing = false
+    public var seed: UInt64 = 0
+    public var threads = 2
+    public var overwrite = false
+    public var progress: any ProgressReporter = SilentProgress()
+    public var warn: @Sendable (String) -> Void = { _ in }
+
+    public init(base: String, sources: [String], method: any MergeMethod, outputs: [MergeOutput]) {
+        self.base = base
+        self.sources = sources
+        self.method = method
+        self.outputs = outputs
+    }
+}
+
+/// What a merge did.
+public struct MergeOutcome: Sendable {
+    public var plan: MergePlan
+    public var files: [String]
+    public var report: JSONValue
+}
+
+extension Amalgam {
+    /// Reads the base and sources (headers only) and plans the merge.
+    public static func planMerge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> (MergeRequest, MergePlan) {
+        func load(_ path: String) throws -> ModelGraph {
+            try registry.readerPlugin(for: path).read(path, options: ReadOptions()).attributingLoadErrors(to: path)
+        }
+        let request = MergeRequest(
+            base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
+            sourceLabels: options.sources, method: options.method, skip: options.skip, allowMissing: options.allowMissing,
+            seed: options.seed, threads: options.threads)
+        return (request, try MergePlan.make(request))
+    }
+
+    /// Merges, streaming tensor by tensor into the first output; further outputs are
+    /// converted from the first; then the factors and the report are written. Every file is
+    /// written atomically, and existing files are refused up front unless `overwrite`.
+    public static func merge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> MergeOutcome {
+        guard let first = options.outputs.first else { throw AmalgamError(.usage, "a merge needs an --output") }
+        var protected = Set<FileIdentity>()
+        for path in [options.base] + options.sources {
+            if let identity = FileIdentity.of(path: path) { protected.insert(identity) }
+        }
+        let writers = try options.outputs.map { output in try registry.writerPlugin(for: output.path, explicit: output.format) }
+        for (output, writer) in zip(options.outputs, writers) {
+            for name in output.writerOptions.keys.sorted() where !writer.writeOptionNames.contains(name) {
+                throw AmalgamError(.usage, "--\(name) does not apply to \(writer.displayName) output")
+            }
+        }
+        let check = OutputTransaction(overwrite: options.overwrite, protecting: protected)
+        for path in options.outputs.map(\.path) + [options.factors, options.report].compactMap({ $0 }) { try check.checkTarget(path) }
+
+        let (request, plan) = try planMerge(options, registry: registry)
+        for note in plan.notes { options.warn(note) }
+        let run = MergeRun(request, plan: plan, progress: options.progress)
+        defer { run.cancel() }
+        var graph = try run.mergedGraph
+        if let dtype = first.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
+        let writeOptions = WriteOptions(
+            overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
+            extra: first.writerOptions, warn: options.warn, validateBeforeCommit: { try run.checkSources() })
+        run.start(loadOrder: writers[0].loadOrder(of: graph, options: writeOptions))
+        options.progress.begin(label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(plan.entries.count))
+        var files: [String]
+        do {
+            files = try writers[0].write(graph, to: first.path, options: writeOptions)
+        } catch {
+            options.progress.finish()
+            throw error
+        }
+        options.progress.finish()
+        for output in options.outputs.dropFirst() {
+            let converted = try convert(
+                first.path, to: output.path,
+                options: ConversionOptions(
+                    inputFormat: writers[0].identifier, outputFormat: output.format, dtype: output.dtype, overwrite: options.overwrite,
+                    maximumShardBytes: output.maximumShardBytes, writerOptions: output.writerOptions, warn: options.warn),
+                registry: registry)
+            files += converted.files
+        }
+        if let path = options.factors {
+            var tensors: [Tensor] = []
+            for (name, factors) in run.factors {
+                tensors.append(Tensor(name: name + ".U", shape: [factors.u.rows, factors.u.columns], floats: factors.u.elements))
+                tensors.append(Tensor(name: name + ".S", shape: [factors.s.count], floats: factors.s))
+                tensors.append(Tensor(name: name + ".V", shape: [factors.v.rows, factors.v.columns], floats: factors.v.elements))
+            }
+            var metadata = Metadata()
+            metadata["amalgam.factors_of"] = .string(first.path)
+            metadata["amalgam.merge_method"] = .string(options.method.name)
+            let factorGraph = try ModelGraph(tensors: tensors, metadata: metadata)
+            files += try registry.plugin(named: "safetensors").write(
+                factorGraph, to: path, options: WriteOptions(overwrite: options.overwrite, protectedInputs: protected))
+        }
+        let report = run.report
+        if let path = options.report {
+            let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
+            try transaction.create(path).write(report.serialized(pretty: true) + "\n")
+            try transaction.commit()
+            files.append(path)
+        }
+        return MergeOutcome(plan: plan, files: files, report: report)
+    }
+}

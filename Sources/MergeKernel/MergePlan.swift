@@ -1,0 +1,138 @@
+import AmalgamCore
+
+/// What to merge: a base, the sources, a method and its run settings.
+public struct MergeRequest: Sendable {
+    public var base: ModelGraph
+    public var baseLabel: String
+    public var sources: [ModelGraph]
+    public var sourceLabels: [String]
+    public var method: any MergeMethod
+    /// Extra name patterns whose tensors are averaged instead of SVD-merged.
+    public var skip: [NamePattern]
+    /// Also skip embeddings, position embeddings and vocabulary heads (the default).
+    public var skipVocabulary: Bool
+    /// Leave a source out of tensors it lacks instead of failing.
+    public var allowMissing: Bool
+    public var seed: UInt64
+    /// Tensors merged concurrently (BLAS threads are divided among them).
+    public var threads: Int
+
+    public init(
+        base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,
+        skip: [NamePattern] = [], skipVocabulary: Bool = true, allowMissing: Bool = false, seed: UInt64 = 0, threads: Int = 2
+    ) {
+        self.base = base
+        self.baseLabel = baseLabel
+        self.sources = sources
+        self.sourceLabels = sourceLabels
+        self.method = method
+        self.skip = skip
+        self.skipVocabulary = skipVocabulary
+        self.allowMissing = allowMissing
+        self.seed = seed
+        self.threads = threads
+    }
+}
+
+/// How each base tensor will be produced.
+public struct MergePlan: Sendable {
+    public enum Kind: String, Sendable {
+        /// A 2-D tensor merged by the method (SVD-based methods decompose it).
+        case matrix
+        /// A tensor merged elementwise or by the mean task vector (1-D, skipped, or N-D).
+        case vector
+        /// Integer or bool: the base's tensor is kept.
+        case copy
+    }
+
+    public struct Entry: Sendable {
+        public let name: String
+        public let shape: Shape
+        public let kind: Kind
+        public let base: Tensor
+        /// The tensor of each source, nil where the source lacks it (with `allowMissing`).
+        public let sources: [Tensor?]
+        /// The dtype the merged tensor is written in (the base's, f32 for quantised bases).
+        public let outputDType: DType
+    }
+
+    public let entries: [Entry]
+    /// Facts worth telling the user (tensors left out, extra tensors ignored).
+    public let notes: [String]
+
+    /// Builds the plan, checking every source against the base: architecture, names,
+    /// shapes and dtypes. Errors name the tensor and both files.
+    public static func make(_ request: MergeRequest) throws -> MergePlan {
+        guard !request.sources.isEmpty else { throw AmalgamError(.usage, "a merge needs at least one --source") }
+        var notes: [String] = []
+        for (index, source) in request.sources.enumerated() {
+            if let expected = request.base.architecture.name, let found = source.architecture.name, expected != found {
+                throw AmalgamError(.mismatch, "different architectures: the base \(request.baseLabel) is \(expected), source \(request.sourceLabels[index]) is \(found)")
+            }
+            for tensor in source.tensors where request.base[tensor.name] == nil {
+                guard request.allowMissing else {
+                    throw AmalgamError(.mismatch, "source \(request.sourceLabels[index]) has a tensor the base \(request.baseLabel) lacks (pass --allow-missing to ignore it)", tensor: tensor.name)
+                }
+                notes.append("tensor '\(tensor.name)' of source \(request.sourceLabels[index]) is not in the base and is ignored")
+            }
+        }
+        var entries: [Entry] = []
+        for tensor in request.base.tensors {
+            var present: [Tensor?] = []
+            for (index, source) in request.sources.enumerated() {
+                guard let match = source[tensor.name] else {
+                    guard request.allowMissing else {
+                        throw AmalgamError(.mismatch, "missing from source \(request.sourceLabels[index]) but present in the base \(request.baseLabel) (pass --allow-missing to leave that source out of it)", tensor: tensor.name)
+                    }
+                    notes.append("tensor '\(tensor.name)' is missing from source \(request.sourceLabels[index]); merged without it")
+                    present.append(nil)
+                    continue
+                }
+                guard match.shape == tensor.shape else {
+                    throw AmalgamError(.mismatch, "shape \(tensor.shape) in the base \(request.baseLabel) but \(match.shape) in source \(request.sourceLabels[index])", tensor: tensor.name)
+                }
+                let baseIsReal = tensor.encoding.dtype.map { $0.isFloatingPoint } ?? true
+                let sourceIsReal = match.encoding.dtype.map { $0.isFloatingPoint } ?? true
+                guard baseIsReal == sourceIsReal, !(match.encoding.dtype?.isComplex ?? false) else {
+                    throw AmalgamError(.mismatch, "dtype \(tensor.encoding) in the base \(request.baseLabel) but \(match.encoding) in source \(request.sourceLabels[index])", tensor: tensor.name)
+                }
+                present.append(match)
+            }
+            let kind: Kind
+            let outputDType: DType
+            switch tensor.encoding {
+            case .plain(let dtype) where !dtype.isFloatingPoint:
+                guard !dtype.isComplex else {
+                    throw AmalgamError(.unsupported, "holds complex values in the base \(request.baseLabel); merges need real numbers", tensor: tensor.name)
+                }
+                kind = .copy
+                outputDType = dtype
+            case .plain(let dtype):
+                kind = tensor.shape.rank == 2 && !isSkipped(tensor.name, request) ? .matrix : .vector
+                outputDType = dtype
+            case .quantized:
+                kind = tensor.shape.rank == 2 && !isSkipped(tensor.name, request) ? .matrix : .vector
+                outputDType = .f32
+            }
+            entries.append(Entry(name: tensor.name, shape: tensor.shape, kind: kind, base: tensor, sources: present, outputDType: outputDType))
+        }
+        return MergePlan(entries: entries, notes: notes)
+    }
+
+    static func isSkipped(_ name: String, _ request: MergeRequest) -> Bool {
+        if request.skipVocabulary && LayerPosition(name: name).role.isVocabularyOrPosition { return true }
+        return request.skip.contains { $0.matches(name) }
+    }
+
+    /// Peak working memory of a run with `threads` concurrent tensors: per tensor the base,
+    /// every source and the result in f32, plus (for matrices) room for SVD work, for the
+    /// `threads` largest tensors at once. Inputs are memory-mapped and not counted.
+    public func memoryEstimate(threads: Int) -> Int {
+        let perTensor = entries.map { entry -> Int in
+            let elements = entry.shape.elementCount
+            let copies = entry.sources.count + 2 + (entry.kind == .matrix ? entry.sources.count + 2 : 0)
+            return elements * 4 * copies
+        }
+        return perTensor.sorted(by: >).prefix(max(1, threads)).reduce(0, +)
+    }
+}

@@ -1,0 +1,274 @@
+import AmalgamCore
+import Foundation
+import LinearAlgebra
+
+/// One merge, executed as a stream: `mergedGraph` has the base's tensors in order, each
+/// computed when a writer loads it. Worker threads compute up to `threads + 1` tensors
+/// ahead of the writer, so peak memory depends on the largest tensors, not on their count.
+/// OpenBLAS threads are divided among the workers so the cores are not oversubscribed.
+///
+/// After the writer has loaded every tensor, `report` and `factors` are complete.
+public final class MergeRun: @unchecked Sendable {
+    public let plan: MergePlan
+    private let request: MergeRequest
+    private let pipeline: Pipeline
+    private let lock = NSLock()
+    private var reports: [JSONValue?]
+    private var factorList: [(name: String, factors: LowRankFactors)?]
+    private var sourceChanged: [Bool]
+    private let started = Date()
+    private let progress: any ProgressReporter
+
+    /// Prepares the run; nothing is computed before `start(loadOrder:)`.
+    public init(_ request: MergeRequest, plan: MergePlan, progress: any ProgressReporter = SilentProgress()) {
+        self.request = request
+        self.plan = plan
+        self.progress = progress
+        reports = [JSONValue?](repeating: nil, count: plan.entries.count)
+        factorList = Array(repeating: nil, count: plan.entries.count)
+        sourceChanged = [Bool](repeating: false, count: request.sources.count)
+        let workers = max(1, min(request.threads, plan.entries.count))
+        BLAS.setThreadCount(max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
+        pipeline = Pipeline(count: plan.entries.count, workers: workers)
+    }
+
+    /// Starts the workers. - Parameter loadOrder: the order the writer will load the merged
+    ///   tensors in (`FormatPlugin.loadOrder`); workers compute ahead in that order.
+    public func start(loadOrder: [Int]? = nil) {
+        pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in try self.compute(index) }
+    }
+
+    deinit { pipeline.cancel() }
+
+    /// Stops the workers (after an error in the writer, say).
+    public func cancel() { pipeline.cancel() }
+
+    /// The merged model: the base's metadata and tensors, with deferred storage.
+    public var mergedGraph: ModelGraph {
+        get throws {
+            var tensors: [Tensor] = []
+            for (index, entry) in plan.entries.enumerated() {
+                let storage: TensorStorage = .deferred { [self] in try self.take(index) }
+                tensors.append(Tensor(name: entry.name, originalName: entry.base.originalName, shape: entry.shape, encoding: .plain(entry.outputDType), storage: storage))
+            }
+            var graph = try ModelGraph(tensors: tensors, metadata: request.base.metadata, architecture: request.base.architecture, sourceFormat: request.base.sourceFormat)
+            graph.metadata["amalgam.merge_method"] = .string(request.method.name)
+            return graph
+        }
+    }
+
+    private func take(_ index: Int) throws -> ByteRegion {
+        let region = try pipeline.take(index)
+        progress.advance(by: 1)
+        return region
+    }
+
+    /// Throws when a source never differed from the base (its task vector is zero in every
+    /// tensor: usually the base passed as a source). Call after every tensor was taken.
+    public func checkSources() throws {
+        let unchanged = lock.withLock { sourceChanged.indices.filter { !sourceChanged[$0] } }
+        if let first = unchanged.first {
+            throw AmalgamError(.mismatch, "source \(request.sourceLabels[first]) is identical to the base \(request.baseLabel): its task vector is zero in every tensor")
+        }
+    }
+
+    /// Per-tensor facts, in model order (complete once every tensor was taken).
+    public var report: JSONValue {
+        lock.withLock {
+            .object([
+                ("schema", .string("amalgam.merge-report/1")),
+                ("method", .string(request.method.name)),
+                ("settings", .object(request.method.settings)),
+                ("base", .string(request.baseLabel)),
+                ("sources", .array(request.sourceLabels.map { .string($0) })),
+                ("seed", .integer(request.seed)),
+                ("threads", .integer(request.threads)),
+                ("seconds", .number(ByteSize.formatFixed(Date().timeIntervalSince(started), digits: 3))),
+                ("notes", .array(plan.notes.map { .string($0) })),
+                ("tensors", .array(reports.compactMap { $0 })),
+            ])
+        }
+    }
+
+    /// Factors of every merged matrix that has them, in model order.
+    public var factors: [(name: String, factors: LowRankFactors)] {
+        lock.withLock { factorList.compactMap { $0 } }
+    }
+
+    /// A stable per-tensor seed: the run seed mixed with the name (FNV-1a).
+    static func seed(_ base: UInt64, name: String) -> UInt64 {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in name.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        var mixer = SeededRandom(seed: base ^ hash)
+        return mixer.next()
+    }
+
+    private func compute(_ index: Int) throws -> ByteRegion {
+        let entry = plan.entries[index]
+        return try AmalgamError.withContext(tensor: entry.name) {
+            if entry.kind == .copy {
+                lock.withLock { reports[index] = .object([("name", .string(entry.name)), ("kind", .string("copy"))]) }
+                return try entry.base.loadBytes()
+            }
+            let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
+            try Self.checkFinite(base, label: "the base \(request.baseLabel)")
+            var sources: [[Float]] = []
+            var indices: [Int] = []
+            var norms: [JSONValue] = []
+            for (position, tensor) in entry.sources.enumerated() {
+                guard let tensor else {
+                    norms.append(.null)
+                    continue
+                }
+                let values = try AmalgamError.withContext(file: request.sourceLabels[position]) { try tensor.floatValues() }
+                try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
+                var squared = 0.0
+                for i in values.indices {
+                    let difference = Double(values[i]) - Double(base[i])
+                    squared += difference * difference
+                }
+                if squared > 0 { lock.withLock { sourceChanged[position] = true } }
+                norms.append(.number("\(squared.squareRoot())"))
+                sources.append(values)
+                indices.append(position)
+            }
+            let result: TensorMergeResult
+            if sources.isEmpty {
+                result = TensorMergeResult(merged: base)
+            } else {
+                let input = TensorMergeInput(
+                    name: entry.name, shape: entry.shape, base: base, sources: sources, sourceIndices: indices,
+                    isMergedMatrix: entry.kind == .matrix, seed: Self.seed(request.seed, name: entry.name))
+                result = try request.method.merge(input)
+            }
+            guard result.merged.count == base.count else {
+                throw AmalgamError(.internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
+            }
+            let update = MergeMath.norm(zip(result.merged, base).map { $0 - $1 })
+            var fields: [(key: String, value: JSONValue)] = [
+                ("name", .string(entry.name)), ("shape", .array(entry.shape.dimensions.map { .integer($0) })),
+                ("kind", .string(entry.kind.rawValue)), ("task_vector_norms", .array(norms)),
+                ("update_norm", .number("\(update)")),
+            ]
+            fields += result.details
+            lock.withLock {
+                reports[index] = .object(fields)
+                if let factors = result.factors { factorList[index] = (entry.name, factors) }
+            }
+            let output = OwnedBuffer(byteCount: base.count * entry.outputDType.byteWidth)
+            result.merged.withUnsafeBytes { bytes in
+                ElementConversion.convert(
+                    bytes, from: .f32, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                    to: entry.outputDType, count: base.count)
+            }
+            return output.region
+        }
+    }
+
+    static func checkFinite(_ values: [Float], label: String) throws {
+        if let position = values.firstIndex(where: { !$0.isFinite }) {
+            throw AmalgamError(.invalidFormat, "\(label) holds \(values[position]) at element \(position); merges need finite values")
+        }
+    }
+}
+
+/// A bounded producer/consumer over `count` items: `workers` threads compute items in
+/// `schedule` order (the order the consumer is expected to take them), holding at most
+/// `window` finished or running items. `take(i)` returns item `i`; an item nobody has
+/// started yet is computed on the caller's thread, so a consumer that strays from the
+/// schedule is slower, never stuck.
+final class Pipeline: @unchecked Sendable {
+    private enum State {
+        case pending, running, done(Result<ByteRegion, any Error>), taken
+    }
+
+    private let condition = NSCondition()
+    private var states: [State]
+    private var schedule: [Int] = []
+    private var cursor = 0
+    private var held = 0  // running or done, not yet taken
+    private var cancelled = false
+    private let workers: Int
+    private let window: Int
+    private var compute: (@Sendable (Int) throws -> ByteRegion)?
+
+    init(count: Int, workers: Int) {
+        self.states = Array(repeating: .pending, count: count)
+        self.workers = workers
+        self.window = workers + 1
+    }
+
+    func start(schedule: [Int], _ compute: @escaping @Sendable (Int) throws -> ByteRegion) {
+        self.schedule = schedule
+        self.compute = compute
+        for _ in 0..<workers {
+            let thread = Thread { [self] in
+                while let index = claimNext() {
+                    finish(index, Result { try compute(index) })
+                }
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
+
+    /// The next pending item in schedule order, once the window has room; nil when done.
+    private func claimNext() -> Int? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            while cursor < schedule.count, !isPending(schedule[cursor]) { cursor += 1 }
+            if cancelled || cursor >= schedule.count { return nil }
+            if held < window {
+                let index = schedule[cursor]
+                states[index] = .running
+                held += 1
+                return index
+            }
+            condition.wait()
+        }
+    }
+
+    private func isPending(_ index: Int) -> Bool {
+        if case .pending = states[index] { return true }
+        return false
+    }
+
+    private func finish(_ index: Int, _ result: Result<ByteRegion, any Error>) {
+        condition.lock()
+        states[index] = .done(result)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func take(_ index: Int) throws -> ByteRegion {
+        condition.lock()
+        if isPending(index), let compute {
+            states[index] = .running
+            held += 1
+            condition.unlock()
+            finish(index, Result { try compute(index) })
+            condition.lock()
+        }
+        while !cancelled {
+            if case .done(let result) = states[index] {
+                states[index] = .taken
+                held -= 1
+                condition.broadcast()
+                condition.unlock()
+                return try result.get()
+            }
+            if case .taken = states[index] { break }
+            condition.wait()
+        }
+        condition.unlock()
+        throw AmalgamError(.internal, cancelled ? "merge cancelled" : "tensor \(index) taken twice")
+    }
+
+    func cancel() {
+        condition.lock()
+        cancelled = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
