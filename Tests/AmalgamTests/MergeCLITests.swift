@@ -1,0 +1,179 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Amalgam
+
+/// Writes a base and `count` fine-tunes (base plus seeded noise, or low-rank updates).
+struct MergeFixture {
+    let folder = CLI.scratch()
+    let base: ModelGraph
+
+    init() throws {
+        base = try DemoModel.make(vocabulary: 32, hidden: 16, intermediate: 24, layers: 1, seed: 1)
+    }
+
+    /// A fine-tune of the base: every float tensor plus `scale` times seeded noise.
+    func source(seed: UInt64, scale: Float = 0.05) throws -> ModelGraph {
+        var random = SeededRandom(seed: seed)
+        return try base.mapTensors { tensor in
+            guard tensor.encoding == .plain(.f32) else { return tensor }
+            let values = try tensor.floatValues().map { $0 + scale * random.nextSignedUnitFloat() }
+            return Tensor(name: tensor.name, shape: tensor.shape, floats: values)
+        }
+    }
+
+    @discardableResult
+    func write(_ graph: ModelGraph, _ name: String) throws -> String {
+        let path = folder + "/" + name
+        let format = name.hasSuffix(".npz") ? "npz" : "safetensors"
+        try Amalgam.builtInFormats.plugin(named: format).write(graph, to: path, options: WriteOptions())
+        return path
+    }
+}
+
+struct MergeCLITests {
+    @Test("mixed formats give exactly the merge of the same sources in safetensors; threads do not change the bytes", arguments: ["axis", "ties", "task_arithmetic", "dare", "tsv", "average"])
+    func mixedFormats(method: String) throws {
+        let fixture = try MergeFixture()
+        let base = try fixture.write(fixture.base, "base.safetensors")
+        let a = try fixture.source(seed: 2), b = try fixture.source(seed: 3)
+        let aST = try fixture.write(a, "a.safetensors"), bST = try fixture.write(b, "b.safetensors")
+        let bNPZ = try fixture.write(b, "b.npz")
+        var outputs: [String] = []
+        for (index, (second, threads)) in [(bST, "1"), (bNPZ, "2"), (bST, "2")].enumerated() {
+            let out = fixture.folder + "/out\(index).safetensors"
+            let result = try CLI.run("merge", "--base", base, "--source", aST, "--source", second, "--method", method, "--threads", threads, "--seed", "5", "--output", out)
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(result.stderr.isEmpty)
+            outputs.append(out)
+        }
+        let bytes = try outputs.map { try Data(contentsOf: URL(fileURLWithPath: $0)) }
+        #expect(bytes[0] == bytes[1] && bytes[1] == bytes[2])
+    }
+
+    @Test("AXIS writes factors whose product is the merged update, and a report")
+    func factorsAndReport() throws {
+        let fixture = try MergeFixture()
+        let base = try fixture.write(fixture.base, "base.safetensors")
+        let a = try fixture.write(try fixture.source(seed: 2), "a.safetensors"), b = try fixture.write(try fixture.source(seed: 3), "b.npz")
+        let out = fixture.folder + "/merged.safetensors", factors = fixture.folder + "/factors.safetensors", report = fixture.folder + "/report.json"
+        let result = try CLI.run("merge", "--base", base, "--source", a, "--source", b, "--k", "3", "--output", out, "--factors", factors, "--report", report)
+        #expect(result.status == 0, "\(result.stderr)")
+        let merged = try InspectionReport(path: out).graph, original = try InspectionReport(path: base).graph
+        let factorGraph = try InspectionReport(path: factors).graph
+        let name = "model.layers.0.mlp.up_proj.weight"
+        let u = try factorGraph[name + ".U"]!.floatValues(), s = try factorGraph[name + ".S"]!.floatValues(), v = try factorGraph[name + ".V"]!.floatValues()
+        #expect(factorGraph[name + ".U"]!.shape == [24, 3] && factorGraph[name + ".V"]!.shape == [16, 3] && s.count == 3)
+        let w0 = try original[name]!.floatValues(), w = try merged[name]!.floatValues()
+        for i in 0..<24 {
+            for j in 0..<16 {
+                var sum: Float = 0
+                for c in 0..<3 { sum += u[i * 3 + c] * s[c] * v[j * 3 + c] }
+                #expect(abs(w0[i * 16 + j] + sum - w[i * 16 + j]) < 1e-5)
+            }
+        }
+        #expect(factorGraph["model.embed_tokens.weight.U"] == nil)  // skipped: averaged
+        #expect(try merged["model.position_ids"]!.loadBytes().bytes == original["model.position_ids"]!.loadBytes().bytes)
+        let document = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as! [String: Any]
+        #expect(document["schema"] as? String == "amalgam.merge-report/1" && document["method"] as? String == "axis")
+        let entry = (document["tensors"] as! [[String: Any]]).first { $0["name"] as? String == name }!
+        #expect(entry["kind"] as? String == "matrix" && (entry["components_per_source"] as? [Int])?.reduce(0, +) == 3)
+        #expect((entry["task_vector_norms"] as? [Double])?.count == 2 && entry["kept_energy_fraction"] is Double)
+    }
+
+    @Test("bad inputs: exit 1, a precise line, no output", arguments: [
+        ("shape", "shape [24, 16] in the base"),
+        ("missing", "missing from source"),
+        ("architecture", "different architectures: the base"),
+        ("identical", "is identical to the base"),
+        ("nan", "holds nan at element 0; merges need finite values"),
+        ("extra", "has a tensor the base"),
+    ])
+    func badInputs(problem: String, message: String) throws {
+        let fixture = try MergeFixture()
+        var baseGraph = fixture.base
+        var source = try fixture.source(seed: 2)
+        switch problem {
+        case "shape":
+            source = try source.mapTensors { $0.name == "model.layers.0.mlp.up_proj.weight" ? Tensor(name: $0.name, shape: [16, 24], floats: try $0.floatValues()) : $0 }
+        case "missing":
+            source = try ModelGraph(tensors: source.tensors.filter { $0.name != "model.norm.weight" })
+        case "architecture":
+            baseGraph.architecture.name = "llama"
+            source.architecture.name = "bert"
+        case "identical":
+            source = baseGraph
+        case "nan":
+            source = try source.mapTensors { $0.name == "model.norm.weight" ? Tensor(name: $0.name, shape: $0.shape, floats: [.nan] + Array(try $0.floatValues().dropFirst())) : $0 }
+        default:
+            try source.append(Tensor(name: "extra.weight", shape: [2], floats: [1, 2]))
+        }
+        // Architecture hints travel through config.json beside the files.
+        let baseFolder = fixture.folder + "/base", sourceFolder = fixture.folder + "/source"
+        try FileManager.default.createDirectory(atPath: baseFolder, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: sourceFolder, withIntermediateDirectories: true)
+        if problem == "architecture" {
+            try #"{"model_type": "llama"}"#.write(toFile: baseFolder + "/config.json", atomically: true, encoding: .utf8)
+            try #"{"model_type": "bert"}"#.write(toFile: sourceFolder + "/config.json", atomically: true, encoding: .utf8)
+        }
+        let base = try fixture.write(baseGraph, "base/model.safetensors")
+        let other = try fixture.write(try fixture.source(seed: 9), "other.safetensors")
+        let bad = try fixture.write(source, "source/model.safetensors")
+        let out = fixture.folder + "/out.safetensors"
+        let result = try CLI.run("merge", "--base", base, "--source", other, "--source", bad, "--output", out)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+        #expect(result.stderr.filter { $0 == "\n" }.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: out))
+        if problem == "missing" || problem == "extra" {
+            let allowed = try CLI.run("merge", "--base", base, "--source", other, "--source", bad, "--output", out, "--allow-missing")
+            #expect(allowed.status == 0, "\(allowed.stderr)")
+            #expect(allowed.stderr.contains("amalgam merge: warning: tensor "))
+        }
+    }
+
+    @Test("usage errors: unknown method, options of other methods, bad values")
+    func usage() throws {
+        let cases: [([String], String)] = [
+            (["--method", "slerp"], "unknown merge method 'slerp' (known: axis, average, task_arithmetic, ties, dare, tsv)"),
+            (["--method", "ties", "--k", "4"], "--k does not apply to the ties method"),
+            (["--density", "2", "--method", "ties"], "--density must be a number in 1e-09...1.0, not '2'"),
+            (["--k", "4", "--k-fraction", "0.1"], "give --k or --k-fraction, not both"),
+            (["--quant", "q4_0"], "--quant needs GGUF output, which this build cannot write yet"),
+        ]
+        for (extra, message) in cases {
+            let result = try CLI.run(arguments: ["merge", "--base", "b.safetensors", "--source", "s.safetensors", "--output", "o.safetensors"] + extra)
+            #expect(result.status == 64)
+            #expect(result.stderr == "amalgam merge: \(message); see 'amalgam merge --help'\n", "\(result.stderr)")
+        }
+    }
+
+    @Test("recipes: several outputs, relative paths, dry run writes nothing, unknown keys refused")
+    func recipe() throws {
+        let fixture = try MergeFixture()
+        try fixture.write(fixture.base, "base.safetensors")
+        try fixture.write(try fixture.source(seed: 2), "a.safetensors")
+        try fixture.write(try fixture.source(seed: 3), "b.npz")
+        let recipe = fixture.folder + "/recipe.json"
+        try """
+            {"base": "base.safetensors", "sources": ["a.safetensors", "b.npz"], "method": "axis", "options": {"k": 2},
+             "outputs": [{"path": "m.safetensors"}, {"path": "m.npz", "compress": true, "dtype": "bf16"}],
+             "factors": "f.safetensors", "report": "r.json"}
+            """.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let dry = try CLI.run("run", recipe, "--dry-run")
+        #expect(dry.status == 0 && dry.stdout.contains("merge plan (dry run: nothing computed or written)"))
+        #expect(dry.stdout.contains("method:  axis (k=2 exact_svd=false)"))
+        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "recipe.json"])
+        let result = try CLI.run("run", recipe)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "f.safetensors", "m.npz", "m.safetensors", "r.json", "recipe.json"])
+        let npz = try InspectionReport(path: fixture.folder + "/m.npz").graph
+        #expect(npz["model.norm.weight"]?.encoding == .plain(.f32))  // numpy has no bf16: widened with a warning
+        #expect(result.stderr.contains("amalgam run: warning: "))
+        let again = try CLI.run("run", recipe)
+        #expect(again.status == 1 && again.stderr.contains("output exists; pass --force to overwrite it"))
+        try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.safetensors"}], "methd": "axis"}"#.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let unknown = try CLI.run("run", recipe)
+        #expect(unknown.status == 1 && unknown.stderr.contains("recipe: unknown key 'methd'"))
+    }
+}
