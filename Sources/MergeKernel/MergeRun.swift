@@ -111,6 +111,7 @@ public final class MergeRun: @unchecked Sendable {
                 return try entry.base.loadBytes()
             }
             let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
+            Self.release(entry.base)
             try Self.checkFinite(base, label: "the base \(request.baseLabel)")
             var sources: [[Float]] = []
             var indices: [Int] = []
@@ -121,6 +122,7 @@ public final class MergeRun: @unchecked Sendable {
                     continue
                 }
                 let values = try AmalgamError.withContext(file: request.sourceLabels[position]) { try tensor.floatValues() }
+                Self.release(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
                 var squared = 0.0
                 for i in values.indices {
@@ -163,6 +165,12 @@ public final class MergeRun: @unchecked Sendable {
             }
             return output.region
         }
+    }
+
+    /// Mapped input pages are not needed once decoded: keep them out of the resident set so
+    /// peak memory follows the tensors in flight, not the size of the inputs.
+    static func release(_ tensor: Tensor) {
+        tensor.storage.mappedRegion?.releaseResidentPages()
     }
 
     static func checkFinite(_ values: [Float], label: String) throws {

@@ -43,6 +43,18 @@ public struct ByteRegion: @unchecked Sendable {
         _ = madvise(address, length, MADV_WILLNEED)
     }
 
+    /// Drops the region's pages from this process's resident set (memory-mapped regions only;
+    /// the kernel's page cache keeps them, and touching them again faults them back). For
+    /// streaming readers that are done with a tensor.
+    public func releaseResidentPages() {
+        guard owner is MappedFile, count > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (Int(bitPattern: baseAddress) + page - 1) & ~(page - 1)
+        let end = (Int(bitPattern: baseAddress) + count) & ~(page - 1)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+    }
+
     /// True when the bytes come from a memory-mapped file (no copy was made).
     public var isMemoryMapped: Bool { owner is MappedFile }
 

@@ -126,6 +126,15 @@ extension Tensor {
 
 extension TensorStorage {
     /// The memory-mapped file the bytes come from, if any.
+    /// The mapped bytes behind this storage, without running any check or conversion (nil
+    /// for computed storage). For page management, not for reading values.
+    public var mappedRegion: ByteRegion? {
+        switch backing {
+        case .region(let region), .verified(let region, _), .columnMajor(let region, _, _): region.isMemoryMapped ? region : nil
+        case .deferred: nil
+        }
+    }
+
     public var mappedFile: MappedFile? {
         switch backing {
         case .region(let region), .verified(let region, _), .columnMajor(let region, _, _): region.owner as? MappedFile
