@@ -1,14 +1,15 @@
 import AmalgamCore
 import LinearAlgebra
 
-/// Everything a method needs to merge one tensor: the base weights `W0` and the weights of
-/// each source that has this tensor, all as f32 in row-major order.
+/// Everything a method needs to merge one tensor: the base weights `W0` and the task
+/// vectors `Di = Wi - W0` (f32, subtracted as mergekit does) of each source that has it.
+/// Only task vectors are kept, not the sources' weights: one copy per source in memory.
 public struct TensorMergeInput: Sendable {
     public let name: String
     public let shape: Shape
     public let base: [Float]
-    /// Weights of the sources present, in source order.
-    public let sources: [[Float]]
+    /// `Wi - W0` for every source present, in source order.
+    public let taskVectors: [[Float]]
     /// Positions of those sources among all sources (for reports and seeds).
     public let sourceIndices: [Int]
     /// True for 2-D tensors not on the skip list: SVD-based methods work on these; other
@@ -17,19 +18,21 @@ public struct TensorMergeInput: Sendable {
     /// A seed derived from the run's seed and the tensor name (stable across runs).
     public let seed: UInt64
 
-    public init(name: String, shape: Shape, base: [Float], sources: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool, seed: UInt64) {
+    public init(name: String, shape: Shape, base: [Float], taskVectors: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool, seed: UInt64) {
         self.name = name
         self.shape = shape
         self.base = base
-        self.sources = sources
+        self.taskVectors = taskVectors
         self.sourceIndices = sourceIndices
         self.isMergedMatrix = isMergedMatrix
         self.seed = seed
     }
 
-    /// `Wi - W0` for every source present (f32, as mergekit computes them).
-    public var taskVectors: [[Float]] {
-        sources.map { source in zip(source, base).map { $0 - $1 } }
+    /// An input from the sources' weights (task vectors computed here).
+    public init(name: String, shape: Shape, base: [Float], sources: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool, seed: UInt64) {
+        self.init(
+            name: name, shape: shape, base: base, taskVectors: sources.map { source in zip(source, base).map { $0 - $1 } },
+            sourceIndices: sourceIndices, isMergedMatrix: isMergedMatrix, seed: seed)
     }
 
     public var rows: Int { shape.dimensions.first ?? 1 }
@@ -73,16 +76,15 @@ public protocol MergeMethod: Sendable {
 
 /// Shared arithmetic.
 public enum MergeMath {
-    /// `W0 + mean_i (Wi - W0)`, accumulated in f64.
+    /// `W0 + mean_i Di`, accumulated in f64.
     public static func meanTaskVector(_ input: TensorMergeInput) -> [Float] {
-        let count = Double(input.sources.count)
+        let count = Double(input.taskVectors.count)
         guard count > 0 else { return input.base }
         var result = [Float](repeating: 0, count: input.base.count)
         for i in 0..<input.base.count {
             var sum = 0.0
-            let w0 = Double(input.base[i])
-            for source in input.sources { sum += Double(source[i]) - w0 }
-            result[i] = Float(w0 + sum / count)
+            for delta in input.taskVectors { sum += Double(delta[i]) }
+            result[i] = Float(Double(input.base[i]) + sum / count)
         }
         return result
     }

@@ -113,7 +113,7 @@ public final class MergeRun: @unchecked Sendable {
             let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
             Self.release(entry.base)
             try Self.checkFinite(base, label: "the base \(request.baseLabel)")
-            var sources: [[Float]] = []
+            var deltas: [[Float]] = []
             var indices: [Int] = []
             var norms: [JSONValue] = []
             for (position, tensor) in entry.sources.enumerated() {
@@ -121,25 +121,26 @@ public final class MergeRun: @unchecked Sendable {
                     norms.append(.null)
                     continue
                 }
-                let values = try AmalgamError.withContext(file: request.sourceLabels[position]) { try tensor.floatValues() }
+                var values = try AmalgamError.withContext(file: request.sourceLabels[position]) { try tensor.floatValues() }
                 Self.release(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
+                // In place: the source's weights become its task vector (f32, as mergekit).
                 var squared = 0.0
                 for i in values.indices {
-                    let difference = Double(values[i]) - Double(base[i])
-                    squared += difference * difference
+                    values[i] -= base[i]
+                    squared += Double(values[i]) * Double(values[i])
                 }
                 if squared > 0 { lock.withLock { sourceChanged[position] = true } }
                 norms.append(.number("\(squared.squareRoot())"))
-                sources.append(values)
+                deltas.append(values)
                 indices.append(position)
             }
             let result: TensorMergeResult
-            if sources.isEmpty {
+            if deltas.isEmpty {
                 result = TensorMergeResult(merged: base)
             } else {
                 let input = TensorMergeInput(
-                    name: entry.name, shape: entry.shape, base: base, sources: sources, sourceIndices: indices,
+                    name: entry.name, shape: entry.shape, base: base, taskVectors: deltas, sourceIndices: indices,
                     isMergedMatrix: entry.kind == .matrix, seed: Self.seed(request.seed, name: entry.name))
                 result = try request.method.merge(input)
             }

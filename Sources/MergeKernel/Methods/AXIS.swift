@@ -128,11 +128,11 @@ public struct TSVMerge: MergeMethod {
     public var settings: [(key: String, value: JSONValue)] { [("exact_svd", .bool(exactSVD))] }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        guard input.isMergedMatrix, input.shape.rank == 2, !input.sources.isEmpty else {
+        guard input.isMergedMatrix, input.shape.rank == 2, !input.taskVectors.isEmpty else {
             return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
         }
         let m = input.rows, n = input.columns
-        let t = input.sources.count
+        let t = input.taskVectors.count
         let k = max(1, min(m, n) / t)
         var uColumns = Matrix(zeros: m, k * t), vColumns = Matrix(zeros: n, k * t)
         var values: [Float] = []

@@ -1,6 +1,6 @@
 import AmalgamCore
 
-/// Weight average: `mean_i Wi` (f64 accumulation).
+/// Weight average: `mean_i Wi`, computed as `W0 + mean_i Di` (f64 accumulation).
 public struct AverageMerge: MergeMethod {
     public init() {}
     public var name: String { "average" }
@@ -21,8 +21,8 @@ public struct TaskArithmeticMerge: MergeMethod {
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         var mixed = [Float](repeating: 0, count: input.base.count)
-        for source in input.sources {
-            for i in mixed.indices { mixed[i] += source[i] - input.base[i] }
+        for delta in input.taskVectors {
+            for i in mixed.indices { mixed[i] += delta[i] }
         }
         return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
     }
