@@ -88,7 +88,8 @@ def numpy_reference(folder, sources, names):
 
 
 def section(title, shapes, sources, seed):
-    folder = os.path.join(FOLDER, title.split()[0].lower())
+    # The data depend on the shapes and the source count: key the cache on both.
+    folder = os.path.join(FOLDER, f"{title.split()[0].lower().replace('/', '-')}-{len(shapes)}x{sources}")
     make_models(folder, shapes, sources, seed)
     names = list(shapes)
     print(f"\n== {title}: {len(names)} matrices, T = {sources}, K = {K} ==")

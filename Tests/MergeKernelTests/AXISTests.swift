@@ -47,10 +47,11 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 struct AXISTests {
-    @Test("fast path selects the reference's components and matches its update within 1e-4", arguments: [(64, 48), (48, 64), (96, 96), (200, 40)])
-    func againstReference(rows m: Int, columns n: Int) throws {
-        let t = 4, k = 12
-        let deltas = try (0..<t).map { try lowRankPlusNoise(rows: m, columns: n, rank: 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(10 * m + n + $0)) }
+    @Test("fast path selects the reference's components and matches its update within 1e-4", arguments: [(64, 48, 12), (48, 64, 12), (96, 96, 12), (200, 40, 12), (120, 100, 40)])
+    func againstReference(rows m: Int, columns n: Int, k: Int) throws {
+        let t = 4
+        // k = 40 with rank-20 signals forces some sources past the first block of 16.
+        let deltas = try (0..<t).map { try lowRankPlusNoise(rows: m, columns: n, rank: k == 40 ? 20 : 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(10 * m + n + $0)) }
         var random = SeededRandom(seed: 5)
         let base = (0..<(m * n)).map { _ in random.nextSignedUnitFloat() }
         let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
@@ -59,10 +60,10 @@ struct AXISTests {
             let method = AXISMerge(count: k, exactSVD: exact)
             let mergeInput = input(base: base, sources: sources, shape: [m, n])
             // Selection, by source and index, from the method's own decompositions.
-            let decompositions = try mergeInput.taskVectors.enumerated().map { position, delta -> SingularValueDecomposition in
-                let matrix = Matrix(rows: m, columns: n, elements: delta)
-                return exact ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: 42 &+ UInt64(position))
-            }
+            let matrices = mergeInput.taskVectors.map { Matrix(rows: m, columns: n, elements: $0) }
+            let decompositions = exact
+                ? try matrices.map { try SingularValueDecomposition($0).truncated(to: k) }
+                : try AXISMerge.adaptiveTopComponents(matrices, k: k, seeds: (0..<t).map { 42 &+ UInt64($0) })
             let selection = AXISMerge.select(decompositions, k: k).map { ($0.source, $0.index) }
             #expect(selection.map(\.0) == expectedSelection.map(\.0) && selection.map(\.1) == expectedSelection.map(\.1), "exact: \(exact)")
             let result = try method.merge(mergeInput)
