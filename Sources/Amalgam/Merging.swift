@@ -94,7 +94,7 @@ extension Amalgam {
             overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
             extra: first.writerOptions, warn: options.warn, validateBeforeCommit: { try run.checkSources() })
         run.start(loadOrder: writers[0].loadOrder(of: graph, options: writeOptions))
-        options.progress.begin(label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(plan.entries.count))
+        options.progress.begin(label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(run.outputBytes))
         var files: [String]
         do {
             files = try writers[0].write(graph, to: first.path, options: writeOptions)

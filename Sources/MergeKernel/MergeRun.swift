@@ -19,6 +19,11 @@ public final class MergeRun: @unchecked Sendable {
     private let started = Date()
     private let progress: any ProgressReporter
 
+    /// Bytes of merged output, the unit in which the run reports progress.
+    public var outputBytes: Int {
+        plan.entries.reduce(0) { $0 + $1.shape.elementCount * $1.outputDType.byteWidth }
+    }
+
     /// Prepares the run; nothing is computed before `start(loadOrder:)`.
     public init(_ request: MergeRequest, plan: MergePlan, progress: any ProgressReporter = SilentProgress()) {
         self.request = request
@@ -59,7 +64,7 @@ public final class MergeRun: @unchecked Sendable {
 
     private func take(_ index: Int) throws -> ByteRegion {
         let region = try pipeline.take(index)
-        progress.advance(by: 1)
+        progress.advance(by: Int64(region.count))
         return region
     }
 

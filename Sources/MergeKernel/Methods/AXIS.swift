@@ -2,11 +2,12 @@ import AmalgamCore
 import LinearAlgebra
 
 /// AXIS Stage 1 (arXiv 2508.19353), per merged matrix:
-/// 1. each source's task vector `Di` yields its leading rank-one components `(u, s, v)`
-///    (adaptive randomized truncated SVDs, or the exact `sgesdd` with `exactSVD`): the global
-///    top `K` holds at most `K` components of any one source, and a source whose smallest
-///    computed value is below the pool's `K`-th cannot contribute more, so this selects
-///    the same set as rank-`K` decompositions of every source;
+/// 1. each source's task vector `Di` yields its top-`K` rank-one components `(u, s, v)`
+///    (randomized truncated SVD, or the exact `sgesdd` with `exactSVD`): the global top `K`
+///    holds at most `K` components of any one source, so this selects the same set.
+///    (Growing each source in small blocks until it cannot reach the pool was tried and
+///    rejected: small randomized sketches underestimate trailing values on flat spectra and
+///    stop early; see the AXIS tests' flat-spectrum case.)
 /// 2. the components of all sources are pooled and sorted by raw singular value (stable:
 ///    ties go to the earlier source, then the earlier component), and the top `K` are kept;
 /// 3. their sum `A B^T` (`A = [u s]`, `B = [v]`) is re-orthogonalised through two thin QRs
@@ -50,9 +51,9 @@ public struct AXISMerge: MergeMethod {
         let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
         let totalEnergy = matrices.reduce(0.0) { $0 + $1.frobeniusNorm * $1.frobeniusNorm }
         let seeds = input.sourceIndices.map { input.seed &+ UInt64($0) }
-        let decompositions = exactSVD
-            ? try matrices.map { try SingularValueDecomposition($0).truncated(to: k) }
-            : try Self.adaptiveTopComponents(matrices, k: k, seeds: seeds)
+        let decompositions = try zip(matrices, seeds).map { matrix, seed in
+            exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
+        }
         let selected = Self.select(decompositions, k: k)
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
         var merged = input.base
@@ -74,38 +75,6 @@ public struct AXISMerge: MergeMethod {
             ("merged_singular_values", .array(factors.s.prefix(8).map { .number("\($0)") })),
         ]
         return TensorMergeResult(merged: merged, factors: factors, details: details)
-    }
-
-    /// First block size of the adaptive path.
-    static let block = 16
-
-    /// Each source's leading components, enough to decide the global top `k` exactly as a
-    /// rank-`k` decomposition of every source would.
-    ///
-    /// Every source starts with a randomized SVD of rank `block`. While the `k`-th largest
-    /// pooled value `tau` does not exceed a source's smallest computed value, that source may
-    /// hold more components above `tau`, so its rank doubles (up to `k`) and it is recomputed.
-    /// `tau` only grows, so a source that stopped stays stopped; with T sources each
-    /// contributing about K/T components, most stop after the first block.
-    static func adaptiveTopComponents(_ matrices: [Matrix], k: Int, seeds: [UInt64]) throws(AmalgamError) -> [SingularValueDecomposition] {
-        var ranks = matrices.map { min(k, block, min($0.rows, $0.columns)) }
-        var decompositions: [SingularValueDecomposition] = []
-        for (index, matrix) in matrices.enumerated() {
-            decompositions.append(try RandomizedSVD.truncated(matrix, rank: ranks[index], seed: seeds[index]))
-        }
-        while true {
-            let pooled = decompositions.flatMap(\.singularValues).sorted(by: >)
-            let tau = pooled.count >= k ? pooled[k - 1] : 0
-            var grew = false
-            for (index, matrix) in matrices.enumerated() {
-                let limit = min(k, min(matrix.rows, matrix.columns))
-                guard ranks[index] < limit, let smallest = decompositions[index].singularValues.last, smallest > 0, smallest >= tau else { continue }
-                ranks[index] = min(limit, ranks[index] * 2)
-                decompositions[index] = try RandomizedSVD.truncated(matrix, rank: ranks[index], seed: seeds[index])
-                grew = true
-            }
-            if !grew { return decompositions }
-        }
     }
 
     /// The global top `k` nonzero components, largest first, ties broken by source then index.
