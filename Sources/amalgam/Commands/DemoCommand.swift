@@ -3,7 +3,7 @@ import Amalgam
 /// `amalgam demo`: the end-to-end job on an embedded default model.
 struct DemoCommand: Command {
     static let name = "demo"
-    static let summary = "Build a small model in memory, write, inspect and convert it, and check the results."
+    static let summary = "Build a small model in memory; write, inspect and convert it; merge three fine-tunes of it with AXIS."
     static let synopsis = "amalgam demo [--output DIR]"
     static let options: [OptionSpec] = [.option("output", "DIR", "Folder for the demo files (default .build/demo; replaced on each run).")]
 
@@ -61,6 +61,48 @@ struct DemoCommand: Command {
             }
             Terminal.out("   \(check.label): all \(copy.tensors.count) tensors present; largest relative error \(ByteSize.formatFixed(worst * 1e4, digits: 2))e-4, within the unit roundoff \(check.bound) = \(ByteSize.formatFixed(check.unitRoundoff * 1e4, digits: 2))e-4")
         }
+        try mergeStep(base: graph, original: original)
         Terminal.out("done: the files are in \(folder)")
+    }
+
+    /// Three fine-tunes (rank-2 updates of different strengths, one pure noise), saved in
+    /// mixed formats and merged with AXIS.
+    private func mergeStep(base: ModelGraph, original: String) throws {
+        var random = SeededRandom(seed: 7)
+        func fineTune(strength: Float, rank: Int) throws -> ModelGraph {
+            try base.mapTensors { tensor in
+                guard tensor.encoding == .plain(.f32), tensor.shape.rank == 2 else { return tensor }
+                let (m, n) = (tensor.shape.dimensions[0], tensor.shape.dimensions[1])
+                var values = try tensor.floatValues()
+                for _ in 0..<rank {
+                    let u = (0..<m).map { _ in random.nextSignedUnitFloat() }, v = (0..<n).map { _ in random.nextSignedUnitFloat() }
+                    for i in 0..<m { for j in 0..<n { values[i * n + j] += strength * u[i] * v[j] } }
+                }
+                for i in values.indices { values[i] += 0.001 * random.nextSignedUnitFloat() }
+                return Tensor(name: tensor.name, shape: tensor.shape, floats: values)
+            }
+        }
+        let sources = [("task-a.safetensors", try fineTune(strength: 0.05, rank: 2)), ("task-b.npz", try fineTune(strength: 0.03, rank: 2)),
+                       ("task-c.safetensors", try fineTune(strength: 0.02, rank: 2))]
+        var paths: [String] = []
+        for (name, graph) in sources {
+            let path = folder + "/" + name
+            try Amalgam.builtInFormats.writerPlugin(for: path).write(graph, to: path, options: WriteOptions(overwrite: true))
+            paths.append(path)
+        }
+        Terminal.out("7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map { $0.split(separator: "/").last! }.joined(separator: ", "))")
+        var options = MergeOptions(base: original, sources: paths, method: AXISMerge(count: 4), outputs: [MergeOutput(path: folder + "/merged.safetensors")])
+        options.factors = folder + "/factors.safetensors"
+        options.report = folder + "/merge-report.json"
+        options.overwrite = true
+        let outcome = try Amalgam.merge(options)
+        Terminal.out("8. amalgam merge --base model.safetensors --source task-a.safetensors --source task-b.npz --source task-c.safetensors --k 4 --factors ... --report ...")
+        guard case .array(let tensors)? = outcome.report["tensors"],
+            let q = tensors.first(where: { $0["name"]?.stringValue == "model.layers.0.self_attn.q_proj.weight" })
+        else { return }
+        let counts = q["components_per_source"]?.arrayValue?.map { $0.serialized() }.joined(separator: ", ") ?? "?"
+        let energy = q["kept_energy_fraction"]?.doubleValue.map { ByteSize.formatFixed($0 * 100, digits: 1) } ?? "?"
+        Terminal.out("   q_proj: the 4 kept components came from the sources as [\(counts)]; they hold \(energy)% of the task vectors' energy")
+        Terminal.out("   wrote \(outcome.files.map { String($0.split(separator: "/").last!) }.joined(separator: ", "))")
     }
 }
