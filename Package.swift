@@ -11,6 +11,7 @@ let cLibraries: [Target] = [
     .systemLibrary(name: "CProtobufC", path: "Sources/CLibraries/CProtobufC"),
     .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd"),
     .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib"),
+    .systemLibrary(name: "CMalloc", path: "Sources/CLibraries/CMalloc"),
 ]
 
 let package = Package(
@@ -38,7 +39,7 @@ let package = Package(
         // Umbrella: registers the built-in formats, pipelines.
         .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat"]),
         // The command-line tool: argument parsing and printing over the library.
-        .executableTarget(name: "amalgam", dependencies: ["Amalgam"]),
+        .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
 
         // Regenerates nothing yet; converts model files inside a package from the command line.
         .plugin(
@@ -61,7 +62,7 @@ let package = Package(
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
         .testTarget(
             name: "CLibrariesTests",
-            dependencies: ["COpenBLAS", "CProtobufC", "CZstd", "CZlib"]
+            dependencies: ["COpenBLAS", "CProtobufC", "CZstd", "CZlib", "CMalloc"]
         ),
     ]
 )

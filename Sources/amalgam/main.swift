@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Amalgam
+import CMalloc
 import LinearAlgebra
 
 /// The `amalgam` command: a thin layer over the Amalgam library.
@@ -69,4 +70,8 @@ enum CLI {
 }
 
 OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
+// glibc raises its mmap threshold after the first large free, so later tensor-sized buffers
+// come from the heap and stay resident: a fixed 1 MiB threshold halves a merge's peak memory
+// (559 -> 289 MB on 48 ViT-B/32 matrices, T = 8) at the same speed. The user's setting wins.
+if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(M_MMAP_THRESHOLD, 1 << 20) }
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

@@ -1,4 +1,5 @@
 import Testing
+import CMalloc
 import COpenBLAS
 import CProtobufC
 import CZlib
@@ -57,6 +58,11 @@ struct CLibrariesTests {
         }
         inflateEnd(&inflater)
         #expect(restored == source)
+    }
+
+    @Test("glibc mallopt accepts the fixed mmap threshold the CLI sets")
+    func malloc() {
+        #expect(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1)
     }
 
     @Test("protobuf-c reports its version")
