@@ -11,7 +11,6 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
     /// Creates a shape from untrusted dimensions, throwing `.overflow` when the product does
     /// not fit in a signed 64-bit integer.
     public init(checking dimensions: [UInt64]) throws(AmalgamError) {
-        var count = 1
         var dims: [Int] = []
         dims.reserveCapacity(dimensions.count)
         for dimension in dimensions {
@@ -20,8 +19,8 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
             }
             dims.append(Int(dimension))
         }
-        // A zero dimension makes the product 0 whatever the others are, but every partial
-        // product of the non-zero ones must still fit (numpy and torch refuse the same).
+        // A zero dimension makes the product 0 whatever the others are, but the product of
+        // the non-zero ones must still fit (numpy and torch refuse the same shapes).
         var nonzero = 1
         for dimension in dims where dimension != 0 {
             let (product, overflow) = nonzero.multipliedReportingOverflow(by: dimension)
@@ -30,9 +29,8 @@ public struct Shape: Hashable, Sendable, CustomStringConvertible, ExpressibleByA
             }
             nonzero = product
         }
-        count = dims.contains(0) ? 0 : nonzero
         self.dimensions = dims
-        self.elementCount = count
+        self.elementCount = dims.contains(0) ? 0 : nonzero
     }
 
     /// Creates a shape from trusted dimensions; traps on overflow or negative values.
