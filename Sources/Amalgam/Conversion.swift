@@ -56,16 +56,14 @@ extension Amalgam {
         // A folder output (existing, or named with a trailing '/') keeps the input's format.
         let writer = try options.outputFormat == nil && isFolder(output) && reader.capabilities.contains(.write)
             ? reader : registry.writerPlugin(for: output, explicit: options.outputFormat)
-        var graph = try reader.read(input, options: ReadOptions(progress: options.progress)).attributingLoadErrors(to: input)
+        var graph = try reader.load(input, options: ReadOptions(progress: options.progress))
         var protected = graph.sourceFileIdentities
         if let identity = FileIdentity.of(path: input) { protected.insert(identity) }
         if let dtype = options.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
         if options.maximumShardBytes != nil, !writer.capabilities.contains(.sharding) {
             throw AmalgamError(.usage, "--max-shard-size is not supported for \(writer.displayName) output")
         }
-        for name in options.writerOptions.keys.sorted() where !writer.writeOptionNames.contains(name) {
-            throw AmalgamError(.usage, "--\(name) does not apply to \(writer.displayName) output")
-        }
+        try writer.checkWriteOptions(options.writerOptions.keys)
         // A new folder named with a trailing '/' is created, and removed again on failure.
         var createdFolder: String?
         if output.hasSuffix("/"), FileIdentity.of(path: output) == nil {

@@ -6,10 +6,10 @@ public struct InspectionReport: Sendable {
 
     /// Reads the headers of `path` (tensor bytes are not touched).
     public init(path: String, format: String? = nil, registry: FormatRegistry = Amalgam.builtInFormats) throws {
-        let plugin = try registry.readerPlugin(for: path, explicit: format)
+        let (plugin, graph) = try registry.read(path, explicit: format)
         self.path = path
         self.format = plugin.identifier
-        self.graph = try plugin.read(path, options: ReadOptions())
+        self.graph = graph
     }
 
     /// Tensors and parameters per encoding, in a stable order.

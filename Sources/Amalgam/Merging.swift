@@ -56,9 +56,7 @@ public struct MergeOutcome: Sendable {
 extension Amalgam {
     /// Reads the base and sources (headers only) and plans the merge.
     public static func planMerge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> (MergeRequest, MergePlan) {
-        func load(_ path: String) throws -> ModelGraph {
-            try registry.readerPlugin(for: path).read(path, options: ReadOptions()).attributingLoadErrors(to: path)
-        }
+        func load(_ path: String) throws -> ModelGraph { try registry.read(path).graph }
         let request = MergeRequest(
             base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
             sourceLabels: options.sources, method: options.method, skip: options.skip, allowMissing: options.allowMissing,
@@ -76,11 +74,7 @@ extension Amalgam {
             if let identity = FileIdentity.of(path: path) { protected.insert(identity) }
         }
         let writers = try options.outputs.map { output in try registry.writerPlugin(for: output.path, explicit: output.format) }
-        for (output, writer) in zip(options.outputs, writers) {
-            for name in output.writerOptions.keys.sorted() where !writer.writeOptionNames.contains(name) {
-                throw AmalgamError(.usage, "--\(name) does not apply to \(writer.displayName) output")
-            }
-        }
+        for (output, writer) in zip(options.outputs, writers) { try writer.checkWriteOptions(output.writerOptions.keys) }
         let check = OutputTransaction(overwrite: options.overwrite, protecting: protected)
         for path in options.outputs.map(\.path) + [options.factors, options.report].compactMap({ $0 }) { try check.checkTarget(path) }
 

@@ -28,13 +28,8 @@ public enum Recipe {
         let file = try AmalgamError.withContext(file: path) { try MappedFile(path: path) }
         return try AmalgamError.withContext(file: path) {
             let json = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) }
-            return try parse(json, folder: folder(of: path))
+            return try parse(json, folder: FileSystem.folder(of: path))
         }
-    }
-
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     static func parse(_ json: JSONValue, folder: String) throws -> MergeOptions {

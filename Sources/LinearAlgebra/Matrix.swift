@@ -40,6 +40,16 @@ public struct Matrix: Sendable, Equatable {
         return result
     }
 
+    /// This matrix with column `j` multiplied by `scales[j]` (`A diag(s)`). O(rows x columns).
+    public func scalingColumns(by scales: [Float]) -> Matrix {
+        precondition(scales.count == columns, "\(scales.count) scales for \(columns) columns")
+        var result = self
+        for i in 0..<rows {
+            for j in 0..<columns { result[i, j] *= scales[j] }
+        }
+        return result
+    }
+
     /// Frobenius norm, accumulated in f64.
     public var frobeniusNorm: Double {
         elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

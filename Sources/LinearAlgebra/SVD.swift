@@ -58,10 +58,6 @@ public struct SingularValueDecomposition: Sendable {
 
     /// `U diag(S) Vt` rebuilt densely (for tests and small matrices).
     public func reconstructed() throws(AmalgamError) -> Matrix {
-        var scaled = u
-        for i in 0..<scaled.rows {
-            for j in 0..<scaled.columns { scaled[i, j] *= singularValues[j] }
-        }
-        return try BLAS.multiply(scaled, vt)
+        try BLAS.multiply(u.scalingColumns(by: singularValues), vt)
     }
 }

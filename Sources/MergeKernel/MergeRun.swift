@@ -152,7 +152,12 @@ public final class MergeRun: @unchecked Sendable {
             guard result.merged.count == base.count else {
                 throw AmalgamError(.internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
             }
-            let update = MergeMath.norm(zip(result.merged, base).map { $0 - $1 })
+            var updateSquared = 0.0
+            for i in base.indices {
+                let difference = Double(result.merged[i]) - Double(base[i])
+                updateSquared += difference * difference
+            }
+            let update = updateSquared.squareRoot()
             var fields: [(key: String, value: JSONValue)] = [
                 ("name", .string(entry.name)), ("shape", .array(entry.shape.dimensions.map { .integer($0) })),
                 ("kind", .string(entry.kind.rawValue)), ("task_vector_norms", .array(norms)),

@@ -1,3 +1,5 @@
+import Amalgam
+
 /// A usage mistake: printed with a hint to `--help`, exit code 64.
 struct UsageError: Error {
     let message: String
@@ -86,6 +88,31 @@ struct ParsedArguments {
             throw UsageError("unexpected argument '\(positionals[names.count])'")
         }
         return positionals
+    }
+}
+
+/// The output options `convert` and `merge` share: `--dtype`, `--max-shard-size`,
+/// `--compress`, `--keep-dtype`.
+struct OutputArguments {
+    var dtype: DType?
+    var maximumShardBytes: Int?
+    /// Writer options by name (`compress`, `keep-dtype`).
+    var writerOptions: [String: String] = [:]
+
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        if let name = try arguments.value("dtype") {
+            guard let dtype = DType(name: name), [.f32, .f16, .bf16].contains(dtype) else {
+                throw UsageError("--dtype must be f32, f16 or bf16, not '\(name)'")
+            }
+            self.dtype = dtype
+        }
+        if let size = try arguments.value("max-shard-size") {
+            guard let bytes = ByteSize.parse(size) else {
+                throw UsageError("--max-shard-size must be a size such as 5GB, 500MB or 1048576, not '\(size)'")
+            }
+            maximumShardBytes = bytes
+        }
+        for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { writerOptions[flag] = "true" }
     }
 }
 

@@ -28,9 +28,7 @@ struct CLI {
         return path
     }
 
-    static func files(in folder: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).sorted()
-    }
+    static func files(in folder: String) -> [String] { FileSystem.list(folder) }
 
     /// A small model written by the library, for the CLI to work on.
     static func model(in folder: String, name: String = "model.safetensors") throws -> String {

@@ -67,7 +67,7 @@ struct ArrayLayoutTests {
         var stored = [Float](repeating: 0, count: 24)
         for i in 0..<2 { for j in 0..<3 { for k in 0..<4 { stored[i + 2 * j + 6 * k] = Float(100 * i + 10 * j + k) } } }
         let region = stored.withUnsafeBytes { ByteRegion(copying: $0) }
-        let reordered = ArrayLayout.columnMajorToRowMajor(region, shape: shape, width: 4)
+        let reordered = ElementLayout.columnMajorToRowMajor(region, shape: shape, width: 4)
         let values = reordered.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
         var expected: [Float] = []
         for i in 0..<2 { for j in 0..<3 { for k in 0..<4 { expected.append(Float(100 * i + 10 * j + k)) } } }
@@ -79,7 +79,7 @@ struct ArrayLayoutTests {
         let region = ByteRegion(copying: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt8])
         #expect(ArrayLayout.byteSwapped(region, width: 4).bytes == [4, 3, 2, 1, 8, 7, 6, 5])
         let matrix = ByteRegion(copying: [1, 2, 3, 4, 5, 6] as [UInt8])  // 2 x 3
-        #expect(ArrayLayout.transposed(matrix, rows: 2, columns: 3, width: 1).bytes == [1, 4, 2, 5, 3, 6])
+        #expect(ElementLayout.transposed(matrix, rows: 2, columns: 3, width: 1).bytes == [1, 4, 2, 5, 3, 6])
     }
 
     @Test("keys are names, not paths; Flax trees map to canonical names", arguments: [

@@ -20,8 +20,8 @@ enum ArrayLayout {
         return .deferred {
             var region = try load.load()
             if bigEndian { region = byteSwapped(region, width: dtype.isComplex ? dtype.byteWidth / 2 : dtype.byteWidth) }
-            if fortran { region = columnMajorToRowMajor(region, shape: shape.dimensions, width: dtype.byteWidth) }
-            if transpose2D { region = transposed(region, rows: shape.dimensions[0], columns: shape.dimensions[1], width: dtype.byteWidth) }
+            if fortran { region = ElementLayout.columnMajorToRowMajor(region, shape: shape.dimensions, width: dtype.byteWidth) }
+            if transpose2D { region = ElementLayout.transposed(region, rows: shape.dimensions[0], columns: shape.dimensions[1], width: dtype.byteWidth) }
             return region
         }
     }
@@ -36,14 +36,6 @@ enum ArrayLayout {
             }
         }
         return output.region
-    }
-
-    static func columnMajorToRowMajor(_ region: ByteRegion, shape: [Int], width: Int) -> ByteRegion {
-        ElementLayout.columnMajorToRowMajor(region, shape: shape, width: width)
-    }
-
-    static func transposed(_ region: ByteRegion, rows: Int, columns: Int, width: Int) -> ByteRegion {
-        ElementLayout.transposed(region, rows: rows, columns: columns, width: width)
     }
 }
 

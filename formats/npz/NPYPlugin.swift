@@ -25,7 +25,7 @@ public struct NPYPlugin: FormatPlugin {
             guard available == dataBytes else {
                 throw AmalgamError(.invalidFormat, "\(available - dataBytes) trailing bytes after the array data", offset: UInt64(header.dataOffset + dataBytes))
             }
-            let base = path.split(separator: "/").last.map(String.init) ?? path
+            let base = FileSystem.baseName(of: path)
             let name = base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
             let data = region.slice(offset: header.dataOffset, count: dataBytes)
             let storage = ArrayLayout.storage(

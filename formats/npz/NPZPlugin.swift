@@ -25,7 +25,7 @@ public struct NPZPlugin: FormatPlugin {
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
         let file = try AmalgamError.withContext(file: path) { try MappedFile(path: path) }
-        return try AmalgamError.withContext(file: path) { try Self.read(file.region).attributingLoadErrors(to: path) }
+        return try AmalgamError.withContext(file: path) { try Self.read(file.region) }
     }
 
     static func read(_ archive: ByteRegion) throws -> ModelGraph {
@@ -161,7 +161,7 @@ public struct NPZPlugin: FormatPlugin {
         var sidecar: [(key: String, value: JSONValue)] = []
         var widened: [String] = []
         let total = try graph.tensors.reduce(0) { $0 + (try $1.byteCount) }
-        options.progress.begin(label: "writing \(path.split(separator: "/").last ?? "")", total: Int64(total))
+        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(total))
         defer { options.progress.finish() }
         for tensor in graph.tensors {
             try AmalgamError.withContext(file: path, tensor: tensor.name) {
@@ -227,7 +227,7 @@ struct NPYArray {
         var bytes = view
         let fortranOrder = order == .columnMajor
         if transposeBack {
-            bytes = ArrayLayout.transposed(bytes, rows: shape[0], columns: shape[1], width: dtype.byteWidth)
+            bytes = ElementLayout.transposed(bytes, rows: shape[0], columns: shape[1], width: dtype.byteWidth)
             shape = [shape[1], shape[0]]
         }
         if let descr = NPYHeader.descr(for: dtype) {

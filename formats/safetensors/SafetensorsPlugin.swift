@@ -53,17 +53,12 @@ public struct SafetensorsPlugin: FormatPlugin {
                 try ModelGraph(tensors: file.tensors, metadata: file.metadata, sourceFormat: identifier)
             }
         }
-        return try ConfigHints.attach(to: graph, folder: isFolder ? path : Self.folder(of: path))
-    }
-
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
+        return try ConfigHints.attach(to: graph, folder: isFolder ? path : FileSystem.folder(of: path))
     }
 
     private func readSharded(indexPath: String) throws -> ModelGraph {
         let index = try ShardIndex(path: indexPath)
-        let folder = Self.folder(of: indexPath)
+        let folder = FileSystem.folder(of: indexPath)
         var expected: [String: String] = [:]
         var shardOrder: [String] = []
         for (tensor, shard) in index.weightMap {
@@ -115,7 +110,7 @@ public struct SafetensorsPlugin: FormatPlugin {
         for target in targets.files + [targets.index].compactMap({ $0 }) { try transaction.checkTarget(target) }
 
         let totalBytes = planned.reduce(0) { $0 + $1.byteCount }
-        options.progress.begin(label: "writing \(Self.baseName(of: path))", total: Int64(totalBytes))
+        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(totalBytes))
         defer { options.progress.finish() }
         // The metadata travels in every shard (as transformers' save_pretrained does).
         let metadata: Metadata? = graph.metadata.isEmpty ? nil : graph.metadata
@@ -125,7 +120,7 @@ public struct SafetensorsPlugin: FormatPlugin {
             try AmalgamError.withContext(file: target) {
                 try SafetensorsWriter.write(shard, metadata: metadata, into: file, progress: options.progress)
             }
-            weightMap += shard.tensors.map { ($0.tensor.name, Self.baseName(of: target)) }
+            weightMap += shard.tensors.map { ($0.tensor.name, FileSystem.baseName(of: target)) }
         }
         if let indexPath = targets.index {
             let file = try transaction.create(indexPath)
@@ -134,10 +129,6 @@ public struct SafetensorsPlugin: FormatPlugin {
         try options.validateBeforeCommit()
         try transaction.commit()
         return transaction.targetPaths
-    }
-
-    static func baseName(of path: String) -> String {
-        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     /// Output names: `OUT` for one shard; otherwise `STEM-0000i-of-0000n.safetensors` and
@@ -151,8 +142,8 @@ public struct SafetensorsPlugin: FormatPlugin {
             folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
             stem = "model"
         } else {
-            folder = self.folder(of: path)
-            stem = baseName(of: path)
+            folder = FileSystem.folder(of: path)
+            stem = FileSystem.baseName(of: path)
             if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
         }
         if count <= 1 {

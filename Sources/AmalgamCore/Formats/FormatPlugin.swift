@@ -98,6 +98,19 @@ extension FormatPlugin {
 
     public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] { Array(graph.tensors.indices) }
 
+    /// `read`, with errors raised later, while a tensor's bytes are loaded (a CRC check, an
+    /// inflate), attributed to `path`. What callers should use; plugins implement `read`.
+    public func load(_ path: String, options: ReadOptions = ReadOptions()) throws -> ModelGraph {
+        try read(path, options: options).attributingLoadErrors(to: path)
+    }
+
+    /// Throws `.usage` for the first of `names` this writer does not list in `writeOptionNames`.
+    public func checkWriteOptions(_ names: some Sequence<String>) throws(AmalgamError) {
+        for name in names.sorted() where !writeOptionNames.contains(name) {
+            throw AmalgamError(.usage, "--\(name) does not apply to \(displayName) output")
+        }
+    }
+
     public func recognizesDirectory(_ path: String) -> Bool { false }
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {

@@ -60,6 +60,13 @@ public struct FormatRegistry: Sendable {
         throw AmalgamError(.notFound, "cannot tell the format (no known signature or extension); name it with --from FORMAT (one of \(identifiers))", file: path)
     }
 
+    /// Picks the plugin for `path` (see `readerPlugin`) and reads it. Errors raised later,
+    /// while a tensor's bytes are loaded (a CRC check, an inflate), name `path`.
+    public func read(_ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()) throws -> (plugin: any FormatPlugin, graph: ModelGraph) {
+        let plugin = try readerPlugin(for: path, explicit: explicit)
+        return (plugin, try plugin.load(path, options: options))
+    }
+
     /// Picks the plugin to write `path`.
     public func writerPlugin(for path: String, explicit: String? = nil) throws(AmalgamError) -> any FormatPlugin {
         let plugin: any FormatPlugin
@@ -78,7 +85,7 @@ public struct FormatRegistry: Sendable {
 
     private func pluginByExtension(_ path: String) -> (any FormatPlugin)? {
         // Longest extension wins, so `x.safetensors.index.json` is not just `.json`.
-        let name = (path.split(separator: "/").last.map(String.init) ?? path).lowercased()
+        let name = FileSystem.baseName(of: path).lowercased()
         var best: (plugin: any FormatPlugin, length: Int)?
         for plugin in plugins {
             for ext in plugin.fileExtensions where name.hasSuffix("." + ext) && ext.count > (best?.length ?? 0) {

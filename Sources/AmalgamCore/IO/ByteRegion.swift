@@ -34,25 +34,30 @@ public struct ByteRegion: @unchecked Sendable {
     /// Asks the kernel to read a memory-mapped region ahead, sequentially (best effort; a
     /// no-op for owned memory). Call before streaming the bytes to an output.
     public func adviseSequentialRead() {
-        guard owner is MappedFile, count > 0 else { return }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = Int(bitPattern: baseAddress) & ~(page - 1)
-        let length = Int(bitPattern: baseAddress) + count - start
-        let address = UnsafeMutableRawPointer(bitPattern: start)
-        _ = madvise(address, length, MADV_SEQUENTIAL)
-        _ = madvise(address, length, MADV_WILLNEED)
+        guard let (start, length) = pageRange(inward: false) else { return }
+        _ = madvise(start, length, MADV_SEQUENTIAL)
+        _ = madvise(start, length, MADV_WILLNEED)
     }
 
     /// Drops the region's pages from this process's resident set (memory-mapped regions only;
     /// the kernel's page cache keeps them, and touching them again faults them back). For
     /// streaming readers that are done with a tensor.
     public func releaseResidentPages() {
-        guard owner is MappedFile, count > 0 else { return }
+        guard let (start, length) = pageRange(inward: true) else { return }
+        _ = madvise(start, length, MADV_DONTNEED)
+    }
+
+    /// The page-aligned range of a mapped region for `madvise`: widened to whole pages, or
+    /// (`inward`) narrowed to the pages lying entirely inside it. Nil for owned memory or an
+    /// empty range.
+    private func pageRange(inward: Bool) -> (UnsafeMutableRawPointer, Int)? {
+        guard owner is MappedFile, count > 0 else { return nil }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = (Int(bitPattern: baseAddress) + page - 1) & ~(page - 1)
-        let end = (Int(bitPattern: baseAddress) + count) & ~(page - 1)
-        guard end > start else { return }
-        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+        let first = Int(bitPattern: baseAddress), last = first + count
+        let start = inward ? (first + page - 1) & ~(page - 1) : first & ~(page - 1)
+        let end = inward ? last & ~(page - 1) : last
+        guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return nil }
+        return (pointer, end - start)
     }
 
     /// True when the bytes come from a memory-mapped file (no copy was made).
@@ -129,11 +134,6 @@ public final class MappedFile: @unchecked Sendable {
         return ByteRegion(owner: self, baseAddress: base, count: size)
     }
 
-    /// Tells the kernel the file will be read front to back (best effort).
-    public func adviseSequential() {
-        if let address { _ = madvise(address, size, MADV_SEQUENTIAL) }
-    }
-
     nonisolated(unsafe) private static let emptyByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     deinit {
@@ -166,6 +166,17 @@ public enum FileSystem {
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()
+    }
+
+    /// The folder part of `path`: `.` when it has none, `/` for paths directly under the root.
+    public static func folder(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// The last component of `path` (the whole path when it has no `/`).
+    public static func baseName(of path: String) -> String {
+        path.split(separator: "/").last.map(String.init) ?? path
     }
 
     /// True when `path` is an existing folder.

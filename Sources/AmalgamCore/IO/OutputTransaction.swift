@@ -71,7 +71,7 @@ public final class OutputTransaction {
             file.renamed = true
         }
         committed = true
-        for folder in Set(files.map { OutputFile.folder(of: $0.targetPath) }) {
+        for folder in Set(files.map { FileSystem.folder(of: $0.targetPath) }) {
             let descriptor = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if descriptor >= 0 {
                 _ = fsync(descriptor)
@@ -104,8 +104,8 @@ public final class OutputFile {
 
     init(targetPath: String) throws(AmalgamError) {
         self.targetPath = targetPath
-        let folder = OutputFile.folder(of: targetPath)
-        let base = targetPath.split(separator: "/").last.map(String.init) ?? "output"
+        let folder = FileSystem.folder(of: targetPath)
+        let base = FileSystem.baseName(of: targetPath)
         var template = Array("\(folder)/.\(base).amalgam-XXXXXX".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
@@ -115,12 +115,6 @@ public final class OutputFile {
         self.descriptor = descriptor
         self.temporaryPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         buffer.reserveCapacity(bufferLimit)
-    }
-
-    static func folder(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        let folder = String(path[..<slash])
-        return folder.isEmpty ? "/" : folder
     }
 
     /// Appends bytes.

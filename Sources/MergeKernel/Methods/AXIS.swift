@@ -49,7 +49,10 @@ public struct AXISMerge: MergeMethod {
         let k = MergeMath.rank(count: count, fraction: fraction, rows: m, columns: n)
         let deltas = input.taskVectors
         let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
-        let totalEnergy = matrices.reduce(0.0) { $0 + $1.frobeniusNorm * $1.frobeniusNorm }
+        let totalEnergy = matrices.reduce(0.0) { total, matrix in
+            let norm = matrix.frobeniusNorm
+            return total + norm * norm
+        }
         let seeds = input.sourceIndices.map { input.seed &+ UInt64($0) }
         let decompositions = try zip(matrices, seeds).map { matrix, seed in
             exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
@@ -58,9 +61,7 @@ public struct AXISMerge: MergeMethod {
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
         var merged = input.base
         if !factors.s.isEmpty {
-            var scaled = factors.u
-            for i in 0..<scaled.rows { for j in 0..<scaled.columns { scaled[i, j] *= factors.s[j] } }
-            let update = try BLAS.multiply(scaled, factors.v, transposeB: true)
+            let update = try BLAS.multiply(factors.u.scalingColumns(by: factors.s), factors.v, transposeB: true)
             for i in merged.indices { merged[i] += update.elements[i] }
         }
         var perSource = [Int](repeating: 0, count: deltas.count)
@@ -146,10 +147,8 @@ public struct TSVMerge: MergeMethod {
             }
             values += svd.singularValues + [Float](repeating: 0, count: k - svd.singularValues.count)
         }
-        let uOrthogonal = try Self.nearestOrthogonal(uColumns)
-        var scaled = uOrthogonal
-        for i in 0..<m { for j in 0..<scaled.columns { scaled[i, j] *= values[j] } }
-        let update = try BLAS.multiply(scaled, try Self.nearestOrthogonal(vColumns), transposeB: true)
+        let update = try BLAS.multiply(
+            try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns), transposeB: true)
         return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: [("components_per_source", .integer(k))])
     }
 

@@ -37,19 +37,10 @@ struct ConvertCommand: Command {
             inputFormat: try arguments.value("from"), outputFormat: try arguments.value("to"),
             overwrite: arguments.flag("force"), progress: TerminalProgress(),
             warn: { Terminal.err("amalgam convert: warning: \($0)") })
-        for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { options.writerOptions[flag] = "true" }
-        if let name = try arguments.value("dtype") {
-            guard let dtype = DType(name: name), [.f32, .f16, .bf16].contains(dtype) else {
-                throw UsageError("--dtype must be f32, f16 or bf16, not '\(name)'")
-            }
-            options.dtype = dtype
-        }
-        if let size = try arguments.value("max-shard-size") {
-            guard let bytes = ByteSize.parse(size) else {
-                throw UsageError("--max-shard-size must be a size such as 5GB, 500MB or 1048576, not '\(size)'")
-            }
-            options.maximumShardBytes = bytes
-        }
+        let output = try OutputArguments(arguments)
+        options.dtype = output.dtype
+        options.maximumShardBytes = output.maximumShardBytes
+        options.writerOptions = output.writerOptions
         self.options = options
     }
 

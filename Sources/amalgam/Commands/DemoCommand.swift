@@ -36,7 +36,7 @@ struct DemoCommand: Command {
         try Folder.create(shardFolder)
         let sharded = try Amalgam.convert(original, to: shardFolder, options: ConversionOptions(dtype: .f16, overwrite: true, maximumShardBytes: 64_000))
         Terminal.out("5. amalgam convert \(original) \(shardFolder) --dtype f16 --max-shard-size 64kB")
-        Terminal.out("   wrote \(sharded.files.count - 1) shards and an index: \(sharded.files.map { $0.split(separator: "/").last! }.joined(separator: ", "))")
+        Terminal.out("   wrote \(sharded.files.count - 1) shards and an index: \(sharded.files.map(FileSystem.baseName(of:)).joined(separator: ", "))")
 
         Terminal.out("6. read both back and compared with the original:")
         let reference = try InspectionReport(path: original).graph
@@ -90,7 +90,7 @@ struct DemoCommand: Command {
             try Amalgam.builtInFormats.writerPlugin(for: path).write(graph, to: path, options: WriteOptions(overwrite: true))
             paths.append(path)
         }
-        Terminal.out("7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map { $0.split(separator: "/").last! }.joined(separator: ", "))")
+        Terminal.out("7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map(FileSystem.baseName(of:)).joined(separator: ", "))")
         var options = MergeOptions(base: original, sources: paths, method: AXISMerge(count: 4), outputs: [MergeOutput(path: folder + "/merged.safetensors")])
         options.factors = folder + "/factors.safetensors"
         options.report = folder + "/merge-report.json"
@@ -103,6 +103,6 @@ struct DemoCommand: Command {
         let counts = q["components_per_source"]?.arrayValue?.map { $0.serialized() }.joined(separator: ", ") ?? "?"
         let energy = q["kept_energy_fraction"]?.doubleValue.map { ByteSize.formatFixed($0 * 100, digits: 1) } ?? "?"
         Terminal.out("   q_proj: the 4 kept components came from the sources as [\(counts)]; they hold \(energy)% of the task vectors' energy")
-        Terminal.out("   wrote \(outcome.files.map { String($0.split(separator: "/").last!) }.joined(separator: ", "))")
+        Terminal.out("   wrote \(outcome.files.map(FileSystem.baseName(of:)).joined(separator: ", "))")
     }
 }

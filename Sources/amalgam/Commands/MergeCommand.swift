@@ -78,16 +78,10 @@ struct MergeCommand: Command {
         } catch {
             throw UsageError("\(error)")
         }
-        var mergeOutput = MergeOutput(path: output ?? "", format: try arguments.value("to"))
-        if let name = try arguments.value("dtype") {
-            guard let dtype = DType(name: name), [.f32, .f16, .bf16].contains(dtype) else { throw UsageError("--dtype must be f32, f16 or bf16, not '\(name)'") }
-            mergeOutput.dtype = dtype
-        }
-        if let size = try arguments.value("max-shard-size") {
-            guard let bytes = ByteSize.parse(size) else { throw UsageError("--max-shard-size must be a size such as 5GB or 500MB, not '\(size)'") }
-            mergeOutput.maximumShardBytes = bytes
-        }
-        for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { mergeOutput.writerOptions[flag] = "true" }
+        let parsed = try OutputArguments(arguments)
+        let mergeOutput = MergeOutput(
+            path: output ?? "", format: try arguments.value("to"), dtype: parsed.dtype,
+            maximumShardBytes: parsed.maximumShardBytes, writerOptions: parsed.writerOptions)
         var options = MergeOptions(base: base, sources: sources, method: method, outputs: output == nil ? [] : [mergeOutput])
         options.factors = try arguments.value("factors")
         options.report = try arguments.value("report")
