@@ -35,9 +35,10 @@ let package = Package(
         // Format plugins: one target each, depending only on AmalgamCore (and own C code).
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
         .target(name: "NPZFormat", dependencies: ["AmalgamCore", "CZlib"], path: "formats/npz"),
+        .target(name: "GGUFFormat", dependencies: ["AmalgamCore"], path: "formats/gguf"),
 
         // Umbrella: registers the built-in formats, pipelines.
-        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat"]),
+        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat", "GGUFFormat"]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
 
@@ -59,6 +60,7 @@ let package = Package(
         .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),
+        .testTarget(name: "GGUFFormatTests", dependencies: ["GGUFFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
         .testTarget(
             name: "CLibrariesTests",

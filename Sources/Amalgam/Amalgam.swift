@@ -1,4 +1,5 @@
 @_exported import AmalgamCore
+import GGUFFormat
 import NPZFormat
 import SafetensorsFormat
 
@@ -7,8 +8,11 @@ public enum Amalgam {
     /// The version printed by `amalgam --version`.
     public static let version = "0.1.0"
 
+    /// The types `--quant` accepts for GGUF output (`q8_0`, `q4_k`...).
+    public static var quantizationChoices: [String] { GGUFPlugin.quantizationChoices }
+
     /// A registry holding every format plugin shipped with Amalgam.
     public static var builtInFormats: FormatRegistry {
-        FormatRegistry([SafetensorsPlugin(), NPZPlugin(), NPYPlugin()])
+        FormatRegistry([SafetensorsPlugin(), GGUFPlugin(), NPZPlugin(), NPYPlugin()])
     }
 }

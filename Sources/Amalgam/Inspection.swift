@@ -12,17 +12,48 @@ public struct InspectionReport: Sendable {
         self.graph = graph
     }
 
-    /// Tensors and parameters per encoding, in a stable order.
-    public var encodingHistogram: [(encoding: String, tensors: Int, parameters: Int)] {
-        var counts: [String: (Int, Int)] = [:]
-        var order: [String] = []
+    /// Tensors, parameters and bytes per encoding, in a stable order.
+    public var encodingHistogram: [(encoding: String, tensors: Int, parameters: Int, bytes: Int)] {
+        var counts: [String: (tensors: Int, parameters: Int, bytes: Int)] = [:]
         for tensor in graph.tensors {
             let key = tensor.encoding.description
-            if counts[key] == nil { order.append(key) }
-            let (t, p) = counts[key] ?? (0, 0)
-            counts[key] = (t + 1, p + tensor.shape.elementCount)
+            let (t, p, b) = counts[key] ?? (0, 0, 0)
+            counts[key] = (t + 1, p + tensor.shape.elementCount, b + ((try? tensor.byteCount) ?? 0))
         }
-        return order.sorted().map { ($0, counts[$0]!.0, counts[$0]!.1) }
+        return counts.keys.sorted().map { ($0, counts[$0]!.tensors, counts[$0]!.parameters, counts[$0]!.bytes) }
+    }
+
+    /// Arrays longer than this are summarised (count and first elements) in the report.
+    static let arraySummaryLength = 16
+
+    /// A metadata value for the report: long arrays become their length and first elements.
+    static func summarised(_ value: MetadataValue) -> JSONValue {
+        guard case .array(let elements) = value, elements.count > arraySummaryLength else { return JSONValue(value) }
+        return .object([
+            ("array_length", .integer(elements.count)),
+            ("first", .array(elements.prefix(arraySummaryLength).map { JSONValue($0) })),
+        ])
+    }
+
+    /// One line of text for a metadata value, at most about 100 characters.
+    static func summaryText(_ value: MetadataValue) -> String {
+        var text: String
+        if case .array(let elements) = value, elements.count > arraySummaryLength {
+            let kind: String = {
+                switch elements[0] {
+                case .string: "string"
+                case .f32, .f64: "float"
+                case .bool: "bool"
+                default: "integer"
+                }
+            }()
+            let head = elements.prefix(4).map { JSONValue($0).serialized() }.joined(separator: ", ")
+            text = "[\(grouped(elements.count)) \(kind)s: \(head), ...]"
+        } else {
+            text = value.description
+        }
+        if text.count > 100 { text = String(text.prefix(97)) + "..." }
+        return text
     }
 
     public var totalBytes: Int { graph.tensors.reduce(0) { $0 + ((try? $1.byteCount) ?? 0) } }
@@ -48,12 +79,15 @@ public struct InspectionReport: Sendable {
             ("tensor_count", .integer(graph.tensors.count)),
             ("parameter_count", .integer(graph.parameterCount)),
             ("byte_count", .integer(totalBytes)),
-            ("dtypes", .object(encodingHistogram.map { ($0.encoding, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters))])) })),
+            ("dtypes", .object(encodingHistogram.map {
+                ($0.encoding, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters)), ("bytes", .integer($0.bytes))]))
+            })),
             ("architecture", .object([
                 ("name", graph.architecture.name.map { .string($0) } ?? .null),
                 ("parameters", .object(graph.architecture.parameters.map { ($0.key, JSONValue($0.value)) })),
             ])),
-            ("metadata", .object(graph.metadata.map { ($0.key, JSONValue($0.value)) })),
+            ("metadata", .object(graph.metadata.map { ($0.key, Self.summarised($0.value)) })),
+            ("notes", .array(graph.notes.map { .string($0) })),
             ("tensors", .array(tensors)),
         ])
     }
@@ -66,17 +100,16 @@ public struct InspectionReport: Sendable {
         lines.append("  tensors:     \(graph.tensors.count)")
         lines.append("  parameters:  \(Self.grouped(graph.parameterCount))")
         lines.append("  data:        \(ByteSize.format(totalBytes)) (\(Self.grouped(totalBytes)) bytes)")
-        let histogram = encodingHistogram.map { "\($0.encoding) \($0.tensors) (\(Self.grouped($0.parameters)) params)" }
+        let histogram = encodingHistogram.map { "\($0.encoding) \($0.tensors) (\(Self.grouped($0.parameters)) params, \(ByteSize.format($0.bytes)))" }
         lines.append("  dtypes:      " + (histogram.isEmpty ? "none" : histogram.joined(separator: ", ")))
         if let name = graph.architecture.name {
             let parameters = graph.architecture.parameters.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
             lines.append("  architecture: \(name)" + (parameters.isEmpty ? "" : "  \(parameters)"))
         }
+        for note in graph.notes { lines.append("  note:        \(note)") }
         lines.append("  metadata:    \(graph.metadata.count) key\(graph.metadata.count == 1 ? "" : "s")")
         for entry in graph.metadata {
-            var value = entry.value.description
-            if value.count > 100 { value = String(value.prefix(97)) + "..." }
-            lines.append("    \(entry.key) = \(value)")
+            lines.append("    \(entry.key) = \(Self.summaryText(entry.value))")
         }
         let renamed = graph.tensors.contains { $0.name != $0.originalName }
         var header = ["name", "dtype", "shape", "bytes", "role"]

@@ -21,7 +21,7 @@
 /// Relative paths are resolved against the recipe's folder. Unknown keys are errors.
 public enum Recipe {
     static let topLevelKeys: Set<String> = ["base", "sources", "method", "options", "skip", "allow_missing", "seed", "threads", "outputs", "factors", "report"]
-    static let outputKeys: Set<String> = ["path", "format", "dtype", "max_shard_size", "compress", "keep_dtype"]
+    static let outputKeys: Set<String> = ["path", "format", "dtype", "max_shard_size", "compress", "keep_dtype", "quant"]
 
     /// Parses the recipe at `path` into merge options.
     public static func load(_ path: String) throws -> MergeOptions {
@@ -80,6 +80,7 @@ public enum Recipe {
             for (key, option) in [("compress", "compress"), ("keep_dtype", "keep-dtype")] {
                 if case .bool(true)? = value[key] { output.writerOptions[option] = "true" }
             }
+            if let quant = try string(value["quant"], "quant") { output.writerOptions["quant"] = quant }
             outputs.append(output)
         }
         var options = MergeOptions(base: resolve(base), sources: sources.map(resolve), method: method, outputs: outputs)

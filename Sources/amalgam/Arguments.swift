@@ -92,7 +92,7 @@ struct ParsedArguments {
 }
 
 /// The output options `convert` and `merge` share: `--dtype`, `--max-shard-size`,
-/// `--compress`, `--keep-dtype`.
+/// `--compress`, `--keep-dtype`, `--quant`.
 struct OutputArguments {
     var dtype: DType?
     var maximumShardBytes: Int?
@@ -113,6 +113,12 @@ struct OutputArguments {
             maximumShardBytes = bytes
         }
         for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { writerOptions[flag] = "true" }
+        if let quant = try arguments.value("quant") {
+            guard Amalgam.quantizationChoices.contains(quant.lowercased()) else {
+                throw UsageError("--quant must be one of \(Amalgam.quantizationChoices.joined(separator: ", ")), not '\(quant)'")
+            }
+            writerOptions["quant"] = quant.lowercased()
+        }
     }
 }
 

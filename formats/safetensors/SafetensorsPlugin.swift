@@ -113,7 +113,7 @@ public struct SafetensorsPlugin: FormatPlugin {
         options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(totalBytes))
         defer { options.progress.finish() }
         // The metadata travels in every shard (as transformers' save_pretrained does).
-        let metadata: Metadata? = graph.metadata.isEmpty ? nil : graph.metadata
+        let metadata = Self.storableMetadata(graph, warn: options.warn)
         var weightMap: [(tensor: String, shard: String)] = []
         for (shard, target) in zip(shards, targets.files) {
             let file = try transaction.create(target)
@@ -126,9 +126,52 @@ public struct SafetensorsPlugin: FormatPlugin {
             let file = try transaction.create(indexPath)
             try file.write(ShardIndex.serialize(totalSize: totalBytes, weightMap: weightMap))
         }
+        try writeAttachments(graph, besides: targets.files[0], transaction: transaction, options: options)
         try options.validateBeforeCommit()
         try transaction.commit()
         return transaction.targetPaths
+    }
+
+    /// Arrays longer than this stay out of the string metadata (a GGUF vocabulary would
+    /// bloat every shard's header; the tokenizer travels as tokenizer.json instead).
+    static let maximumMetadataArrayLength = 1024
+
+    static func storableMetadata(_ graph: ModelGraph, warn: (String) -> Void) -> Metadata? {
+        var metadata = Metadata()
+        var dropped: [String] = []
+        for entry in graph.metadata {
+            if case .array(let elements) = entry.value, elements.count > maximumMetadataArrayLength {
+                dropped.append(entry.key)
+            } else {
+                metadata[entry.key] = entry.value
+            }
+        }
+        if !dropped.isEmpty {
+            let tokenizer = graph.attachments.keys.contains { $0.hasPrefix("tokenizer") } ? " (the tokenizer is written as a file beside the output)" : ""
+            warn("metadata arrays longer than \(maximumMetadataArrayLength) elements are not stored in safetensors metadata: \(dropped.joined(separator: ", "))\(tokenizer)")
+        }
+        return metadata.isEmpty ? nil : metadata
+    }
+
+    /// Companion files (config.json, tokenizer.json) go beside the output. An existing file
+    /// with the same contents is left alone; a different one is kept unless --force.
+    func writeAttachments(_ graph: ModelGraph, besides output: String, transaction: OutputTransaction, options: WriteOptions) throws {
+        let folder = FileSystem.folder(of: output)
+        for name in graph.attachments.keys.sorted() {
+            let contents = graph.attachments[name]!
+            let target = folder + "/" + name
+            if FileIdentity.of(path: target) != nil {
+                if let existing = try? MappedFile(path: target), existing.region.bytes == contents.bytes { continue }
+                if options.protectedInputs.contains(FileIdentity.of(path: target)!) { continue }
+                guard options.overwrite else {
+                    options.warn("kept the existing \(target); it differs from the source model's \(name) (--force replaces it)")
+                    continue
+                }
+            }
+            try transaction.checkTarget(target)
+            let file = try transaction.create(target)
+            try file.write(contents)
+        }
     }
 
     /// Output names: `OUT` for one shard; otherwise `STEM-0000i-of-0000n.safetensors` and

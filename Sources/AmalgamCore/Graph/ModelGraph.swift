@@ -26,6 +26,8 @@ public struct ModelGraph: Sendable {
     public var sourceFormat: String?
     /// Companion files carried through conversions, by file name (`tokenizer.json`).
     public var attachments: [String: ByteRegion]
+    /// What the reader wants a user to know about its interpretation (names kept verbatim...).
+    public var notes: [String] = []
 
     /// Creates a graph; throws `.invalidFormat` if two tensors share a canonical name.
     public init(

@@ -1,3 +1,6 @@
+import Dispatch
+import Synchronization
+
 /// A codec for a block-quantised encoding (GGUF's Q4_0, Q6_K, IQ4_NL...), contributed by
 /// the plugin that reads it. Elements are grouped along the innermost (fastest) axis into
 /// blocks of `blockElements` values stored in `blockBytes` bytes.
@@ -89,9 +92,41 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
                 throw AmalgamError(.internal, "tensor holds \(bytes.count) bytes, not \(blocks) \(codec.name) blocks")
             }
             return try [Float](unsafeUninitializedCapacity: elementCount) { values, initialized in
-                try bytes.withUnsafeBytes { try codec.decode($0, into: values) }
+                try bytes.withUnsafeBytes { try Self.decodeInParallel($0, codec: codec, into: values) }
                 initialized = elementCount
             }
         }
     }
+
+    /// Decodes blocks in chunks of about 64 Ki values, on every core when there are several
+    /// chunks. Chunks write disjoint ranges of `values`.
+    static func decodeInParallel(
+        _ blocks: UnsafeRawBufferPointer, codec: any QuantizedCodec, into values: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        let blockCount = blocks.count / codec.blockBytes
+        let perChunk = max(1, 65_536 / codec.blockElements)
+        let chunks = (blockCount + perChunk - 1) / perChunk
+        guard chunks > 1 else { return try codec.decode(blocks, into: values) }
+        nonisolated(unsafe) let input = blocks.baseAddress!
+        nonisolated(unsafe) let output = values.baseAddress!
+        let failure = FirstFailure()
+        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+            let first = chunk * perChunk, count = min(perChunk, blockCount - first)
+            do {
+                try codec.decode(
+                    UnsafeRawBufferPointer(start: input + first * codec.blockBytes, count: count * codec.blockBytes),
+                    into: UnsafeMutableBufferPointer(start: output + first * codec.blockElements, count: count * codec.blockElements))
+            } catch {
+                failure.record(error)
+            }
+        }
+        if let error = failure.error { throw error }
+    }
+}
+
+/// The first error thrown by any of several concurrent tasks.
+final class FirstFailure: Sendable {
+    private let stored = Mutex<(any Error)?>(nil)
+    func record(_ error: any Error) { stored.withLock { if $0 == nil { $0 = error } } }
+    var error: (any Error)? { stored.withLock { $0 } }
 }

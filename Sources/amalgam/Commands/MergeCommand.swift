@@ -29,7 +29,7 @@ struct MergeCommand: Command {
         .option("max-shard-size", "SIZE", "Shard a safetensors output."),
         .flag("compress", "npz output: deflate members."),
         .flag("keep-dtype", "npz output: keep bf16/float8 bits."),
-        .option("quant", "TYPE", "Quantise the output (needs GGUF output, not available yet)."),
+        .option("quant", "TYPE", "GGUF output: quantise 2-D weights (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32)."),
         .option("factors", "FILE", "axis: write the factors U, S, V of every merged matrix (safetensors) for stage 2."),
         .option("report", "FILE", "Write a per-tensor JSON report."),
         .option("seed", "N", "Seed for randomized SVDs and DARE (default 0)."),
@@ -58,9 +58,6 @@ struct MergeCommand: Command {
         dryRun = arguments.flag("dry-run")
         let output = try arguments.value("output")
         guard output != nil || dryRun else { throw UsageError("missing --output OUT") }
-        if try arguments.value("quant") != nil {
-            throw UsageError("--quant needs GGUF output, which this build cannot write yet")
-        }
         var methodValues: [String: String] = [:]
         for spec in Self.methodOptions {
             if spec.value == nil {

@@ -1,0 +1,312 @@
+import AmalgamCore
+
+/// Writes a `ModelGraph` as a GGUF v3 file: canonical names mapped to GGUF names with the
+/// architecture's transforms, metadata carried over (or rebuilt from config.json), tensors
+/// streamed one at a time and, with `--quant`, quantised.
+struct GGUFWriter {
+    let graph: ModelGraph
+    let options: WriteOptions
+
+    /// One output tensor.
+    struct Planned {
+        var tensor: Tensor
+        var name: String
+        /// Shape in GGUF orientation (after the transform), row-major.
+        var shape: Shape
+        var type: GGMLType
+        var transform: GGUFTensorTransform
+        var byteCount: Int
+    }
+
+    /// `--quant` values and the `general.file_type` (llama_ftype) each implies.
+    static let quantChoices: [(name: String, type: GGMLType, fileType: UInt32)] = [
+        ("f32", .f32, 0), ("f16", .f16, 1), ("bf16", .bf16, 32), ("q8_0", .q8_0, 7), ("q4_0", .q4_0, 2), ("q4_1", .q4_1, 3),
+        ("q5_0", .q5_0, 8), ("q5_1", .q5_1, 9), ("q4_k", .q4_K, 14), ("q5_k", .q5_K, 16), ("q6_k", .q6_K, 18),
+    ]
+
+    static func parseQuant(_ text: String?) throws(AmalgamError) -> (type: GGMLType, fileType: UInt32)? {
+        guard let text else { return nil }
+        guard let choice = quantChoices.first(where: { $0.name == text.lowercased() }) else {
+            throw AmalgamError(.usage, "--quant \(text) is not one of \(quantChoices.map(\.name).joined(separator: ", "))")
+        }
+        return (choice.type, choice.fileType)
+    }
+
+    func write(to path: String) throws -> [String] {
+        let quant = try Self.parseQuant(options.extra["quant"])
+        let architecture = resolvedArchitecture()
+        let naming = GGUFNaming.forArchitecture(architecture)
+        let (heads, kvHeads) = headCounts(architecture: architecture)
+
+        var planned: [Planned] = []
+        var names = Set<String>()
+        for tensor in graph.tensors {
+            let item = try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                try plan(tensor, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
+            }
+            guard names.insert(item.name).inserted else {
+                throw AmalgamError(.invalidFormat, "two tensors map to the GGUF name '\(item.name)'", file: path, tensor: tensor.name)
+            }
+            planned.append(item)
+        }
+        let metadata = try AmalgamError.withContext(file: path) {
+            try outputMetadata(architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil })
+        }
+        let alignment = metadata["general.alignment"]?.intValue ?? GGUFFile.defaultAlignment
+        var header = GGUFHeaderEncoder()
+        try AmalgamError.withContext(file: path) {
+            try header.encodeHeader(metadata: metadata, tensors: planned, alignment: alignment)
+        }
+
+        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
+        try transaction.checkTarget(path)
+        let file = try transaction.create(path)
+        let total = planned.reduce(0) { $0 + $1.byteCount }
+        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(total))
+        defer { options.progress.finish() }
+        try file.write(header.bytes)
+        try file.pad(Self.padding(header.bytes.count, alignment))
+        for item in planned {
+            let bytes = try AmalgamError.withContext(file: path, tensor: item.tensor.name) { try produce(item) }
+            guard bytes.count == item.byteCount else {
+                throw AmalgamError(.internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path, tensor: item.tensor.name)
+            }
+            try file.write(bytes)
+            try file.pad(Self.padding(item.byteCount, alignment))
+            options.progress.advance(by: Int64(item.byteCount))
+        }
+        try options.validateBeforeCommit()
+        try transaction.commit()
+        return transaction.targetPaths
+    }
+
+    static func padding(_ count: Int, _ alignment: Int) -> Int { (alignment - count % alignment) % alignment }
+
+    // MARK: Planning
+
+    /// The GGUF architecture: the source's `general.architecture`, else the one matching
+    /// config.json's `model_type`, else that model type verbatim.
+    func resolvedArchitecture() -> String {
+        if let name = graph.metadata["general.architecture"]?.stringValue, !name.isEmpty { return name }
+        if let naming = GGUFNaming.forModelType(graph.architecture.name) { return naming.architecture }
+        return graph.architecture.name ?? "unknown"
+    }
+
+    func headCounts(architecture: String) -> (Int?, Int?) {
+        func number(_ value: MetadataValue?) -> Int? { value?.intValue ?? value?.stringValue.flatMap { Int($0) } }
+        let heads = number(graph.metadata["\(architecture).attention.head_count"]) ?? number(graph.architecture.parameters["num_attention_heads"])
+        let kvHeads = number(graph.metadata["\(architecture).attention.head_count_kv"]) ?? number(graph.architecture.parameters["num_key_value_heads"])
+        return (heads, kvHeads)
+    }
+
+    func plan(_ tensor: Tensor, naming: GGUFNaming?, heads: Int?, kvHeads: Int?, quant: GGMLType?) throws -> Planned {
+        var name = tensor.name
+        var transform = GGUFTensorTransform.none
+        if let naming, let mapped = naming.ggufName(forHuggingFace: tensor.name) {
+            name = mapped
+            transform = try naming.transform(forGGUF: mapped, heads: heads, kvHeads: kvHeads)
+        }
+        guard !name.isEmpty, name.utf8.count <= GGUFFile.maximumNameBytes else {
+            throw AmalgamError(.unsupported, "GGUF tensor names are at most \(GGUFFile.maximumNameBytes) bytes; '\(name)' has \(name.utf8.count)")
+        }
+        let shape = TensorTransforms.shape(tensor.shape, after: transform)
+        guard (1...GGUFFile.maximumDimensions).contains(max(shape.dimensions.count, 1)) else {
+            throw AmalgamError(.unsupported, "has \(shape.dimensions.count) dimensions; GGUF allows at most \(GGUFFile.maximumDimensions)")
+        }
+        if case .rotaryPermutation(let count) = transform {
+            _ = try TensorTransforms.rotarySourceRows(rows: shape.dimensions.first ?? 1, heads: count, toGGUF: true)
+        }
+        let type = try targetType(tensor, shape: shape, quant: quant)
+        let storedShape = shape.dimensions.isEmpty ? Shape([1]) : shape
+        return Planned(tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
+                       byteCount: try type.encoding.byteCount(for: storedShape))
+    }
+
+    func targetType(_ tensor: Tensor, shape: Shape, quant: GGMLType?) throws -> GGMLType {
+        let source = GGMLType(tensor.encoding)
+        let isFloat: Bool = {
+            if case .plain(let dtype) = tensor.encoding { return dtype.isFloatingPoint }
+            return true
+        }()
+        if let quant, isFloat {
+            guard shape.dimensions.count >= 2 else { return .f32 }
+            if source == quant { return quant }
+            let row = shape.dimensions.last ?? 1
+            if row % quant.blockLayout.elements != 0 {
+                options.warn("\(tensor.name): row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16")
+                return .f16
+            }
+            return quant
+        }
+        if let source { return source }
+        guard case .plain(let dtype) = tensor.encoding else {
+            throw AmalgamError(.unsupported, "encoding \(tensor.encoding) has no GGUF type")
+        }
+        let replacement: GGMLType
+        switch dtype {
+        case .f8_e4m3, .f8_e5m2: replacement = .f16
+        case .bool, .u8: replacement = .i16
+        case .u16: replacement = .i32
+        case .u32: replacement = .i64
+        default:
+            throw AmalgamError(.unsupported, "GGUF has no type that holds \(dtype.rawValue) values exactly")
+        }
+        options.warn("\(tensor.name): GGUF has no \(dtype.rawValue) type; stored as \(replacement.name)")
+        return replacement
+    }
+
+    // MARK: Tensor bytes
+
+    /// The bytes of one planned tensor in its GGUF type and orientation.
+    func produce(_ item: Planned) throws -> ByteRegion {
+        let tensor = item.tensor
+        var bytes: ByteRegion
+        let valueTransform = item.transform == .transpose || item.transform == .addOne
+        if !valueTransform, GGMLType(tensor.encoding) == item.type {
+            bytes = try tensor.loadBytes()  // blocks or values copied as they are
+        } else if !valueTransform, case .plain(let from) = tensor.encoding, let to = item.type.plainDType,
+            ElementConversion.canConvert(from: from, to: to) {
+            let source = try tensor.loadBytes()
+            let output = OwnedBuffer(byteCount: item.byteCount)
+            source.withUnsafeBytes { input in
+                ElementConversion.convert(
+                    input, from: from, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: item.byteCount), to: to,
+                    count: tensor.shape.elementCount)
+            }
+            bytes = output.region
+        } else {
+            var values = try tensor.floatValues()
+            values = TensorTransforms.transformedValues(values, shape: tensor.shape, transform: item.transform, toGGUF: true)
+            bytes = try Self.encode(values, as: item.type, byteCount: item.byteCount)
+        }
+        if case .rotaryPermutation(let heads) = item.transform {
+            bytes = try TensorTransforms.permutingRows(bytes, rows: item.shape.dimensions.first ?? 1, heads: heads, toGGUF: true)
+        }
+        return bytes
+    }
+
+    static func encode(_ values: [Float], as type: GGMLType, byteCount: Int) throws -> ByteRegion {
+        let output = OwnedBuffer(byteCount: byteCount)
+        let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount)
+        try values.withUnsafeBufferPointer { source in
+            if let dtype = type.plainDType {
+                ElementConversion.convert(UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
+            } else {
+                try GGUFQuantizer.encode(source, as: type, into: destination)
+            }
+        }
+        return output.region
+    }
+
+    // MARK: Metadata
+
+    /// Keys this writer sets itself.
+    static let computedKeys: Set<String> = ["general.architecture", "general.quantization_version", "general.file_type"]
+
+    func outputMetadata(architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool) throws -> Metadata {
+        var metadata = Metadata()
+        metadata["general.architecture"] = .string(architecture)
+        if graph.sourceFormat == "gguf" {
+            for entry in graph.metadata where !Self.computedKeys.contains(entry.key) { metadata[entry.key] = entry.value }
+            if quant == nil, let fileType = graph.metadata["general.file_type"] { metadata["general.file_type"] = fileType }
+        } else {
+            for entry in HuggingFaceConfig.ggufMetadata(fromConfig: graph.architecture.parameters, architecture: architecture) {
+                metadata[entry.key] = entry.value
+            }
+            // String metadata from formats without types: keep the texts that are not
+            // numbers, booleans or arrays (those had types GGUF would need back).
+            for entry in graph.metadata where !Self.computedKeys.contains(entry.key) && metadata[entry.key] == nil {
+                guard case .string(let text) = entry.value else {
+                    metadata[entry.key] = entry.value
+                    continue
+                }
+                let looksTyped = Double(text) != nil || text == "true" || text == "false" || text.hasPrefix("[")
+                if !looksTyped || !(entry.key.hasPrefix("general.") || entry.key.hasPrefix("tokenizer.") || entry.key.hasPrefix("\(architecture).")) {
+                    metadata[entry.key] = entry.value
+                }
+            }
+        }
+        if let quant { metadata["general.file_type"] = .u32(quant.fileType) }
+        if anyQuantized { metadata["general.quantization_version"] = .u32(2) }
+        return metadata
+    }
+}
+
+/// Serialises a GGUF v3 header: magic, version, counts, metadata, tensor infos.
+struct GGUFHeaderEncoder {
+    private(set) var bytes: [UInt8] = []
+
+    mutating func append<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func append(_ text: String) {
+        append(UInt64(text.utf8.count))
+        bytes.append(contentsOf: text.utf8)
+    }
+
+    static func typeCode(of value: MetadataValue) -> UInt32 {
+        switch value {
+        case .u8: 0
+        case .i8: 1
+        case .u16: 2
+        case .i16: 3
+        case .u32: 4
+        case .i32: 5
+        case .f32: 6
+        case .bool: 7
+        case .string: 8
+        case .array: 9
+        case .u64: 10
+        case .i64: 11
+        case .f64: 12
+        }
+    }
+
+    mutating func appendValue(_ value: MetadataValue, key: String) throws(AmalgamError) {
+        switch value {
+        case .u8(let v): append(v)
+        case .i8(let v): append(v)
+        case .u16(let v): append(v)
+        case .i16(let v): append(v)
+        case .u32(let v): append(v)
+        case .i32(let v): append(v)
+        case .f32(let v): append(v.bitPattern)
+        case .bool(let v): append(UInt8(v ? 1 : 0))
+        case .string(let v): append(v)
+        case .u64(let v): append(v)
+        case .i64(let v): append(v)
+        case .f64(let v): append(v.bitPattern)
+        case .array(let elements):
+            let type = elements.first.map(Self.typeCode) ?? 8
+            guard type != 9 else { throw AmalgamError(.unsupported, "metadata '\(key)' is an array of arrays, which GGUF cannot store") }
+            guard elements.allSatisfy({ Self.typeCode(of: $0) == type }) else {
+                throw AmalgamError(.unsupported, "metadata '\(key)' mixes element types, which a GGUF array cannot hold")
+            }
+            append(type)
+            append(UInt64(elements.count))
+            for element in elements { try appendValue(element, key: key) }
+        }
+    }
+
+    mutating func encodeHeader(metadata: Metadata, tensors: [GGUFWriter.Planned], alignment: Int) throws(AmalgamError) {
+        bytes.append(contentsOf: GGUFFile.magic)
+        append(UInt32(3))
+        append(UInt64(tensors.count))
+        append(UInt64(metadata.count))
+        for entry in metadata {
+            append(entry.key)
+            append(Self.typeCode(of: entry.value))
+            try appendValue(entry.value, key: entry.key)
+        }
+        var offset = 0
+        for item in tensors {
+            append(item.name)
+            append(UInt32(item.shape.dimensions.count))
+            for extent in item.shape.dimensions.reversed() { append(UInt64(extent)) }
+            append(item.type.rawValue)
+            append(UInt64(offset))
+            offset += item.byteCount + GGUFWriter.padding(item.byteCount, alignment)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import AmalgamCore
+
+/// The `QuantizedCodec` of every block-quantised ggml type: decoding for all types
+/// Amalgam knows the layout of, encoding for the types `GGUFQuantizer` implements.
+struct GGMLCodec: QuantizedCodec {
+    let type: GGMLType
+
+    var name: String { type.name }
+    var blockElements: Int { type.blockLayout.elements }
+    var blockBytes: Int { type.blockLayout.bytes }
+
+    /// Types whose block layout needs lookup grids Amalgam does not carry (yet).
+    static let undecodable: Set<GGMLType> = [.iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .q1_0]
+
+    func decode(_ blocks: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) throws {
+        let count = blocks.count / blockBytes
+        precondition(values.count >= count * blockElements && blocks.count == count * blockBytes)
+        guard count > 0 else { return }
+        let input = blocks.baseAddress!
+        let output = values.baseAddress!
+        switch type {
+        case .q4_0: BlockDecoders.q4_0(input, output, count)
+        case .q4_1: BlockDecoders.q4_1(input, output, count)
+        case .q5_0: BlockDecoders.q5_0(input, output, count)
+        case .q5_1: BlockDecoders.q5_1(input, output, count)
+        case .q8_0: BlockDecoders.q8_0(input, output, count)
+        case .q8_1: BlockDecoders.q8_1(input, output, count)
+        case .q2_K: BlockDecoders.q2_K(input, output, count)
+        case .q3_K: BlockDecoders.q3_K(input, output, count)
+        case .q4_K: BlockDecoders.q4_K(input, output, count)
+        case .q5_K: BlockDecoders.q5_K(input, output, count)
+        case .q6_K: BlockDecoders.q6_K(input, output, count)
+        case .q8_K: BlockDecoders.q8_K(input, output, count)
+        case .iq4_NL: BlockDecoders.iq4_NL(input, output, count)
+        case .iq4_XS: BlockDecoders.iq4_XS(input, output, count)
+        case .tq1_0: BlockDecoders.tq1_0(input, output, count)
+        case .tq2_0: BlockDecoders.tq2_0(input, output, count)
+        case .mxfp4: BlockDecoders.mxfp4(input, output, count)
+        case .nvfp4: BlockDecoders.nvfp4(input, output, count)
+        default:
+            throw AmalgamError(.unsupported, "unsupported encoding \(name): Amalgam cannot decode it (it can still copy it unchanged into another GGUF file)")
+        }
+    }
+
+    var canEncode: Bool { GGUFQuantizer.encodable.contains(type) }
+
+    func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws {
+        try GGUFQuantizer.encode(values, as: type, into: blocks)
+    }
+}
+
+/// Codecs are stateless; one per type is shared by every tensor.
+enum GGMLCodecs {
+    static func codec(for type: GGMLType) -> GGMLCodec { GGMLCodec(type: type) }
+}

@@ -1,0 +1,58 @@
+import AmalgamCore
+import Dispatch
+
+/// Quantises f32 values into ggml blocks, in parallel over chunks of blocks.
+enum GGUFQuantizer {
+    /// Block types Amalgam can encode. (F32, F16 and BF16 are plain dtypes, converted by the core.)
+    static let encodable: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
+
+    /// Encodes `values.count / blockElements` blocks of `type` into `blocks`.
+    /// Throws for types it cannot encode and for NaN or infinite values, which no block
+    /// scale can represent (ggml would write meaningless blocks).
+    static func encode(_ values: UnsafeBufferPointer<Float>, as type: GGMLType, into blocks: UnsafeMutableRawBufferPointer) throws {
+        guard encodable.contains(type) else {
+            throw AmalgamError(.unsupported, "encoding to \(type.name) is not supported; use one of \(encodable.map(\.name).sorted().joined(separator: ", "))")
+        }
+        let (elements, bytes) = type.blockLayout
+        let count = values.count / elements
+        precondition(values.count == count * elements && blocks.count >= count * bytes)
+        if let bad = firstNonFinite(values) {
+            throw AmalgamError(.unsupported, "element \(bad) is \(values[bad]); \(type.name) blocks cannot hold NaN or infinity")
+        }
+        guard count > 0 else { return }
+        nonisolated(unsafe) let input = values.baseAddress!
+        nonisolated(unsafe) let output = blocks.baseAddress!
+        // Chunks of about 64 Ki values: big enough to amortise dispatch, small enough to balance.
+        let perChunk = max(1, 65_536 / elements)
+        let chunks = (count + perChunk - 1) / perChunk
+        let work: @Sendable (Int) -> Void = { chunk in
+            let first = chunk * perChunk
+            let n = min(perChunk, count - first)
+            let x = input + first * elements, y = output + first * bytes
+            switch type {
+            case .q8_0: LegacyQuantizer.q8_0(x, y, n)
+            case .q4_0: LegacyQuantizer.q4_0(x, y, n)
+            case .q4_1: LegacyQuantizer.q4_1(x, y, n)
+            case .q5_0: LegacyQuantizer.q5_0(x, y, n)
+            case .q5_1: LegacyQuantizer.q5_1(x, y, n)
+            case .q4_K: KQuantizer.q45K(x, y, n, fiveBit: false)
+            case .q5_K: KQuantizer.q45K(x, y, n, fiveBit: true)
+            case .q6_K: KQuantizer.q6K(x, y, n)
+            default: preconditionFailure("checked above")
+            }
+        }
+        if chunks > 1 {
+            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+        } else {
+            work(0)
+        }
+    }
+
+    /// Index of the first NaN or infinity, if any. (x - x is NaN exactly for those.)
+    static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
+        var accumulator: Float = 0
+        for value in values { accumulator += value - value }
+        guard accumulator.isNaN else { return nil }
+        return values.firstIndex { !$0.isFinite }
+    }
+}

@@ -1,0 +1,268 @@
+import AmalgamCore
+
+/// Encoders for Q4_K, Q5_K and Q6_K following llama.cpp's reference quantiser
+/// (`quantize_row_q{4,5,6}_K_ref`, no importance matrix): per 32-element (Q4/Q5) or
+/// 16-element (Q6) sub-block, a weighted least-squares search for scale and minimum, then
+/// 6-bit (8-bit for Q6) sub-block scales under an f16 super-block scale, and a final
+/// re-quantisation against the rounded scales.
+///
+/// The C reference is usually compiled with fused multiply-add, so bytes can differ from a
+/// given llama.cpp build in the last place of a scale; the decoded error bound is the same.
+enum KQuantizer {
+    /// Round half to even, as ggml's `nearest_int` (adds 1.5 * 2^23). |value| <= 4194303.
+    @inline(__always) static func nearestInt(_ value: Float) -> Int {
+        guard value.isFinite, abs(value) <= 4_194_303 else { return value > 0 ? 4_194_303 : (value < 0 ? -4_194_303 : 0) }
+        let shifted = value + 12_582_912
+        return Int(shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
+    }
+
+    @inline(__always) static func half(_ value: Float) -> (bits: UInt16, value: Float) {
+        let bits = FloatBits.f16(from: value)
+        return (bits, FloatBits.float(fromF16: bits))
+    }
+
+    /// `make_qkx2_quants`: levels 0...nmax with scale and (non-positive) minimum fitted by
+    /// weighted least squares over `steps + 1` trial scales. Returns (scale, -minimum).
+    static func fitScaleAndMinimum(
+        _ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, weights: UnsafePointer<Float>,
+        into L: UnsafeMutablePointer<UInt8>, scratch: UnsafeMutablePointer<UInt8>,
+        rmin: Float, rdelta: Float, steps: Int
+    ) -> (scale: Float, minimum: Float) {
+        var low = x[0], high = x[0]
+        var sumW = weights[0]
+        var sumX = sumW * x[0]
+        for i in 1..<n {
+            if x[i] < low { low = x[i] }
+            if x[i] > high { high = x[i] }
+            let w = weights[i]
+            sumW += w
+            sumX += w * x[i]
+        }
+        if low > 0 { low = 0 }
+        if high == low {
+            for i in 0..<n { L[i] = 0 }
+            return (0, -low)
+        }
+        let levels = Float(nmax)
+        var iscale = levels / (high - low)
+        var scale = 1 / iscale
+        var bestError: Float = 0
+        for i in 0..<n {
+            let l = max(0, min(nmax, nearestInt(iscale * (x[i] - low))))
+            L[i] = UInt8(l)
+            let diff = scale * Float(l) + low - x[i]
+            bestError += weights[i] * (diff * diff)
+        }
+        for step in 0...steps {
+            iscale = (rmin + rdelta * Float(step) + levels) / (high - low)
+            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
+            for i in 0..<n {
+                let l = max(0, min(nmax, nearestInt(iscale * (x[i] - low))))
+                scratch[i] = UInt8(l)
+                let w = weights[i], fl = Float(l)
+                sumL += w * fl
+                sumL2 += w * fl * fl
+                sumXL += w * fl * x[i]
+            }
+            let determinant = sumW * sumL2 - sumL * sumL
+            guard determinant > 0 else { continue }
+            var thisScale = (sumW * sumXL - sumX * sumL) / determinant
+            var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
+            if thisMin > 0 {
+                thisMin = 0
+                thisScale = sumXL / sumL2
+            }
+            var error: Float = 0
+            for i in 0..<n {
+                let diff = thisScale * Float(scratch[i]) + thisMin - x[i]
+                error += weights[i] * (diff * diff)
+            }
+            if error < bestError {
+                for i in 0..<n { L[i] = scratch[i] }
+                bestError = error
+                scale = thisScale
+                low = thisMin
+            }
+        }
+        return (scale, -low)
+    }
+
+    /// Q4_K (nmax 15) and Q5_K (nmax 31) share everything but the level count, the search
+    /// parameters and the packing.
+    static func q45K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, fiveBit: Bool) {
+        let nmax = fiveBit ? 31 : 15
+        let blockBytes = fiveBit ? 176 : 144
+        var L = [UInt8](repeating: 0, count: 256)
+        var scratch = [UInt8](repeating: 0, count: 32)
+        var weights = [Float](repeating: 0, count: 32)
+        var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
+        for b in 0..<count {
+            let v = x + b * 256, block = y + b * blockBytes
+            var maxScale: Float = 0, maxMin: Float = 0
+            for j in 0..<8 {
+                let sub = v + 32 * j
+                var sumX2: Float = 0
+                for l in 0..<32 { sumX2 += sub[l] * sub[l] }
+                let average = (sumX2 / 32).squareRoot()
+                for l in 0..<32 { weights[l] = average + abs(sub[l]) }
+                let fit = L.withUnsafeMutableBufferPointer { levels in
+                    scratch.withUnsafeMutableBufferPointer { aux in
+                        weights.withUnsafeBufferPointer { w in
+                            fitScaleAndMinimum(
+                                sub, count: 32, levels: nmax, weights: w.baseAddress!, into: levels.baseAddress! + 32 * j,
+                                scratch: aux.baseAddress!, rmin: fiveBit ? -0.5 : -1, rdelta: 0.1, steps: fiveBit ? 15 : 20)
+                        }
+                    }
+                }
+                scales[j] = fit.scale
+                mins[j] = fit.minimum
+                if fit.scale > maxScale { maxScale = fit.scale }
+                if fit.minimum > maxMin { maxMin = fit.minimum }
+            }
+            let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+            let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
+            var packed = [UInt8](repeating: 0, count: 12)
+            for j in 0..<8 {
+                let ls = UInt8(min(63, max(0, nearestInt(inverseScale * scales[j]))))
+                let lm = UInt8(min(63, max(0, nearestInt(inverseMin * mins[j]))))
+                if j < 4 {
+                    packed[j] = ls
+                    packed[j + 4] = lm
+                } else {
+                    packed[j + 4] = (ls & 15) | ((lm & 15) << 4)
+                    packed[j - 4] |= (ls >> 4) << 6
+                    packed[j] |= (lm >> 4) << 6
+                }
+            }
+            let d = half(maxScale / 63), dmin = half(maxMin / 63)
+            block.storeBytes(of: d.bits, toByteOffset: 0, as: UInt16.self)
+            block.storeBytes(of: dmin.bits, toByteOffset: 2, as: UInt16.self)
+            for (k, byte) in packed.enumerated() { block.storeBytes(of: byte, toByteOffset: 4 + k, as: UInt8.self) }
+            packed.withUnsafeBufferPointer { s in
+                for j in 0..<8 {
+                    let (sc, m) = BlockDecoders.scaleMin(s.baseAddress!, j)
+                    let dj = d.value * Float(sc)
+                    if dj == 0 { continue }
+                    let dm = dmin.value * Float(m)
+                    for i in 0..<32 { L[32 * j + i] = UInt8(max(0, min(nmax, nearestInt((v[32 * j + i] + dm) / dj)))) }
+                }
+            }
+            if fiveBit {
+                let qh = block + 16, ql = block + 48
+                for k in 0..<32 { qh.storeBytes(of: 0, toByteOffset: k, as: UInt8.self) }
+                var m1: UInt8 = 1, m2: UInt8 = 2
+                for (chunk, n) in stride(from: 0, to: 256, by: 64).enumerated() {
+                    for j in 0..<32 {
+                        var l1 = L[n + j], l2 = L[n + j + 32]
+                        var high = qh.load(fromByteOffset: j, as: UInt8.self)
+                        if l1 > 15 { l1 -= 16; high |= m1 }
+                        if l2 > 15 { l2 -= 16; high |= m2 }
+                        qh.storeBytes(of: high, toByteOffset: j, as: UInt8.self)
+                        ql.storeBytes(of: l1 | (l2 << 4), toByteOffset: chunk * 32 + j, as: UInt8.self)
+                    }
+                    m1 <<= 2
+                    m2 <<= 2
+                }
+            } else {
+                for (chunk, n) in stride(from: 0, to: 256, by: 64).enumerated() {
+                    for l in 0..<32 {
+                        block.storeBytes(of: L[n + l] | (L[n + l + 32] << 4), toByteOffset: 16 + chunk * 32 + l, as: UInt8.self)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `make_qx_quants` with rmse_type 1 (weights x^2): signed levels -nmax..nmax-1 stored
+    /// with +nmax, scale refined over 18 trial values. Returns the scale.
+    static func fitSignedScale(_ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, into L: UnsafeMutablePointer<Int8>) -> Float {
+        var maxValue: Float = 0, amax: Float = 0
+        for i in 0..<n {
+            let ax = abs(x[i])
+            if ax > amax {
+                amax = ax
+                maxValue = x[i]
+            }
+        }
+        if amax < 1e-15 {
+            for i in 0..<n { L[i] = 0 }
+            return 0
+        }
+        let levels = Float(nmax)
+        var iscale = -levels / maxValue
+        var sumLX: Float = 0, sumL2: Float = 0
+        for i in 0..<n {
+            let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
+            L[i] = Int8(l + nmax)
+            let w = x[i] * x[i], fl = Float(l)
+            sumLX += w * x[i] * fl
+            sumL2 += w * fl * fl
+        }
+        var scale: Float = sumL2 != 0 ? sumLX / sumL2 : 0
+        var best = scale * sumLX
+        for step in -9...9 where step != 0 {
+            iscale = -(levels + 0.1 * Float(step)) / maxValue
+            sumLX = 0
+            sumL2 = 0
+            for i in 0..<n {
+                let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
+                let w = x[i] * x[i], fl = Float(l)
+                sumLX += w * x[i] * fl
+                sumL2 += w * fl * fl
+            }
+            if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
+                for i in 0..<n { L[i] = Int8(max(-nmax, min(nmax - 1, nearestInt(iscale * x[i]))) + nmax) }
+                scale = sumLX / sumL2
+                best = scale * sumLX
+            }
+        }
+        return scale
+    }
+
+    static func q6K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        var L = [Int8](repeating: 0, count: 256)
+        var scales = [Float](repeating: 0, count: 16)
+        for b in 0..<count {
+            let v = x + b * 256, block = y + b * 210
+            var maxScale: Float = 0, maxAbsScale: Float = 0
+            L.withUnsafeMutableBufferPointer { levels in
+                for group in 0..<16 {
+                    let scale = fitSignedScale(v + 16 * group, count: 16, levels: 32, into: levels.baseAddress! + 16 * group)
+                    scales[group] = scale
+                    if abs(scale) > maxAbsScale {
+                        maxAbsScale = abs(scale)
+                        maxScale = scale
+                    }
+                }
+            }
+            if maxAbsScale < 1e-15 {
+                for k in 0..<210 { block.storeBytes(of: 0, toByteOffset: k, as: UInt8.self) }
+                continue
+            }
+            let iscale = -128 / maxScale
+            let d = half(1 / iscale)
+            block.storeBytes(of: d.bits, toByteOffset: 208, as: UInt16.self)
+            var groupScales = [Int8](repeating: 0, count: 16)
+            for group in 0..<16 {
+                groupScales[group] = Int8(max(-128, min(127, nearestInt(iscale * scales[group]))))
+                block.storeBytes(of: groupScales[group], toByteOffset: 192 + group, as: Int8.self)
+            }
+            for group in 0..<16 {
+                let dg = d.value * Float(groupScales[group])
+                if dg == 0 { continue }
+                for i in 0..<16 {
+                    L[16 * group + i] = Int8(max(-32, min(31, nearestInt(v[16 * group + i] / dg))) + 32)
+                }
+            }
+            for (chunk, j) in stride(from: 0, to: 256, by: 128).enumerated() {
+                for l in 0..<32 {
+                    let q1 = UInt8(L[j + l]), q2 = UInt8(L[j + l + 32]), q3 = UInt8(L[j + l + 64]), q4 = UInt8(L[j + l + 96])
+                    block.storeBytes(of: (q1 & 15) | ((q3 & 15) << 4), toByteOffset: chunk * 64 + l, as: UInt8.self)
+                    block.storeBytes(of: (q2 & 15) | ((q4 & 15) << 4), toByteOffset: chunk * 64 + 32 + l, as: UInt8.self)
+                    let high = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6)
+                    block.storeBytes(of: high, toByteOffset: 128 + chunk * 32 + l, as: UInt8.self)
+                }
+            }
+        }
+    }
+}

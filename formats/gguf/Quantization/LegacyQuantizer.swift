@@ -1,0 +1,124 @@
+import AmalgamCore
+
+/// Encoders for ggml's 32-element block types, producing the bytes gguf-py's
+/// `quants.quantize` produces: the same f32 operations in the same order (gguf-py mirrors
+/// ggml's `quantize_row_*_ref`), scales rounded to f16 to nearest even.
+enum LegacyQuantizer {
+    @inline(__always) static func storeHalf(_ value: Float, _ p: UnsafeMutableRawPointer, _ offset: Int) {
+        p.storeBytes(of: FloatBits.f16(from: value), toByteOffset: offset, as: UInt16.self)
+    }
+
+    /// The element of largest magnitude (the first one on ties), with its sign.
+    @inline(__always) static func signedAbsMax(_ x: UnsafePointer<Float>) -> Float {
+        var best: Float = 0, bestMagnitude: Float = -1
+        for j in 0..<32 where abs(x[j]) > bestMagnitude {
+            bestMagnitude = abs(x[j])
+            best = x[j]
+        }
+        return best
+    }
+
+    @inline(__always) static func minMax(_ x: UnsafePointer<Float>) -> (Float, Float) {
+        var low = x[0], high = x[0]
+        for j in 1..<32 {
+            low = min(low, x[j])
+            high = max(high, x[j])
+        }
+        return (low, high)
+    }
+
+    /// `value` (already an integer) as a byte in 0...upper; NaN becomes 0. Only values that
+    /// come from non-finite or denormal-scaled blocks ever need the clamp.
+    @inline(__always) static func byte(_ value: Float, upTo upper: UInt8) -> UInt8 {
+        value >= 0 ? (value < Float(upper) ? UInt8(value) : upper) : 0
+    }
+
+    /// gguf-py's `np_roundf`: rounds half away from zero, computed as it computes it.
+    @inline(__always) static func roundHalfAway(_ value: Float) -> Float {
+        let magnitude = abs(value)
+        let floored = magnitude.rounded(.down)
+        let rounded = floored + (2 * (magnitude - floored)).rounded(.down)
+        return value < 0 ? -rounded : (value > 0 ? rounded : 0)
+    }
+
+    static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<count {
+            let v = x + b * 32, block = y + b * 34
+            var amax: Float = 0
+            for j in 0..<32 { amax = max(amax, abs(v[j])) }
+            let d = amax / 127
+            let id: Float = d == 0 ? 0 : 1 / d
+            storeHalf(d, block, 0)
+            for j in 0..<32 {
+                block.storeBytes(of: Int8(bitPattern: byte(roundHalfAway(v[j] * id) + 128, upTo: 255) &- 128), toByteOffset: 2 + j, as: Int8.self)
+            }
+        }
+    }
+
+    static func q4_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<count {
+            let v = x + b * 32, block = y + b * 18
+            let d = signedAbsMax(v) / -8
+            let id: Float = d == 0 ? 0 : 1 / d
+            storeHalf(d, block, 0)
+            for j in 0..<16 {
+                let low = byte((v[j] * id + 8.5).rounded(.towardZero), upTo: 15)
+                let high = byte((v[j + 16] * id + 8.5).rounded(.towardZero), upTo: 15)
+                block.storeBytes(of: low | high << 4, toByteOffset: 2 + j, as: UInt8.self)
+            }
+        }
+    }
+
+    static func q4_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<count {
+            let v = x + b * 32, block = y + b * 20
+            let (low, high) = minMax(v)
+            let d = (high - low) / 15
+            let id: Float = d == 0 ? 0 : 1 / d
+            storeHalf(d, block, 0)
+            storeHalf(low, block, 2)
+            for j in 0..<16 {
+                let q0 = byte(((v[j] - low) * id + 0.5).rounded(.towardZero), upTo: 15)
+                let q1 = byte(((v[j + 16] - low) * id + 0.5).rounded(.towardZero), upTo: 15)
+                block.storeBytes(of: q0 | q1 << 4, toByteOffset: 4 + j, as: UInt8.self)
+            }
+        }
+    }
+
+
+    static func q5_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<count {
+            let v = x + b * 32, block = y + b * 22
+            let d = signedAbsMax(v) / -16
+            let id: Float = d == 0 ? 0 : 1 / d
+            storeHalf(d, block, 0)
+            var qh: UInt32 = 0
+            for j in 0..<16 {
+                let q0 = byte((v[j] * id + 16.5).rounded(.towardZero), upTo: 31)
+                let q1 = byte((v[j + 16] * id + 16.5).rounded(.towardZero), upTo: 31)
+                qh |= UInt32(q0 >> 4) << UInt32(j) | UInt32(q1 >> 4) << UInt32(j + 16)
+                block.storeBytes(of: (q0 & 15) | (q1 << 4), toByteOffset: 6 + j, as: UInt8.self)
+            }
+            block.storeBytes(of: qh.littleEndian, toByteOffset: 2, as: UInt32.self)
+        }
+    }
+
+    static func q5_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
+        for b in 0..<count {
+            let v = x + b * 32, block = y + b * 24
+            let (low, high) = minMax(v)
+            let d = (high - low) / 31
+            let id: Float = d == 0 ? 0 : 1 / d
+            storeHalf(d, block, 0)
+            storeHalf(low, block, 2)
+            var qh: UInt32 = 0
+            for j in 0..<16 {
+                let q0 = byte(((v[j] - low) * id + 0.5).rounded(.towardZero), upTo: 31)
+                let q1 = byte(((v[j + 16] - low) * id + 0.5).rounded(.towardZero), upTo: 31)
+                qh |= UInt32(q0 >> 4) << UInt32(j) | UInt32(q1 >> 4) << UInt32(j + 16)
+                block.storeBytes(of: (q0 & 15) | (q1 << 4), toByteOffset: 8 + j, as: UInt8.self)
+            }
+            block.storeBytes(of: qh.littleEndian, toByteOffset: 4, as: UInt32.self)
+        }
+    }
+}
