@@ -207,8 +207,10 @@ struct GGUFWriter {
         var metadata = Metadata()
         metadata["general.architecture"] = .string(architecture)
         if graph.sourceFormat == "gguf" {
-            for entry in graph.metadata where !Self.computedKeys.contains(entry.key) { metadata[entry.key] = entry.value }
-            if quant == nil, let fileType = graph.metadata["general.file_type"] { metadata["general.file_type"] = fileType }
+            // Keys keep their order; the computed ones are replaced in place below.
+            for entry in graph.metadata where entry.key != "general.quantization_version" || anyQuantized {
+                metadata[entry.key] = entry.value
+            }
         } else {
             for entry in HuggingFaceConfig.ggufMetadata(fromConfig: graph.architecture.parameters, architecture: architecture) {
                 metadata[entry.key] = entry.value
