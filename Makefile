@@ -54,6 +54,7 @@ demo: release
 bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/npz_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/gguf_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/axis_benchmark.py
 
 clean:

@@ -4,13 +4,14 @@ import Synchronization
 /// The result of loading one tensor completely.
 public struct TensorVerification: Sendable {
     public var name: String
-    /// NaN and infinite values (nil for non-floating dtypes and quantised encodings).
+    /// NaN and infinite values (nil for non-floating dtypes); quantised tensors are decoded.
     public var nonFinite: Int?
 }
 
 extension InspectionReport {
     /// Loads every tensor's bytes (checking CRCs, inflating, reordering, as the format
-    /// requires) and counts non-finite values of floating-point tensors. Tensors are checked
+    /// requires), decodes quantised blocks, and counts non-finite values of floating-point
+    /// tensors. Tensors are checked
     /// in parallel on `threads` threads; the first error is thrown.
     public func verify(threads: Int = 2) throws -> [TensorVerification] {
         let tensors = graph.tensors
@@ -36,6 +37,11 @@ extension InspectionReport {
     private static func verify(_ tensor: Tensor) throws -> TensorVerification {
         try AmalgamError.withContext(tensor: tensor.name) {
             let bytes = try tensor.loadBytes()
+            if case .quantized = tensor.encoding {
+                // Decoding is the only way to know the blocks hold numbers.
+                let values = try tensor.encoding.decodeToFloat(bytes, elementCount: tensor.shape.elementCount)
+                return TensorVerification(name: tensor.name, nonFinite: values.reduce(0) { $0 + ($1.isFinite ? 0 : 1) })
+            }
             guard let dtype = tensor.encoding.dtype, dtype.isFloatingPoint else {
                 return TensorVerification(name: tensor.name, nonFinite: nil)
             }

@@ -113,3 +113,90 @@ def test_axis_matches_full_svd_reference(tmp_path, exact):
     # The 1-D tensor gets the mean task vector.
     mean = base[NAMES[2]] + np.mean([m[NAMES[2]] - base[NAMES[2]] for m in models], axis=0)
     assert np.allclose(merged[NAMES[2]], mean, rtol=0, atol=1e-6)
+
+
+# ---------------------------------------------------------------- mixed formats
+
+GGUF_NAMES = {NAMES[0]: "blk.0.ffn_up.weight", NAMES[1]: "blk.0.attn_q.weight", NAMES[2]: "output_norm.weight"}
+HEADS = 4
+
+
+def rotary_permute(w, heads):
+    return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
+def write_llama_gguf(path, model, qtype):
+    """A gguf-py file with llama names, Q permuted as convert_hf_to_gguf does; 2-D weights
+    in `qtype` (F16 or Q8_0), vectors in F32. Returns the values it actually holds."""
+    import gguf
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_uint32("llama.attention.head_count", HEADS)
+    writer.add_uint32("llama.attention.head_count_kv", HEADS)
+    held = {}
+    for name, values in model.items():
+        stored = rotary_permute(values, HEADS) if name == NAMES[1] else values
+        if values.ndim == 1:
+            writer.add_tensor(GGUF_NAMES[name], stored)
+            held[name] = values
+        elif qtype == "F16":
+            writer.add_tensor(GGUF_NAMES[name], stored.astype(np.float16))
+            held[name] = values.astype(np.float16).astype(np.float32)
+        else:
+            blocks = gguf.quants.quantize(stored, gguf.GGMLQuantizationType.Q8_0)
+            writer.add_tensor(GGUF_NAMES[name], blocks, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+            decoded = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType.Q8_0)
+            held[name] = decoded.reshape(values.shape) if name != NAMES[1] else \
+                decoded.reshape(HEADS, values.shape[0] // HEADS // 2, 2, -1).swapaxes(1, 2).reshape(values.shape)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return held
+
+
+@pytest.mark.parametrize("method", [("axis", "--k", "3"), ("ties", "--density", "0.5"), ("task_arithmetic", "--lambda", "0.7"), ("average",)],
+                         ids=lambda m: m[0])
+def test_mixed_format_sources_merge_like_safetensors(tmp_path, method):
+    base, models, paths = make_models(tmp_path, 4, low_rank=True, seed=5)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_attention_heads": HEADS, "num_key_value_heads": HEADS}))
+    np.savez(tmp_path / "s1.npz", **models[1])
+    held_f16 = write_llama_gguf(tmp_path / "s2-f16.gguf", models[2], "F16")
+    held_q8 = write_llama_gguf(tmp_path / "s3-q8_0.gguf", models[3], "Q8_0")
+    mixed = run_merge(tmp_path, [paths[0], tmp_path / "s1.npz", tmp_path / "s2-f16.gguf", tmp_path / "s3-q8_0.gguf"], "--method", *method)
+    for index, held in [(2, held_f16), (3, held_q8)]:
+        save_file(held, str(tmp_path / f"same{index}.safetensors"))
+    same = run_merge(tmp_path, [paths[0], paths[1], tmp_path / "same2.safetensors", tmp_path / "same3.safetensors"], "--method", *method)
+    original = run_merge(tmp_path, paths, "--method", *method)
+    for name in NAMES:
+        # Exactly the merge of the values the files hold...
+        assert mixed[name].tobytes() == same[name].tobytes(), name
+        # ...which is within the f16 / Q8_0 rounding of the all-f32 merge (TIES's magnitude
+        # trim and sign election are discontinuous, so rounding may flip its choices).
+        if method[0] != "ties":
+            scale = np.abs(original[name]).max()
+            assert np.abs(mixed[name] - original[name]).max() <= 2e-2 * scale, name
+
+
+def test_merge_writes_quantised_gguf(tmp_path):
+    import gguf
+    base, models, paths = make_models(tmp_path, 2, seed=8)
+    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_attention_heads": HEADS, "num_key_value_heads": HEADS}))
+    merged_f32 = run_merge(tmp_path, paths, "--method", "average")
+    out = tmp_path / "merged.gguf"
+    amalgam("merge", "--base", str(tmp_path / "base.safetensors"), "--source", str(paths[0]), "--source", str(paths[1]),
+            "--method", "average", "--output", str(out), "--quant", "q8_0")
+    reader = gguf.GGUFReader(str(out))
+    tensors = {t.name: t for t in reader.tensors}
+    assert sorted(tensors) == sorted(GGUF_NAMES.values())
+    assert bytes(reader.fields["general.architecture"].parts[-1]).decode() == "llama"
+    for name, gguf_name in GGUF_NAMES.items():
+        tensor = tensors[gguf_name]
+        expected = merged_f32[name]
+        if expected.ndim == 1:
+            assert tensor.tensor_type == gguf.GGMLQuantizationType.F32
+            assert np.asarray(tensor.data).tobytes() == expected.tobytes()
+        else:
+            if name == NAMES[1]:
+                expected = rotary_permute(expected, HEADS)
+            assert tensor.tensor_type == gguf.GGMLQuantizationType.Q8_0
+            assert np.asarray(tensor.data).tobytes() == gguf.quants.quantize(expected, gguf.GGMLQuantizationType.Q8_0).tobytes()
