@@ -80,7 +80,12 @@ public enum Recipe {
             for (key, option) in [("compress", "compress"), ("keep_dtype", "keep-dtype")] {
                 if case .bool(true)? = value[key] { output.writerOptions[option] = "true" }
             }
-            if let quant = try string(value["quant"], "quant") { output.writerOptions["quant"] = quant }
+            if let quant = try string(value["quant"], "quant") {
+                guard Amalgam.quantizationChoices.contains(quant.lowercased()) else {
+                    throw fail("output quant must be one of \(Amalgam.quantizationChoices.joined(separator: ", ")), not '\(quant)'")
+                }
+                output.writerOptions["quant"] = quant.lowercased()
+            }
             outputs.append(output)
         }
         var options = MergeOptions(base: resolve(base), sources: sources.map(resolve), method: method, outputs: outputs)

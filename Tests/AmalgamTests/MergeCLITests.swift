@@ -157,7 +157,7 @@ struct MergeCLITests {
         let recipe = fixture.folder + "/recipe.json"
         try """
             {"base": "base.safetensors", "sources": ["a.safetensors", "b.npz"], "method": "axis", "options": {"k": 2},
-             "outputs": [{"path": "m.safetensors"}, {"path": "m.npz", "compress": true, "dtype": "bf16"}],
+             "outputs": [{"path": "m.safetensors"}, {"path": "m.npz", "compress": true, "dtype": "bf16"}, {"path": "m.gguf", "quant": "q8_0"}],
              "factors": "f.safetensors", "report": "r.json"}
             """.write(toFile: recipe, atomically: true, encoding: .utf8)
         let dry = try CLI.run("run", recipe, "--dry-run")
@@ -166,7 +166,17 @@ struct MergeCLITests {
         #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "recipe.json"])
         let result = try CLI.run("run", recipe)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "f.safetensors", "m.npz", "m.safetensors", "r.json", "recipe.json"])
+        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "f.safetensors", "m.gguf", "m.npz", "m.safetensors", "r.json", "recipe.json"])
+        let gguf = try InspectionReport(path: fixture.folder + "/m.gguf").graph
+        let merged = try InspectionReport(path: fixture.folder + "/m.safetensors").graph
+        #expect(gguf.tensors.map(\.name).sorted() == merged.tensors.map(\.name).sorted())
+        // The demo model's rows (16, 24) are not whole Q8_0 blocks: F16 with a warning, float
+        // vectors F32, integer tensors unchanged.
+        for tensor in gguf.tensors where merged[tensor.name]?.encoding.dtype?.isFloatingPoint == true {
+            #expect(tensor.encoding == (tensor.shape.dimensions.count == 1 ? .plain(.f32) : .plain(.f16)), "\(tensor.name)")
+        }
+        #expect(gguf.tensors.filter { $0.encoding.dtype?.isFloatingPoint == false }.map(\.encoding) == merged.tensors.filter { $0.encoding.dtype?.isFloatingPoint == false }.map(\.encoding))
+        #expect(gguf.metadata["general.file_type"] == .u32(7) && result.stderr.contains("is not a multiple of the Q8_0 block size 32; stored as F16"))
         let npz = try InspectionReport(path: fixture.folder + "/m.npz").graph
         #expect(npz["model.norm.weight"]?.encoding == .plain(.f32))  // numpy has no bf16: widened with a warning
         #expect(result.stderr.contains("amalgam run: warning: "))
@@ -175,5 +185,8 @@ struct MergeCLITests {
         try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.safetensors"}], "methd": "axis"}"#.write(toFile: recipe, atomically: true, encoding: .utf8)
         let unknown = try CLI.run("run", recipe)
         #expect(unknown.status == 1 && unknown.stderr.contains("recipe: unknown key 'methd'"))
+        try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.gguf", "quant": "q3_k"}]}"#.write(toFile: recipe, atomically: true, encoding: .utf8)
+        let badQuant = try CLI.run("run", recipe)
+        #expect(badQuant.status == 1 && badQuant.stderr.contains("output quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, not 'q3_k'"))
     }
 }

@@ -215,22 +215,43 @@ struct GGUFWriter {
             for entry in HuggingFaceConfig.ggufMetadata(fromConfig: graph.architecture.parameters, architecture: architecture) {
                 metadata[entry.key] = entry.value
             }
-            // String metadata from formats without types: keep the texts that are not
-            // numbers, booleans or arrays (those had types GGUF would need back).
+            if let tokenizer = graph.attachments["tokenizer.json"],
+                let keys = GGUFTokenizerImport.metadata(fromTokenizerJSON: tokenizer, config: graph.architecture.parameters) {
+                for entry in keys { metadata[entry.key] = entry.value }
+            }
             for entry in graph.metadata where !Self.computedKeys.contains(entry.key) && metadata[entry.key] == nil {
-                guard case .string(let text) = entry.value else {
-                    metadata[entry.key] = entry.value
-                    continue
-                }
-                let looksTyped = Double(text) != nil || text == "true" || text == "false" || text.hasPrefix("[")
-                if !looksTyped || !(entry.key.hasPrefix("general.") || entry.key.hasPrefix("tokenizer.") || entry.key.hasPrefix("\(architecture).")) {
-                    metadata[entry.key] = entry.value
-                }
+                if let value = Self.retyped(entry, architecture: architecture) { metadata[entry.key] = value }
             }
         }
         if let quant { metadata["general.file_type"] = .u32(quant.fileType) }
         if anyQuantized { metadata["general.quantization_version"] = .u32(2) }
         return metadata
+    }
+}
+
+extension GGUFWriter {
+    /// Formats with string-only metadata (safetensors) hold GGUF's own keys as text. Under
+    /// GGUF's namespaces, give them back the types GGUF uses: booleans, u32 for
+    /// non-negative integers, f32 for other numbers, arrays of strings or i32; the long
+    /// tokenizer arrays are not there (the tokenizer is rebuilt from tokenizer.json). Other
+    /// keys are kept as they are.
+    static func retyped(_ entry: Metadata.Entry, architecture: String) -> MetadataValue? {
+        guard case .string(let text) = entry.value,
+            entry.key.hasPrefix("general.") || entry.key.hasPrefix("tokenizer.") || entry.key.hasPrefix("\(architecture).")
+        else { return entry.value }
+        if text == "true" || text == "false" { return .bool(text == "true") }
+        if let integer = UInt32(text) { return .u32(integer) }
+        if let integer = Int32(text) { return .i32(integer) }
+        if text.hasPrefix("[") {
+            // Short arrays (general.languages, tags) come back as strings or i32, as gguf-py writes them.
+            guard let elements = Array(text.utf8).withUnsafeBytes({ try? JSONParser.parse($0) })?.arrayValue, !elements.isEmpty else { return nil }
+            let strings = elements.compactMap(\.stringValue)
+            if strings.count == elements.count { return .array(strings.map { .string($0) }) }
+            let integers = elements.compactMap { $0.doubleValue.flatMap { Int32(exactly: $0) } }
+            return integers.count == elements.count ? .array(integers.map { .i32($0) }) : nil
+        }
+        if let number = Float(text), text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .f32(number) }
+        return entry.value
     }
 }
 

@@ -1,12 +1,15 @@
 import AmalgamCore
 
-/// Reads a Hugging Face `config.json` beside a model into architecture hints.
+/// Reads a Hugging Face `config.json` beside a model into architecture hints, and carries it
+/// (and a `tokenizer.json` there) along as attachments.
 enum ConfigHints {
     /// The config's scalar values that describe the architecture.
     static let keys = [
         "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
         "num_key_value_heads", "vocab_size", "max_position_embeddings", "rope_theta", "rms_norm_eps",
-        "layer_norm_eps", "hidden_act", "head_dim", "tie_word_embeddings",
+        "layer_norm_eps", "hidden_act", "head_dim", "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id",
+        // GPT-2 spells them its own way.
+        "n_embd", "n_layer", "n_head", "n_positions", "n_inner", "layer_norm_epsilon",
     ]
 
     /// Returns `graph` with hints from `folder/config.json` when that file exists and parses;
@@ -30,6 +33,11 @@ enum ConfigHints {
         var result = graph
         result.architecture = hints
         result.attachments["config.json"] = file.region
+        // The tokenizer travels with the weights too (and lets GGUF output embed it).
+        let tokenizerPath = folder + "/tokenizer.json"
+        if FileIdentity.of(path: tokenizerPath) != nil, let tokenizer = try? MappedFile(path: tokenizerPath), tokenizer.size < 200_000_000 {
+            result.attachments["tokenizer.json"] = tokenizer.region
+        }
         return result
     }
 }

@@ -92,10 +92,15 @@ enum KQuantizer {
     static func q45K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, fiveBit: Bool) {
         let nmax = fiveBit ? 31 : 15
         let blockBytes = fiveBit ? 176 : 144
-        var L = [UInt8](repeating: 0, count: 256)
-        var scratch = [UInt8](repeating: 0, count: 32)
-        var weights = [Float](repeating: 0, count: 32)
-        var scales = [Float](repeating: 0, count: 8), mins = [Float](repeating: 0, count: 8)
+        // Scratch for one super-block, allocated once per call (no allocation per block).
+        let L = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
+        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: 32)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 8), mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+        let packed = UnsafeMutablePointer<UInt8>.allocate(capacity: 12)
+        defer {
+            L.deallocate(); scratch.deallocate(); weights.deallocate(); scales.deallocate(); mins.deallocate(); packed.deallocate()
+        }
         for b in 0..<count {
             let v = x + b * 256, block = y + b * blockBytes
             var maxScale: Float = 0, maxMin: Float = 0
@@ -105,15 +110,9 @@ enum KQuantizer {
                 for l in 0..<32 { sumX2 += sub[l] * sub[l] }
                 let average = (sumX2 / 32).squareRoot()
                 for l in 0..<32 { weights[l] = average + abs(sub[l]) }
-                let fit = L.withUnsafeMutableBufferPointer { levels in
-                    scratch.withUnsafeMutableBufferPointer { aux in
-                        weights.withUnsafeBufferPointer { w in
-                            fitScaleAndMinimum(
-                                sub, count: 32, levels: nmax, weights: w.baseAddress!, into: levels.baseAddress! + 32 * j,
-                                scratch: aux.baseAddress!, rmin: fiveBit ? -0.5 : -1, rdelta: 0.1, steps: fiveBit ? 15 : 20)
-                        }
-                    }
-                }
+                let fit = fitScaleAndMinimum(
+                    sub, count: 32, levels: nmax, weights: weights, into: L + 32 * j, scratch: scratch,
+                    rmin: fiveBit ? -0.5 : -1, rdelta: 0.1, steps: fiveBit ? 15 : 20)
                 scales[j] = fit.scale
                 mins[j] = fit.minimum
                 if fit.scale > maxScale { maxScale = fit.scale }
@@ -121,7 +120,7 @@ enum KQuantizer {
             }
             let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
             let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
-            var packed = [UInt8](repeating: 0, count: 12)
+            packed.initialize(repeating: 0, count: 12)
             for j in 0..<8 {
                 let ls = UInt8(min(63, max(0, nearestInt(inverseScale * scales[j]))))
                 let lm = UInt8(min(63, max(0, nearestInt(inverseMin * mins[j]))))
@@ -137,15 +136,13 @@ enum KQuantizer {
             let d = half(maxScale / 63), dmin = half(maxMin / 63)
             block.storeBytes(of: d.bits, toByteOffset: 0, as: UInt16.self)
             block.storeBytes(of: dmin.bits, toByteOffset: 2, as: UInt16.self)
-            for (k, byte) in packed.enumerated() { block.storeBytes(of: byte, toByteOffset: 4 + k, as: UInt8.self) }
-            packed.withUnsafeBufferPointer { s in
-                for j in 0..<8 {
-                    let (sc, m) = BlockDecoders.scaleMin(s.baseAddress!, j)
-                    let dj = d.value * Float(sc)
-                    if dj == 0 { continue }
-                    let dm = dmin.value * Float(m)
-                    for i in 0..<32 { L[32 * j + i] = UInt8(max(0, min(nmax, nearestInt((v[32 * j + i] + dm) / dj)))) }
-                }
+            (block + 4).copyMemory(from: packed, byteCount: 12)
+            for j in 0..<8 {
+                let (sc, m) = BlockDecoders.scaleMin(UnsafePointer(packed), j)
+                let dj = d.value * Float(sc)
+                if dj == 0 { continue }
+                let dm = dmin.value * Float(m)
+                for i in 0..<32 { L[32 * j + i] = UInt8(max(0, min(nmax, nearestInt((v[32 * j + i] + dm) / dj)))) }
             }
             if fiveBit {
                 let qh = block + 16, ql = block + 48

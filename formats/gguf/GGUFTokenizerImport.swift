@@ -1,0 +1,76 @@
+import AmalgamCore
+
+/// Builds GGUF's `tokenizer.ggml.*` keys from a Hugging Face `tokenizer.json` (the inverse
+/// of `HuggingFaceTokenizer`): BPE models become `gpt2` (tokens, types, merges), Unigram
+/// models `llama` (pieces, scores, types with byte pieces marked), WordPiece models `bert`.
+enum GGUFTokenizerImport {
+    static func metadata(fromTokenizerJSON region: ByteRegion, config: Metadata) -> Metadata? {
+        guard region.count < 200_000_000,
+            let json = try? region.withUnsafeBytes({ (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) }),
+            let model = json["model"], let type = model["type"]?.stringValue
+        else { return nil }
+
+        var tokens: [String?] = []
+        var scores: [Float] = []
+        func place(_ token: String, _ id: Int) {
+            guard id >= 0, id < 10_000_000 else { return }
+            if tokens.count <= id { tokens += [String?](repeating: nil, count: id + 1 - tokens.count) }
+            tokens[id] = token
+        }
+        switch type {
+        case "BPE", "WordPiece":
+            for (token, id) in model["vocab"]?.objectValue ?? [] { if let id = id.uint64Value { place(token, Int(id)) } }
+        case "Unigram":
+            for (id, entry) in (model["vocab"]?.arrayValue ?? []).enumerated() {
+                guard let piece = entry.arrayValue?.first?.stringValue else { continue }
+                place(piece, id)
+                if scores.count < id { scores += [Float](repeating: 0, count: id - scores.count) }
+                scores.append(Float(entry.arrayValue?.dropFirst().first?.doubleValue ?? 0))
+            }
+        default:
+            return nil
+        }
+        var types = [Int32](repeating: 1, count: tokens.count)
+        for added in json["added_tokens"]?.arrayValue ?? [] {
+            guard let id = added["id"]?.uint64Value, let content = added["content"]?.stringValue else { continue }
+            place(content, Int(id))
+            if types.count < tokens.count { types += [Int32](repeating: 1, count: tokens.count - types.count) }
+            types[Int(id)] = added["special"] == .bool(true) ? 3 : 4
+        }
+        // Ids must be dense for GGUF; a hole means a tokenizer this import does not understand.
+        guard !tokens.isEmpty, tokens.allSatisfy({ $0 != nil }) else { return nil }
+        let list = tokens.map { $0! }
+
+        var metadata = Metadata()
+        let ggufModel = type == "BPE" ? "gpt2" : (type == "Unigram" ? "llama" : "bert")
+        metadata["tokenizer.ggml.model"] = .string(ggufModel)
+        metadata["tokenizer.ggml.tokens"] = .array(list.map { .string($0) })
+        if type == "Unigram" {
+            for (id, token) in list.enumerated() where token.hasPrefix("<0x") && token.hasSuffix(">") && token.utf8.count == 6 { types[id] = 6 }
+            if let unknown = model["unk_id"]?.uint64Value, Int(unknown) < types.count { types[Int(unknown)] = 2 }
+            scores += [Float](repeating: 0, count: max(0, list.count - scores.count))
+            metadata["tokenizer.ggml.scores"] = .array(scores.map { .f32($0) })
+        }
+        metadata["tokenizer.ggml.token_type"] = .array(types.map { .i32($0) })
+        if type == "BPE" {
+            let merges: [String] = (model["merges"]?.arrayValue ?? []).compactMap { merge in
+                // tokenizers writes merges as "a b" strings or, since 0.20, as ["a", "b"] pairs.
+                if let text = merge.stringValue { return text }
+                if let pair = merge.arrayValue?.compactMap(\.stringValue), pair.count == 2 { return pair[0] + " " + pair[1] }
+                return nil
+            }
+            if !merges.isEmpty { metadata["tokenizer.ggml.merges"] = .array(merges.map { .string($0) }) }
+        }
+        for (hf, gguf) in [("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("pad_token_id", "padding_token_id")] {
+            if let id = config[hf]?.intValue ?? config[hf]?.stringValue.flatMap({ Int($0) }), id >= 0, id < list.count {
+                metadata["tokenizer.ggml.\(gguf)"] = .u32(UInt32(id))
+            }
+        }
+        if let unknown = model["unk_token"]?.stringValue, let id = list.firstIndex(of: unknown) {
+            metadata["tokenizer.ggml.unknown_token_id"] = .u32(UInt32(id))
+        } else if let unknown = model["unk_id"]?.uint64Value {
+            metadata["tokenizer.ggml.unknown_token_id"] = .u32(UInt32(unknown))
+        }
+        return metadata
+    }
+}
