@@ -124,8 +124,9 @@ def test_gguf_copy_is_identical_for_gguf_py(reference_file, tmp_path):
 SCALE_FIELDS = {
     Q.Q2_K: [80, 82], Q.Q3_K: [108], Q.Q4_K: [0, 2], Q.Q5_K: [0, 2], Q.Q6_K: [208], Q.IQ4_NL: [0], Q.IQ4_XS: [0],
     Q.TQ1_0: [52], Q.TQ2_0: [64], Q.Q8_0: [0], Q.Q4_0: [0], Q.Q4_1: [0, 2], Q.Q5_0: [0], Q.Q5_1: [0, 2],
+    Q.IQ2_XXS: [0], Q.IQ2_XS: [0], Q.IQ2_S: [0], Q.IQ3_XXS: [0], Q.IQ3_S: [0], Q.IQ1_S: [0],
 }
-RANDOM_BLOCK_TYPES = list(SCALE_FIELDS) + [Q.MXFP4, Q.NVFP4]
+RANDOM_BLOCK_TYPES = list(SCALE_FIELDS) + [Q.MXFP4, Q.NVFP4, Q.IQ1_M]
 
 
 def random_blocks(qtype, rows, rng):
@@ -137,6 +138,11 @@ def random_blocks(qtype, rows, rng):
         data[:, offset:offset + 2] = scales.view(np.uint8).reshape(-1, 2)
     if qtype == Q.MXFP4:
         data[:, 0] = rng.integers(100, 140, size=len(data))
+    if qtype == Q.IQ1_M:
+        # IQ1_M spreads its f16 scale over the top nibbles of its four scale words (bytes 49, 51, 53, 55).
+        bits = rng.uniform(-0.05, 0.05, size=len(data)).astype(np.float16).view(np.uint16)
+        for k, offset in enumerate([49, 51, 53, 55]):
+            data[:, offset] = (data[:, offset] & 0x0F) | (((bits >> (4 * k)) & 0xF) << 4).astype(np.uint8)
     return data.reshape(rows, blocks_per_row * type_size)
 
 
@@ -171,18 +177,19 @@ def test_q8_1_and_q8_k_decode_by_definition(tmp_path):
     assert values["b"].tobytes() == (np.float32(0.125) * q8k[:, 4:260].view(np.int8).astype(np.float32)).tobytes()
 
 
-def test_grid_iq_types_are_read_copied_but_not_decoded(tmp_path):
+def test_q1_0_is_read_and_copied_but_not_decoded(tmp_path):
+    # gguf-py has no Q1_0 decoder to check one against, so Amalgam refuses to guess.
     rng = np.random.default_rng(5)
-    blocks = rng.integers(0, 256, size=(2, 66), dtype=np.uint8)
-    path = tmp_path / "iq.gguf"
-    write_gguf(path, "testarch", [("w", blocks, Q.IQ2_XXS)])
-    assert "IQ2_XXS" in amalgam("inspect", str(path)).stdout
+    blocks = rng.integers(0, 256, size=(2, 18), dtype=np.uint8)
+    path = tmp_path / "q1.gguf"
+    write_gguf(path, "testarch", [("w", blocks, Q.Q1_0)])
+    assert "Q1_0" in amalgam("inspect", str(path)).stdout
     copy = tmp_path / "copy.gguf"
     amalgam("convert", str(path), str(copy))
     assert np.asarray(tensors_of(copy)[1]["w"].data).tobytes() == blocks.tobytes()
     result = amalgam("convert", str(path), str(tmp_path / "x.safetensors"), "--dtype", "f32", check=False)
     assert result.returncode == 1
-    assert "tensor 'w': unsupported encoding IQ2_XXS" in result.stderr
+    assert "tensor 'w': unsupported encoding Q1_0" in result.stderr
     assert not (tmp_path / "x.safetensors").exists()
 
 

@@ -1,16 +1,13 @@
 import AmalgamCore
 
-/// The `QuantizedCodec` of every block-quantised ggml type: decoding for all types
-/// Amalgam knows the layout of, encoding for the types `GGUFQuantizer` implements.
+/// The `QuantizedCodec` of every block-quantised ggml type: decoding for all of them but
+/// Q1_0, encoding for the types `GGUFQuantizer` implements.
 struct GGMLCodec: QuantizedCodec {
     let type: GGMLType
 
     var name: String { type.name }
     var blockElements: Int { type.blockLayout.elements }
     var blockBytes: Int { type.blockLayout.bytes }
-
-    /// Types whose block layout needs lookup grids Amalgam does not carry (yet).
-    static let undecodable: Set<GGMLType> = [.iq2_XXS, .iq2_XS, .iq2_S, .iq3_XXS, .iq3_S, .iq1_S, .iq1_M, .q1_0]
 
     func decode(_ blocks: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) throws {
         let count = blocks.count / blockBytes
@@ -37,6 +34,13 @@ struct GGMLCodec: QuantizedCodec {
         case .tq2_0: BlockDecoders.tq2_0(input, output, count)
         case .mxfp4: BlockDecoders.mxfp4(input, output, count)
         case .nvfp4: BlockDecoders.nvfp4(input, output, count)
+        case .iq2_XXS: IQDecoders.iq2_XXS(input, output, count)
+        case .iq2_XS: IQDecoders.iq2_XS(input, output, count)
+        case .iq2_S: IQDecoders.iq2_S(input, output, count)
+        case .iq3_XXS: IQDecoders.iq3_XXS(input, output, count)
+        case .iq3_S: IQDecoders.iq3_S(input, output, count)
+        case .iq1_S: IQDecoders.iq1_S(input, output, count)
+        case .iq1_M: IQDecoders.iq1_M(input, output, count)
         default:
             throw AmalgamError(.unsupported, "unsupported encoding \(name): Amalgam cannot decode it (it can still copy it unchanged into another GGUF file)")
         }
