@@ -34,6 +34,17 @@ public enum DemoModel {
         var metadata = Metadata()
         metadata["format"] = .string("pt")
         metadata["producer"] = .string("amalgam demo \(Amalgam.version)")
-        return try ModelGraph(tensors: tensors, metadata: metadata, architecture: ArchitectureHints(name: "llama"))
+        // Heads of 16 values, and the config.json a Hugging Face checkpoint would carry.
+        let heads = max(1, hidden / 16)
+        var parameters = Metadata()
+        for (key, value) in [("hidden_size", hidden), ("intermediate_size", intermediate), ("num_hidden_layers", layers),
+                             ("num_attention_heads", heads), ("num_key_value_heads", heads), ("vocab_size", vocabulary)] {
+            parameters[key] = .i64(Int64(value))
+        }
+        let config = JSONValue.object([("architectures", .array([.string("LlamaForCausalLM")])), ("model_type", .string("llama"))]
+            + parameters.map { ($0.key, JSONValue($0.value)) })
+        var graph = try ModelGraph(tensors: tensors, metadata: metadata, architecture: ArchitectureHints(name: "llama", parameters: parameters))
+        graph.attachments["config.json"] = ByteRegion(copying: Array(config.serialized(pretty: true).utf8) + [0x0A])
+        return graph
     }
 }

@@ -120,7 +120,7 @@ struct CLITests {
         let onto = try CLI.run("convert", input, input, "--force", "--dtype", "bf16")
         #expect(onto.status == 1 && onto.stderr.contains("refusing to overwrite an input file"))
         #expect(try Data(contentsOf: URL(fileURLWithPath: input)) == before)
-        #expect(CLI.files(in: folder) == ["half.safetensors", "model.safetensors"])
+        #expect(CLI.files(in: folder) == ["config.json", "half.safetensors", "model.safetensors"])
     }
 
     @Test("malformed input: exit 1, one line naming file and problem, no output file")

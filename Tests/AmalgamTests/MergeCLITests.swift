@@ -163,10 +163,10 @@ struct MergeCLITests {
         let dry = try CLI.run("run", recipe, "--dry-run")
         #expect(dry.status == 0 && dry.stdout.contains("merge plan (dry run: nothing computed or written)"))
         #expect(dry.stdout.contains("method:  axis (k=2 exact_svd=false)"))
-        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "recipe.json"])
+        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "config.json", "recipe.json"])
         let result = try CLI.run("run", recipe)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "f.safetensors", "m.gguf", "m.npz", "m.safetensors", "r.json", "recipe.json"])
+        #expect(CLI.files(in: fixture.folder) == ["a.safetensors", "b.npz", "base.safetensors", "config.json", "f.safetensors", "m.gguf", "m.npz", "m.safetensors", "r.json", "recipe.json"])
         let gguf = try InspectionReport(path: fixture.folder + "/m.gguf").graph
         let merged = try InspectionReport(path: fixture.folder + "/m.safetensors").graph
         #expect(gguf.tensors.map(\.name).sorted() == merged.tensors.map(\.name).sorted())

@@ -336,7 +336,7 @@ def test_llama_without_head_count_is_a_clear_error(tmp_path):
     write_gguf(path, "llama", [("blk.0.attn_q.weight", np.zeros((4, 32), np.float32), None)])
     result = amalgam("inspect", str(path), check=False)
     assert result.returncode == 1
-    assert result.stderr.strip().endswith("tensor 'blk.0.attn_q.weight': needs llama.attention.head_count to undo the rotary permutation of attn_q")
+    assert result.stderr.strip().endswith("tensor 'blk.0.attn_q.weight': the rotary permutation of attn_q needs the head count (llama.attention.head_count in GGUF, num_attention_heads in config.json)")
 
 
 # ---------------------------------------------------------------- the real SmolLM2 file

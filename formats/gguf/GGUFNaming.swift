@@ -141,7 +141,9 @@ struct GGUFNaming: Sendable {
             guard role == "attn_q" || role == "attn_k" else { return .none }
             let count = role == "attn_q" ? heads : (kvHeads ?? heads)
             guard let count, count > 0 else {
-                throw AmalgamError(.invalidFormat, "needs \(architecture).attention.head_count to undo the rotary permutation of \(role)", tensor: ggufName)
+                throw AmalgamError(
+                    .invalidFormat, "the rotary permutation of \(role) needs the head count (\(architecture).attention.head_count in GGUF, num_attention_heads in config.json)",
+                    tensor: ggufName)
             }
             return .rotaryPermutation(heads: count)
         case "gemma", "gemma2", "gemma3":

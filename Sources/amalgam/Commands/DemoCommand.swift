@@ -36,7 +36,8 @@ struct DemoCommand: Command {
         try Folder.create(shardFolder)
         let sharded = try Amalgam.convert(original, to: shardFolder, options: ConversionOptions(dtype: .f16, overwrite: true, maximumShardBytes: 64_000))
         Terminal.out("5. amalgam convert \(original) \(shardFolder) --dtype f16 --max-shard-size 64kB")
-        Terminal.out("   wrote \(sharded.files.count - 1) shards and an index: \(sharded.files.map(FileSystem.baseName(of:)).joined(separator: ", "))")
+        let shardCount = sharded.files.filter { $0.hasSuffix(".safetensors") }.count
+        Terminal.out("   wrote \(shardCount) shards, an index and the config: \(sharded.files.map(FileSystem.baseName(of:)).joined(separator: ", "))")
 
         Terminal.out("6. read both back and compared with the original:")
         let reference = try InspectionReport(path: original).graph
@@ -83,20 +84,22 @@ struct DemoCommand: Command {
             }
         }
         let sources = [("task-a.safetensors", try fineTune(strength: 0.05, rank: 2)), ("task-b.npz", try fineTune(strength: 0.03, rank: 2)),
-                       ("task-c.safetensors", try fineTune(strength: 0.02, rank: 2))]
+                       ("task-c.gguf", try fineTune(strength: 0.02, rank: 2))]
         var paths: [String] = []
         for (name, graph) in sources {
             let path = folder + "/" + name
-            try Amalgam.builtInFormats.writerPlugin(for: path).write(graph, to: path, options: WriteOptions(overwrite: true))
+            let extra = name.hasSuffix(".gguf") ? ["quant": "q8_0"] : [:]
+            try Amalgam.builtInFormats.writerPlugin(for: path).write(graph, to: path, options: WriteOptions(overwrite: true, extra: extra))
             paths.append(path)
         }
-        Terminal.out("7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map(FileSystem.baseName(of:)).joined(separator: ", "))")
-        var options = MergeOptions(base: original, sources: paths, method: AXISMerge(count: 4), outputs: [MergeOutput(path: folder + "/merged.safetensors")])
+        Terminal.out("7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map(FileSystem.baseName(of:)).joined(separator: ", ")) (the GGUF one in Q8_0, llama names, rotary-permuted Q/K)")
+        let outputs = [MergeOutput(path: folder + "/merged.safetensors"), MergeOutput(path: folder + "/merged-q8_0.gguf", writerOptions: ["quant": "q8_0"])]
+        var options = MergeOptions(base: original, sources: paths, method: AXISMerge(count: 4), outputs: outputs)
         options.factors = folder + "/factors.safetensors"
         options.report = folder + "/merge-report.json"
         options.overwrite = true
         let outcome = try Amalgam.merge(options)
-        Terminal.out("8. amalgam merge --base model.safetensors --source task-a.safetensors --source task-b.npz --source task-c.safetensors --k 4 --factors ... --report ...")
+        Terminal.out("8. amalgam merge --base model.safetensors --source task-a.safetensors --source task-b.npz --source task-c.gguf --k 4 --factors ... --report ..., and the result again as merged-q8_0.gguf")
         guard case .array(let tensors)? = outcome.report["tensors"],
             let q = tensors.first(where: { $0["name"]?.stringValue == "model.layers.0.self_attn.q_proj.weight" })
         else { return }
