@@ -36,13 +36,29 @@ let package = Package(
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
         .target(name: "NPZFormat", dependencies: ["AmalgamCore", "CZlib"], path: "formats/npz"),
         .target(name: "GGUFFormat", dependencies: ["AmalgamCore"], path: "formats/gguf"),
+        // ONNX: protobuf-c bindings generated from onnx.proto (checked in; regenerate with
+        // `swift package --allow-writing-to-package-directory regenerate-onnx-bindings`).
+        .target(
+            name: "CONNXProto", dependencies: ["CProtobufC"], path: "formats/onnx/CONNXProto"),
+        .target(
+            name: "ONNXFormat", dependencies: ["AmalgamCore", "CONNXProto", "CProtobufC"], path: "formats/onnx",
+            exclude: ["CONNXProto", "onnx.proto"]),
 
         // Umbrella: registers the built-in formats, pipelines.
-        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat", "GGUFFormat"]),
+        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat", "GGUFFormat", "ONNXFormat"]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
 
-        // Regenerates nothing yet; converts model files inside a package from the command line.
+        // Regenerates the protobuf-c bindings of formats/onnx from its onnx.proto.
+        .plugin(
+            name: "RegenerateONNXBindings",
+            capability: .command(
+                intent: .custom(verb: "regenerate-onnx-bindings", description: "Regenerate formats/onnx/CONNXProto from onnx.proto with protoc-c"),
+                permissions: [.writeToPackageDirectory(reason: "Rewrites formats/onnx/CONNXProto")]
+            ),
+            path: "Plugins/RegenerateONNXBindings"
+        ),
+        // Converts model files inside a package from the command line.
         .plugin(
             name: "ConvertModels",
             capability: .command(
@@ -61,6 +77,7 @@ let package = Package(
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "GGUFFormatTests", dependencies: ["GGUFFormat", "AmalgamCore", "TestSupport"]),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
         .testTarget(
             name: "CLibrariesTests",

@@ -1,5 +1,6 @@
 @_exported import AmalgamCore
 import GGUFFormat
+import ONNXFormat
 import NPZFormat
 import SafetensorsFormat
 
@@ -13,6 +14,6 @@ public enum Amalgam {
 
     /// A registry holding every format plugin shipped with Amalgam.
     public static var builtInFormats: FormatRegistry {
-        FormatRegistry([SafetensorsPlugin(), GGUFPlugin(), NPZPlugin(), NPYPlugin()])
+        FormatRegistry([SafetensorsPlugin(), GGUFPlugin(), NPZPlugin(), NPYPlugin(), ONNXPlugin()])
     }
 }

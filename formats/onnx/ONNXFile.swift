@@ -1,0 +1,158 @@
+import AmalgamCore
+
+/// One tensor of an ONNX file: where it sits in the graph, its canonical name and layout,
+/// and its bytes as stored.
+struct ONNXEntry {
+    enum Kind { case initializer, constant }
+
+    /// The name in the file, qualified for tensors inside subgraphs
+    /// (`If_0.then_branch.weight`).
+    var qualifiedName: String
+    var kind: Kind
+    /// Inside an If/Loop/Scan body rather than the main graph.
+    var inSubgraph: Bool
+    var canonicalName: String
+    /// The file stores the transpose of the canonical tensor (a MatMul weight `[in, out]`).
+    var transposed: Bool
+    var proto: ONNXTensorProto
+    var dtype: DType
+    /// The shape as stored.
+    var storedShape: Shape
+    /// The bytes exactly as the file stores them (4-bit types packed two per byte).
+    var storedRegion: ByteRegion
+
+    /// The bytes as stored, row-major, 4-bit types unpacked to a byte each.
+    var storage: TensorStorage {
+        guard ONNXDataType.isFourBit(proto.dataType) else { return .region(storedRegion) }
+        let region = storedRegion, count = storedShape.elementCount, signed = proto.dataType == ONNXDataType.int4
+        return .deferred { ONNXFile.unpackFourBit(region, count: count, signed: signed) }
+    }
+
+    /// The tensor in canonical form.
+    var tensor: Tensor {
+        guard transposed, storedShape.dimensions.count == 2 else {
+            return Tensor(name: canonicalName, originalName: qualifiedName, shape: storedShape, encoding: .plain(dtype), storage: storage)
+        }
+        let (rows, columns) = (storedShape.dimensions[0], storedShape.dimensions[1])
+        let source = storage, width = dtype.byteWidth
+        return Tensor(
+            name: canonicalName, originalName: qualifiedName, shape: Shape([columns, rows]), encoding: .plain(dtype),
+            storage: .deferred { ElementLayout.transposed(try source.load(), rows: rows, columns: columns, width: width) })
+    }
+}
+
+/// A parsed ONNX file: the model, and every initializer and Constant tensor (subgraphs
+/// included) with storage mapped from the file or its external data.
+struct ONNXFile {
+    let path: String
+    let file: MappedFile
+    let model: ONNXModel
+    let entries: [ONNXEntry]
+    let notes: [String]
+
+    init(path: String) throws {
+        let file = try MappedFile(path: path)
+        self.path = path
+        self.file = file
+        let model = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try ONNXModel(bytes: bytes, path: path) }
+        self.model = model
+        let external = ExternalDataFiles(modelPath: path)
+        var notes: [String] = []
+
+        var entries: [ONNXEntry] = []
+        try Self.collect(model.graph, prefix: "", into: &entries, file: file, external: external, path: path)
+        let topLevel = entries.filter { !$0.inSubgraph && $0.kind == .initializer }
+        let recovery = NameRecovery.recover(graph: model.graph, tensors: topLevel.map { ($0.qualifiedName, $0.storedShape.dimensions.count) })
+        for index in entries.indices {
+            if !entries[index].inSubgraph, entries[index].kind == .initializer, let recovered = recovery.names[entries[index].qualifiedName] {
+                entries[index].canonicalName = recovered.canonical
+                entries[index].transposed = recovered.transposed
+            }
+        }
+        if recovery.renamedThroughGraph > 0 {
+            notes.append("\(recovery.renamedThroughGraph) initializer(s) named after the graph nodes that use them (MatMul weights transposed to [out, in])")
+        }
+        if let prefix = recovery.removedPrefix {
+            notes.append("wrapper prefix '\(prefix)' removed from tensor names")
+        }
+        if model.graph.sparseInitializerCount > 0 {
+            notes.append("\(model.graph.sparseInitializerCount) sparse initializer(s) are not read")
+        }
+        self.entries = entries
+        self.notes = notes
+    }
+
+    /// Gathers a graph's initializers, then its Constant nodes' floating-point values, then
+    /// its subgraphs' tensors under `<node>.<attribute>.` prefixes.
+    private static func collect(
+        _ graph: ONNXGraph, prefix: String, into entries: inout [ONNXEntry], file: MappedFile, external: ExternalDataFiles, path: String
+    ) throws {
+        for proto in graph.initializers {
+            entries.append(try entry(proto, name: prefix + proto.name, kind: .initializer, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+        }
+        for node in graph.nodes {
+            guard let constant = node.constant, !constant.name.isEmpty,
+                  let dtype = try? ONNXDataType.dtype(for: constant.dataType), dtype.isFloatingPoint else { continue }
+            entries.append(try entry(constant, name: prefix + constant.name, kind: .constant, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+        }
+        for (index, node) in graph.nodes.enumerated() {
+            for (attribute, subgraph) in node.subgraphs {
+                try collect(subgraph, prefix: prefix + "\(node.label(index: index)).\(attribute).", into: &entries, file: file, external: external, path: path)
+            }
+        }
+    }
+
+    private static func entry(
+        _ proto: ONNXTensorProto, name: String, kind: ONNXEntry.Kind, inSubgraph: Bool, file: MappedFile, external: ExternalDataFiles, path: String
+    ) throws -> ONNXEntry {
+        try AmalgamError.withContext(file: path, tensor: name) {
+            guard !proto.name.isEmpty else { throw AmalgamError(.invalidFormat, "a tensor has no name") }
+            let dtype = try ONNXDataType.dtype(for: proto.dataType)
+            guard proto.dims.allSatisfy({ $0 >= 0 }) else {
+                throw AmalgamError(.invalidFormat, "negative dimension in \(proto.dims)")
+            }
+            let shape = try Shape(checking: proto.dims.map { UInt64($0) })
+            let fourBit = ONNXDataType.isFourBit(proto.dataType)
+            let storedBytes = fourBit ? (shape.elementCount + 1) / 2 : try shape.byteCount(elementBytes: dtype.byteWidth)
+            let region: ByteRegion
+            switch proto.data {
+            case .none:
+                guard shape.elementCount == 0 else {
+                    throw AmalgamError(.invalidFormat, "\(ONNXDataType.name(proto.dataType)) tensor of shape \(shape) has no data")
+                }
+                region = ByteRegion(copying: [])
+            case .raw(let offset, let count):
+                guard count == storedBytes else {
+                    throw AmalgamError(.invalidFormat, "raw_data holds \(count) bytes, shape \(shape) of \(ONNXDataType.name(proto.dataType)) needs \(storedBytes)", offset: UInt64(offset))
+                }
+                region = file.region.slice(offset: offset, count: count)
+            case .typed(let bytes):
+                guard bytes.count == storedBytes else {
+                    let width = max(dtype.byteWidth, 1)
+                    throw AmalgamError(.invalidFormat, "typed data holds \(bytes.count / width) values, shape \(shape) needs \(shape.elementCount)")
+                }
+                region = ByteRegion(copying: bytes)
+            case .external(let location, let offset, let length):
+                region = try external.region(location: location, offset: offset, length: length, expectedBytes: storedBytes)
+            }
+            return ONNXEntry(
+                qualifiedName: name, kind: kind, inSubgraph: inSubgraph, canonicalName: name, transposed: false, proto: proto, dtype: dtype,
+                storedShape: shape, storedRegion: region)
+        }
+    }
+
+    /// Packed 4-bit values (low nibble first) as one byte each, sign-extended for INT4.
+    static func unpackFourBit(_ region: ByteRegion, count: Int, signed: Bool) -> ByteRegion {
+        let buffer = OwnedBuffer(byteCount: count)
+        let output = buffer.pointer.assumingMemoryBound(to: UInt8.self)
+        region.withUnsafeBytes { packed in
+            for index in 0..<count {
+                let byte = packed[index / 2]
+                var nibble = index % 2 == 0 ? byte & 0x0F : byte >> 4
+                if signed, nibble & 0x08 != 0 { nibble |= 0xF0 }
+                output[index] = nibble
+            }
+        }
+        return buffer.region
+    }
+}
