@@ -21,7 +21,7 @@
 /// Relative paths are resolved against the recipe's folder. Unknown keys are errors.
 public enum Recipe {
     static let topLevelKeys: Set<String> = ["base", "sources", "method", "options", "skip", "allow_missing", "seed", "threads", "outputs", "factors", "report"]
-    static let outputKeys: Set<String> = ["path", "format", "dtype", "max_shard_size", "compress", "keep_dtype", "quant"]
+    static let outputKeys: Set<String> = ["path", "format", "dtype", "max_shard_size", "compress", "keep_dtype", "quant", "template", "external_data"]
 
     /// Parses the recipe at `path` into merge options.
     public static func load(_ path: String) throws -> MergeOptions {
@@ -77,7 +77,8 @@ public enum Recipe {
                 guard let bytes = ByteSize.parse(size) else { throw fail("max_shard_size '\(size)' is not a size such as 5GB") }
                 output.maximumShardBytes = bytes
             }
-            for (key, option) in [("compress", "compress"), ("keep_dtype", "keep-dtype")] {
+            if let template = try string(value["template"], "template") { output.writerOptions["template"] = resolve(template) }
+            for (key, option) in [("compress", "compress"), ("keep_dtype", "keep-dtype"), ("external_data", "external-data")] {
                 if case .bool(true)? = value[key] { output.writerOptions[option] = "true" }
             }
             if let quant = try string(value["quant"], "quant") {

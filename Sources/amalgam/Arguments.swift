@@ -92,7 +92,7 @@ struct ParsedArguments {
 }
 
 /// The output options `convert` and `merge` share: `--dtype`, `--max-shard-size`,
-/// `--compress`, `--keep-dtype`, `--quant`.
+/// `--compress`, `--keep-dtype`, `--quant`, `--template`, `--external-data`.
 struct OutputArguments {
     var dtype: DType?
     var maximumShardBytes: Int?
@@ -112,7 +112,8 @@ struct OutputArguments {
             }
             maximumShardBytes = bytes
         }
-        for flag in ["compress", "keep-dtype"] where arguments.flag(flag) { writerOptions[flag] = "true" }
+        for flag in ["compress", "keep-dtype", "external-data"] where arguments.flag(flag) { writerOptions[flag] = "true" }
+        if let template = try arguments.value("template") { writerOptions["template"] = template }
         if let quant = try arguments.value("quant") {
             guard Amalgam.quantizationChoices.contains(quant.lowercased()) else {
                 throw UsageError("--quant must be one of \(Amalgam.quantizationChoices.joined(separator: ", ")), not '\(quant)'")

@@ -68,7 +68,9 @@ struct ONNXWriter {
         }
         for warning in warnings { options.warn(warning) }
 
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
+        var protected = options.protectedInputs
+        if let template = options.extra["template"], let identity = FileIdentity.of(path: template) { protected.insert(identity) }
+        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
         let dataPath = FileSystem.folder(of: path) + "/" + dataName
         try transaction.checkTarget(path)
         if placement.externalFileName != nil { try transaction.checkTarget(dataPath) }

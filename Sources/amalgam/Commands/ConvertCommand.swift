@@ -4,7 +4,7 @@ import Amalgam
 struct ConvertCommand: Command {
     static let name = "convert"
     static let summary = "Convert a model to another format or dtype, streaming tensor by tensor."
-    static let synopsis = "amalgam convert IN OUT [--to FORMAT] [--from FORMAT] [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--compress] [--keep-dtype] [--quant TYPE] [--force]"
+    static let synopsis = "amalgam convert IN OUT [--to FORMAT] [--from FORMAT] [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--compress] [--keep-dtype] [--quant TYPE] [--template BASE.onnx] [--external-data] [--force]"
     static let options: [OptionSpec] = [
         .option("to", "FORMAT", "Output format (default: from OUT's extension)."),
         .option("from", "FORMAT", "Input format (default: detected from IN's bytes, then extension)."),
@@ -13,6 +13,8 @@ struct ConvertCommand: Command {
         .flag("compress", "npz output: deflate every member (as numpy.savez_compressed)."),
         .flag("keep-dtype", "npz output: store bf16/float8 as raw bits plus __amalgam_dtypes__.json instead of float32."),
         .option("quant", "TYPE", "GGUF output: quantise 2-D weights to q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16 or f32; 1-D tensors stay f32."),
+        .option("template", "BASE.onnx", "ONNX output: write BASE.onnx's graph with its initializers replaced by IN's tensors (matched by canonical name)."),
+        .flag("external-data", "ONNX output: keep tensor data in OUT.data beside OUT (automatic above protobuf's 2 GiB limit)."),
         .flag("force", "Overwrite existing outputs (inputs are never overwritten)."),
     ]
     static let discussion = """

@@ -30,6 +30,8 @@ struct MergeCommand: Command {
         .flag("compress", "npz output: deflate members."),
         .flag("keep-dtype", "npz output: keep bf16/float8 bits."),
         .option("quant", "TYPE", "GGUF output: quantise 2-D weights (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, f16, bf16, f32)."),
+        .option("template", "BASE.onnx", "ONNX output: the template's graph with the merged weights."),
+        .flag("external-data", "ONNX output: keep tensor data in OUT.data beside OUT."),
         .option("factors", "FILE", "axis: write the factors U, S, V of every merged matrix (safetensors) for stage 2."),
         .option("report", "FILE", "Write a per-tensor JSON report."),
         .option("seed", "N", "Seed for randomized SVDs and DARE (default 0)."),
