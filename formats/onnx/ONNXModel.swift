@@ -229,15 +229,16 @@ struct ONNXModel {
     }
 
     /// `int32_data` holds int32 values, and the bit patterns of the narrower types (bool,
-    /// 8- and 16-bit integers, float16, bfloat16, float8) one per element.
+    /// 8- and 16-bit integers, float16, bfloat16, float8) one per element, or for the 4-bit
+    /// types one packed byte each.
     private static func int32Bytes(_ values: UnsafeBufferPointer<Int32>, code: Int32) throws(AmalgamError) -> [UInt8] {
         let width: Int
         switch code {
         case ONNXDataType.int32: width = 4
         case ONNXDataType.int16, ONNXDataType.uint16, ONNXDataType.float16, ONNXDataType.bfloat16: width = 2
-        case ONNXDataType.int8, ONNXDataType.uint8, ONNXDataType.bool, ONNXDataType.float8e4m3fn, ONNXDataType.float8e5m2: width = 1
-        case ONNXDataType.int4, ONNXDataType.uint4:
-            throw AmalgamError(.unsupported, "\(ONNXDataType.name(code)) values in int32_data are not supported (raw_data is)")
+        // 4-bit types: each int32 holds one byte of packed pairs, as in raw_data.
+        case ONNXDataType.int8, ONNXDataType.uint8, ONNXDataType.bool, ONNXDataType.float8e4m3fn, ONNXDataType.float8e5m2,
+             ONNXDataType.int4, ONNXDataType.uint4: width = 1
         default:
             throw AmalgamError(.invalidFormat, "a \(ONNXDataType.name(code)) tensor cannot keep its values in int32_data")
         }
