@@ -154,18 +154,39 @@ def write_llama_gguf(path, model, qtype):
     return held
 
 
+def write_torchscript_onnx(path, model):
+    """An ONNX graph shaped like a TorchScript export: the Linear weights stored transposed,
+    [in, out], as `onnx::MatMul_N` initializers that MatMul nodes named after the layers
+    read; the norm keeps its state_dict name."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    nodes, initializers = [], []
+    for index, name in enumerate(NAMES[:2]):
+        layer = name[: -len(".weight")]
+        stored = f"onnx::MatMul_{100 + index}"
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(model[name].T), stored))
+        nodes.append(helper.make_node("MatMul", [f"x{index}", stored], [f"y{index}"], name="/" + layer.replace(".", "/").replace("layers/0", "layers.0") + "/MatMul"))
+    initializers.append(numpy_helper.from_array(model[NAMES[2]], NAMES[2]))
+    nodes.append(helper.make_node("Mul", ["y0", NAMES[2]], ["z"], name="/model/norm/Mul"))
+    inputs = [helper.make_tensor_value_info("x0", TensorProto.FLOAT, [1, 32]), helper.make_tensor_value_info("x1", TensorProto.FLOAT, [1, 32])]
+    outputs = [helper.make_tensor_value_info("z", TensorProto.FLOAT, None), helper.make_tensor_value_info("y1", TensorProto.FLOAT, None)]
+    graph = helper.make_graph(nodes, "main_graph", inputs, outputs, initializer=initializers)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
+
 @pytest.mark.parametrize("method", [("axis", "--k", "3"), ("ties", "--density", "0.5"), ("task_arithmetic", "--lambda", "0.7"), ("average",)],
                          ids=lambda m: m[0])
 def test_mixed_format_sources_merge_like_safetensors(tmp_path, method):
-    base, models, paths = make_models(tmp_path, 4, low_rank=True, seed=5)
+    base, models, paths = make_models(tmp_path, 5, low_rank=True, seed=5)
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_attention_heads": HEADS, "num_key_value_heads": HEADS}))
     np.savez(tmp_path / "s1.npz", **models[1])
     held_f16 = write_llama_gguf(tmp_path / "s2-f16.gguf", models[2], "F16")
     held_q8 = write_llama_gguf(tmp_path / "s3-q8_0.gguf", models[3], "Q8_0")
-    mixed = run_merge(tmp_path, [paths[0], tmp_path / "s1.npz", tmp_path / "s2-f16.gguf", tmp_path / "s3-q8_0.gguf"], "--method", *method)
+    write_torchscript_onnx(tmp_path / "s4.onnx", models[4])
+    mixed = run_merge(tmp_path, [paths[0], tmp_path / "s1.npz", tmp_path / "s2-f16.gguf", tmp_path / "s3-q8_0.gguf", tmp_path / "s4.onnx"], "--method", *method)
     for index, held in [(2, held_f16), (3, held_q8)]:
         save_file(held, str(tmp_path / f"same{index}.safetensors"))
-    same = run_merge(tmp_path, [paths[0], paths[1], tmp_path / "same2.safetensors", tmp_path / "same3.safetensors"], "--method", *method)
+    same = run_merge(tmp_path, [paths[0], paths[1], tmp_path / "same2.safetensors", tmp_path / "same3.safetensors", paths[4]], "--method", *method)
     original = run_merge(tmp_path, paths, "--method", *method)
     for name in NAMES:
         # Exactly the merge of the values the files hold...
