@@ -55,6 +55,7 @@ bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/npz_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/gguf_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/onnx_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/axis_benchmark.py
 
 clean:

@@ -35,7 +35,9 @@ extension InspectionReport {
     }
 
     private static func verify(_ tensor: Tensor) throws -> TensorVerification {
-        try AmalgamError.withContext(tensor: tensor.name) {
+        // Done with its pages once checked: peak memory follows the tensors in flight.
+        defer { tensor.storage.mappedRegion?.releaseResidentPages() }
+        return try AmalgamError.withContext(tensor: tensor.name) {
             let bytes = try tensor.loadBytes()
             if case .quantized = tensor.encoding {
                 // Decoding is the only way to know the blocks hold numbers.
