@@ -74,7 +74,8 @@ struct CLITests {
         let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [[String: Any]]
         #expect(list.first?["identifier"] as? String == "safetensors")
         #expect(list.first?["capabilities"] as? [String] == ["read", "write", "sharding"])
-        #expect(list.map { $0["identifier"] as? String } == ["safetensors", "gguf", "npz", "npy"])
+        #expect(list.map { $0["identifier"] as? String } == ["safetensors", "gguf", "npz", "npy", "onnx"])
+        #expect(list[4]["capabilities"] as? [String] == ["read", "write"])
         #expect(list[1]["capabilities"] as? [String] == ["read", "write", "quantization"])
     }
 

@@ -34,7 +34,7 @@ struct PipelineTests {
             _ = try Amalgam.builtInFormats.plugin(named: "pickle")
             Issue.record("found pickle")
         } catch {
-            #expect(error.code == .usage && error.message == "unknown format 'pickle' (known: safetensors, gguf, npz, npy)")
+            #expect(error.code == .usage && error.message == "unknown format 'pickle' (known: safetensors, gguf, npz, npy, onnx)")
         }
     }
 

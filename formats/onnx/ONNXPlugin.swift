@@ -47,6 +47,19 @@ public struct ONNXPlugin: FormatPlugin {
         return graph
     }
 
+    /// Graph order for weights-only models; with `--template`, the template's order for the
+    /// tensors it takes, then the rest (which are not written).
+    public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
+        let all = Array(graph.tensors.indices)
+        guard let template = options.extra["template"],
+              let names = try? ONNXTemplateExport(templatePath: template, graph: graph).loadOrder() else { return all }
+        let positions = Dictionary(graph.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        var order: [Int] = []
+        var taken = Set<Int>()
+        for index in names.compactMap({ positions[$0] }) + all where taken.insert(index).inserted { order.append(index) }
+        return order
+    }
+
     public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
         try ONNXWriter(graph: graph, options: options).write(to: path)
     }

@@ -14,7 +14,7 @@ struct ONNXTemplateExport {
     private let replacements: [String: ONNXPayload]
     let warnings: [String]
 
-    init(templatePath: String, graph: ModelGraph, outputPath: String) throws {
+    init(templatePath: String, graph: ModelGraph) throws {
         template = try ONNXFile(path: templatePath)
         var replacements: [String: ONNXPayload] = [:]
         var used = Set<String>()
@@ -61,6 +61,15 @@ struct ONNXTemplateExport {
 
     private static func list(_ names: [String]) -> String {
         names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", ..." : "")
+    }
+
+    /// The names of the graph's tensors that replace template tensors, in the order the
+    /// output loads them (the template's wire order).
+    func loadOrder() throws -> [String] {
+        let placement = ONNXDataPlacement(externalFileName: nil)
+        _ = try assemble(placement)
+        let replacing = Set(replacements.values.map(\.tensorName))
+        return placement.loadOrder.filter { replacing.contains($0) }
     }
 
     /// The output ModelProto's parts: the template's fields, its graph rewritten.

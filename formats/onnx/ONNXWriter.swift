@@ -16,12 +16,15 @@ final class ONNXDataPlacement {
 
     let externalFileName: String?
     private(set) var externalPayloads: [(offset: Int, payload: ONNXPayload)] = []
+    /// Every payload's tensor name, in the order the model will load them.
+    private(set) var loadOrder: [String] = []
     private var nextOffset = 0
 
     init(externalFileName: String?) { self.externalFileName = externalFileName }
 
     /// The TensorProto fields that hold (or point to) `payload`.
     func dataFields(_ payload: ONNXPayload) -> [ProtoPart] {
+        loadOrder.append(payload.tensorName)
         guard let externalFileName else {
             return [.payload(field: 9, count: payload.count, load: payload.load)]
         }
@@ -52,7 +55,7 @@ struct ONNXWriter {
         let assembly: Assembly
         var warnings: [String] = []
         if let template = options.extra["template"] {
-            let export = try ONNXTemplateExport(templatePath: template, graph: graph, outputPath: path)
+            let export = try ONNXTemplateExport(templatePath: template, graph: graph)
             warnings = export.warnings
             assembly = export.assemble
         } else {
