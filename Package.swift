@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "AmalgamCore", targets: ["AmalgamCore"]),
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "MergeKernel", targets: ["MergeKernel"]),
+        .library(name: "Tuning", targets: ["Tuning"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     targets: cLibraries + [
@@ -31,6 +32,9 @@ let package = Package(
 
         // Merging: task vectors, AXIS Stage 1, baselines, the streaming executor.
         .target(name: "MergeKernel", dependencies: ["AmalgamCore", "LinearAlgebra"]),
+
+        // Stage 2: a compact CPU training engine (layers, singular-value tuning, AdamW).
+        .target(name: "Tuning", dependencies: ["AmalgamCore", "LinearAlgebra"]),
 
         // Format plugins: one target each, depending only on AmalgamCore (and own C code).
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
@@ -45,7 +49,7 @@ let package = Package(
             exclude: ["CONNXProto", "onnx.proto"]),
 
         // Umbrella: registers the built-in formats, pipelines.
-        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "SafetensorsFormat", "NPZFormat", "GGUFFormat", "ONNXFormat"]),
+        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat", "ONNXFormat"]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
 
@@ -73,6 +77,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "TuningTests", dependencies: ["Tuning", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),

@@ -1,0 +1,205 @@
+import AmalgamCore
+import LinearAlgebra
+
+/// One batch of inputs.
+public enum Inputs {
+    /// Feature vectors, one row each.
+    case features(Matrix)
+    /// Token ids `[batch, length]` row-major, optional token types, and the attention mask
+    /// (1 for real tokens, 0 for padding).
+    case tokens(ids: [Int], typeIds: [Int]?, mask: [Float], batch: Int, length: Int)
+    /// Images `[batch, channels·height·width]`, channel-major as PyTorch stores them.
+    case images(Matrix, channels: Int, height: Int, width: Int)
+
+    var batch: Int {
+        switch self {
+        case .features(let x): x.rows
+        case .tokens(_, _, _, let batch, _): batch
+        case .images(let x, _, _, _): x.rows
+        }
+    }
+}
+
+/// A classifier built from a model's tensors: logits for a batch, and the gradients of
+/// every trainable parameter for the logits' gradient.
+protocol Network: AnyObject {
+    func forward(_ inputs: Inputs) throws -> Matrix
+    func backward(_ logitsGradient: Matrix) throws
+    /// Every parameter, frozen ones included, each once.
+    var parameters: [Parameter] { get }
+    /// Linear layers whose weight to write back as `effectiveWeight()`.
+    var linears: [Linear] { get }
+    var classes: Int { get }
+}
+
+/// How Stage 2 or ordinary training decides what trains.
+public enum TrainingMode: String, Sendable, CaseIterable {
+    /// AXIS Stage 2: the top-N singular values of each merged matrix.
+    case singularValues = "sv"
+    /// The classification head only (a linear probe).
+    case head
+    /// Every weight.
+    case full
+}
+
+/// Where Stage 2's singular values start.
+public enum SingularValueStart: String, Sendable {
+    /// At zero: `W(0) = W0` plus the frozen components (the authors' reference).
+    case zero
+    /// At the merged values: `W = W0 + Dm` before any step.
+    case merged
+}
+
+/// How many singular values of each merged matrix train.
+public enum SingularValueCount: Sendable, Equatable {
+    /// Round-half-up of `fraction · min(m, n)`.
+    case fraction(Double)
+    case count(Int)
+
+    func resolve(rows: Int, columns: Int) -> Int {
+        switch self {
+        case .count(let n): n
+        case .fraction(let f): Int((f * Double(min(rows, columns))).rounded(.toNearestOrAwayFromZero))
+        }
+    }
+}
+
+/// Reads a model's tensors into parameters and decides which train.
+final class ParameterStore {
+    let graph: ModelGraph
+    let mode: TrainingMode
+    /// Stage 2: the base model (W0 of the merged matrices) and the factors file.
+    let base: ModelGraph?
+    let factors: ModelGraph?
+    let count: SingularValueCount
+    let start: SingularValueStart
+    /// Names of parameters that belong to the head (trainable under `.head`).
+    var headNames: Set<String> = []
+    private(set) var created: [String: Parameter] = [:]
+    /// Matrices whose trainable count was capped at the factors' rank: (name, asked, cap).
+    private(set) var capped: [(String, Int, Int)] = []
+    private var random: SeededGenerator
+
+    init(graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: ModelGraph? = nil,
+         count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0) {
+        self.graph = graph
+        self.mode = mode
+        self.base = base
+        self.factors = factors
+        self.count = count
+        self.start = start
+        self.random = SeededGenerator(seed: seed ^ 0x5EED_4EAD)
+    }
+
+    func has(_ name: String) -> Bool { graph[name] != nil }
+
+    /// The tensor's values as a parameter (`[rows, columns]` for 2-D, `1 x n` otherwise).
+    func parameter(_ name: String, head: Bool = false) throws -> Parameter {
+        if let existing = created[name] { return existing }
+        guard let tensor = graph[name] else {
+            throw AmalgamError(.notFound, "the model has no tensor '\(name)'")
+        }
+        let values = try tensor.floatValues()
+        let dims = tensor.shape.dimensions
+        let rows = dims.count >= 2 ? dims[0] : 1
+        let trainable: Bool
+        switch mode {
+        case .full: trainable = true
+        case .head: trainable = head
+        case .singularValues: trainable = false
+        }
+        if head { headNames.insert(name) }
+        let parameter = Parameter(name: name, shape: dims, value: Matrix(rows: rows, columns: values.count / max(rows, 1), elements: values), trainable: trainable)
+        created[name] = parameter
+        return parameter
+    }
+
+    /// A new parameter drawn from U(-bound, bound), seeded (a new classification head).
+    func newParameter(_ name: String, shape: [Int], bound: Float) -> Parameter {
+        let rows = shape.count >= 2 ? shape[0] : 1, total = shape.reduce(1, *)
+        var values = [Float](repeating: 0, count: total)
+        for index in values.indices { values[index] = (Float(random.nextUnit()) * 2 - 1) * bound }
+        let parameter = Parameter(name: name, shape: shape, value: Matrix(rows: rows, columns: total / rows, elements: values), trainable: true, isNew: true)
+        headNames.insert(name)
+        created[name] = parameter
+        return parameter
+    }
+
+    /// The linear layer `prefix.weight` (+ `prefix.bias`); in Stage 2 a matrix with factors
+    /// becomes singular-value parameterised.
+    func linear(_ prefix: String, head: Bool = false) throws -> Linear {
+        let weightName = prefix + ".weight"
+        let bias = has(prefix + ".bias") ? try parameter(prefix + ".bias", head: head) : nil
+        if mode == .singularValues, !head, let factors, let u = factors[weightName + ".U"], let s = factors[weightName + ".S"], let v = factors[weightName + ".V"] {
+            return try singularLinear(weightName, u: u, s: s, v: v, bias: bias)
+        }
+        return Linear(weight: try parameter(weightName, head: head), bias: bias)
+    }
+
+    private func singularLinear(_ name: String, u: Tensor, s: Tensor, v: Tensor, bias: Parameter?) throws -> Linear {
+        guard let base, let w0 = base[name] else {
+            throw AmalgamError(.notFound, "the base model has no tensor '\(name)', which the factors file has factors for")
+        }
+        let dims = w0.shape.dimensions
+        guard dims.count == 2, u.shape.dimensions.count == 2, v.shape.dimensions.count == 2,
+              u.shape.dimensions[0] == dims[0], v.shape.dimensions[0] == dims[1],
+              u.shape.dimensions[1] == v.shape.dimensions[1], s.shape.elementCount == u.shape.dimensions[1] else {
+            throw AmalgamError(.mismatch, "factors U \(u.shape), S \(s.shape), V \(v.shape) do not fit the base's \(w0.shape)", tensor: name)
+        }
+        let (m, n, rank) = (dims[0], dims[1], u.shape.dimensions[1])
+        let asked = count.resolve(rows: m, columns: n)
+        let trained = min(asked, rank)
+        if asked > rank { capped.append((name, asked, rank)) }
+        let uValues = try u.floatValues(), vValues = try v.floatValues(), sValues = try s.floatValues()
+        func columns(_ values: [Float], rows: Int, _ range: Range<Int>) -> Matrix {
+            var result = Matrix(zeros: rows, range.count)
+            for i in 0..<rows {
+                for (k, j) in range.enumerated() { result.elements[i * range.count + k] = values[i * rank + j] }
+            }
+            return result
+        }
+        var folded = Matrix(rows: m, columns: n, elements: try w0.floatValues())
+        if trained < rank {
+            let rest = trained..<rank
+            try BLAS.gemm(columns(uValues, rows: m, rest).scalingColumns(by: Array(sValues[rest])), columns(vValues, rows: n, rest), transposeB: true, beta: 1, into: &folded)
+        }
+        let weight = Parameter(name: name, shape: dims, value: folded, trainable: false)
+        created[name] = weight
+        let initial = start == .zero ? [Float](repeating: 0, count: trained) : Array(sValues[0..<trained])
+        let singular = Parameter(name: name + ".S", shape: [trained], value: Matrix(rows: 1, columns: trained, elements: initial), trainable: true)
+        return Linear(weight: weight, bias: bias, singular: .init(u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular))
+    }
+
+    func layerNorm(_ prefix: String, epsilon: Float) throws -> LayerNorm {
+        LayerNorm(gamma: try parameter(prefix + ".weight"), beta: try parameter(prefix + ".bias"), epsilon: epsilon)
+    }
+}
+
+/// splitmix64: small, fast, and the same on every platform (shuffles and head init).
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// A seeded Fisher-Yates shuffle of `0..<count`.
+    mutating func permutation(_ count: Int) -> [Int] {
+        var order = Array(0..<count)
+        guard count > 1 else { return order }
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        return order
+    }
+}

@@ -1,0 +1,175 @@
+import AmalgamCore
+import LinearAlgebra
+
+/// The architectures the engine builds from a model's tensors.
+public enum Architecture: String, Sendable, CaseIterable {
+    case mlp, bert, vit
+}
+
+/// What to build and how to train it.
+public struct TuningSetup: Sendable {
+    public var mode: TrainingMode
+    /// Overrides detection (`--arch`).
+    public var architecture: Architecture?
+    /// MLP activation (weights cannot tell); default: the model's `amalgam.activation`
+    /// metadata, else ReLU.
+    public var activation: Activation?
+    public var transformer = TransformerSettings()
+    public var singularValueCount: SingularValueCount = .fraction(0.1)
+    public var singularValueStart: SingularValueStart = .zero
+    public var training = TrainingOptions()
+
+    public init(mode: TrainingMode) { self.mode = mode }
+}
+
+/// Trainable-parameter counts, reported in logs.
+public struct TrainableCounts: Sendable {
+    /// Every trainable scalar.
+    public var total: Int
+    /// Of which in the classification head (new or taken from the model).
+    public var head: Int
+    /// Of which singular values (Stage 2).
+    public var singularValues: Int
+}
+
+/// A classifier built from a model graph, ready to train, evaluate and write back.
+///
+/// In Stage 2 (`.singularValues`) the graph is the merged model, `base` holds `W0` for the
+/// merged matrices and `factors` their `U`, `S`, `V`: each matrix with factors trains only
+/// its top-N singular values (capped at the factors' rank); everything else is frozen,
+/// except a head created for a label count the model has no head for.
+public final class TunableModel {
+    public let architecture: Architecture
+    public let graph: ModelGraph
+    /// Warnings about choices made (capped singular-value counts, a new head).
+    public private(set) var notes: [String] = []
+    let network: any Network
+    let store: ParameterStore
+    let setup: TuningSetup
+    private let activation: Activation?
+
+    public init(graph: ModelGraph, base: ModelGraph? = nil, factors: ModelGraph? = nil, setup: TuningSetup, classes: Int) throws {
+        self.graph = graph
+        self.setup = setup
+        let store = ParameterStore(
+            graph: graph, mode: setup.mode, base: base, factors: factors, count: setup.singularValueCount,
+            start: setup.singularValueStart, seed: setup.training.seed)
+        self.store = store
+        if setup.mode == .singularValues, factors == nil || base == nil {
+            throw AmalgamError(.usage, "singular-value tuning needs the base model and the merge's factors")
+        }
+        let architecture = try Self.detect(graph, explicit: setup.architecture)
+        self.architecture = architecture
+        switch architecture {
+        case .mlp:
+            guard let prefixes = MLPClassifier.layerPrefixes(in: graph) else {
+                throw AmalgamError(.unsupported, "no chain of linear layers (PREFIX.0.weight, PREFIX.1.weight, ...) whose widths line up")
+            }
+            let activation = try setup.activation ?? graph.metadata["amalgam.activation"]?.stringValue.map { name in
+                guard let known = Activation(rawValue: name) else { throw AmalgamError(.invalidFormat, "unknown amalgam.activation '\(name)' in the model's metadata") }
+                return known
+            } ?? .relu
+            self.activation = activation
+            network = try MLPClassifier(store: store, prefixes: prefixes, activation: activation, classes: classes)
+        case .bert:
+            guard let prefix = BertClassifier.prefix(in: graph) else { throw AmalgamError(.unsupported, "no BERT encoder (embeddings.word_embeddings.weight, encoder.layer.0...)") }
+            activation = nil
+            network = try BertClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
+        case .vit:
+            guard let prefix = ViTClassifier.prefix(in: graph) else { throw AmalgamError(.unsupported, "no ViT (embeddings.patch_embeddings.projection.weight, encoder.layer.0...)") }
+            activation = nil
+            network = try ViTClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
+        }
+        for (name, asked, rank) in store.capped {
+            notes.append("\(name): \(asked) singular values asked, the factors have rank \(rank): training \(rank) (merge with a larger K to train more)")
+        }
+        let created = network.parameters.filter(\.isNew).map(\.name)
+        if !created.isEmpty { notes.append("the model has no head for \(classes) classes: created \(created.joined(separator: ", ")) (trained)") }
+        if setup.mode == .singularValues, !network.linears.contains(where: { $0.singular != nil }) {
+            throw AmalgamError(.mismatch, "none of the model's linear layers has factors in the factors file")
+        }
+    }
+
+    /// `explicit`, the model's `amalgam.architecture`, then the tensor names.
+    static func detect(_ graph: ModelGraph, explicit: Architecture?) throws -> Architecture {
+        if let explicit { return explicit }
+        if let name = graph.metadata["amalgam.architecture"]?.stringValue, let known = Architecture(rawValue: name) { return known }
+        if BertClassifier.prefix(in: graph) != nil { return .bert }
+        if ViTClassifier.prefix(in: graph) != nil { return .vit }
+        if MLPClassifier.layerPrefixes(in: graph) != nil { return .mlp }
+        throw AmalgamError(.unsupported, "cannot tell the architecture from the tensor names (MLP, BERT and ViT are supported; --arch chooses)")
+    }
+
+    public var classes: Int { network.classes }
+
+    public var trainableCounts: TrainableCounts {
+        let trainable = network.parameters.filter(\.trainable)
+        return TrainableCounts(
+            total: trainable.reduce(0) { $0 + $1.count },
+            head: trainable.filter { store.headNames.contains($0.name) }.reduce(0) { $0 + $1.count },
+            singularValues: network.linears.compactMap(\.singular?.s).filter(\.trainable).reduce(0) { $0 + $1.count })
+    }
+
+    /// Trains for `setup.training.epochs` epochs (zero epochs: nothing changes).
+    public func train(on data: Dataset, eval: Dataset?, progress: any ProgressReporter = SilentProgress()) throws -> [EpochRecord] {
+        try Trainer(network: network, options: setup.training).train(data, eval: eval, progress: progress)
+    }
+
+    public func evaluate(on data: Dataset, batchSize: Int = 128) throws -> Evaluation {
+        try Trainer.evaluate(network, on: data, batchSize: batchSize)
+    }
+
+    /// The logits of `data`'s examples, `[n, classes]` row-major.
+    public func logits(for data: Dataset, batchSize: Int = 128) throws -> [Float] {
+        var result: [Float] = []
+        var start = 0
+        while start < data.count {
+            let (inputs, _) = data.batch(Array(start..<min(start + batchSize, data.count)))
+            result += try network.forward(inputs).elements
+            start += batchSize
+        }
+        return result
+    }
+
+    /// BERT only: the last hidden state of every token, `[n, length, width]` row-major.
+    public func hiddenStates(for data: Dataset, batchSize: Int = 32) throws -> [Float] {
+        guard let bert = network as? BertClassifier else { throw AmalgamError(.unsupported, "hidden states are available for BERT encoders") }
+        var result: [Float] = []
+        var start = 0
+        while start < data.count {
+            let (inputs, _) = data.batch(Array(start..<min(start + batchSize, data.count)))
+            result += try bert.encode(inputs).elements
+            start += batchSize
+        }
+        return result
+    }
+
+    /// The model with every trained tensor replaced by its new value as f32 (a Stage 2
+    /// matrix as the dense `W0 + U diag(s) Vᵀ`), new head tensors appended, untouched tensors
+    /// passed through as they were, and the architecture recorded in the metadata.
+    public func trainedGraph() throws -> ModelGraph {
+        var replaced: [String: Tensor] = [:]
+        func tensor(_ parameter: Parameter, values: [Float]) -> Tensor {
+            Tensor(name: parameter.name, shape: Shape(parameter.shape), floats: values)
+        }
+        for linear in network.linears where linear.singular != nil {
+            replaced[linear.weight.name] = tensor(linear.weight, values: try linear.effectiveWeight().elements)
+        }
+        var appended: [Tensor] = []
+        let singularValues = Set(network.linears.compactMap { $0.singular?.s.name })
+        for parameter in network.parameters where (parameter.trainable || parameter.isNew) && replaced[parameter.name] == nil {
+            guard !singularValues.contains(parameter.name) else { continue }  // folded into the dense weight
+            let result = tensor(parameter, values: parameter.value.elements)
+            if graph[parameter.name] == nil { appended.append(result) } else { replaced[parameter.name] = result }
+        }
+        var output = try graph.mapTensors { original in
+            guard var new = replaced[original.name] else { return original }
+            new.originalName = original.originalName
+            return new
+        }
+        for tensor in appended { try output.append(tensor) }
+        output.metadata["amalgam.architecture"] = .string(architecture.rawValue)
+        if let activation { output.metadata["amalgam.activation"] = .string(activation.rawValue) }
+        return output
+    }
+}
