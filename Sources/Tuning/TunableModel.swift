@@ -102,6 +102,38 @@ public final class TunableModel {
 
     public var classes: Int { network.classes }
 
+    /// False when the head was created here (the model had none for the label count).
+    public var hasOwnHead: Bool { !network.parameters.contains(where: \.isNew) }
+
+    /// Checks that `data` (read from `path`) fits the model: the input layout, label range,
+    /// token ids against the vocabulary, sequence length against the positions.
+    public func check(_ data: Dataset, path: String) throws {
+        func fail(_ message: String) -> AmalgamError { AmalgamError(.mismatch, message, file: path) }
+        try data.checkLabels(classes: classes, path: path)
+        switch network {
+        case let mlp as MLPClassifier:
+            let width: Int
+            switch data.layout {
+            case .features(let w): width = w
+            case .images(let c, let h, let w): width = c * h * w
+            case .tokens: throw fail("holds token ids; an MLP classifier takes feature vectors (x)")
+            }
+            guard width == mlp.inputWidth else { throw fail("has \(width) features per example; the model's first layer takes \(mlp.inputWidth)") }
+        case let bert as BertClassifier:
+            guard case .tokens(let length) = data.layout else { throw fail("holds feature vectors; a BERT encoder takes input_ids and attention_mask") }
+            let vocabulary = bert.word.table.value.rows
+            if let largest = data.largestTokenID, largest >= vocabulary { throw fail("token id \(largest) is outside the vocabulary of \(vocabulary)") }
+            if let largest = data.largestTypeID, largest >= (bert.tokenType?.table.value.rows ?? 1) {
+                throw fail("token type id \(largest) is outside the model's \(bert.tokenType?.table.value.rows ?? 0) types")
+            }
+            guard length <= bert.position.table.value.rows else { throw fail("sequences of \(length) tokens exceed the model's \(bert.position.table.value.rows) positions") }
+        case is ViTClassifier:
+            guard case .images = data.layout else { throw fail("holds no images; a ViT takes x of shape [n, channels, height, width]") }
+        default:
+            break
+        }
+    }
+
     public var trainableCounts: TrainableCounts {
         let trainable = network.parameters.filter(\.trainable)
         return TrainableCounts(

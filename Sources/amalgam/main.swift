@@ -8,7 +8,7 @@ import LinearAlgebra
 /// The `amalgam` command: a thin layer over the Amalgam library.
 /// Exit codes: 0 success, 1 failure (one line on stderr), 64 usage error.
 enum CLI {
-    nonisolated(unsafe) static let commands: [any Command.Type] = [FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, RunCommand.self, DemoCommand.self]
+    nonisolated(unsafe) static let commands: [any Command.Type] = [FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, TuneCommand.self, TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, DemoCommand.self]
 
     static var overview: String {
         let width = commands.map { $0.name.count }.max() ?? 0

@@ -24,8 +24,9 @@ public struct Dataset: Sendable {
     /// The number of classes the labels need (largest label + 1).
     public var classCount: Int { (labels.max() ?? -1) + 1 }
 
-    /// Validates and loads `graph` (read from `path`, which errors name).
-    public init(graph: ModelGraph, path: String) throws {
+    /// Validates and loads `graph` (read from `path`, which errors name). Without
+    /// `requiringLabels`, missing labels read as zeros (for computing outputs only).
+    public init(graph: ModelGraph, path: String, requiringLabels: Bool = true) throws {
         func fail(_ message: String, tensor: String? = nil) -> AmalgamError {
             AmalgamError(.mismatch, message, file: path, tensor: tensor)
         }
@@ -81,6 +82,10 @@ public struct Dataset: Sendable {
             typeIds = nil
             mask = []
             labelName = "y"
+        }
+        if !requiringLabels, graph[labelName] == nil {
+            labels = [Int](repeating: 0, count: count)
+            return
         }
         let (labels, labelShape) = try integers(labelName)
         guard labelShape == [count] else { throw fail("has shape \(Shape(labelShape)); one label per example needs [\(count)]", tensor: labelName) }
