@@ -261,3 +261,37 @@ def test_tune_usage_errors(merged_setup, tmp_path):
     result = amalgam("tune", "--base", "b", "--factors", "f", "--merged", "m", "--data", "d.npz", "--output", "o.safetensors", "--sv-fraction", "2", check=False)
     assert result.returncode == 64 and "--sv-fraction must be in (0, 1], not '2'" in result.stderr
     assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_recipe_chains_merge_tune_and_exports(merged_setup, tmp_path):
+    import shutil
+    for name in ["base", "a", "b"]:
+        shutil.copy(merged_setup / f"{name}.safetensors", tmp_path / f"{name}.safetensors")
+    for name in ["target.npz", "target-test.npz"]:
+        shutil.copy(merged_setup / name, tmp_path / name)
+    recipe = {
+        "base": "base.safetensors", "sources": ["a.safetensors", "b.safetensors"], "options": {"k": 6},
+        "outputs": [{"path": "merged.safetensors"}], "factors": "factors.safetensors",
+        "tune": {"data": "target.npz", "eval": "target-test.npz", "sv_fraction": 0.25, "epochs": 2, "batch": 64, "activation": "gelu",
+                 "outputs": [{"path": "tuned.safetensors"}, {"path": "tuned.onnx"}, {"path": "tuned-f16.npz", "dtype": "f16"}], "log": "tune.json"},
+    }
+    (tmp_path / "recipe.json").write_text(json.dumps(recipe))
+    dry = amalgam("run", str(tmp_path / "recipe.json"), "--dry-run")
+    assert "then tune" in dry.stdout and not (tmp_path / "merged.safetensors").exists()
+    result = amalgam("run", str(tmp_path / "recipe.json"))
+    for name in ["merged.safetensors", "factors.safetensors", "tuned.safetensors", "tuned.onnx", "tuned-f16.npz", "tune.json"]:
+        assert (tmp_path / name).exists(), name
+    log = json.loads((tmp_path / "tune.json").read_text())
+    assert log["mode"] == "sv" and log["trainable_singular_values"] == 3 and len(log["epochs"]) == 2
+    tuned = load_file(str(tmp_path / "tuned.safetensors"))
+    model = onnx.load(str(tmp_path / "tuned.onnx"))
+    from onnx import numpy_helper
+    assert numpy_helper.to_array([t for t in model.graph.initializer if t.name == "layers.0.weight"][0]).tobytes() == tuned["layers.0.weight"].tobytes()
+    assert np.load(tmp_path / "tuned-f16.npz")["layers.0.weight"].dtype == np.float16
+    # A rerun is refused before any work (outputs exist).
+    again = amalgam("run", str(tmp_path / "recipe.json"), check=False)
+    assert again.returncode == 1 and "output exists; pass --force to overwrite it" in again.stderr
+    bad = dict(recipe, tune=dict(recipe["tune"], speed=3))
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    result = amalgam("run", str(tmp_path / "bad.json"), check=False)
+    assert result.returncode == 1 and "recipe: unknown tune key 'speed'" in result.stderr
