@@ -72,6 +72,12 @@ enum CLI {
 OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 // glibc raises its mmap threshold after the first large free, so later tensor-sized buffers
 // come from the heap and stay resident: a fixed 1 MiB threshold halves a merge's peak memory
-// (559 -> 289 MB on 48 ViT-B/32 matrices, T = 8) at the same speed. The user's setting wins.
-if getenv("MALLOC_MMAP_THRESHOLD_") == nil { _ = mallopt(M_MMAP_THRESHOLD, 1 << 20) }
+// (559 -> 289 MB on 48 ViT-B/32 matrices, T = 8) at the same speed. Training is the
+// opposite case: every step allocates the same activations again, and fresh mappings cost a
+// page fault and a cleared page each, so those commands keep buffers up to 256 MiB on the
+// heap. The user's setting wins.
+if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
+    let training: Set<String> = ["tune", "train", "eval", "forward"]
+    _ = mallopt(M_MMAP_THRESHOLD, training.contains(CommandLine.arguments.dropFirst().first ?? "") ? 1 << 28 : 1 << 20)
+}
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

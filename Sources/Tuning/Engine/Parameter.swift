@@ -28,7 +28,7 @@ public final class Parameter {
 
     func zeroGradient() {
         guard trainable else { return }
-        for index in gradient.elements.indices { gradient.elements[index] = 0 }
+        gradient.elements.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
 }
 

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import LinearAlgebra
 
 /// The activation functions a network can use between linear layers.
@@ -24,33 +25,57 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 }
 
-/// An activation applied element-wise.
+/// An activation applied element-wise, on two threads for large inputs.
 final class ActivationLayer: Layer {
     let function: Activation
     private var input: Matrix?
+    /// GELU: `Φ(x)`, kept from the forward pass for the backward one.
+    private var cumulative: [Float] = []
 
     init(_ function: Activation) { self.function = function }
 
     var parameters: [Parameter] { [] }
 
     private static let tanhScale = Float((2 / Double.pi).squareRoot())
+    private static let inverseRoot2 = 1 / Float(2).squareRoot()
+    private static let density = 1 / Float(2 * Double.pi).squareRoot()
+
+    /// Runs `body` over `count` indices in two halves at once when it is worth it.
+    private static func split(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        guard count >= 1 << 16 else { return body(0..<count) }
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            body(part == 0 ? 0..<(count / 2) : (count / 2)..<count)
+        }
+    }
 
     func forward(_ input: Matrix) throws -> Matrix {
         self.input = input
         var output = input
+        let count = input.elements.count
+        if function == .gelu { cumulative = [Float](repeating: 0, count: count) }
         output.elements.withUnsafeMutableBufferPointer { values in
-            switch function {
-            case .relu:
-                for i in 0..<values.count { values[i] = max(values[i], 0) }
-            case .gelu:
-                for i in 0..<values.count { let x = values[i]; values[i] = 0.5 * x * (1 + erff(x / Float(2).squareRoot())) }
-            case .geluTanh:
-                for i in 0..<values.count {
-                    let x = values[i]
-                    values[i] = 0.5 * x * (1 + tanhf(Self.tanhScale * (x + 0.044715 * x * x * x)))
+            cumulative.withUnsafeMutableBufferPointer { phi in
+                let (values, phi) = (UncheckedBuffer(values), UncheckedBuffer(phi))
+                let function = self.function
+                Self.split(count) { range in
+                    switch function {
+                    case .relu:
+                        for i in range { values[i] = max(values[i], 0) }
+                    case .gelu:
+                        for i in range {
+                            let x = values[i], p = 0.5 * (1 + erff(x * Self.inverseRoot2))
+                            phi[i] = p
+                            values[i] = x * p
+                        }
+                    case .geluTanh:
+                        for i in range {
+                            let x = values[i]
+                            values[i] = 0.5 * x * (1 + tanhf(Self.tanhScale * (x + 0.044715 * x * x * x)))
+                        }
+                    case .tanh:
+                        for i in range { values[i] = tanhf(values[i]) }
+                    }
                 }
-            case .tanh:
-                for i in 0..<values.count { values[i] = tanhf(values[i]) }
             }
         }
         return output
@@ -59,31 +84,49 @@ final class ActivationLayer: Layer {
     func backward(_ outputGradient: Matrix) throws -> Matrix {
         guard let input else { preconditionFailure("backward before forward") }
         var gradient = outputGradient
+        let count = gradient.elements.count
         gradient.elements.withUnsafeMutableBufferPointer { g in
             input.elements.withUnsafeBufferPointer { xs in
-                switch function {
-                case .relu:
-                    for i in 0..<g.count where xs[i] <= 0 { g[i] = 0 }
-                case .gelu:
-                    let inverseRoot2 = 1 / Float(2).squareRoot(), density = 1 / Float(2 * Double.pi).squareRoot()
-                    for i in 0..<g.count {
-                        let x = xs[i]
-                        g[i] *= 0.5 * (1 + erff(x * inverseRoot2)) + x * density * expf(-0.5 * x * x)
+                cumulative.withUnsafeBufferPointer { phi in
+                    let (g, xs, phi) = (UncheckedBuffer(g), UncheckedBuffer(xs), UncheckedBuffer(phi))
+                    let function = self.function
+                    Self.split(count) { range in
+                        switch function {
+                        case .relu:
+                            for i in range where xs[i] <= 0 { g[i] = 0 }
+                        case .gelu:
+                            for i in range {
+                                let x = xs[i]
+                                g[i] *= phi[i] + x * Self.density * expf(-0.5 * x * x)
+                            }
+                        case .geluTanh:
+                            for i in range {
+                                let x = xs[i]
+                                let t = tanhf(Self.tanhScale * (x + 0.044715 * x * x * x))
+                                g[i] *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Self.tanhScale * (1 + 3 * 0.044715 * x * x)
+                            }
+                        case .tanh:
+                            for i in range { let t = tanhf(xs[i]); g[i] *= 1 - t * t }
+                        }
                     }
-                case .geluTanh:
-                    for i in 0..<g.count {
-                        let x = xs[i]
-                        let inner = Self.tanhScale * (x + 0.044715 * x * x * x)
-                        let t = tanhf(inner)
-                        let derivative = 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Self.tanhScale * (1 + 3 * 0.044715 * x * x)
-                        g[i] *= derivative
-                    }
-                case .tanh:
-                    for i in 0..<g.count { let t = tanhf(xs[i]); g[i] *= 1 - t * t }
                 }
             }
         }
         return gradient
+    }
+}
+
+/// A buffer pointer that may cross into the two halves of `concurrentPerform` (each half
+/// touches its own indices).
+struct UncheckedBuffer<Element>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Element>?
+
+    init(_ buffer: UnsafeMutableBufferPointer<Element>) { base = buffer.baseAddress }
+    init(_ buffer: UnsafeBufferPointer<Element>) { base = UnsafeMutablePointer(mutating: buffer.baseAddress) }
+
+    subscript(index: Int) -> Element {
+        get { base![index] }
+        nonmutating set { base![index] = newValue }
     }
 }
 
@@ -108,6 +151,8 @@ final class LayerNorm: Layer {
         var normalized = input
         var output = input
         inverseDeviation = [Float](repeating: 0, count: input.rows)
+        let gammaValues = gamma.value.elements, betaValues = beta.value.elements
+        var inverses = [Float](repeating: 0, count: input.rows)
         normalized.elements.withUnsafeMutableBufferPointer { xhat in
             output.elements.withUnsafeMutableBufferPointer { y in
                 for row in 0..<input.rows {
@@ -119,15 +164,16 @@ final class LayerNorm: Layer {
                     for c in 0..<width { let d = Double(xhat[base + c]) - mean; variance += d * d }
                     variance /= Double(width)
                     let inverse = Float(1 / (variance + Double(epsilon)).squareRoot())
-                    inverseDeviation[row] = inverse
+                    inverses[row] = inverse
                     for c in 0..<width {
                         let value = (xhat[base + c] - Float(mean)) * inverse
                         xhat[base + c] = value
-                        y[base + c] = value * gamma.value.elements[c] + beta.value.elements[c]
+                        y[base + c] = value * gammaValues[c] + betaValues[c]
                     }
                 }
             }
         }
+        inverseDeviation = inverses
         self.normalized = normalized
         return output
     }
@@ -136,26 +182,34 @@ final class LayerNorm: Layer {
         guard let normalized else { preconditionFailure("backward before forward") }
         let width = outputGradient.columns
         var inputGradient = outputGradient
-        for row in 0..<outputGradient.rows {
-            let base = row * width
-            var meanGradient: Float = 0, meanProduct: Float = 0
-            for c in 0..<width {
-                let dy = outputGradient.elements[base + c]
-                let xhat = normalized.elements[base + c]
-                if gamma.trainable { gamma.gradient.elements[c] += dy * xhat }
-                if beta.trainable { beta.gradient.elements[c] += dy }
-                let dxhat = dy * gamma.value.elements[c]
-                meanGradient += dxhat
-                meanProduct += dxhat * xhat
-            }
-            meanGradient /= Float(width)
-            meanProduct /= Float(width)
-            let inverse = inverseDeviation[row]
-            for c in 0..<width {
-                let dxhat = outputGradient.elements[base + c] * gamma.value.elements[c]
-                inputGradient.elements[base + c] = inverse * (dxhat - meanGradient - normalized.elements[base + c] * meanProduct)
+        let gammaValues = gamma.value.elements, inverses = inverseDeviation
+        var gammaGradient = [Float](repeating: 0, count: width), betaGradient = [Float](repeating: 0, count: width)
+        inputGradient.elements.withUnsafeMutableBufferPointer { dx in
+            outputGradient.elements.withUnsafeBufferPointer { dy in
+                normalized.elements.withUnsafeBufferPointer { xhat in
+                    for row in 0..<outputGradient.rows {
+                        let base = row * width
+                        var meanGradient: Float = 0, meanProduct: Float = 0
+                        for c in 0..<width {
+                            let d = dy[base + c], x = xhat[base + c]
+                            gammaGradient[c] += d * x
+                            betaGradient[c] += d
+                            let dxhat = d * gammaValues[c]
+                            meanGradient += dxhat
+                            meanProduct += dxhat * x
+                        }
+                        meanGradient /= Float(width)
+                        meanProduct /= Float(width)
+                        let inverse = inverses[row]
+                        for c in 0..<width {
+                            dx[base + c] = inverse * (dy[base + c] * gammaValues[c] - meanGradient - xhat[base + c] * meanProduct)
+                        }
+                    }
+                }
             }
         }
+        if gamma.trainable { for c in 0..<width { gamma.gradient.elements[c] += gammaGradient[c] } }
+        if beta.trainable { for c in 0..<width { beta.gradient.elements[c] += betaGradient[c] } }
         return inputGradient
     }
 }
@@ -186,9 +240,13 @@ final class Embedding {
 
     func backward(_ outputGradient: Matrix) {
         guard table.trainable else { return }
-        let width = table.value.columns
-        for (position, id) in ids.enumerated() {
-            for c in 0..<width { table.gradient.elements[id * width + c] += outputGradient.elements[position * width + c] }
+        let width = table.value.columns, ids = self.ids
+        table.gradient.elements.withUnsafeMutableBufferPointer { rows in
+            outputGradient.elements.withUnsafeBufferPointer { gradient in
+                for (position, id) in ids.enumerated() {
+                    for c in 0..<width { rows[id * width + c] += gradient[position * width + c] }
+                }
+            }
         }
     }
 }

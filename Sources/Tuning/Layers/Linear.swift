@@ -78,13 +78,15 @@ final class Linear: Layer {
             let back = try BLAS.multiply(outputGradient, singular.u)  // g U: [rows, N]
             if singular.s.trainable {
                 let n = singular.s.count
+                var sums = [Float](repeating: 0, count: n)
                 back.elements.withUnsafeBufferPointer { g in
                     projected.elements.withUnsafeBufferPointer { p in
                         for row in 0..<back.rows {
-                            for j in 0..<n { singular.s.gradient.elements[j] += g[row * n + j] * p[row * n + j] }
+                            for j in 0..<n { sums[j] += g[row * n + j] * p[row * n + j] }
                         }
                     }
                 }
+                for j in 0..<n { singular.s.gradient.elements[j] += sums[j] }
             }
             if needsInputGradient {
                 try BLAS.gemm(back.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1, into: &inputGradient)

@@ -64,7 +64,11 @@ struct AdamW {
         let trainable = parameters.filter(\.trainable)
         var squared: Double = 0
         for parameter in trainable {
-            for g in parameter.gradient.elements { squared += Double(g) * Double(g) }
+            squared += parameter.gradient.elements.withUnsafeBufferPointer { gradient in
+                var sum: Double = 0
+                for g in gradient { sum += Double(g) * Double(g) }
+                return sum
+            }
         }
         let norm = squared.squareRoot()
         let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
@@ -72,21 +76,29 @@ struct AdamW {
         step += 1
         let correction1 = 1 - pow(beta1, Double(step)), correction2 = 1 - pow(beta2, Double(step))
         let decay = Float(1 - rate * options.weightDecay)
-        let stepSize = Float(rate / correction1), root2 = correction2.squareRoot()
+        let stepSize = Float(rate / correction1), root2 = Float(correction2.squareRoot()), epsilon32 = Float(epsilon)
         let (b1, b2) = (Float(beta1), Float(beta2))
         for parameter in trainable {
             if parameter.firstMoment.isEmpty {
                 parameter.firstMoment = [Float](repeating: 0, count: parameter.count)
                 parameter.secondMoment = [Float](repeating: 0, count: parameter.count)
             }
-            for i in 0..<parameter.count {
-                let g = parameter.gradient.elements[i] * clip
-                let m = b1 * parameter.firstMoment[i] + (1 - b1) * g
-                let v = b2 * parameter.secondMoment[i] + (1 - b2) * g * g
-                parameter.firstMoment[i] = m
-                parameter.secondMoment[i] = v
-                let denominator = Float(Double(v).squareRoot() / root2 + epsilon)
-                parameter.value.elements[i] = parameter.value.elements[i] * decay - stepSize * m / denominator
+            // One exclusive access per array, not one per element.
+            parameter.value.elements.withUnsafeMutableBufferPointer { values in
+                parameter.firstMoment.withUnsafeMutableBufferPointer { first in
+                    parameter.secondMoment.withUnsafeMutableBufferPointer { second in
+                        parameter.gradient.elements.withUnsafeBufferPointer { gradient in
+                            for i in 0..<values.count {
+                                let g = gradient[i] * clip
+                                let m = b1 * first[i] + (1 - b1) * g
+                                let v = b2 * second[i] + (1 - b2) * g * g
+                                first[i] = m
+                                second[i] = v
+                                values[i] = values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
+                            }
+                        }
+                    }
+                }
             }
         }
         return rate
