@@ -45,6 +45,23 @@ public enum BLAS {
         }
     }
 
+    /// `C = alpha * op(A) * op(B) + beta * C` on row-major blocks inside larger buffers:
+    /// `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`, and each row starts `leading`
+    /// elements after the previous one (a head's columns inside a `[tokens, width]` matrix).
+    ///
+    /// - Precondition: the pointers cover the blocks their shapes and leading dimensions imply.
+    public static func gemm(
+        m: Int, n: Int, k: Int, alpha: Float = 1,
+        _ a: UnsafePointer<Float>, leading lda: Int, transposeA: Bool = false,
+        _ b: UnsafePointer<Float>, leading ldb: Int, transposeB: Bool = false,
+        beta: Float = 0, into c: UnsafeMutablePointer<Float>, leading ldc: Int
+    ) {
+        guard m > 0, n > 0, k > 0 else { return }
+        cblas_sgemm(
+            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// `op(A) * op(B)` as a new matrix.
     public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) throws(AmalgamError) -> Matrix {
         var c = Matrix(zeros: transposeA ? a.columns : a.rows, transposeB ? b.rows : b.columns)

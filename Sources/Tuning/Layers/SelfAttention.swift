@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import LinearAlgebra
 
 /// Multi-head scaled dot-product self-attention over a batch of sequences, with the query,
@@ -15,10 +16,9 @@ final class SelfAttention {
     let heads: Int
 
     private var batch = 0, length = 0
-    private var keyMask: [Float] = []
     private var q = Matrix(zeros: 0, 0), k = Matrix(zeros: 0, 0), v = Matrix(zeros: 0, 0)
-    /// Attention probabilities per (sequence, head), `length x length` each.
-    private var probabilities: [Matrix] = []
+    /// Attention probabilities, `length x length` per (sequence, head), in that order.
+    private var probabilities: [Float] = []
 
     init(query: Linear, key: Linear, value: Linear, heads: Int) {
         precondition(query.outputs % heads == 0, "width \(query.outputs) is not a multiple of \(heads) heads")
@@ -32,22 +32,14 @@ final class SelfAttention {
 
     private var headWidth: Int { query.outputs / heads }
 
-    /// Copies head `h` of sequence `b` out of a `[batch·length, width]` matrix.
-    private func slice(_ matrix: Matrix, _ b: Int, _ h: Int) -> Matrix {
-        let d = headWidth, width = matrix.columns
-        var result = Matrix(zeros: length, d)
-        for t in 0..<length {
-            let source = (b * length + t) * width + h * d
-            for j in 0..<d { result.elements[t * d + j] = matrix.elements[source + j] }
-        }
-        return result
-    }
-
-    private func place(_ part: Matrix, into matrix: inout Matrix, _ b: Int, _ h: Int) {
-        let d = headWidth, width = matrix.columns
-        for t in 0..<length {
-            let target = (b * length + t) * width + h * d
-            for j in 0..<d { matrix.elements[target + j] = part.elements[t * d + j] }
+    /// Runs `body(sequence)` for every sequence, the batch split over two threads. Each
+    /// call touches only its sequence's rows and probability blocks, and its matrix
+    /// products are small enough that OpenBLAS runs them on the calling thread.
+    private func forEachSequence(_ body: @Sendable (Int) -> Void) {
+        let batch = self.batch
+        guard batch > 1 else { return (0..<batch).forEach(body) }
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            for b in (part == 0 ? 0..<(batch / 2) : (batch / 2)..<batch) { body(b) }
         }
     }
 
@@ -56,37 +48,47 @@ final class SelfAttention {
     func forward(_ input: Matrix, batch: Int, length: Int, keyMask: [Float]) throws -> Matrix {
         self.batch = batch
         self.length = length
-        self.keyMask = keyMask
         q = try query.forward(input)
         k = try key.forward(input)
         v = try value.forward(input)
-        let scale = 1 / Float(headWidth).squareRoot()
-        var context = Matrix(zeros: input.rows, query.outputs)
-        probabilities = []
-        probabilities.reserveCapacity(batch * heads)
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let qh = slice(q, b, h), kh = slice(k, b, h), vh = slice(v, b, h)
-                var scores = Matrix(zeros: length, length)
-                try BLAS.gemm(qh, kh, transposeB: true, alpha: scale, into: &scores)
-                for i in 0..<length {
-                    let row = i * length
-                    var largest = -Float.greatestFiniteMagnitude
-                    for j in 0..<length {
-                        if keyMask[b * length + j] == 0 { scores.elements[row + j] = -Float.greatestFiniteMagnitude }
-                        largest = max(largest, scores.elements[row + j])
+        let (heads, d, width, t) = (self.heads, headWidth, query.outputs, length)
+        let scale = 1 / Float(d).squareRoot()
+        var context = Matrix(zeros: input.rows, width)
+        probabilities = [Float](repeating: 0, count: batch * heads * t * t)
+        q.elements.withUnsafeBufferPointer { qs in
+            k.elements.withUnsafeBufferPointer { ks in
+                v.elements.withUnsafeBufferPointer { vs in
+                    context.elements.withUnsafeMutableBufferPointer { cs in
+                        probabilities.withUnsafeMutableBufferPointer { ps in
+                            let (qs, ks, vs) = (UncheckedBuffer(qs), UncheckedBuffer(ks), UncheckedBuffer(vs))
+                            let (cs, ps) = (UncheckedBuffer(cs), UncheckedBuffer(ps))
+                            forEachSequence { b in
+                                for h in 0..<heads {
+                                    let offset = b * t * width + h * d
+                                    let scores = ps.base! + (b * heads + h) * t * t
+                                    BLAS.gemm(m: t, n: t, k: d, alpha: scale, qs.base! + offset, leading: width, ks.base! + offset, leading: width, transposeB: true, into: scores, leading: t)
+                                    for i in 0..<t {
+                                        let row = scores + i * t
+                                        var largest = -Float.greatestFiniteMagnitude
+                                        for j in 0..<t {
+                                            if keyMask[b * t + j] == 0 { row[j] = -Float.greatestFiniteMagnitude }
+                                            largest = max(largest, row[j])
+                                        }
+                                        var sum: Float = 0
+                                        for j in 0..<t {
+                                            let e = expf(row[j] - largest)
+                                            row[j] = e
+                                            sum += e
+                                        }
+                                        let inverse = 1 / sum
+                                        for j in 0..<t { row[j] *= inverse }
+                                    }
+                                    BLAS.gemm(m: t, n: d, k: t, scores, leading: t, vs.base! + offset, leading: width, into: cs.base! + offset, leading: width)
+                                }
+                            }
+                        }
                     }
-                    var sum: Float = 0
-                    for j in 0..<length {
-                        let e = expf(scores.elements[row + j] - largest)
-                        scores.elements[row + j] = e
-                        sum += e
-                    }
-                    for j in 0..<length { scores.elements[row + j] /= sum }
                 }
-                let part = try BLAS.multiply(scores, vh)
-                place(part, into: &context, b, h)
-                probabilities.append(scores)
             }
         }
         return context
@@ -94,26 +96,47 @@ final class SelfAttention {
 
     /// Returns `∂L/∂input` (through all three projections).
     func backward(_ contextGradient: Matrix) throws -> Matrix {
-        let scale = 1 / Float(headWidth).squareRoot()
+        let (heads, d, width, t) = (self.heads, headWidth, query.outputs, length)
+        let scale = 1 / Float(d).squareRoot()
         var dq = Matrix(zeros: q.rows, q.columns), dk = dq, dv = dq
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let p = probabilities[b * heads + h]
-                let dc = slice(contextGradient, b, h)
-                let qh = slice(q, b, h), kh = slice(k, b, h), vh = slice(v, b, h)
-                var dp = try BLAS.multiply(dc, vh, transposeB: true)
-                place(try BLAS.multiply(p, transposeA: true, dc), into: &dv, b, h)
-                for i in 0..<length {
-                    let row = i * length
-                    var dot: Float = 0
-                    for j in 0..<length { dot += dp.elements[row + j] * p.elements[row + j] }
-                    for j in 0..<length { dp.elements[row + j] = p.elements[row + j] * (dp.elements[row + j] - dot) }
+        var scratch = [Float](repeating: 0, count: 2 * t * t)
+        let half = batch / 2
+        q.elements.withUnsafeBufferPointer { qs in
+            k.elements.withUnsafeBufferPointer { ks in
+                v.elements.withUnsafeBufferPointer { vs in
+                    contextGradient.elements.withUnsafeBufferPointer { dcs in
+                        probabilities.withUnsafeBufferPointer { ps in
+                            dq.elements.withUnsafeMutableBufferPointer { dqs in
+                                dk.elements.withUnsafeMutableBufferPointer { dks in
+                                    dv.elements.withUnsafeMutableBufferPointer { dvs in
+                                        scratch.withUnsafeMutableBufferPointer { scratch in
+                                            let (qs, ks, vs, dcs, ps) = (UncheckedBuffer(qs), UncheckedBuffer(ks), UncheckedBuffer(vs), UncheckedBuffer(dcs), UncheckedBuffer(ps))
+                                            let (dqs, dks, dvs, scratch) = (UncheckedBuffer(dqs), UncheckedBuffer(dks), UncheckedBuffer(dvs), UncheckedBuffer(scratch))
+                                            forEachSequence { b in
+                                                // Each half of the batch has its own scratch block.
+                                                let dp = scratch.base! + (b < half ? 0 : t * t)
+                                                for h in 0..<heads {
+                                                    let offset = b * t * width + h * d
+                                                    let p = ps.base! + (b * heads + h) * t * t
+                                                    let dc = dcs.base! + offset
+                                                    BLAS.gemm(m: t, n: t, k: d, dc, leading: width, vs.base! + offset, leading: width, transposeB: true, into: dp, leading: t)
+                                                    BLAS.gemm(m: t, n: d, k: t, p, leading: t, transposeA: true, dc, leading: width, into: dvs.base! + offset, leading: width)
+                                                    for i in 0..<t {
+                                                        var dot: Float = 0
+                                                        for j in 0..<t { dot += dp[i * t + j] * p[i * t + j] }
+                                                        for j in 0..<t { dp[i * t + j] = p[i * t + j] * (dp[i * t + j] - dot) }
+                                                    }
+                                                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, dp, leading: t, ks.base! + offset, leading: width, into: dqs.base! + offset, leading: width)
+                                                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, dp, leading: t, transposeA: true, qs.base! + offset, leading: width, into: dks.base! + offset, leading: width)
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                var part = Matrix(zeros: length, headWidth)
-                try BLAS.gemm(dp, kh, alpha: scale, into: &part)
-                place(part, into: &dq, b, h)
-                try BLAS.gemm(dp, transposeA: true, qh, alpha: scale, into: &part)
-                place(part, into: &dk, b, h)
             }
         }
         var inputGradient = try query.backward(dq)
