@@ -83,18 +83,27 @@ struct AdamW {
                 parameter.firstMoment = [Float](repeating: 0, count: parameter.count)
                 parameter.secondMoment = [Float](repeating: 0, count: parameter.count)
             }
-            // One exclusive access per array, not one per element.
+            // One exclusive access per array, not one per element; large tensors in two halves.
+            let count = parameter.count
             parameter.value.elements.withUnsafeMutableBufferPointer { values in
                 parameter.firstMoment.withUnsafeMutableBufferPointer { first in
                     parameter.secondMoment.withUnsafeMutableBufferPointer { second in
                         parameter.gradient.elements.withUnsafeBufferPointer { gradient in
-                            for i in 0..<values.count {
-                                let g = gradient[i] * clip
-                                let m = b1 * first[i] + (1 - b1) * g
-                                let v = b2 * second[i] + (1 - b2) * g * g
-                                first[i] = m
-                                second[i] = v
-                                values[i] = values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
+                            let (values, first, second, gradient) = (UncheckedBuffer(values), UncheckedBuffer(first), UncheckedBuffer(second), UncheckedBuffer(gradient))
+                            let step: @Sendable (Range<Int>) -> Void = { range in
+                                for i in range {
+                                    let g = gradient[i] * clip
+                                    let m = b1 * first[i] + (1 - b1) * g
+                                    let v = b2 * second[i] + (1 - b2) * g * g
+                                    first[i] = m
+                                    second[i] = v
+                                    values[i] = values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
+                                }
+                            }
+                            if count < 1 << 16 {
+                                step(0..<count)
+                            } else {
+                                DispatchQueue.concurrentPerform(iterations: 2) { part in step(part == 0 ? 0..<(count / 2) : (count / 2)..<count) }
                             }
                         }
                     }
