@@ -159,12 +159,7 @@ public final class TunableModel {
     /// The logits of `data`'s examples, `[n, classes]` row-major.
     public func logits(for data: Dataset, batchSize: Int = 128) throws -> [Float] {
         var result: [Float] = []
-        var start = 0
-        while start < data.count {
-            let (inputs, _) = data.batch(Array(start..<min(start + batchSize, data.count)))
-            result += try network.forward(inputs).elements
-            start += batchSize
-        }
+        try data.inOrder(batchSize: batchSize) { inputs, _ in result += try network.forward(inputs).elements }
         return result
     }
 
@@ -172,12 +167,7 @@ public final class TunableModel {
     public func hiddenStates(for data: Dataset, batchSize: Int = 32) throws -> [Float] {
         guard let bert = network as? BertClassifier else { throw AmalgamError(.unsupported, "hidden states are available for BERT encoders") }
         var result: [Float] = []
-        var start = 0
-        while start < data.count {
-            let (inputs, _) = data.batch(Array(start..<min(start + batchSize, data.count)))
-            result += try bert.encode(inputs).elements
-            start += batchSize
-        }
+        try data.inOrder(batchSize: batchSize) { inputs, _ in result += try bert.encode(inputs).elements }
         return result
     }
 

@@ -121,6 +121,16 @@ public struct Dataset: Sendable {
         }
     }
 
+    /// Calls `body` with consecutive batches of at most `batchSize` examples, in order.
+    func inOrder(batchSize: Int, _ body: (Inputs, [Int]) throws -> Void) rethrows {
+        var start = 0
+        while start < count {
+            let (inputs, labels) = batch(Array(start..<min(start + batchSize, count)))
+            try body(inputs, labels)
+            start += batchSize
+        }
+    }
+
     private func rows(_ indices: [Int], width: Int) -> Matrix {
         var matrix = Matrix(zeros: indices.count, width)
         for (row, index) in indices.enumerated() {

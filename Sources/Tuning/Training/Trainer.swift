@@ -172,14 +172,10 @@ final class Trainer {
 
     static func evaluate(_ network: any Network, on data: Dataset, batchSize: Int) throws -> Evaluation {
         var lossSum: Double = 0, correct = 0
-        var start = 0
-        while start < data.count {
-            let indices = Array(start..<min(start + batchSize, data.count))
-            let (inputs, labels) = data.batch(indices)
+        try data.inOrder(batchSize: batchSize) { inputs, labels in
             let result = CrossEntropy.evaluate(logits: try network.forward(inputs), labels: labels)
-            lossSum += result.loss * Double(indices.count)
+            lossSum += result.loss * Double(labels.count)
             correct += result.correct
-            start += batchSize
         }
         return Evaluation(loss: lossSum / Double(data.count), accuracy: Double(correct) / Double(data.count), examples: data.count)
     }
