@@ -49,12 +49,16 @@ extension Amalgam {
         }
     }
 
-    /// Builds the classifier of `model` for `data`, checking the data fits it.
+    /// Builds the classifier of `model` for `data`, checking the data fits it. Without
+    /// `classes`, the model's own head is used when every label fits it, else the label
+    /// count is the largest label plus one (and a head is created).
     public static func tunableModel(
-        _ model: String, base: String? = nil, factors: String? = nil, setup: TuningSetup, classes: Int,
+        _ model: String, base: String? = nil, factors: String? = nil, setup: TuningSetup, classes: Int?,
         data: [(Dataset, String)], registry: FormatRegistry = Amalgam.builtInFormats
     ) throws -> TunableModel {
         let graph = try registry.read(model).graph
+        let needed = data.map(\.0.classCount).max() ?? 0
+        let classes = classes ?? TunableModel.headClassCount(in: graph).flatMap { $0 >= needed ? $0 : nil } ?? max(needed, 2)
         let baseGraph = try base.map { try registry.read($0).graph }
         let factorGraph = try factors.map { try registry.read($0).graph }
         let tunable = try AmalgamError.withContext(file: model) {
@@ -79,11 +83,11 @@ extension Amalgam {
 
         let train = try dataset(options.data, registry: registry)
         let eval = try options.eval.map { try dataset($0, registry: registry) }
-        let classes = options.classes ?? max(train.classCount, eval?.classCount ?? 0)
         var data = [(train, options.data)]
         if let eval, let path = options.eval { data.append((eval, path)) }
         let model = try tunableModel(
-            options.model, base: options.base, factors: options.factors, setup: options.setup, classes: classes, data: data, registry: registry)
+            options.model, base: options.base, factors: options.factors, setup: options.setup, classes: options.classes, data: data, registry: registry)
+        let classes = model.classes
         for note in model.notes { options.warn(note) }
         let start = DispatchTime.now().uptimeNanoseconds
         let records = try model.train(on: train, eval: eval, progress: options.progress)

@@ -95,6 +95,17 @@ public final class TunableModel {
         }
     }
 
+    /// The label count of the head the model already has: `classifier.weight`'s rows, or an
+    /// MLP's last layer's; nil when it has none.
+    public static func headClassCount(in graph: ModelGraph) -> Int? {
+        if let head = graph["classifier.weight"], head.shape.dimensions.count == 2 { return head.shape.dimensions[0] }
+        if BertClassifier.prefix(in: graph) == nil, ViTClassifier.prefix(in: graph) == nil,
+           let last = MLPClassifier.layerPrefixes(in: graph)?.last, let weight = graph[last + ".weight"] {
+            return weight.shape.dimensions[0]
+        }
+        return nil
+    }
+
     /// `explicit`, the model's `amalgam.architecture`, then the tensor names.
     static func detect(_ graph: ModelGraph, explicit: Architecture?) throws -> Architecture {
         if let explicit { return explicit }

@@ -338,3 +338,17 @@ def test_recipe_chains_merge_tune_and_exports(merged_setup, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     result = amalgam("run", str(tmp_path / "bad.json"), check=False)
     assert result.returncode == 1 and "recipe: unknown tune key 'speed'" in result.stderr
+
+
+def test_eval_and_forward_use_the_models_own_head(merged_setup, tmp_path):
+    x, y = make_task(tmp_path / "t.npz", 1, 200, seed=99)
+    keep = y < 2  # labels 0 and 1 only: the model's 4-class head still fits
+    np.savez(tmp_path / "two.npz", x=x[keep], y=y[keep])
+    result = json.loads(amalgam("eval", str(merged_setup / "a.safetensors"), "--data", str(tmp_path / "two.npz"), "--json").stdout)
+    assert result["classes"] == 4 and result["examples"] == int(keep.sum())
+    np.savez(tmp_path / "inputs.npz", x=x)
+    amalgam("forward", str(merged_setup / "a.safetensors"), "--data", str(tmp_path / "inputs.npz"), "--output", str(tmp_path / "out.npz"))
+    logits = np.load(tmp_path / "out.npz")["logits"]
+    assert logits.shape == (200, 4)
+    full = json.loads(amalgam("eval", str(merged_setup / "a.safetensors"), "--data", str(tmp_path / "t.npz"), "--json").stdout)
+    assert full["correct"] == int((logits.argmax(1) == y).sum())

@@ -28,7 +28,7 @@ struct ForwardCommand: Command {
 
     func run() throws {
         let dataset = try Amalgam.dataset(data, requiringLabels: false)
-        let tunable = try Amalgam.tunableModel(model, setup: arguments.setup, classes: arguments.classes ?? 2, data: [(dataset, data)])
+        let tunable = try Amalgam.tunableModel(model, setup: arguments.setup, classes: arguments.classes, data: [(dataset, data)])
         var tensors: [Tensor] = []
         if tunable.hasOwnHead {
             tensors.append(Tensor(name: "logits", shape: [dataset.count, tunable.classes], floats: try tunable.logits(for: dataset)))
@@ -38,7 +38,7 @@ struct ForwardCommand: Command {
             tensors.append(Tensor(name: "last_hidden_state", shape: [dataset.count, length, hidden.count / (dataset.count * length)], floats: hidden))
         }
         guard !tensors.isEmpty else {
-            throw AmalgamError(.mismatch, "the model has no head for \(arguments.classes ?? 2) classes and no hidden states to write", file: model)
+            throw AmalgamError(.mismatch, "the model has no head for \(tunable.classes) classes and no hidden states to write", file: model)
         }
         var protected = Set<FileIdentity>()
         for path in [model, data] { if let identity = FileIdentity.of(path: path) { protected.insert(identity) } }

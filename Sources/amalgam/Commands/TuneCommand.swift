@@ -7,7 +7,7 @@ struct ModelArguments {
         .option("activation", "NAME", "mlp: relu (default), gelu, gelu_tanh or tanh (weights cannot tell; recorded in the output's metadata)."),
         .option("heads", "N", "bert, vit: attention heads (default: num_attention_heads of config.json beside the model)."),
         .option("pooling", "KIND", "bert: mean (default) or cls."),
-        .option("labels", "N", "Number of classes (default: the largest label in the data, plus one)."),
+        .option("labels", "N", "Number of classes (default: the model's head when the labels fit it, else the largest label plus one)."),
     ]
 
     var setup: TuningSetup
@@ -236,10 +236,9 @@ struct EvalCommand: Command {
 
     func run() throws {
         let dataset = try Amalgam.dataset(data)
-        let classes = arguments.classes ?? dataset.classCount
-        let tunable = try Amalgam.tunableModel(model, setup: arguments.setup, classes: classes, data: [(dataset, data)])
-        if tunable.trainableCounts.head > 0, tunable.notes.contains(where: { $0.contains("created") }) {
-            throw AmalgamError(.mismatch, "the model has no classification head for \(classes) classes; train one first (amalgam train --train head)", file: model)
+        let tunable = try Amalgam.tunableModel(model, setup: arguments.setup, classes: arguments.classes, data: [(dataset, data)])
+        guard tunable.hasOwnHead else {
+            throw AmalgamError(.mismatch, "the model has no classification head for \(tunable.classes) classes; train one first (amalgam train --train head)", file: model)
         }
         let result = try tunable.evaluate(on: dataset, batchSize: batch)
         if json {
