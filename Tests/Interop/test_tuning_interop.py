@@ -352,3 +352,78 @@ def test_eval_and_forward_use_the_models_own_head(merged_setup, tmp_path):
     assert logits.shape == (200, 4)
     full = json.loads(amalgam("eval", str(merged_setup / "a.safetensors"), "--data", str(tmp_path / "t.npz"), "--json").stdout)
     assert full["correct"] == int((logits.argmax(1) == y).sum())
+
+
+def numpy_vit_logits(w, images, heads, patch, eps=1e-12):
+    """Hugging Face ViTForImageClassification's logits written out in numpy (f64)."""
+    w = {k: v.astype(np.float64) for k, v in w.items()}
+    erf = np.vectorize(math.erf)
+    n, channels, height, width = images.shape
+    rows, columns = height // patch, width // patch
+    patches = images.reshape(n, channels, rows, patch, columns, patch).transpose(0, 2, 4, 1, 3, 5).reshape(n, rows * columns, -1)
+    kernel = w["embeddings.patch_embeddings.projection.weight"]
+    h = patches @ kernel.reshape(kernel.shape[0], -1).T + w["embeddings.patch_embeddings.projection.bias"]
+    h = np.concatenate([np.broadcast_to(w["embeddings.cls_token"], (n, 1, h.shape[-1])), h], 1) + w["embeddings.position_embeddings"]
+
+    def norm(x, p):
+        mean = x.mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(((x - mean) ** 2).mean(-1, keepdims=True) + eps) * w[p + ".weight"] + w[p + ".bias"]
+
+    def linear(x, p):
+        return x @ w[p + ".weight"].T + w[p + ".bias"]
+
+    layer = 0
+    while f"encoder.layer.{layer}.attention.attention.query.weight" in w:
+        p = f"encoder.layer.{layer}"
+        x = norm(h, f"{p}.layernorm_before")
+        length, dim = x.shape[1], x.shape[2]
+        split = lambda t: t.reshape(n, length, heads, dim // heads).transpose(0, 2, 1, 3)  # noqa: E731
+        q, k, v = (split(linear(x, f"{p}.attention.attention.{m}")) for m in ("query", "key", "value"))
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(dim // heads)
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        context = ((scores / scores.sum(-1, keepdims=True)) @ v).transpose(0, 2, 1, 3).reshape(n, length, dim)
+        h = h + linear(context, f"{p}.attention.output.dense")
+        inner = linear(norm(h, f"{p}.layernorm_after"), f"{p}.intermediate.dense")
+        h = h + linear(0.5 * inner * (1 + erf(inner / np.sqrt(2))), f"{p}.output.dense")
+        layer += 1
+    return linear(norm(h, "layernorm")[:, 0], "classifier")
+
+
+def tiny_vit(path, rng, channels=3, patch=4, image=8, dim=16, layers=2, classes=5):
+    length = (image // patch) ** 2 + 1
+    shapes = {"embeddings.cls_token": (1, 1, dim), "embeddings.position_embeddings": (1, length, dim),
+              "embeddings.patch_embeddings.projection.weight": (dim, channels, patch, patch), "embeddings.patch_embeddings.projection.bias": (dim,),
+              "layernorm.weight": (dim,), "layernorm.bias": (dim,), "classifier.weight": (classes, dim), "classifier.bias": (classes,)}
+    for l in range(layers):
+        p = f"encoder.layer.{l}"
+        for m in ("query", "key", "value"):
+            shapes[f"{p}.attention.attention.{m}.weight"], shapes[f"{p}.attention.attention.{m}.bias"] = (dim, dim), (dim,)
+        shapes.update({f"{p}.attention.output.dense.weight": (dim, dim), f"{p}.attention.output.dense.bias": (dim,),
+                       f"{p}.layernorm_before.weight": (dim,), f"{p}.layernorm_before.bias": (dim,),
+                       f"{p}.layernorm_after.weight": (dim,), f"{p}.layernorm_after.bias": (dim,),
+                       f"{p}.intermediate.dense.weight": (4 * dim, dim), f"{p}.intermediate.dense.bias": (4 * dim,),
+                       f"{p}.output.dense.weight": (dim, 4 * dim), f"{p}.output.dense.bias": (dim,)})
+    weights = {name: (rng.standard_normal(shape) * 0.3 + (1 if "layernorm" in name and name.endswith("weight") else 0)).astype(np.float32)
+               for name, shape in shapes.items()}
+    save_file(weights, str(path))
+    return weights
+
+
+def test_vit_logits_equal_the_reference_and_it_trains(tmp_path):
+    rng = np.random.default_rng(21)
+    weights = tiny_vit(tmp_path / "vit.safetensors", rng)
+    images = rng.standard_normal((6, 3, 8, 8)).astype(np.float32)
+    labels = rng.integers(0, 5, 6)
+    np.savez(tmp_path / "images.npz", x=images, y=labels)
+    amalgam("forward", str(tmp_path / "vit.safetensors"), "--data", str(tmp_path / "images.npz"), "--heads", "4", "--output", str(tmp_path / "out.npz"))
+    ours = np.load(tmp_path / "out.npz")["logits"]
+    assert np.abs(ours - numpy_vit_logits(weights, images, heads=4, patch=4)).max() <= 1e-4
+    out = tmp_path / "trained.safetensors"
+    amalgam("train", str(tmp_path / "vit.safetensors"), "--data", str(tmp_path / "images.npz"), "--heads", "4", "--epochs", "5", "--batch", "3",
+            "--lr", "0.01", "--output", str(out))
+    log = json.loads((tmp_path / "trained.safetensors.log.json").read_text())
+    assert log["architecture"] == "vit" and log["trainable_parameters"] == sum(v.size for v in weights.values())
+    assert log["epochs"][-1]["train_loss"] < log["epochs"][0]["train_loss"]
+    trained = load_file(str(out))
+    assert np.abs(np.load(tmp_path / "out.npz")["logits"] - numpy_vit_logits(weights, images, heads=4, patch=4)).max() <= 1e-4
+    assert trained["embeddings.cls_token"].tobytes() != weights["embeddings.cls_token"].tobytes()
