@@ -5,12 +5,12 @@ import LinearAlgebra
 
 /// Small random models in memory, for gradient checks and learning tests.
 enum Models {
-    static func random(_ shape: [Int], _ generator: inout SeededGenerator, scale: Float = 0.5, offset: Float = 0) -> [Float] {
+    static func random(_ shape: [Int], _ generator: inout SeededRandom, scale: Float = 0.5, offset: Float = 0) -> [Float] {
         (0..<shape.reduce(1, *)).map { _ in offset + scale * Float(generator.nextUnit() * 2 - 1) }
     }
 
     static func graph(_ tensors: [(String, [Int])], seed: UInt64, metadata: Metadata = Metadata()) throws -> ModelGraph {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SeededRandom(seed: seed)
         let made = tensors.map { name, shape in
             // Norm weights near 1, everything else small and centred.
             Tensor(name: name, shape: Shape(shape), floats: random(shape, &generator, scale: 0.5, offset: name.hasSuffix("LayerNorm.weight") || name.contains("layernorm") && name.hasSuffix(".weight") ? 1 : 0))
@@ -99,7 +99,7 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
 
 @Suite struct GradientTests {
     static func features(_ rows: Int, _ width: Int, seed: UInt64) -> Inputs {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SeededRandom(seed: seed)
         return .features(Matrix(rows: rows, columns: width, elements: Models.random([rows, width], &generator, scale: 1.5)))
     }
 
@@ -117,7 +117,7 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
     @Test("singular-value parameterisation: ds and the layers around it")
     func singularValues() throws {
         let graph = try Models.mlp(widths: [6, 9, 4], seed: 3)
-        var generator = SeededGenerator(seed: 4)
+        var generator = SeededRandom(seed: 4)
         let rank = 3
         let factors = try ModelGraph(tensors: [
             Tensor(name: "layers.0.weight.U", shape: [9, rank], floats: Models.random([9, rank], &generator)),
@@ -161,7 +161,7 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
         let graph = try Models.vit(seed: 7)
         let store = ParameterStore(graph: graph, mode: .full)
         let network = try ViTClassifier(store: store, prefix: "", settings: TransformerSettings(heads: 2), classes: 3)
-        var generator = SeededGenerator(seed: 8)
+        var generator = SeededRandom(seed: 8)
         let images = Inputs.images(Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2, height: 4, width: 4)
         let (checked, worst) = try checkGradients(network, inputs: images, labels: [1, 2], samples: 6)
         #expect(checked > 80)

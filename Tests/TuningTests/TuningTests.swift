@@ -15,7 +15,7 @@ struct PlantedTask {
     static let (inputs, hidden, classes, rank) = (8, 16, 3, 4)
 
     init(seed: UInt64 = 11) throws {
-        var generator = SeededGenerator(seed: seed)
+        var generator = SeededRandom(seed: seed)
         base = try Models.mlp(widths: [Self.inputs, Self.hidden, Self.classes], seed: seed)
         // Orthonormal directions from a QR of random matrices.
         let u = try QRDecomposition(Matrix(rows: Self.hidden, columns: Self.rank, elements: Models.random([Self.hidden, Self.rank], &generator))).q

@@ -78,7 +78,7 @@ final class ParameterStore {
     private(set) var created: [String: Parameter] = [:]
     /// Matrices whose trainable count was capped at the factors' rank: (name, asked, cap).
     private(set) var capped: [(String, Int, Int)] = []
-    private var random: SeededGenerator
+    private var random: SeededRandom
 
     init(graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: ModelGraph? = nil,
          count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0) {
@@ -88,7 +88,7 @@ final class ParameterStore {
         self.factors = factors
         self.count = count
         self.start = start
-        self.random = SeededGenerator(seed: seed ^ 0x5EED_4EAD)
+        self.random = SeededRandom(seed: seed ^ 0x5EED_4EAD)
     }
 
     func has(_ name: String) -> Bool { graph[name] != nil }
@@ -175,24 +175,11 @@ final class ParameterStore {
     }
 }
 
-/// splitmix64: small, fast, and the same on every platform (shuffles and head init).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
+extension SeededRandom {
+    /// Uniform in [0, 1), from 53 random bits.
     mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
-    /// A seeded Fisher-Yates shuffle of `0..<count`.
+    /// A seeded Fisher-Yates shuffle of `0..<count` (the epoch order).
     mutating func permutation(_ count: Int) -> [Int] {
         var order = Array(0..<count)
         guard count > 1 else { return order }

@@ -128,7 +128,7 @@ final class Trainer {
     func train(_ data: Dataset, eval: Dataset?, progress: any ProgressReporter) throws -> [EpochRecord] {
         let batches = (data.count + options.batchSize - 1) / options.batchSize
         var optimizer = AdamW(options: options, totalSteps: batches * options.epochs)
-        var random = SeededGenerator(seed: options.seed)
+        var random = SeededRandom(seed: options.seed)
         var records: [EpochRecord] = []
         var best = -1.0, sinceBest = 0
         let parameters = network.parameters
