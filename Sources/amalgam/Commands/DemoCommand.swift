@@ -3,7 +3,7 @@ import Amalgam
 /// `amalgam demo`: the end-to-end job on an embedded default model.
 struct DemoCommand: Command {
     static let name = "demo"
-    static let summary = "Build a small model in memory; write, inspect and convert it; merge three fine-tunes of it with AXIS."
+    static let summary = "Build a small model in memory; write, inspect and convert it; merge three fine-tunes of it with AXIS; train, merge and tune a classifier."
     static let synopsis = "amalgam demo [--output DIR]"
     static let options: [OptionSpec] = [.option("output", "DIR", "Folder for the demo files (default .build/demo; replaced on each run).")]
 
@@ -63,6 +63,7 @@ struct DemoCommand: Command {
             Terminal.out("   \(check.label): all \(copy.tensors.count) tensors present; largest relative error \(ByteSize.formatFixed(worst * 1e4, digits: 2))e-4, within the unit roundoff \(check.bound) = \(ByteSize.formatFixed(check.unitRoundoff * 1e4, digits: 2))e-4")
         }
         try mergeStep(base: graph, original: original)
+        try transferStep()
         Terminal.out("done: the files are in \(folder)")
     }
 
@@ -107,5 +108,87 @@ struct DemoCommand: Command {
         let energy = q["kept_energy_fraction"]?.doubleValue.map { ByteSize.formatFixed($0 * 100, digits: 1) } ?? "?"
         Terminal.out("   q_proj: the 4 kept components came from the sources as [\(counts)]; they hold \(energy)% of the task vectors' energy")
         Terminal.out("   wrote \(outcome.files.map(FileSystem.baseName(of:)).joined(separator: ", "))")
+    }
+
+    /// The whole AXIS pipeline on a small classifier: two sources trained by the engine on
+    /// their own tasks (saved as safetensors and ONNX), merged with AXIS, a head fitted to a
+    /// third task, then Stage 2 (only singular values train), and an ONNX export.
+    private func transferStep() throws {
+        let folder = self.folder + "/transfer"
+        try Folder.create(folder)
+        let widths = [16, 32, 4]
+        var random = SeededRandom(seed: 11)
+        var tensors: [Tensor] = []
+        for (index, (inputs, outputs)) in zip(widths, widths.dropFirst()).enumerated() {
+            let bound = 1 / Float(inputs).squareRoot()
+            tensors.append(Tensor(name: "layers.\(2 * index).weight", shape: [outputs, inputs], floats: (0..<(inputs * outputs)).map { _ in bound * random.nextSignedUnitFloat() }))
+            tensors.append(Tensor(name: "layers.\(2 * index).bias", shape: [outputs], floats: (0..<outputs).map { _ in bound * random.nextSignedUnitFloat() }))
+        }
+        var metadata = Metadata()
+        metadata["amalgam.activation"] = .string("gelu")
+        let base = folder + "/base.safetensors"
+        try Amalgam.builtInFormats.writerPlugin(for: base).write(try ModelGraph(tensors: tensors, metadata: metadata), to: base, options: WriteOptions(overwrite: true))
+
+        // Tasks: 4 classes from a random linear rule on 16 features; the rules share a
+        // common part, so what the sources learn is worth something for the target.
+        let shared = (0..<(16 * 4)).map { _ in random.nextSignedUnitFloat() }
+        func task(_ name: String, rule seed: UInt64, count: Int) throws -> String {
+            var own = SeededRandom(seed: seed)
+            let rule = shared.map { $0 + 0.8 * own.nextSignedUnitFloat() }
+            var x: [Float] = [], y: [Int64] = []
+            for _ in 0..<count {
+                let features = (0..<16).map { _ in Float(random.nextGaussian()) }
+                let scores = (0..<4).map { c in (0..<16).reduce(Float(0)) { $0 + features[$1] * rule[$1 * 4 + c] } }
+                x += features
+                y.append(Int64(scores.indices.max { scores[$0] < scores[$1] }!))
+            }
+            let path = folder + "/\(name).npz"
+            let graph = try ModelGraph(tensors: [
+                Tensor(name: "x", shape: [count, 16], floats: x),
+                Tensor(name: "y", shape: [count], encoding: .plain(.i64), storage: .region(y.withUnsafeBytes { ByteRegion(copying: $0) })),
+            ])
+            try Amalgam.builtInFormats.writerPlugin(for: path).write(graph, to: path, options: WriteOptions(overwrite: true))
+            return path
+        }
+        func train(_ model: String, _ mode: TrainingMode, data: String, eval: String, output: String, epochs: Int, rate: Double,
+                   configure: (inout TuneOptions) -> Void = { _ in }) throws -> TuneOutcome {
+            var setup = TuningSetup(mode: mode)
+            setup.training.epochs = epochs
+            setup.training.learningRate = rate
+            setup.training.batchSize = 64
+            var options = TuneOptions(model: model, data: data, setup: setup, outputs: [MergeOutput(path: folder + "/" + output)])
+            options.eval = eval
+            options.overwrite = true
+            configure(&options)
+            return try Amalgam.tune(options)
+        }
+        func percent(_ outcome: TuneOutcome) -> String { ByteSize.formatFixed((outcome.records.last?.evalAccuracy ?? 0) * 100, digits: 1) + "%" }
+
+        var sources: [String] = []
+        var lines: [String] = []
+        for (name, seed, format) in [("task-1", UInt64(21), "safetensors"), ("task-2", UInt64(22), "onnx")] {
+            let outcome = try train(base, .full, data: try task(name, rule: seed, count: 1500), eval: try task(name + "-test", rule: seed, count: 500),
+                                    output: "source-\(name).\(format)", epochs: 8, rate: 0.01)
+            sources.append(folder + "/source-\(name).\(format)")
+            lines.append("\(name) \(percent(outcome))")
+        }
+        Terminal.out("9. amalgam train transfer/base.safetensors --train full: two sources on their own tasks (MLP 16-32-4, GELU, 1,500 examples each): test accuracy \(lines.joined(separator: ", ")); the second saved as ONNX")
+
+        var merge = MergeOptions(base: base, sources: sources, method: AXISMerge(count: 8), outputs: [MergeOutput(path: folder + "/merged.safetensors")])
+        merge.factors = folder + "/factors.safetensors"
+        merge.overwrite = true
+        _ = try Amalgam.merge(merge)
+        let (target, targetTest) = (try task("target", rule: 23, count: 1500), try task("target-test", rule: 23, count: 500))
+        // A head for the target task on each model (linear probes), then Stage 2 under it.
+        let baseProbe = try train(base, .head, data: target, eval: targetTest, output: "base-probe.safetensors", epochs: 10, rate: 0.01)
+        let mergeProbe = try train(folder + "/merged.safetensors", .head, data: target, eval: targetTest, output: "merged-probe.safetensors", epochs: 10, rate: 0.01)
+        let tuned = try train(folder + "/merged-probe.safetensors", .singularValues, data: target, eval: targetTest, output: "tuned.safetensors", epochs: 10, rate: 0.1) { options in
+            options.base = base
+            options.factors = folder + "/factors.safetensors"
+            options.setup.singularValueCount = .count(8)
+            options.outputs.append(MergeOutput(path: folder + "/tuned.onnx"))
+        }
+        Terminal.out("10. amalgam merge --k 8 --factors, a head fitted to a third task (train --train head), then amalgam tune --sv-count 8: \(tuned.counts.singularValues) singular values trained")
+        Terminal.out("    target test accuracy: base + head \(percent(baseProbe)), AXIS merge + head \(percent(mergeProbe)), + Stage 2 \(percent(tuned)); wrote transfer/tuned.safetensors and transfer/tuned.onnx")
     }
 }
