@@ -167,7 +167,7 @@ public enum Recipe {
             setup.activation = value
         }
         if let name = try text("pooling") {
-            guard let value = Pooling(rawValue: name) else { throw fail("tune 'pooling' must be mean or cls, not '\(name)'") }
+            guard let value = Pooling(rawValue: name) else { throw fail("tune 'pooling' must be mean, cls or pooler, not '\(name)'") }
             setup.transformer.pooling = value
         }
         setup.transformer.heads = try whole("heads", minimum: 1)

@@ -427,3 +427,21 @@ def test_vit_logits_equal_the_reference_and_it_trains(tmp_path):
     trained = load_file(str(out))
     assert np.abs(np.load(tmp_path / "out.npz")["logits"] - numpy_vit_logits(weights, images, heads=4, patch=4)).max() <= 1e-4
     assert trained["embeddings.cls_token"].tobytes() != weights["embeddings.cls_token"].tobytes()
+
+
+def test_bert_classifier_logits_with_the_pooler_equal_the_reference(tmp_path):
+    """BertForSequenceClassification's head: CLS through pooler.dense and tanh, then classifier."""
+    weights = load_file(MINILM)
+    rng = np.random.default_rng(5)
+    weights["classifier.weight"] = (0.1 * rng.standard_normal((3, 384))).astype(np.float32)
+    weights["classifier.bias"] = (0.1 * rng.standard_normal(3)).astype(np.float32)
+    save_file(weights, str(tmp_path / "cls.safetensors"))
+    ids, mask = token_batch(4, batch=3, length=10)
+    np.savez(tmp_path / "in.npz", input_ids=ids, attention_mask=mask)
+    amalgam("forward", str(tmp_path / "cls.safetensors"), "--data", str(tmp_path / "in.npz"), "--heads", "12", "--pooling", "pooler",
+            "--output", str(tmp_path / "out.npz"))
+    ours = np.load(tmp_path / "out.npz")["logits"]
+    hidden = numpy_bert(weights, ids, mask, heads=12)
+    w = {k: v.astype(np.float64) for k, v in weights.items()}
+    pooled = np.tanh(hidden[:, 0] @ w["pooler.dense.weight"].T + w["pooler.dense.bias"])
+    assert np.abs(ours - (pooled @ w["classifier.weight"].T + w["classifier.bias"])).max() <= 1e-4

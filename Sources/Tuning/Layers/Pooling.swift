@@ -9,6 +9,9 @@ public enum Pooling: String, Sendable {
     case mean
     /// The first token (BERT's and ViT's `[CLS]`).
     case cls
+    /// The first token through the model's `pooler.dense` and tanh (Hugging Face's
+    /// `BertForSequenceClassification`).
+    case pooler
 }
 
 /// Pools `[batch·length, width]` into `[batch, width]`.
@@ -20,7 +23,7 @@ struct SequencePooling {
         var pooled = Matrix(zeros: batch, width)
         for b in 0..<batch {
             switch kind {
-            case .cls:
+            case .cls, .pooler:
                 for c in 0..<width { pooled.elements[b * width + c] = tokens.elements[b * length * width + c] }
             case .mean:
                 let count = max(weight(b, length: length, mask: mask), 1e-9)
@@ -45,7 +48,7 @@ struct SequencePooling {
         var gradient = Matrix(zeros: batch * length, width)
         for b in 0..<batch {
             switch kind {
-            case .cls:
+            case .cls, .pooler:
                 for c in 0..<width { gradient.elements[b * length * width + c] = pooledGradient.elements[b * width + c] }
             case .mean:
                 let count = max(weight(b, length: length, mask: mask), 1e-9)

@@ -125,6 +125,8 @@ final class BertClassifier: Network {
     let embeddingNorm: LayerNorm
     let blocks: [TransformerBlock]
     let pooling: SequencePooling
+    /// `pooler.dense` and its tanh, for `.pooler` pooling.
+    let pooler: (dense: Linear, activation: ActivationLayer)?
     let head: Linear?
     let classes: Int
     private var shape = (batch: 0, length: 0)
@@ -144,6 +146,14 @@ final class BertClassifier: Network {
         }
         self.blocks = blocks
         pooling = SequencePooling(kind: settings.pooling ?? .mean)
+        if settings.pooling == .pooler {
+            guard store.has(prefix + "pooler.dense.weight") else {
+                throw AmalgamError(.mismatch, "--pooling pooler needs the model's \(prefix)pooler.dense.weight, which it lacks")
+            }
+            pooler = (try store.linear(prefix + "pooler.dense"), ActivationLayer(.tanh))
+        } else {
+            pooler = nil
+        }
         let width = word.table.value.columns
         head = try classes.map { try makeHead(store: store, name: "classifier", inputs: width, classes: $0) }
         self.classes = classes ?? 0
@@ -151,10 +161,10 @@ final class BertClassifier: Network {
 
     var parameters: [Parameter] {
         word.parameters + position.parameters + (tokenType?.parameters ?? []) + embeddingNorm.parameters
-            + blocks.flatMap(\.parameters) + (head?.parameters ?? [])
+            + blocks.flatMap(\.parameters) + (pooler?.dense.parameters ?? []) + (head?.parameters ?? [])
     }
 
-    var linears: [Linear] { blocks.flatMap(\.linears) + (head.map { [$0] } ?? []) }
+    var linears: [Linear] { blocks.flatMap(\.linears) + (pooler.map { [$0.dense] } ?? []) + (head.map { [$0] } ?? []) }
 
     /// The last hidden state, `[batch·length, width]`.
     func encode(_ inputs: Inputs) throws -> Matrix {
@@ -177,12 +187,16 @@ final class BertClassifier: Network {
     func forward(_ inputs: Inputs) throws -> Matrix {
         guard let head else { preconditionFailure("no head") }
         let hidden = try encode(inputs)
-        return try head.forward(pooling.forward(hidden, batch: shape.batch, length: shape.length, mask: mask))
+        var pooled = pooling.forward(hidden, batch: shape.batch, length: shape.length, mask: mask)
+        if let pooler { pooled = try pooler.activation.forward(try pooler.dense.forward(pooled)) }
+        return try head.forward(pooled)
     }
 
     func backward(_ logitsGradient: Matrix) throws {
         guard let head else { preconditionFailure("no head") }
-        var g = pooling.backward(try head.backward(logitsGradient), batch: shape.batch, length: shape.length, mask: mask)
+        var pooledGradient = try head.backward(logitsGradient)
+        if let pooler { pooledGradient = try pooler.dense.backward(try pooler.activation.backward(pooledGradient)) }
+        var g = pooling.backward(pooledGradient, batch: shape.batch, length: shape.length, mask: mask)
         for block in blocks.reversed() { g = try block.backward(g) }
         g = try embeddingNorm.backward(g)
         word.backward(g)

@@ -6,7 +6,7 @@ struct ModelArguments {
         .option("arch", "ARCH", "mlp, bert or vit (default: from the model's metadata, then its tensor names)."),
         .option("activation", "NAME", "mlp: relu (default), gelu, gelu_tanh or tanh (weights cannot tell; recorded in the output's metadata)."),
         .option("heads", "N", "bert, vit: attention heads (default: num_attention_heads of config.json beside the model)."),
-        .option("pooling", "KIND", "bert: mean (default) or cls."),
+        .option("pooling", "KIND", "bert: mean (default), cls, or pooler (CLS through pooler.dense and tanh, as BertForSequenceClassification)."),
         .option("labels", "N", "Number of classes (default: the model's head when the labels fit it, else the largest label plus one)."),
     ]
 
@@ -28,7 +28,7 @@ struct ModelArguments {
             setup.transformer.heads = heads
         }
         if let name = try arguments.value("pooling") {
-            guard let pooling = Pooling(rawValue: name) else { throw UsageError("--pooling must be mean or cls, not '\(name)'") }
+            guard let pooling = Pooling(rawValue: name) else { throw UsageError("--pooling must be mean, cls or pooler, not '\(name)'") }
             setup.transformer.pooling = pooling
         }
         if let text = try arguments.value("labels") {
