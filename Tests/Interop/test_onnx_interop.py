@@ -512,3 +512,15 @@ def test_quantised_input_needs_a_dtype_for_onnx_output(tmp_path):
     model = onnx.load(str(out))
     expected = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType.Q8_0)
     assert same_bits(numpy_helper.to_array(model.graph.initializer[0]), expected)
+
+
+def test_unusual_extensions_are_sniffed_or_named(tmp_path):
+    import shutil
+    odd = tmp_path / "model.bin"
+    shutil.copy(PARAPHRASE, odd)
+    # ONNX has no magic: the first bytes (ir_version, then another ModelProto key) identify it.
+    assert json.loads(amalgam("inspect", str(odd), "--json").stdout)["format"] == "onnx"
+    amalgam("convert", str(odd), str(tmp_path / "w.weights"), "--from", "onnx", "--to", "safetensors")
+    back = tmp_path / "back.data"
+    amalgam("convert", str(tmp_path / "w.weights"), str(back), "--to", "onnx")
+    assert json.loads(amalgam("inspect", str(back), "--from", "onnx", "--json").stdout)["tensor_count"] == 68
