@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import AmalgamCore
 import TestSupport
@@ -200,6 +201,18 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
         }
         #expect(read.metadata["note"] == .string("x"))
         #expect(read.metadata["onnx.ir_version"] == .i64(ONNXDataType.minimumIRVersion(for: dtype) > 4 ? 9 : 4))
+    }
+
+    @Test("a model over protobuf's limit goes to external data by itself, with a warning")
+    func automaticExternalData() throws {
+        let folder = Scratch.folder()
+        let graph = try ModelGraph(tensors: [Tensor(name: "w", shape: [64, 64], floats: (0..<4096).map(Float.init))])
+        let warnings = Mutex<[String]>([])
+        let path = folder + "/big.onnx"
+        let files = try ONNXPlugin().write(graph, to: path, options: WriteOptions(extra: ["inline-limit": "10000"], warn: { line in warnings.withLock { $0.append(line) } }))
+        #expect(files == [path, path + ".data"])
+        #expect(warnings.withLock { $0 } == ["the model exceeds protobuf's 2 GiB limit: tensor data goes to big.onnx.data"])
+        #expect(try ONNXPlugin().read(path, options: ReadOptions()).tensors[0].floatValues() == (0..<4096).map(Float.init))
     }
 
     @Test func quantisedTensorsAreRefusedWithAHint() throws {

@@ -64,7 +64,9 @@ struct ONNXWriter {
         let dataName = FileSystem.baseName(of: path) + ".data"
         var placement = ONNXDataPlacement(externalFileName: options.extra["external-data"] != nil ? dataName : nil)
         var parts = try assembly(placement)
-        if placement.externalFileName == nil, parts.reduce(0, { $0 + $1.size }) > ONNXModel.protobufLimit {
+        // `inline-limit` lowers protobuf's limit, for tests (as npz's `zip64-threshold`).
+        let limit = options.extra["inline-limit"].flatMap { Int($0) } ?? ONNXModel.protobufLimit
+        if placement.externalFileName == nil, parts.reduce(0, { $0 + $1.size }) > limit {
             options.warn("the model exceeds protobuf's 2 GiB limit: tensor data goes to \(dataName)")
             placement = ONNXDataPlacement(externalFileName: dataName)
             parts = try assembly(placement)
