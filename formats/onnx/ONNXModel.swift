@@ -37,7 +37,9 @@ struct ONNXNode {
     var subgraphs: [(attribute: String, graph: ONNXGraph)]
 
     /// The node's name, or `op_type` + position when it has none, to qualify subgraph names.
-    func label(index: Int) -> String { name.isEmpty ? "\(opType)_\(index)" : name }
+    func label(index: Int) -> String { Self.label(name: name, opType: opType, index: index) }
+
+    static func label(name: String, opType: String, index: Int) -> String { name.isEmpty ? "\(opType)_\(index)" : name }
 }
 
 struct ONNXGraph {

@@ -140,7 +140,7 @@ struct ONNXTemplateExport {
             let name = all.last { $0.number == 3 }.map(text) ?? ""
             let opType = all.last { $0.number == 4 }.map(text) ?? ""
             let firstOutput = all.first { $0.number == 2 }.map(text) ?? ""
-            let label = name.isEmpty ? "\(opType)_\(index)" : name
+            let label = ONNXNode.label(name: name, opType: opType, index: index)
             return try all.map { field in
                 guard field.number == 5, field.type == .lengthDelimited else { return slice(field) }
                 return .message(field: 5, try attribute(field.payload, label: label, constantName: opType == "Constant" ? firstOutput : nil, prefix: prefix))

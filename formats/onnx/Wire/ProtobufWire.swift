@@ -93,12 +93,6 @@ struct WireReader {
         return WireField(number: number, type: type, start: start, payload: payloadStart..<(payloadStart + payloadCount))
     }
 
-    /// The payload of a varint field as an integer.
-    func integer(_ field: WireField) throws(AmalgamError) -> UInt64 {
-        var reader = WireReader(bytes, range: field.payload, path: path)
-        return try reader.varint()
-    }
-
     /// The payload of a length-delimited field as UTF-8 text.
     func string(_ field: WireField) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[field.payload]), as: UTF8.self)
