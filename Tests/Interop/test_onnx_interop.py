@@ -524,3 +524,32 @@ def test_unusual_extensions_are_sniffed_or_named(tmp_path):
     back = tmp_path / "back.data"
     amalgam("convert", str(tmp_path / "w.weights"), str(back), "--to", "onnx")
     assert json.loads(amalgam("inspect", str(back), "--from", "onnx", "--json").stdout)["tensor_count"] == 68
+
+
+@pytest.mark.parametrize("form", ["linear", "coordinates"])
+def test_sparse_initializers_read_as_dense_tensors(tmp_path, form):
+    dense = np.zeros((4, 5), np.float32)
+    positions = [(0, 1), (2, 3), (3, 4)]
+    for k, (i, j) in enumerate(positions):
+        dense[i, j] = k + 1.5
+    values = numpy_helper.from_array(np.array([1.5, 2.5, 3.5], np.float32), "sparse.weight")
+    if form == "linear":
+        indices = numpy_helper.from_array(np.array([i * 5 + j for i, j in positions], np.int64), "idx")
+    else:
+        indices = numpy_helper.from_array(np.array(positions, np.int64), "idx")
+    sparse = helper.make_sparse_tensor(values, indices, [4, 5])
+    graph = helper.make_graph([], "g", [], [], initializer=[numpy_helper.from_array(np.ones(3, np.float32), "b")], sparse_initializer=[sparse])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = tmp_path / "sparse.onnx"
+    onnx.save(model, str(path))
+    arrays, _ = read_back(path, tmp_path)
+    assert same_bits(arrays["sparse.weight"], dense)
+    assert "1 sparse initializer(s) read as dense tensors" in amalgam("inspect", str(path)).stdout
+    # An index outside the tensor fails when the data is read, naming it.
+    bad = helper.make_sparse_tensor(values, numpy_helper.from_array(np.array([0, 7, 20], np.int64), "idx"), [4, 5])
+    graph = helper.make_graph([], "g", [], [], sparse_initializer=[bad])
+    onnx.save(helper.make_model(graph), str(path))
+    result = amalgam("convert", str(path), str(tmp_path / "bad.safetensors"), check=False)
+    assert result.returncode == 1 and "tensor 'sparse.weight': sparse index 20 is outside the 20 elements of [4, 5]" in result.stderr
+    assert not (tmp_path / "bad.safetensors").exists()

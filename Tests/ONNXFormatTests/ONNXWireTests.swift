@@ -122,7 +122,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
             node("Gemm", "/classifier/Gemm", ["h", "onnx::Gemm_2", "onnx::Gemm_3"], transB: 1),
             node("Gemm", "/pooler/dense/Gemm", ["h", "onnx::Gemm_4"]),
             node("Add", "/head/Add", ["z", "onnx::Add_5"]),
-        ], initializers: [], sparseInitializerCount: 0)
+        ], initializers: [])
         let tensors: [(name: String, rank: Int)] = [
             ("onnx::MatMul_1", 2), ("model.0.auto_model.encoder.layer.0.attention.self.query.bias", 1),
             ("onnx::Gemm_2", 2), ("onnx::Gemm_3", 1), ("onnx::Gemm_4", 2), ("onnx::Add_5", 1), ("val_9", 1),
@@ -139,7 +139,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
     }
 
     @Test func collidingNamesKeepTheirSpelling() {
-        let graph = ONNXGraph(name: "g", nodes: [node("MatMul", "/dense/MatMul", ["x", "onnx::MatMul_1"])], initializers: [], sparseInitializerCount: 0)
+        let graph = ONNXGraph(name: "g", nodes: [node("MatMul", "/dense/MatMul", ["x", "onnx::MatMul_1"])], initializers: [])
         let result = NameRecovery.recover(graph: graph, tensors: [("onnx::MatMul_1", 2), ("dense.weight", 2)])
         #expect(result.names["onnx::MatMul_1"]?.canonical == "onnx::MatMul_1")
     }

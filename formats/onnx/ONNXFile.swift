@@ -1,9 +1,12 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import AmalgamCore
 
 /// One tensor of an ONNX file: where it sits in the graph, its canonical name and layout,
 /// and its bytes as stored.
 struct ONNXEntry {
-    enum Kind { case initializer, constant }
+    enum Kind { case initializer, constant, sparse }
 
     /// The name in the file, qualified for tensors inside subgraphs
     /// (`If_0.then_branch.weight`).
@@ -21,8 +24,12 @@ struct ONNXEntry {
     /// The bytes exactly as the file stores them (4-bit types packed two per byte).
     var storedRegion: ByteRegion
 
-    /// The bytes as stored, row-major, 4-bit types unpacked to a byte each.
+    /// Sparse initializers: builds the dense bytes (when a writer asks for them).
+    var densify: (@Sendable () throws -> ByteRegion)?
+
+    /// The bytes as stored, row-major, 4-bit types unpacked to a byte each, sparse ones dense.
     var storage: TensorStorage {
+        if let densify { return .deferred(densify) }
         guard ONNXDataType.isFourBit(proto.dataType) else { return .region(storedRegion) }
         let region = storedRegion, count = storedShape.elementCount, signed = proto.dataType == ONNXDataType.int4
         return .deferred { ONNXFile.unpackFourBit(region, count: count, signed: signed) }
@@ -75,8 +82,8 @@ struct ONNXFile {
         if let prefix = recovery.removedPrefix {
             notes.append("wrapper prefix '\(prefix)' removed from tensor names")
         }
-        if model.graph.sparseInitializerCount > 0 {
-            notes.append("\(model.graph.sparseInitializerCount) sparse initializer(s) are not read")
+        if !model.graph.sparseInitializers.isEmpty {
+            notes.append("\(model.graph.sparseInitializers.count) sparse initializer(s) read as dense tensors")
         }
         self.entries = entries
         self.notes = notes
@@ -89,6 +96,9 @@ struct ONNXFile {
     ) throws {
         for proto in graph.initializers {
             entries.append(try entry(proto, name: prefix + proto.name, kind: .initializer, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+        }
+        for sparse in graph.sparseInitializers {
+            entries.append(try sparseEntry(sparse, name: prefix + sparse.values.name, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
         }
         for node in graph.nodes {
             guard let constant = node.constant, !constant.name.isEmpty,
@@ -137,7 +147,63 @@ struct ONNXFile {
             }
             return ONNXEntry(
                 qualifiedName: name, kind: kind, inSubgraph: inSubgraph, canonicalName: name, transposed: false, proto: proto, dtype: dtype,
-                storedShape: shape, storedRegion: region)
+                storedShape: shape, storedRegion: region, densify: nil)
+        }
+    }
+
+    /// A sparse initializer as a dense tensor: zeros, with `values` scattered to `indices`
+    /// (checked: INT64, in range, one per value).
+    private static func sparseEntry(
+        _ sparse: ONNXSparseTensor, name: String, inSubgraph: Bool, file: MappedFile, external: ExternalDataFiles, path: String
+    ) throws -> ONNXEntry {
+        let values = try entry(sparse.values, name: name, kind: .sparse, inSubgraph: inSubgraph, file: file, external: external, path: path)
+        let indices = try entry(sparse.indices, name: name + " (indices)", kind: .sparse, inSubgraph: inSubgraph, file: file, external: external, path: path)
+        return try AmalgamError.withContext(file: path, tensor: name) {
+            guard sparse.dims.allSatisfy({ $0 >= 0 }) else { throw AmalgamError(.invalidFormat, "negative dimension in \(sparse.dims)") }
+            let shape = try Shape(checking: sparse.dims.map { UInt64($0) })
+            let count = values.storedShape.elementCount
+            guard values.storedShape.dimensions.count == 1 else {
+                throw AmalgamError(.invalidFormat, "sparse values must be 1-D, not \(values.storedShape)")
+            }
+            guard indices.dtype == .i64 else { throw AmalgamError(.invalidFormat, "sparse indices must be INT64, not \(indices.dtype)") }
+            let rank = shape.dimensions.count
+            let linear = indices.storedShape.dimensions == [count]
+            guard linear || indices.storedShape.dimensions == [count, rank] else {
+                throw AmalgamError(.invalidFormat, "sparse indices of shape \(indices.storedShape) do not fit \(count) values of a rank-\(rank) tensor")
+            }
+            let width = values.dtype.byteWidth
+            let total = try shape.byteCount(elementBytes: width)
+            let (source, positionsRegion) = (values.storedRegion, indices.storedRegion)
+            var result = values
+            result.storedShape = shape
+            result.densify = {
+                let dense = OwnedBuffer(byteCount: total)
+                memset(dense.pointer, 0, total)
+                try positionsRegion.withUnsafeBytes { (raw) throws(AmalgamError) in
+                    for k in 0..<count {
+                        var position = 0
+                        if linear {
+                            position = Int(raw.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self).littleEndian)
+                        } else {
+                            for axis in 0..<rank {
+                                let coordinate = Int(raw.loadUnaligned(fromByteOffset: 8 * (k * rank + axis), as: Int64.self).littleEndian)
+                                guard coordinate >= 0, coordinate < shape.dimensions[axis] else {
+                                    throw AmalgamError(.invalidFormat, "sparse index \(coordinate) on axis \(axis) is outside \(shape)", tensor: name)
+                                }
+                                position = position * shape.dimensions[axis] + coordinate
+                            }
+                        }
+                        guard position >= 0, position < shape.elementCount else {
+                            throw AmalgamError(.invalidFormat, "sparse index \(position) is outside the \(shape.elementCount) elements of \(shape)", tensor: name)
+                        }
+                        source.withUnsafeBytes { values in
+                            (dense.pointer + position * width).copyMemory(from: values.baseAddress! + k * width, byteCount: width)
+                        }
+                    }
+                }
+                return dense.region
+            }
+            return result
         }
     }
 

@@ -42,11 +42,19 @@ struct ONNXNode {
     static func label(name: String, opType: String, index: Int) -> String { name.isEmpty ? "\(opType)_\(index)" : name }
 }
 
+/// A `SparseTensorProto`: `values` (1-D, one per stored element, named as the tensor),
+/// `indices` (INT64: `[nnz]` linear positions or `[nnz, rank]` coordinates) and the dense dims.
+struct ONNXSparseTensor {
+    var values: ONNXTensorProto
+    var indices: ONNXTensorProto
+    var dims: [Int64]
+}
+
 struct ONNXGraph {
     var name: String
     var nodes: [ONNXNode]
     var initializers: [ONNXTensorProto]
-    var sparseInitializerCount: Int
+    var sparseInitializers: [ONNXSparseTensor] = []
 }
 
 /// An ONNX model as Amalgam needs it: the model fields and the graph tree, decoded through
@@ -138,7 +146,17 @@ struct ONNXModel {
             guard let tensor = pointer?.pointee else { continue }
             initializers.append(try decode(tensor, path: path))
         }
-        return ONNXGraph(name: text(graph.name), nodes: nodes, initializers: initializers, sparseInitializerCount: graph.n_sparse_initializer)
+        var sparse: [ONNXSparseTensor] = []
+        for pointer in array(graph.sparse_initializer, graph.n_sparse_initializer) {
+            guard let tensor = pointer?.pointee else { continue }
+            guard let values = tensor.values, let indices = tensor.indices else {
+                throw AmalgamError(.invalidFormat, "a sparse initializer lacks its values or indices", file: path)
+            }
+            sparse.append(ONNXSparseTensor(
+                values: try decode(values.pointee, path: path), indices: try decode(indices.pointee, path: path),
+                dims: Array(array(tensor.dims, tensor.n_dims))))
+        }
+        return ONNXGraph(name: text(graph.name), nodes: nodes, initializers: initializers, sparseInitializers: sparse)
     }
 
     private static func decode(_ tensor: Onnx__TensorProto, path: String) throws(AmalgamError) -> ONNXTensorProto {

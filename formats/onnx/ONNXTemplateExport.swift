@@ -20,7 +20,8 @@ struct ONNXTemplateExport {
         var used = Set<String>()
         var kept: [String] = []
         for entry in template.entries {
-            guard let tensor = graph[entry.canonicalName] else {
+            // Sparse initializers are copied as the template stores them.
+            guard entry.kind != .sparse, let tensor = graph[entry.canonicalName] else {
                 kept.append(entry.qualifiedName)
                 continue
             }
