@@ -445,3 +445,14 @@ def test_bert_classifier_logits_with_the_pooler_equal_the_reference(tmp_path):
     w = {k: v.astype(np.float64) for k, v in weights.items()}
     pooled = np.tanh(hidden[:, 0] @ w["pooler.dense.weight"].T + w["pooler.dense.bias"])
     assert np.abs(ours - (pooled @ w["classifier.weight"].T + w["classifier.bias"])).max() <= 1e-4
+
+
+def test_divergence_is_an_error_without_output(merged_setup, tmp_path):
+    # Finite inputs so large that the first layer overflows: the loss is not a number.
+    np.savez(tmp_path / "huge.npz", x=np.full((8, 12), 3e38, np.float32), y=np.arange(8) % 4)
+    out = tmp_path / "d.safetensors"
+    result = amalgam("train", str(merged_setup / "base.safetensors"), "--data", str(tmp_path / "huge.npz"), "--epochs", "1",
+                     "--activation", "relu", "--output", str(out), check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith("at epoch 1, step 1; try a lower --lr") and "training diverged: the loss is" in result.stderr
+    assert not out.exists() and not (tmp_path / "d.safetensors.log.json").exists()

@@ -145,6 +145,9 @@ final class Trainer {
                 for parameter in parameters { parameter.zeroGradient() }
                 let logits = try network.forward(inputs)
                 let result = CrossEntropy.evaluate(logits: logits, labels: labels)
+                guard result.loss.isFinite else {
+                    throw AmalgamError(.mismatch, "training diverged: the loss is \(result.loss) at epoch \(epoch), step \(batchIndex + 1); try a lower --lr")
+                }
                 try network.backward(result.gradient)
                 rate = optimizer.update(parameters)
                 lossSum += result.loss * Double(indices.count)
