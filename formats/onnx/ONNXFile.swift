@@ -6,7 +6,7 @@ import AmalgamCore
 /// One tensor of an ONNX file: where it sits in the graph, its canonical name and layout,
 /// and its bytes as stored.
 struct ONNXEntry {
-    enum Kind { case initializer, constant, sparse }
+    enum Kind { case initializer, constant, sparse, dequantized }
 
     /// The name in the file, qualified for tensors inside subgraphs
     /// (`If_0.then_branch.weight`).
@@ -68,10 +68,15 @@ struct ONNXFile {
 
         var entries: [ONNXEntry] = []
         try Self.collect(model.graph, prefix: "", into: &entries, file: file, external: external, path: path)
-        let topLevel = entries.filter { !$0.inSubgraph && $0.kind == .initializer }
+        let dequantized = try Self.dequantize(model.graph, entries: &entries, path: path)
+        if dequantized > 0 {
+            notes.append("\(dequantized) quantised weight(s) read as the f32 tensors the graph dequantises them to")
+        }
+        let recovered: Set<ONNXEntry.Kind> = [.initializer, .dequantized]
+        let topLevel = entries.filter { !$0.inSubgraph && recovered.contains($0.kind) }
         let recovery = NameRecovery.recover(graph: model.graph, tensors: topLevel.map { ($0.qualifiedName, $0.storedShape.dimensions.count) })
         for index in entries.indices {
-            if !entries[index].inSubgraph, entries[index].kind == .initializer, let recovered = recovery.names[entries[index].qualifiedName] {
+            if !entries[index].inSubgraph, recovered.contains(entries[index].kind), let recovered = recovery.names[entries[index].qualifiedName] {
                 entries[index].canonicalName = recovered.canonical
                 entries[index].transposed = recovered.transposed
             }
@@ -87,6 +92,33 @@ struct ONNXFile {
         }
         self.entries = entries
         self.notes = notes
+    }
+
+    /// Replaces the main graph's dequantisation chains' inputs by the chains' f32 outputs
+    /// (see `Dequantization`); returns how many.
+    private static func dequantize(_ graph: ONNXGraph, entries: inout [ONNXEntry], path: String) throws -> Int {
+        var initializers: [String: ONNXEntry] = [:]
+        for entry in entries where !entry.inSubgraph && entry.kind == .initializer { initializers[entry.qualifiedName] = entry }
+        let chains = Dequantization.chains(in: graph, initializers: initializers)
+        guard !chains.isEmpty else { return 0 }
+        var consumers: [String: Set<String>] = [:]
+        for (index, node) in graph.nodes.enumerated() {
+            for input in node.inputs where !input.isEmpty { consumers[input, default: []].insert(node.label(index: index)) }
+        }
+        // An input is absorbed when the chains account for every node that reads it.
+        var chainNodes: [String: Set<String>] = [:]
+        for chain in chains {
+            for input in [chain.quantized, chain.scale, chain.zeroPoint].compactMap({ $0 }) { chainNodes[input, default: []].formUnion(chain.nodes) }
+        }
+        let absorbed = Set(chainNodes.filter { consumers[$0.key, default: []].isSubset(of: $0.value) }.keys)
+        let taken = Set(entries.map(\.qualifiedName))
+        var added: [ONNXEntry] = []
+        for chain in chains where !taken.contains(chain.output) {
+            added.append(try Dequantization.entry(for: chain, initializers: initializers, path: path))
+        }
+        entries.removeAll { !$0.inSubgraph && $0.kind == .initializer && absorbed.contains($0.qualifiedName) }
+        entries += added
+        return added.count
     }
 
     /// Gathers a graph's initializers, then its Constant nodes' floating-point values, then

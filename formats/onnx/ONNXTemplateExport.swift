@@ -20,8 +20,9 @@ struct ONNXTemplateExport {
         var used = Set<String>()
         var kept: [String] = []
         for entry in template.entries {
-            // Sparse initializers are copied as the template stores them.
-            guard entry.kind != .sparse, let tensor = graph[entry.canonicalName] else {
+            // Sparse initializers are copied as the template stores them, and so are quantised
+            // weights (the dequantised view has no place of its own in the file).
+            guard entry.kind != .sparse, entry.kind != .dequantized, let tensor = graph[entry.canonicalName] else {
                 kept.append(entry.qualifiedName)
                 continue
             }
