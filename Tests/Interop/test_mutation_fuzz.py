@@ -33,9 +33,16 @@ def seeds(tmp_path):
     writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
     graph = helper.make_graph(
         [helper.make_node("MatMul", ["x", "onnx::MatMul_1"], ["y"], name="/layer/MatMul"),
-         helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(np.ones(3, np.float32), "k"))],
+         helper.make_node("Constant", [], ["k"], value=numpy_helper.from_array(np.ones(3, np.float32), "k")),
+         helper.make_node("Cast", ["c_q"], ["c_f"], to=TensorProto.FLOAT), helper.make_node("Mul", ["c_f", "c_scale"], ["c"]),
+         helper.make_node("MatMul", ["y", "c"], ["z"]), helper.make_node("Add", ["z", "head.bias"], ["o"]),
+         helper.make_node("DequantizeLinear", ["d_q", "d_scale", "d_zero"], ["d"], axis=1), helper.make_node("MatMul", ["o", "d"], ["p"], name="/out/MatMul")],
         "g", [], [], initializer=[numpy_helper.from_array(arrays["a.weight"], "a.weight"), numpy_helper.from_array(np.ones((4, 2), np.float32), "onnx::MatMul_1"),
-                                  helper.make_tensor("t", TensorProto.FLOAT16, [3], [1.0, 2.0, 3.0])])
+                                  helper.make_tensor("t", TensorProto.FLOAT16, [3], [1.0, 2.0, 3.0]),
+                                  numpy_helper.from_array(np.arange(6, dtype=np.int8).reshape(2, 3), "c_q"), numpy_helper.from_array(np.full((1, 3), 0.5, np.float32), "c_scale"),
+                                  numpy_helper.from_array(np.zeros(3, np.float32), "head.bias"),
+                                  numpy_helper.from_array(np.arange(6, dtype=np.uint8).reshape(3, 2), "d_q"), numpy_helper.from_array(np.array([0.1, 0.2], np.float32), "d_scale"),
+                                  numpy_helper.from_array(np.array([1, 2], np.uint8), "d_zero")])
     onnx.save(helper.make_model(graph), str(tmp_path / "s.onnx"))
     return {"safetensors": tmp_path / "s.safetensors", "npz": tmp_path / "s.npz", "npz-deflated": tmp_path / "c.npz",
             "gguf": tmp_path / "s.gguf", "onnx": tmp_path / "s.onnx"}

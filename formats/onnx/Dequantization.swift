@@ -103,8 +103,8 @@ enum Dequantization {
             result.densify = {
                 let buffer = OwnedBuffer(byteCount: count * 4)
                 let out = buffer.pointer.assumingMemoryBound(to: Float.self)
-                let zeros: [Int32] = z.map { region in
-                    region.withUnsafeBytes { raw in (0..<(region.count / dtype.byteWidth)).map { Int32(ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: $0)) } }
+                let zeros: [Int64] = z.map { region in
+                    region.withUnsafeBytes { raw in (0..<(region.count / dtype.byteWidth)).map { Int64(ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: $0)) } }
                 } ?? []
                 q.withUnsafeBytes { qs in
                     s.withUnsafeBytes { ss in
@@ -112,7 +112,8 @@ enum Dequantization {
                         for element in 0..<count {
                             var position = 0
                             for axis in dims.indices { position += index[axis] * scaleStrides[axis] }
-                            let value = Int32(ElementConversion.loadDouble(qs.baseAddress!, as: dtype, at: element))
+                            // In 64 bits: an INT32 value minus its zero point can leave 32.
+                            let value = Int64(ElementConversion.loadDouble(qs.baseAddress!, as: dtype, at: element))
                             let zero = zeros.isEmpty ? 0 : zeros[position]
                             out[element] = Float(value - zero) * ss.loadUnaligned(fromByteOffset: 4 * position, as: Float.self)
                             // Next multi-index, last axis fastest.
