@@ -21,13 +21,16 @@ struct ONNXEntry {
     var dtype: DType
     /// The shape as stored.
     var storedShape: Shape
-    /// The bytes exactly as the file stores them (4-bit types packed two per byte).
+    /// The bytes exactly as the file stores them (4-bit types packed two per byte; for sparse
+    /// and dequantised entries, the values or quantised data they are computed from).
     var storedRegion: ByteRegion
 
-    /// Sparse initializers: builds the dense bytes (when a writer asks for them).
+    /// Sparse initializers and dequantised weights: computes the tensor's bytes when a
+    /// writer asks for them.
     var densify: (@Sendable () throws -> ByteRegion)?
 
-    /// The bytes as stored, row-major, 4-bit types unpacked to a byte each, sparse ones dense.
+    /// The bytes row-major: as stored, 4-bit types unpacked to a byte each, computed for
+    /// sparse and dequantised entries.
     var storage: TensorStorage {
         if let densify { return .deferred(densify) }
         guard ONNXDataType.isFourBit(proto.dataType) else { return .region(storedRegion) }
@@ -48,8 +51,9 @@ struct ONNXEntry {
     }
 }
 
-/// A parsed ONNX file: the model, and every initializer and Constant tensor (subgraphs
-/// included) with storage mapped from the file or its external data.
+/// A parsed ONNX file: the model, and every initializer (sparse ones dense, dequantised
+/// ones as f32) and floating-point Constant tensor, subgraphs included, with storage mapped
+/// from the file or its external data.
 struct ONNXFile {
     let path: String
     let file: MappedFile
