@@ -69,14 +69,10 @@ extension Amalgam {
     /// written atomically, and existing files are refused up front unless `overwrite`.
     public static func merge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> MergeOutcome {
         guard let first = options.outputs.first else { throw AmalgamError(.usage, "a merge needs an --output") }
-        var protected = Set<FileIdentity>()
-        for path in [options.base] + options.sources {
-            if let identity = FileIdentity.of(path: path) { protected.insert(identity) }
-        }
-        let writers = try options.outputs.map { output in try registry.writerPlugin(for: output.path, explicit: output.format) }
-        for (output, writer) in zip(options.outputs, writers) { try writer.checkWriteOptions(output.writerOptions.keys) }
-        let check = OutputTransaction(overwrite: options.overwrite, protecting: protected)
-        for path in options.outputs.map(\.path) + [options.factors, options.report].compactMap({ $0 }) { try check.checkTarget(path) }
+        let protected = identities(of: [options.base] + options.sources)
+        let writers = try prepareOutputs(
+            options.outputs, extraTargets: [options.factors, options.report].compactMap { $0 }, overwrite: options.overwrite,
+            protecting: protected, registry: registry)
 
         let (request, plan) = try planMerge(options, registry: registry)
         for note in plan.notes { options.warn(note) }
@@ -97,15 +93,7 @@ extension Amalgam {
             throw error
         }
         options.progress.finish()
-        for output in options.outputs.dropFirst() {
-            let converted = try convert(
-                first.path, to: output.path,
-                options: ConversionOptions(
-                    inputFormat: writers[0].identifier, outputFormat: output.format, dtype: output.dtype, overwrite: options.overwrite,
-                    maximumShardBytes: output.maximumShardBytes, writerOptions: output.writerOptions, warn: options.warn),
-                registry: registry)
-            files += converted.files
-        }
+        files += try convertFurtherOutputs(options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry)
         if let path = options.factors {
             var tensors: [Tensor] = []
             for (name, factors) in run.factors {
@@ -122,9 +110,7 @@ extension Amalgam {
         }
         let report = run.report
         if let path = options.report {
-            let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
-            try transaction.create(path).write(report.serialized(pretty: true) + "\n")
-            try transaction.commit()
+            try writeJSON(report, to: path, overwrite: options.overwrite, protecting: protected)
             files.append(path)
         }
         return MergeOutcome(plan: plan, files: files, report: report)

@@ -181,7 +181,7 @@ public enum Recipe {
             setup.singularValueStart = value
         }
         setup.training.epochs = try whole("epochs", minimum: 0) ?? 10
-        setup.training.learningRate = try number("lr") ?? (mode == .singularValues ? 0.1 : 1e-3)
+        setup.training.learningRate = try number("lr") ?? setup.training.learningRate
         setup.training.batchSize = try whole("batch", minimum: 1) ?? 128
         setup.training.seed = UInt64(try whole("seed", minimum: 0) ?? 0)
         setup.training.weightDecay = try number("weight_decay") ?? 0.1

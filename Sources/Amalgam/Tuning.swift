@@ -72,14 +72,9 @@ extension Amalgam {
     /// epoch, writes the trained dense model to every output and the JSON log.
     public static func tune(_ options: TuneOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> TuneOutcome {
         guard let first = options.outputs.first else { throw AmalgamError(.usage, "training needs an --output") }
-        var protected = Set<FileIdentity>()
-        for path in [options.model, options.base, options.factors, options.data, options.eval].compactMap({ $0 }) {
-            if let identity = FileIdentity.of(path: path) { protected.insert(identity) }
-        }
-        let writers = try options.outputs.map { try registry.writerPlugin(for: $0.path, explicit: $0.format) }
-        for (output, writer) in zip(options.outputs, writers) { try writer.checkWriteOptions(output.writerOptions.keys) }
-        let check = OutputTransaction(overwrite: options.overwrite, protecting: protected)
-        for path in options.outputs.map(\.path) + [options.logPath].compactMap({ $0 }) { try check.checkTarget(path) }
+        let protected = identities(of: [options.model, options.base, options.factors, options.data, options.eval].compactMap { $0 })
+        let writers = try prepareOutputs(
+            options.outputs, extraTargets: [options.logPath].compactMap { $0 }, overwrite: options.overwrite, protecting: protected, registry: registry)
 
         let train = try dataset(options.data, registry: registry)
         let eval = try options.eval.map { try dataset($0, registry: registry) }
@@ -98,19 +93,10 @@ extension Amalgam {
         var files = try writers[0].write(
             graph, to: first.path,
             options: WriteOptions(overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected, extra: first.writerOptions, warn: options.warn))
-        for output in options.outputs.dropFirst() {
-            files += try convert(
-                first.path, to: output.path,
-                options: ConversionOptions(
-                    inputFormat: writers[0].identifier, outputFormat: output.format, dtype: output.dtype, overwrite: options.overwrite,
-                    maximumShardBytes: output.maximumShardBytes, writerOptions: output.writerOptions, warn: options.warn),
-                registry: registry).files
-        }
+        files += try convertFurtherOutputs(options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry)
         let log = tuneLog(options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
         if let path = options.logPath {
-            let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
-            try transaction.create(path).write(log.serialized(pretty: true) + "\n")
-            try transaction.commit()
+            try writeJSON(log, to: path, overwrite: options.overwrite, protecting: protected)
             files.append(path)
         }
         return TuneOutcome(files: files, records: records, counts: model.trainableCounts, log: log)

@@ -19,7 +19,12 @@ public struct TuningSetup: Sendable {
     public var singularValueStart: SingularValueStart = .zero
     public var training = TrainingOptions()
 
-    public init(mode: TrainingMode) { self.mode = mode }
+    /// The defaults of `mode`: the paper's learning rate 0.1 for singular values, 0.001 for
+    /// training weights.
+    public init(mode: TrainingMode) {
+        self.mode = mode
+        if mode != .singularValues { training.learningRate = 1e-3 }
+    }
 }
 
 /// Trainable-parameter counts, reported in logs.

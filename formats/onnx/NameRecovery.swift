@@ -89,12 +89,14 @@ enum NameRecovery {
         for (node, input) in consumers {
             // Node names without a path (dynamo exports): the layer whose bias is added to
             // the product names it.
-            let biasLayer = (node.outputs.first.flatMap { allConsumers[$0] } ?? [])
-                .filter { $0.node.opType == "Add" }
-                .flatMap(\.node.inputs)
-                .first { $0.hasSuffix(".bias") && stateDictNames.contains($0) }
-                .map { String($0.dropLast(".bias".count)) }
-            guard let layer = layerPath(of: node.name, stateDictNames: stateDictNames) ?? biasLayer else { continue }
+            func biasLayer() -> String? {
+                (node.outputs.first.flatMap { allConsumers[$0] } ?? [])
+                    .filter { $0.node.opType == "Add" }
+                    .flatMap(\.node.inputs)
+                    .first { $0.hasSuffix(".bias") && stateDictNames.contains($0) }
+                    .map { String($0.dropLast(".bias".count)) }
+            }
+            guard let layer = layerPath(of: node.name, stateDictNames: stateDictNames) ?? biasLayer() else { continue }
             switch (node.opType, input, rank) {
             case ("MatMul", 1, 2):
                 return Recovered(canonical: layer + ".weight", transposed: true)

@@ -48,7 +48,8 @@ public struct ONNXPlugin: FormatPlugin {
     }
 
     /// Graph order for weights-only models; with `--template`, the template's order for the
-    /// tensors it takes, then the rest (which are not written).
+    /// tensors it takes, then the rest (which are not written). Reads the template's headers
+    /// once more than `write` does: cheap, no tensor data is touched.
     public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
         let all = Array(graph.tensors.indices)
         guard let template = options.extra["template"],

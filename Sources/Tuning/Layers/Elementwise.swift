@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import LinearAlgebra
 
 /// The activation functions a network can use between linear layers.
@@ -40,14 +39,6 @@ final class ActivationLayer: Layer {
     private static let inverseRoot2 = 1 / Float(2).squareRoot()
     private static let density = 1 / Float(2 * Double.pi).squareRoot()
 
-    /// Runs `body` over `count` indices in two halves at once when it is worth it.
-    private static func split(_ count: Int, _ body: @Sendable (Range<Int>) -> Void) {
-        guard count >= 1 << 16 else { return body(0..<count) }
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            body(part == 0 ? 0..<(count / 2) : (count / 2)..<count)
-        }
-    }
-
     func forward(_ input: Matrix) throws -> Matrix {
         self.input = input
         var output = input
@@ -57,7 +48,7 @@ final class ActivationLayer: Layer {
             cumulative.withUnsafeMutableBufferPointer { phi in
                 let (values, phi) = (UncheckedBuffer(values), UncheckedBuffer(phi))
                 let function = self.function
-                Self.split(count) { range in
+                Parallel.halves(count) { range in
                     switch function {
                     case .relu:
                         for i in range { values[i] = max(values[i], 0) }
@@ -90,7 +81,7 @@ final class ActivationLayer: Layer {
                 cumulative.withUnsafeBufferPointer { phi in
                     let (g, xs, phi) = (UncheckedBuffer(g), UncheckedBuffer(xs), UncheckedBuffer(phi))
                     let function = self.function
-                    Self.split(count) { range in
+                    Parallel.halves(count) { range in
                         switch function {
                         case .relu:
                             for i in range where xs[i] <= 0 { g[i] = 0 }
@@ -113,20 +104,6 @@ final class ActivationLayer: Layer {
             }
         }
         return gradient
-    }
-}
-
-/// A buffer pointer that may cross into the two halves of `concurrentPerform` (each half
-/// touches its own indices).
-struct UncheckedBuffer<Element>: @unchecked Sendable {
-    let base: UnsafeMutablePointer<Element>?
-
-    init(_ buffer: UnsafeMutableBufferPointer<Element>) { base = buffer.baseAddress }
-    init(_ buffer: UnsafeBufferPointer<Element>) { base = UnsafeMutablePointer(mutating: buffer.baseAddress) }
-
-    subscript(index: Int) -> Element {
-        get { base![index] }
-        nonmutating set { base![index] = newValue }
     }
 }
 

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Dispatch
 import LinearAlgebra
 
 /// Multi-head scaled dot-product self-attention over a batch of sequences, with the query,
@@ -36,11 +35,7 @@ final class SelfAttention {
     /// call touches only its sequence's rows and probability blocks, and its matrix
     /// products are small enough that OpenBLAS runs them on the calling thread.
     private func forEachSequence(_ body: @Sendable (Int) -> Void) {
-        let batch = self.batch
-        guard batch > 1 else { return (0..<batch).forEach(body) }
-        DispatchQueue.concurrentPerform(iterations: 2) { part in
-            for b in (part == 0 ? 0..<(batch / 2) : (batch / 2)..<batch) { body(b) }
-        }
+        Parallel.halves(batch, threshold: 2) { range in range.forEach(body) }
     }
 
     /// - Parameters:

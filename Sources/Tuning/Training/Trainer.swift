@@ -100,11 +100,7 @@ struct AdamW {
                                     values[i] = values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
                                 }
                             }
-                            if count < 1 << 16 {
-                                step(0..<count)
-                            } else {
-                                DispatchQueue.concurrentPerform(iterations: 2) { part in step(part == 0 ? 0..<(count / 2) : (count / 2)..<count) }
-                            }
+                            Parallel.halves(count, step)
                         }
                     }
                 }

@@ -40,8 +40,7 @@ struct ForwardCommand: Command {
         guard !tensors.isEmpty else {
             throw AmalgamError(.mismatch, "the model has no head for \(tunable.classes) classes and no hidden states to write", file: model)
         }
-        var protected = Set<FileIdentity>()
-        for path in [model, data] { if let identity = FileIdentity.of(path: path) { protected.insert(identity) } }
+        let protected = Set([model, data].compactMap(FileIdentity.of(path:)))
         let files = try Amalgam.builtInFormats.writerPlugin(for: output, explicit: nil).write(
             try ModelGraph(tensors: tensors), to: output, options: WriteOptions(overwrite: overwrite, protectedInputs: protected))
         for file in files { Terminal.out("wrote \(file)") }

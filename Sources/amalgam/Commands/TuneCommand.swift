@@ -76,7 +76,7 @@ struct TrainingArguments {
             return value
         }
         setup.training.epochs = try integer("epochs", minimum: 0) ?? 10
-        setup.training.learningRate = try real("lr", 0...10) ?? (mode == .singularValues ? 0.1 : 1e-3)
+        setup.training.learningRate = try real("lr", 0...10) ?? setup.training.learningRate
         setup.training.batchSize = try integer("batch", minimum: 1) ?? 128
         if let text = try arguments.value("seed") {
             guard let seed = UInt64(text) else { throw UsageError("--seed must be a non-negative whole number, not '\(text)'") }
