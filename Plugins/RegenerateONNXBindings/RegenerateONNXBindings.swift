@@ -25,7 +25,8 @@ struct RegenerateONNXBindings: CommandPlugin {
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            Diagnostics.error("protoc-c exited with status \(process.terminationStatus); is protobuf-c-compiler installed?")
+            Diagnostics.error(
+                "protoc-c exited with status \(process.terminationStatus); is protobuf-c-compiler installed?")
             return
         }
         let files = FileManager.default

@@ -1,7 +1,7 @@
 @_exported import AmalgamCore
 import GGUFFormat
-import ONNXFormat
 import NPZFormat
+import ONNXFormat
 import SafetensorsFormat
 
 /// The library's front door: the built-in formats and the operations the CLI offers.

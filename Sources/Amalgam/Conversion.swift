@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Choices for `Amalgam.convert`.
@@ -54,7 +54,8 @@ extension Amalgam {
     ) throws -> ConversionResult {
         let reader = try registry.readerPlugin(for: input, explicit: options.inputFormat)
         // A folder output (existing, or named with a trailing '/') keeps the input's format.
-        let writer = try options.outputFormat == nil && isFolder(output) && reader.capabilities.contains(.write)
+        let writer =
+            try options.outputFormat == nil && isFolder(output) && reader.capabilities.contains(.write)
             ? reader : registry.writerPlugin(for: output, explicit: options.outputFormat)
         var graph = try reader.load(input, options: ReadOptions(progress: options.progress))
         var protected = graph.sourceFileIdentities
@@ -69,7 +70,8 @@ extension Amalgam {
         if output.hasSuffix("/"), FileIdentity.of(path: output) == nil {
             let folder = String(output.dropLast())
             guard mkdir(folder, 0o755) == 0 else {
-                throw AmalgamError(.io, "cannot create the output folder", file: folder, cause: String(cString: strerror(errno)))
+                throw AmalgamError(
+                    .io, "cannot create the output folder", file: folder, cause: String(cString: strerror(errno)))
             }
             createdFolder = folder
         }
@@ -78,7 +80,8 @@ extension Amalgam {
             graph, to: output,
             options: WriteOptions(
                 overwrite: options.overwrite, maximumShardBytes: options.maximumShardBytes,
-                protectedInputs: protected, progress: options.progress, extra: options.writerOptions, warn: options.warn))
+                protectedInputs: protected, progress: options.progress, extra: options.writerOptions, warn: options.warn
+            ))
         createdFolder = nil  // success: keep it
         return ConversionResult(
             inputFormat: reader.identifier, outputFormat: writer.identifier, files: files,

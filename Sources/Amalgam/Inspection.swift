@@ -79,13 +79,26 @@ public struct InspectionReport: Sendable {
             ("tensor_count", .integer(graph.tensors.count)),
             ("parameter_count", .integer(graph.parameterCount)),
             ("byte_count", .integer(totalBytes)),
-            ("dtypes", .object(encodingHistogram.map {
-                ($0.encoding, .object([("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters)), ("bytes", .integer($0.bytes))]))
-            })),
-            ("architecture", .object([
-                ("name", graph.architecture.name.map { .string($0) } ?? .null),
-                ("parameters", .object(graph.architecture.parameters.map { ($0.key, JSONValue($0.value)) })),
-            ])),
+            (
+                "dtypes",
+                .object(
+                    encodingHistogram.map {
+                        (
+                            $0.encoding,
+                            .object([
+                                ("tensors", .integer($0.tensors)), ("parameters", .integer($0.parameters)),
+                                ("bytes", .integer($0.bytes)),
+                            ])
+                        )
+                    })
+            ),
+            (
+                "architecture",
+                .object([
+                    ("name", graph.architecture.name.map { .string($0) } ?? .null),
+                    ("parameters", .object(graph.architecture.parameters.map { ($0.key, JSONValue($0.value)) })),
+                ])
+            ),
             ("metadata", .object(graph.metadata.map { ($0.key, Self.summarised($0.value)) })),
             ("notes", .array(graph.notes.map { .string($0) })),
             ("tensors", .array(tensors)),
@@ -100,7 +113,9 @@ public struct InspectionReport: Sendable {
         lines.append("  tensors:     \(graph.tensors.count)")
         lines.append("  parameters:  \(Self.grouped(graph.parameterCount))")
         lines.append("  data:        \(ByteSize.format(totalBytes)) (\(Self.grouped(totalBytes)) bytes)")
-        let histogram = encodingHistogram.map { "\($0.encoding) \($0.tensors) (\(Self.grouped($0.parameters)) params, \(ByteSize.format($0.bytes)))" }
+        let histogram = encodingHistogram.map {
+            "\($0.encoding) \($0.tensors) (\(Self.grouped($0.parameters)) params, \(ByteSize.format($0.bytes)))"
+        }
         lines.append("  dtypes:      " + (histogram.isEmpty ? "none" : histogram.joined(separator: ", ")))
         if let name = graph.architecture.name {
             let parameters = graph.architecture.parameters.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
@@ -117,7 +132,10 @@ public struct InspectionReport: Sendable {
         var rows = [header]
         for tensor in graph.tensors {
             let position = LayerPosition(name: tensor.name)
-            var row = [tensor.name, tensor.encoding.description, tensor.shape.description, Self.grouped((try? tensor.byteCount) ?? 0), position.role.rawValue]
+            var row = [
+                tensor.name, tensor.encoding.description, tensor.shape.description,
+                Self.grouped((try? tensor.byteCount) ?? 0), position.role.rawValue,
+            ]
             if renamed { row.insert(tensor.originalName, at: 1) }
             rows.append(row)
         }

@@ -11,7 +11,10 @@ public struct MergeOutput: Sendable {
     /// Writer options (`compress`, `keep-dtype`).
     public var writerOptions: [String: String]
 
-    public init(path: String, format: String? = nil, dtype: DType? = nil, maximumShardBytes: Int? = nil, writerOptions: [String: String] = [:]) {
+    public init(
+        path: String, format: String? = nil, dtype: DType? = nil, maximumShardBytes: Int? = nil,
+        writerOptions: [String: String] = [:]
+    ) {
         self.path = path
         self.format = format
         self.dtype = dtype
@@ -55,11 +58,14 @@ public struct MergeOutcome: Sendable {
 
 extension Amalgam {
     /// Reads the base and sources (headers only) and plans the merge.
-    public static func planMerge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> (MergeRequest, MergePlan) {
+    public static func planMerge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> (
+        MergeRequest, MergePlan
+    ) {
         func load(_ path: String) throws -> ModelGraph { try registry.read(path).graph }
         let request = MergeRequest(
             base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
-            sourceLabels: options.sources, method: options.method, skip: options.skip, allowMissing: options.allowMissing,
+            sourceLabels: options.sources, method: options.method, skip: options.skip,
+            allowMissing: options.allowMissing,
             seed: options.seed, threads: options.threads)
         return (request, try MergePlan.make(request))
     }
@@ -67,11 +73,14 @@ extension Amalgam {
     /// Merges, streaming tensor by tensor into the first output; further outputs are
     /// converted from the first; then the factors and the report are written. Every file is
     /// written atomically, and existing files are refused up front unless `overwrite`.
-    public static func merge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> MergeOutcome {
+    public static func merge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws
+        -> MergeOutcome
+    {
         guard let first = options.outputs.first else { throw AmalgamError(.usage, "a merge needs an --output") }
         let protected = identities(of: [options.base] + options.sources)
         let writers = try prepareOutputs(
-            options.outputs, extraTargets: [options.factors, options.report].compactMap { $0 }, overwrite: options.overwrite,
+            options.outputs, extraTargets: [options.factors, options.report].compactMap { $0 },
+            overwrite: options.overwrite,
             protecting: protected, registry: registry)
 
         let (request, plan) = try planMerge(options, registry: registry)
@@ -84,7 +93,8 @@ extension Amalgam {
             overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
             extra: first.writerOptions, warn: options.warn, validateBeforeCommit: { try run.checkSources() })
         run.start(loadOrder: writers[0].loadOrder(of: graph, options: writeOptions))
-        options.progress.begin(label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(run.outputBytes))
+        options.progress.begin(
+            label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(run.outputBytes))
         var files: [String]
         do {
             files = try writers[0].write(graph, to: first.path, options: writeOptions)
@@ -93,13 +103,17 @@ extension Amalgam {
             throw error
         }
         options.progress.finish()
-        files += try convertFurtherOutputs(options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry)
+        files += try convertFurtherOutputs(
+            options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry
+        )
         if let path = options.factors {
             var tensors: [Tensor] = []
             for (name, factors) in run.factors {
-                tensors.append(Tensor(name: name + ".U", shape: [factors.u.rows, factors.u.columns], floats: factors.u.elements))
+                tensors.append(
+                    Tensor(name: name + ".U", shape: [factors.u.rows, factors.u.columns], floats: factors.u.elements))
                 tensors.append(Tensor(name: name + ".S", shape: [factors.s.count], floats: factors.s))
-                tensors.append(Tensor(name: name + ".V", shape: [factors.v.rows, factors.v.columns], floats: factors.v.elements))
+                tensors.append(
+                    Tensor(name: name + ".V", shape: [factors.v.rows, factors.v.columns], floats: factors.v.elements))
             }
             var metadata = Metadata()
             metadata["amalgam.factors_of"] = .string(first.path)

@@ -29,17 +29,22 @@ public enum MergeMethods {
         func number(_ key: String, default fallback: Double, in range: ClosedRange<Double>) throws -> Double {
             guard let text = values[key] else { return fallback }
             guard let value = Double(text), range.contains(value) else {
-                throw AmalgamError(.usage, "--\(key) must be a number in \(range.lowerBound)...\(range.upperBound), not '\(text)'")
+                throw AmalgamError(
+                    .usage, "--\(key) must be a number in \(range.lowerBound)...\(range.upperBound), not '\(text)'")
             }
             return value
         }
         func flag(_ key: String) -> Bool { values[key].map { $0 != "false" } ?? false }
         switch method {
         case "axis":
-            if values["k"] != nil && values["k-fraction"] != nil { throw AmalgamError(.usage, "give --k or --k-fraction, not both") }
+            if values["k"] != nil && values["k-fraction"] != nil {
+                throw AmalgamError(.usage, "give --k or --k-fraction, not both")
+            }
             var count: Int?
             if let text = values["k"] {
-                guard let k = Int(text), k > 0 else { throw AmalgamError(.usage, "--k must be a positive whole number, not '\(text)'") }
+                guard let k = Int(text), k > 0 else {
+                    throw AmalgamError(.usage, "--k must be a positive whole number, not '\(text)'")
+                }
                 count = k
             }
             let fraction = count == nil ? try number("k-fraction", default: 0.1, in: 1e-9...1) : nil
@@ -47,11 +52,16 @@ public enum MergeMethods {
         case "average":
             return AverageMerge()
         case "task_arithmetic":
-            return TaskArithmeticMerge(lambda: Float(try number("lambda", default: sourceCount == 1 ? 1 : 0.3, in: -100...100)))
+            return TaskArithmeticMerge(
+                lambda: Float(try number("lambda", default: sourceCount == 1 ? 1 : 0.3, in: -100...100)))
         case "ties":
-            return TIESMerge(density: try number("density", default: 0.2, in: 1e-9...1), lambda: Float(try number("lambda", default: 1, in: -100...100)))
+            return TIESMerge(
+                density: try number("density", default: 0.2, in: 1e-9...1),
+                lambda: Float(try number("lambda", default: 1, in: -100...100)))
         case "dare":
-            return DAREMerge(drop: try number("drop", default: 0.9, in: 0...0.999_999), lambda: Float(try number("lambda", default: 1, in: -100...100)), ties: flag("dare-ties"))
+            return DAREMerge(
+                drop: try number("drop", default: 0.9, in: 0...0.999_999),
+                lambda: Float(try number("lambda", default: 1, in: -100...100)), ties: flag("dare-ties"))
         default:
             return TSVMerge(exactSVD: flag("exact-svd"))
         }

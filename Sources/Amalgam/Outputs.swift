@@ -7,7 +7,8 @@ extension Amalgam {
 
     /// Resolves each output's writer and checks its options and target before any work.
     static func prepareOutputs(
-        _ outputs: [MergeOutput], extraTargets: [String], overwrite: Bool, protecting inputs: Set<FileIdentity>, registry: FormatRegistry
+        _ outputs: [MergeOutput], extraTargets: [String], overwrite: Bool, protecting inputs: Set<FileIdentity>,
+        registry: FormatRegistry
     ) throws -> [any FormatPlugin] {
         let writers = try outputs.map { try registry.writerPlugin(for: $0.path, explicit: $0.format) }
         for (output, writer) in zip(outputs, writers) { try writer.checkWriteOptions(output.writerOptions.keys) }
@@ -18,7 +19,8 @@ extension Amalgam {
 
     /// Writes every output after the first by converting the first, which `writer` wrote.
     static func convertFurtherOutputs(
-        _ outputs: [MergeOutput], writtenBy writer: any FormatPlugin, overwrite: Bool, warn: @escaping @Sendable (String) -> Void,
+        _ outputs: [MergeOutput], writtenBy writer: any FormatPlugin, overwrite: Bool,
+        warn: @escaping @Sendable (String) -> Void,
         registry: FormatRegistry
     ) throws -> [String] {
         guard let first = outputs.first else { return [] }
@@ -27,15 +29,19 @@ extension Amalgam {
             files += try convert(
                 first.path, to: output.path,
                 options: ConversionOptions(
-                    inputFormat: writer.identifier, outputFormat: output.format, dtype: output.dtype, overwrite: overwrite,
+                    inputFormat: writer.identifier, outputFormat: output.format, dtype: output.dtype,
+                    overwrite: overwrite,
                     maximumShardBytes: output.maximumShardBytes, writerOptions: output.writerOptions, warn: warn),
-                registry: registry).files
+                registry: registry
+            ).files
         }
         return files
     }
 
     /// Writes `document` as indented JSON to `path`, atomically.
-    static func writeJSON(_ document: JSONValue, to path: String, overwrite: Bool, protecting inputs: Set<FileIdentity>) throws {
+    static func writeJSON(_ document: JSONValue, to path: String, overwrite: Bool, protecting inputs: Set<FileIdentity>)
+        throws
+    {
         let transaction = OutputTransaction(overwrite: overwrite, protecting: inputs)
         try transaction.create(path).write(document.serialized(pretty: true) + "\n")
         try transaction.commit()

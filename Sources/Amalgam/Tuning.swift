@@ -29,7 +29,10 @@ public struct TuneOptions: Sendable {
 
     /// Where the log goes.
     public var logPath: String? {
-        log ?? outputs.first.map { output in (output.path.hasSuffix("/") ? String(output.path.dropLast()) : output.path) + ".log.json" }
+        log
+            ?? outputs.first.map { output in
+                (output.path.hasSuffix("/") ? String(output.path.dropLast()) : output.path) + ".log.json"
+            }
     }
 }
 
@@ -43,7 +46,9 @@ public struct TuneOutcome: Sendable {
 
 extension Amalgam {
     /// Reads a training or evaluation file (`.npz`).
-    public static func dataset(_ path: String, requiringLabels: Bool = true, registry: FormatRegistry = Amalgam.builtInFormats) throws -> Dataset {
+    public static func dataset(
+        _ path: String, requiringLabels: Bool = true, registry: FormatRegistry = Amalgam.builtInFormats
+    ) throws -> Dataset {
         try AmalgamError.withContext(file: path) {
             try Dataset(graph: try registry.read(path).graph, path: path, requiringLabels: requiringLabels)
         }
@@ -58,7 +63,8 @@ extension Amalgam {
     ) throws -> TunableModel {
         let graph = try registry.read(model).graph
         let needed = data.map(\.0.classCount).max() ?? 0
-        let classes = classes ?? TunableModel.headClassCount(in: graph).flatMap { $0 >= needed ? $0 : nil } ?? max(needed, 2)
+        let classes =
+            classes ?? TunableModel.headClassCount(in: graph).flatMap { $0 >= needed ? $0 : nil } ?? max(needed, 2)
         let baseGraph = try base.map { try registry.read($0).graph }
         let factorGraph = try factors.map { try registry.read($0).graph }
         let tunable = try AmalgamError.withContext(file: model) {
@@ -70,18 +76,23 @@ extension Amalgam {
 
     /// Trains (Stage 2 singular values, the head, or everything), evaluates after each
     /// epoch, writes the trained dense model to every output and the JSON log.
-    public static func tune(_ options: TuneOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> TuneOutcome {
+    public static func tune(_ options: TuneOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws
+        -> TuneOutcome
+    {
         guard let first = options.outputs.first else { throw AmalgamError(.usage, "training needs an --output") }
-        let protected = identities(of: [options.model, options.base, options.factors, options.data, options.eval].compactMap { $0 })
+        let protected = identities(
+            of: [options.model, options.base, options.factors, options.data, options.eval].compactMap { $0 })
         let writers = try prepareOutputs(
-            options.outputs, extraTargets: [options.logPath].compactMap { $0 }, overwrite: options.overwrite, protecting: protected, registry: registry)
+            options.outputs, extraTargets: [options.logPath].compactMap { $0 }, overwrite: options.overwrite,
+            protecting: protected, registry: registry)
 
         let train = try dataset(options.data, registry: registry)
         let eval = try options.eval.map { try dataset($0, registry: registry) }
         var data = [(train, options.data)]
         if let eval, let path = options.eval { data.append((eval, path)) }
         let model = try tunableModel(
-            options.model, base: options.base, factors: options.factors, setup: options.setup, classes: options.classes, data: data, registry: registry)
+            options.model, base: options.base, factors: options.factors, setup: options.setup, classes: options.classes,
+            data: data, registry: registry)
         let classes = model.classes
         for note in model.notes { options.warn(note) }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -92,9 +103,14 @@ extension Amalgam {
         if let dtype = first.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
         var files = try writers[0].write(
             graph, to: first.path,
-            options: WriteOptions(overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected, extra: first.writerOptions, warn: options.warn))
-        files += try convertFurtherOutputs(options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry)
-        let log = tuneLog(options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
+            options: WriteOptions(
+                overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
+                extra: first.writerOptions, warn: options.warn))
+        files += try convertFurtherOutputs(
+            options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry
+        )
+        let log = tuneLog(
+            options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
         if let path = options.logPath {
             try writeJSON(log, to: path, overwrite: options.overwrite, protecting: protected)
             files.append(path)
@@ -102,8 +118,12 @@ extension Amalgam {
         return TuneOutcome(files: files, records: records, counts: model.trainableCounts, log: log)
     }
 
-    static func tuneLog(options: TuneOptions, model: TunableModel, records: [EpochRecord], seconds: Double, classes: Int, outputs: [String]) -> JSONValue {
-        let setup = options.setup, counts = model.trainableCounts
+    static func tuneLog(
+        options: TuneOptions, model: TunableModel, records: [EpochRecord], seconds: Double, classes: Int,
+        outputs: [String]
+    ) -> JSONValue {
+        let setup = options.setup
+        let counts = model.trainableCounts
         func number(_ value: Double?) -> JSONValue { value.map { $0.isFinite ? .number("\($0)") : .null } ?? .null }
         var settings: [(String, JSONValue)] = [
             ("epochs", .integer(setup.training.epochs)), ("learning_rate", number(setup.training.learningRate)),
@@ -133,14 +153,19 @@ extension Amalgam {
             ("trainable_singular_values", .integer(counts.singularValues)),
             ("settings", .object(settings)),
             ("notes", .array(model.notes.map { .string($0) })),
-            ("epochs", .array(records.map { record in
-                .object([
-                    ("epoch", .integer(record.epoch)), ("train_loss", number(record.trainLoss)),
-                    ("train_accuracy", number(record.trainAccuracy)), ("eval_loss", number(record.evalLoss)),
-                    ("eval_accuracy", number(record.evalAccuracy)), ("examples_per_second", number(record.examplesPerSecond)),
-                    ("learning_rate", number(record.learningRate)),
-                ])
-            })),
+            (
+                "epochs",
+                .array(
+                    records.map { record in
+                        .object([
+                            ("epoch", .integer(record.epoch)), ("train_loss", number(record.trainLoss)),
+                            ("train_accuracy", number(record.trainAccuracy)), ("eval_loss", number(record.evalLoss)),
+                            ("eval_accuracy", number(record.evalAccuracy)),
+                            ("examples_per_second", number(record.examplesPerSecond)),
+                            ("learning_rate", number(record.learningRate)),
+                        ])
+                    })
+            ),
             ("seconds", number(seconds)),
             ("outputs", .array(outputs.map { .string($0) })),
         ])

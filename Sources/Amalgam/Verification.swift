@@ -52,13 +52,19 @@ extension InspectionReport {
                 var total = 0
                 switch dtype {
                 case .f32:
-                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 { total += 1 }
+                    for i in 0..<count
+                    where raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self) & 0x7F80_0000 == 0x7F80_0000 {
+                        total += 1
+                    }
                 case .f16:
-                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { total += 1 }
+                    for i in 0..<count
+                    where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7C00 == 0x7C00 { total += 1 }
                 case .bf16:
-                    for i in 0..<count where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { total += 1 }
+                    for i in 0..<count
+                    where raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self) & 0x7F80 == 0x7F80 { total += 1 }
                 default:
-                    for i in 0..<count where !ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: i).isFinite { total += 1 }
+                    for i in 0..<count where !ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: i).isFinite
+                    { total += 1 }
                 }
                 return total
             }

@@ -26,7 +26,8 @@ public enum BLAS {
         let kB = transposeB ? b.columns : b.rows
         let n = transposeB ? b.rows : b.columns
         guard k == kB, c.rows == m, c.columns == n else {
-            throw AmalgamError(.mismatch, "gemm shapes do not agree: \(m)x\(k) times \(kB)x\(n) into \(c.rows)x\(c.columns)")
+            throw AmalgamError(
+                .mismatch, "gemm shapes do not agree: \(m)x\(k) times \(kB)x\(n) into \(c.rows)x\(c.columns)")
         }
         if m == 0 || n == 0 { return }
         if k == 0 {
@@ -63,7 +64,9 @@ public enum BLAS {
     }
 
     /// `op(A) * op(B)` as a new matrix.
-    public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false) throws(AmalgamError) -> Matrix {
+    public static func multiply(_ a: Matrix, transposeA: Bool = false, _ b: Matrix, transposeB: Bool = false)
+        throws(AmalgamError) -> Matrix
+    {
         var c = Matrix(zeros: transposeA ? a.columns : a.rows, transposeB ? b.rows : b.columns)
         try gemm(a, transposeA: transposeA, b, transposeB: transposeB, into: &c)
         return c

@@ -9,7 +9,9 @@ public struct Matrix: Sendable, Equatable {
 
     /// A matrix over `elements` (row-major). - Precondition: `elements.count == rows * columns`.
     public init(rows: Int, columns: Int, elements: [Float]) {
-        precondition(rows >= 0 && columns >= 0 && elements.count == rows * columns, "\(elements.count) elements for \(rows)x\(columns)")
+        precondition(
+            rows >= 0 && columns >= 0 && elements.count == rows * columns,
+            "\(elements.count) elements for \(rows)x\(columns)")
         self.rows = rows
         self.columns = columns
         self.elements = elements

@@ -10,7 +10,9 @@ public struct QRDecomposition: Sendable {
 
     /// - Throws: `.internal` when LAPACK reports an invalid argument (`info < 0`).
     public init(_ a: Matrix) throws(AmalgamError) {
-        let m = a.rows, n = a.columns, k = min(m, n)
+        let m = a.rows
+        let n = a.columns
+        let k = min(m, n)
         if k == 0 {
             q = Matrix(zeros: m, 0)
             r = Matrix(zeros: 0, n)

@@ -15,7 +15,9 @@ public enum RandomizedSVD {
     public static func truncated(
         _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0
     ) throws(AmalgamError) -> SingularValueDecomposition {
-        let m = a.rows, n = a.columns, limit = min(m, n)
+        let m = a.rows
+        let n = a.columns
+        let limit = min(m, n)
         let k = max(0, min(rank, limit))
         let samples = k + oversampling
         if samples >= limit {
@@ -25,7 +27,8 @@ public enum RandomizedSVD {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
         }
         var random = SeededRandom(seed: seed)
-        let omega = Matrix(rows: n, columns: samples, elements: (0..<(n * samples)).map { _ in Float(random.nextGaussian()) })
+        let omega = Matrix(
+            rows: n, columns: samples, elements: (0..<(n * samples)).map { _ in Float(random.nextGaussian()) })
         var q = try QRDecomposition(try BLAS.multiply(a, omega)).q  // m x l
         for _ in 0..<powerIterations {
             let z = try QRDecomposition(try BLAS.multiply(a, transposeA: true, q)).q  // n x l

@@ -22,7 +22,9 @@ public struct SingularValueDecomposition: Sendable {
     /// - Throws: `.invalidFormat` if `a` holds NaN or infinity; `.internal` when LAPACK
     ///   reports failure (`info != 0`: the iteration did not converge).
     public init(_ a: Matrix) throws(AmalgamError) {
-        let m = a.rows, n = a.columns, k = min(a.rows, a.columns)
+        let m = a.rows
+        let n = a.columns
+        let k = min(a.rows, a.columns)
         guard a.elements.allSatisfy(\.isFinite) else {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
         }
@@ -49,7 +51,8 @@ public struct SingularValueDecomposition: Sendable {
         }
         guard info == 0 else {
             throw AmalgamError(
-                .internal, info > 0 ? "SVD did not converge (sgesdd info \(info))" : "invalid argument \(-info) to sgesdd")
+                .internal,
+                info > 0 ? "SVD did not converge (sgesdd info \(info))" : "invalid argument \(-info) to sgesdd")
         }
         u = Matrix(rows: m, columns: k, elements: uElements)
         singularValues = s

@@ -6,8 +6,12 @@ public struct NamePattern: Sendable, Hashable, CustomStringConvertible {
     public var description: String { text }
 
     public func matches(_ name: String) -> Bool {
-        let pattern = Array(text), value = Array(name)
-        var p = 0, v = 0, star = -1, resume = 0
+        let pattern = Array(text)
+        let value = Array(name)
+        var p = 0
+        var v = 0
+        var star = -1
+        var resume = 0
         while v < value.count {
             if p < pattern.count && (pattern[p] == "?" || pattern[p] == value[v]) {
                 p += 1

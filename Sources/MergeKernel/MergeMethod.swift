@@ -18,7 +18,10 @@ public struct TensorMergeInput: Sendable {
     /// A seed derived from the run's seed and the tensor name (stable across runs).
     public let seed: UInt64
 
-    public init(name: String, shape: Shape, base: [Float], taskVectors: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool, seed: UInt64) {
+    public init(
+        name: String, shape: Shape, base: [Float], taskVectors: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool,
+        seed: UInt64
+    ) {
         self.name = name
         self.shape = shape
         self.base = base
@@ -29,9 +32,13 @@ public struct TensorMergeInput: Sendable {
     }
 
     /// An input from the sources' weights (task vectors computed here).
-    public init(name: String, shape: Shape, base: [Float], sources: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool, seed: UInt64) {
+    public init(
+        name: String, shape: Shape, base: [Float], sources: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool,
+        seed: UInt64
+    ) {
         self.init(
-            name: name, shape: shape, base: base, taskVectors: sources.map { source in zip(source, base).map { $0 - $1 } },
+            name: name, shape: shape, base: base,
+            taskVectors: sources.map { source in zip(source, base).map { $0 - $1 } },
             sourceIndices: sourceIndices, isMergedMatrix: isMergedMatrix, seed: seed)
     }
 

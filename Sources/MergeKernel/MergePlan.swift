@@ -19,7 +19,8 @@ public struct MergeRequest: Sendable {
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,
-        skip: [NamePattern] = [], skipVocabulary: Bool = true, allowMissing: Bool = false, seed: UInt64 = 0, threads: Int = 2
+        skip: [NamePattern] = [], skipVocabulary: Bool = true, allowMissing: Bool = false, seed: UInt64 = 0,
+        threads: Int = 2
     ) {
         self.base = base
         self.baseLabel = baseLabel
@@ -67,13 +68,21 @@ public struct MergePlan: Sendable {
         var notes: [String] = []
         for (index, source) in request.sources.enumerated() {
             if let expected = request.base.architecture.name, let found = source.architecture.name, expected != found {
-                throw AmalgamError(.mismatch, "different architectures: the base \(request.baseLabel) is \(expected), source \(request.sourceLabels[index]) is \(found)")
+                throw AmalgamError(
+                    .mismatch,
+                    "different architectures: the base \(request.baseLabel) is \(expected), source \(request.sourceLabels[index]) is \(found)"
+                )
             }
             for tensor in source.tensors where request.base[tensor.name] == nil {
                 guard request.allowMissing else {
-                    throw AmalgamError(.mismatch, "source \(request.sourceLabels[index]) has a tensor the base \(request.baseLabel) lacks (pass --allow-missing to ignore it)", tensor: tensor.name)
+                    throw AmalgamError(
+                        .mismatch,
+                        "source \(request.sourceLabels[index]) has a tensor the base \(request.baseLabel) lacks (pass --allow-missing to ignore it)",
+                        tensor: tensor.name)
                 }
-                notes.append("tensor '\(tensor.name)' of source \(request.sourceLabels[index]) is not in the base and is ignored")
+                notes.append(
+                    "tensor '\(tensor.name)' of source \(request.sourceLabels[index]) is not in the base and is ignored"
+                )
             }
         }
         var entries: [Entry] = []
@@ -82,19 +91,30 @@ public struct MergePlan: Sendable {
             for (index, source) in request.sources.enumerated() {
                 guard let match = source[tensor.name] else {
                     guard request.allowMissing else {
-                        throw AmalgamError(.mismatch, "missing from source \(request.sourceLabels[index]) but present in the base \(request.baseLabel) (pass --allow-missing to leave that source out of it)", tensor: tensor.name)
+                        throw AmalgamError(
+                            .mismatch,
+                            "missing from source \(request.sourceLabels[index]) but present in the base \(request.baseLabel) (pass --allow-missing to leave that source out of it)",
+                            tensor: tensor.name)
                     }
-                    notes.append("tensor '\(tensor.name)' is missing from source \(request.sourceLabels[index]); merged without it")
+                    notes.append(
+                        "tensor '\(tensor.name)' is missing from source \(request.sourceLabels[index]); merged without it"
+                    )
                     present.append(nil)
                     continue
                 }
                 guard match.shape == tensor.shape else {
-                    throw AmalgamError(.mismatch, "shape \(tensor.shape) in the base \(request.baseLabel) but \(match.shape) in source \(request.sourceLabels[index])", tensor: tensor.name)
+                    throw AmalgamError(
+                        .mismatch,
+                        "shape \(tensor.shape) in the base \(request.baseLabel) but \(match.shape) in source \(request.sourceLabels[index])",
+                        tensor: tensor.name)
                 }
                 let baseIsReal = tensor.encoding.dtype.map { $0.isFloatingPoint } ?? true
                 let sourceIsReal = match.encoding.dtype.map { $0.isFloatingPoint } ?? true
                 guard baseIsReal == sourceIsReal, !(match.encoding.dtype?.isComplex ?? false) else {
-                    throw AmalgamError(.mismatch, "dtype \(tensor.encoding) in the base \(request.baseLabel) but \(match.encoding) in source \(request.sourceLabels[index])", tensor: tensor.name)
+                    throw AmalgamError(
+                        .mismatch,
+                        "dtype \(tensor.encoding) in the base \(request.baseLabel) but \(match.encoding) in source \(request.sourceLabels[index])",
+                        tensor: tensor.name)
                 }
                 present.append(match)
             }
@@ -103,7 +123,9 @@ public struct MergePlan: Sendable {
             switch tensor.encoding {
             case .plain(let dtype) where !dtype.isFloatingPoint:
                 guard !dtype.isComplex else {
-                    throw AmalgamError(.unsupported, "holds complex values in the base \(request.baseLabel); merges need real numbers", tensor: tensor.name)
+                    throw AmalgamError(
+                        .unsupported, "holds complex values in the base \(request.baseLabel); merges need real numbers",
+                        tensor: tensor.name)
                 }
                 kind = .copy
                 outputDType = dtype
@@ -114,7 +136,10 @@ public struct MergePlan: Sendable {
                 kind = tensor.shape.rank == 2 && !isSkipped(tensor.name, request) ? .matrix : .vector
                 outputDType = .f32
             }
-            entries.append(Entry(name: tensor.name, shape: tensor.shape, kind: kind, base: tensor, sources: present, outputDType: outputDType))
+            entries.append(
+                Entry(
+                    name: tensor.name, shape: tensor.shape, kind: kind, base: tensor, sources: present,
+                    outputDType: outputDType))
         }
         return MergePlan(entries: entries, notes: notes)
     }

@@ -40,7 +40,9 @@ public final class MergeRun: @unchecked Sendable {
     /// Starts the workers. - Parameter loadOrder: the order the writer will load the merged
     ///   tensors in (`FormatPlugin.loadOrder`); workers compute ahead in that order.
     public func start(loadOrder: [Int]? = nil) {
-        pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in try self.compute(index) }
+        pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in
+            try self.compute(index)
+        }
     }
 
     deinit { pipeline.cancel() }
@@ -54,9 +56,14 @@ public final class MergeRun: @unchecked Sendable {
             var tensors: [Tensor] = []
             for (index, entry) in plan.entries.enumerated() {
                 let storage: TensorStorage = .deferred { [self] in try self.take(index) }
-                tensors.append(Tensor(name: entry.name, originalName: entry.base.originalName, shape: entry.shape, encoding: .plain(entry.outputDType), storage: storage))
+                tensors.append(
+                    Tensor(
+                        name: entry.name, originalName: entry.base.originalName, shape: entry.shape,
+                        encoding: .plain(entry.outputDType), storage: storage))
             }
-            var graph = try ModelGraph(tensors: tensors, metadata: request.base.metadata, architecture: request.base.architecture, sourceFormat: request.base.sourceFormat)
+            var graph = try ModelGraph(
+                tensors: tensors, metadata: request.base.metadata, architecture: request.base.architecture,
+                sourceFormat: request.base.sourceFormat)
             graph.metadata["amalgam.merge_method"] = .string(request.method.name)
             return graph
         }
@@ -73,7 +80,10 @@ public final class MergeRun: @unchecked Sendable {
     public func checkSources() throws {
         let unchanged = lock.withLock { sourceChanged.indices.filter { !sourceChanged[$0] } }
         if let first = unchanged.first {
-            throw AmalgamError(.mismatch, "source \(request.sourceLabels[first]) is identical to the base \(request.baseLabel): its task vector is zero in every tensor")
+            throw AmalgamError(
+                .mismatch,
+                "source \(request.sourceLabels[first]) is identical to the base \(request.baseLabel): its task vector is zero in every tensor"
+            )
         }
     }
 
@@ -126,7 +136,9 @@ public final class MergeRun: @unchecked Sendable {
                     norms.append(.null)
                     continue
                 }
-                var values = try AmalgamError.withContext(file: request.sourceLabels[position]) { try tensor.floatValues() }
+                var values = try AmalgamError.withContext(file: request.sourceLabels[position]) {
+                    try tensor.floatValues()
+                }
                 Self.release(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
                 // In place: the source's weights become its task vector (f32, as mergekit).
@@ -150,7 +162,8 @@ public final class MergeRun: @unchecked Sendable {
                 result = try request.method.merge(input)
             }
             guard result.merged.count == base.count else {
-                throw AmalgamError(.internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
+                throw AmalgamError(
+                    .internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
             }
             var updateSquared = 0.0
             for i in base.indices {
@@ -171,7 +184,8 @@ public final class MergeRun: @unchecked Sendable {
             let output = OwnedBuffer(byteCount: base.count * entry.outputDType.byteWidth)
             result.merged.withUnsafeBytes { bytes in
                 ElementConversion.convert(
-                    bytes, from: .f32, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                    bytes, from: .f32,
+                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
                     to: entry.outputDType, count: base.count)
             }
             return output.region
@@ -186,7 +200,8 @@ public final class MergeRun: @unchecked Sendable {
 
     static func checkFinite(_ values: [Float], label: String) throws {
         if let position = values.firstIndex(where: { !$0.isFinite }) {
-            throw AmalgamError(.invalidFormat, "\(label) holds \(values[position]) at element \(position); merges need finite values")
+            throw AmalgamError(
+                .invalidFormat, "\(label) holds \(values[position]) at element \(position); merges need finite values")
         }
     }
 }
@@ -198,7 +213,9 @@ public final class MergeRun: @unchecked Sendable {
 /// schedule is slower, never stuck.
 final class Pipeline: @unchecked Sendable {
     private enum State {
-        case pending, running, done(Result<ByteRegion, any Error>), taken
+        case pending, running
+        case done(Result<ByteRegion, any Error>)
+        case taken
     }
 
     private let condition = NSCondition()

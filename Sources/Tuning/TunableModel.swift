@@ -53,7 +53,9 @@ public final class TunableModel {
     let setup: TuningSetup
     private let activation: Activation?
 
-    public init(graph: ModelGraph, base: ModelGraph? = nil, factors: ModelGraph? = nil, setup: TuningSetup, classes: Int) throws {
+    public init(
+        graph: ModelGraph, base: ModelGraph? = nil, factors: ModelGraph? = nil, setup: TuningSetup, classes: Int
+    ) throws {
         self.graph = graph
         self.setup = setup
         let store = ParameterStore(
@@ -68,33 +70,52 @@ public final class TunableModel {
         switch architecture {
         case .mlp:
             guard let prefixes = MLPClassifier.layerPrefixes(in: graph) else {
-                throw AmalgamError(.unsupported, "no chain of linear layers (PREFIX.0.weight, PREFIX.1.weight, ...) whose widths line up")
+                throw AmalgamError(
+                    .unsupported,
+                    "no chain of linear layers (PREFIX.0.weight, PREFIX.1.weight, ...) whose widths line up")
             }
-            let activation = try setup.activation ?? graph.metadata["amalgam.activation"]?.stringValue.map { name in
-                guard let known = Activation(rawValue: name) else { throw AmalgamError(.invalidFormat, "unknown amalgam.activation '\(name)' in the model's metadata") }
-                return known
-            } ?? .relu
+            let activation =
+                try setup.activation ?? graph.metadata["amalgam.activation"]?.stringValue.map { name in
+                    guard let known = Activation(rawValue: name) else {
+                        throw AmalgamError(
+                            .invalidFormat, "unknown amalgam.activation '\(name)' in the model's metadata")
+                    }
+                    return known
+                } ?? .relu
             self.activation = activation
             network = try MLPClassifier(store: store, prefixes: prefixes, activation: activation, classes: classes)
         case .bert:
-            guard let prefix = BertClassifier.prefix(in: graph) else { throw AmalgamError(.unsupported, "no BERT encoder (embeddings.word_embeddings.weight, encoder.layer.0...)") }
+            guard let prefix = BertClassifier.prefix(in: graph) else {
+                throw AmalgamError(
+                    .unsupported, "no BERT encoder (embeddings.word_embeddings.weight, encoder.layer.0...)")
+            }
             activation = nil
             network = try BertClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
         case .vit:
-            guard let prefix = ViTClassifier.prefix(in: graph) else { throw AmalgamError(.unsupported, "no ViT (embeddings.patch_embeddings.projection.weight, encoder.layer.0...)") }
+            guard let prefix = ViTClassifier.prefix(in: graph) else {
+                throw AmalgamError(
+                    .unsupported, "no ViT (embeddings.patch_embeddings.projection.weight, encoder.layer.0...)")
+            }
             activation = nil
             network = try ViTClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
         }
         if store.capped.count <= 3 {
             for (name, asked, rank) in store.capped {
-                notes.append("\(name): \(asked) singular values asked, the factors have rank \(rank): training \(rank) (merge with a larger K to train more)")
+                notes.append(
+                    "\(name): \(asked) singular values asked, the factors have rank \(rank): training \(rank) (merge with a larger K to train more)"
+                )
             }
         } else {
             let examples = store.capped.prefix(2).map { "\($0.0): \($0.1) asked, rank \($0.2)" }.joined(separator: "; ")
-            notes.append("\(store.capped.count) matrices ask for more singular values than their factors' rank and train their rank instead (\(examples); ...): merge with a larger K to train more")
+            notes.append(
+                "\(store.capped.count) matrices ask for more singular values than their factors' rank and train their rank instead (\(examples); ...): merge with a larger K to train more"
+            )
         }
         let created = network.parameters.filter(\.isNew).map(\.name)
-        if !created.isEmpty { notes.append("the model has no head for \(classes) classes: created \(created.joined(separator: ", ")) (trained)") }
+        if !created.isEmpty {
+            notes.append(
+                "the model has no head for \(classes) classes: created \(created.joined(separator: ", ")) (trained)")
+        }
         if setup.mode == .singularValues, !network.linears.contains(where: { $0.singular != nil }) {
             throw AmalgamError(.mismatch, "none of the model's linear layers has factors in the factors file")
         }
@@ -105,7 +126,8 @@ public final class TunableModel {
     public static func headClassCount(in graph: ModelGraph) -> Int? {
         if let head = graph["classifier.weight"], head.shape.dimensions.count == 2 { return head.shape.dimensions[0] }
         if BertClassifier.prefix(in: graph) == nil, ViTClassifier.prefix(in: graph) == nil,
-           let last = MLPClassifier.layerPrefixes(in: graph)?.last, let weight = graph[last + ".weight"] {
+            let last = MLPClassifier.layerPrefixes(in: graph)?.last, let weight = graph[last + ".weight"]
+        {
             return weight.shape.dimensions[0]
         }
         return nil
@@ -114,11 +136,15 @@ public final class TunableModel {
     /// `explicit`, the model's `amalgam.architecture`, then the tensor names.
     static func detect(_ graph: ModelGraph, explicit: Architecture?) throws -> Architecture {
         if let explicit { return explicit }
-        if let name = graph.metadata["amalgam.architecture"]?.stringValue, let known = Architecture(rawValue: name) { return known }
+        if let name = graph.metadata["amalgam.architecture"]?.stringValue, let known = Architecture(rawValue: name) {
+            return known
+        }
         if BertClassifier.prefix(in: graph) != nil { return .bert }
         if ViTClassifier.prefix(in: graph) != nil { return .vit }
         if MLPClassifier.layerPrefixes(in: graph) != nil { return .mlp }
-        throw AmalgamError(.unsupported, "cannot tell the architecture from the tensor names (MLP, BERT and ViT are supported; --arch chooses)")
+        throw AmalgamError(
+            .unsupported,
+            "cannot tell the architecture from the tensor names (MLP, BERT and ViT are supported; --arch chooses)")
     }
 
     public var classes: Int { network.classes }
@@ -139,17 +165,29 @@ public final class TunableModel {
             case .images(let c, let h, let w): width = c * h * w
             case .tokens: throw fail("holds token ids; an MLP classifier takes feature vectors (x)")
             }
-            guard width == mlp.inputWidth else { throw fail("has \(width) features per example; the model's first layer takes \(mlp.inputWidth)") }
-        case let bert as BertClassifier:
-            guard case .tokens(let length) = data.layout else { throw fail("holds feature vectors; a BERT encoder takes input_ids and attention_mask") }
-            let vocabulary = bert.word.table.value.rows
-            if let largest = data.largestTokenID, largest >= vocabulary { throw fail("token id \(largest) is outside the vocabulary of \(vocabulary)") }
-            if let largest = data.largestTypeID, largest >= (bert.tokenType?.table.value.rows ?? 1) {
-                throw fail("token type id \(largest) is outside the model's \(bert.tokenType?.table.value.rows ?? 0) types")
+            guard width == mlp.inputWidth else {
+                throw fail("has \(width) features per example; the model's first layer takes \(mlp.inputWidth)")
             }
-            guard length <= bert.position.table.value.rows else { throw fail("sequences of \(length) tokens exceed the model's \(bert.position.table.value.rows) positions") }
+        case let bert as BertClassifier:
+            guard case .tokens(let length) = data.layout else {
+                throw fail("holds feature vectors; a BERT encoder takes input_ids and attention_mask")
+            }
+            let vocabulary = bert.word.table.value.rows
+            if let largest = data.largestTokenID, largest >= vocabulary {
+                throw fail("token id \(largest) is outside the vocabulary of \(vocabulary)")
+            }
+            if let largest = data.largestTypeID, largest >= (bert.tokenType?.table.value.rows ?? 1) {
+                throw fail(
+                    "token type id \(largest) is outside the model's \(bert.tokenType?.table.value.rows ?? 0) types")
+            }
+            guard length <= bert.position.table.value.rows else {
+                throw fail(
+                    "sequences of \(length) tokens exceed the model's \(bert.position.table.value.rows) positions")
+            }
         case is ViTClassifier:
-            guard case .images = data.layout else { throw fail("holds no images; a ViT takes x of shape [n, channels, height, width]") }
+            guard case .images = data.layout else {
+                throw fail("holds no images; a ViT takes x of shape [n, channels, height, width]")
+            }
         default:
             break
         }
@@ -164,7 +202,9 @@ public final class TunableModel {
     }
 
     /// Trains for `setup.training.epochs` epochs (zero epochs: nothing changes).
-    public func train(on data: Dataset, eval: Dataset?, progress: any ProgressReporter = SilentProgress()) throws -> [EpochRecord] {
+    public func train(on data: Dataset, eval: Dataset?, progress: any ProgressReporter = SilentProgress()) throws
+        -> [EpochRecord]
+    {
         try Trainer(network: network, options: setup.training).train(data, eval: eval, progress: progress)
     }
 
@@ -181,7 +221,9 @@ public final class TunableModel {
 
     /// BERT only: the last hidden state of every token, `[n, length, width]` row-major.
     public func hiddenStates(for data: Dataset, batchSize: Int = 32) throws -> [Float] {
-        guard let bert = network as? BertClassifier else { throw AmalgamError(.unsupported, "hidden states are available for BERT encoders") }
+        guard let bert = network as? BertClassifier else {
+            throw AmalgamError(.unsupported, "hidden states are available for BERT encoders")
+        }
         var result: [Float] = []
         try data.inOrder(batchSize: batchSize) { inputs, _ in result += try bert.encode(inputs).elements }
         return result
@@ -200,7 +242,8 @@ public final class TunableModel {
         }
         var appended: [Tensor] = []
         let singularValues = Set(network.linears.compactMap { $0.singular?.s.name })
-        for parameter in network.parameters where (parameter.trainable || parameter.isNew) && replaced[parameter.name] == nil {
+        for parameter in network.parameters
+        where (parameter.trainable || parameter.isNew) && replaced[parameter.name] == nil {
             guard !singularValues.contains(parameter.name) else { continue }  // folded into the dense weight
             let result = tensor(parameter, values: parameter.value.elements)
             if graph[parameter.name] == nil { appended.append(result) } else { replaced[parameter.name] = result }

@@ -14,7 +14,9 @@ struct OptionSpec {
     let help: String
 
     static func flag(_ name: String, _ help: String) -> OptionSpec { OptionSpec(name: name, value: nil, help: help) }
-    static func option(_ name: String, _ value: String, _ help: String) -> OptionSpec { OptionSpec(name: name, value: value, help: help) }
+    static func option(_ name: String, _ value: String, _ help: String) -> OptionSpec {
+        OptionSpec(name: name, value: value, help: help)
+    }
 }
 
 /// Arguments after the subcommand, split into positionals, option values and flags.
@@ -61,7 +63,9 @@ struct ParsedArguments {
                 if let inlineValue {
                     value = inlineValue
                 } else {
-                    guard index < arguments.count else { throw UsageError("option '--\(name)' needs a value (\(spec.value!))") }
+                    guard index < arguments.count else {
+                        throw UsageError("option '--\(name)' needs a value (\(spec.value!))")
+                    }
                     value = arguments[index]
                     index += 1
                 }
@@ -112,11 +116,14 @@ struct OutputArguments {
             }
             maximumShardBytes = bytes
         }
-        for flag in ["compress", "keep-dtype", "external-data"] where arguments.flag(flag) { writerOptions[flag] = "true" }
+        for flag in ["compress", "keep-dtype", "external-data"] where arguments.flag(flag) {
+            writerOptions[flag] = "true"
+        }
         if let template = try arguments.value("template") { writerOptions["template"] = template }
         if let quant = try arguments.value("quant") {
             guard Amalgam.quantizationChoices.contains(quant.lowercased()) else {
-                throw UsageError("--quant must be one of \(Amalgam.quantizationChoices.joined(separator: ", ")), not '\(quant)'")
+                throw UsageError(
+                    "--quant must be one of \(Amalgam.quantizationChoices.joined(separator: ", ")), not '\(quant)'")
             }
             writerOptions["quant"] = quant.lowercased()
         }

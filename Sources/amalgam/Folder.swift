@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Amalgam
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Small file-system helpers for the CLI.
 enum Folder {

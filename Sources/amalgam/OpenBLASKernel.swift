@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Debian's OpenBLAS does not recognise recent Xeons and falls back to its slowest kernel;
@@ -16,7 +16,9 @@ enum OpenBLASKernel {
             let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             guard line.hasPrefix("flags") else { continue }
             let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init))
-            if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
+            if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) {
+                return "SkylakeX"
+            }
             if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
             return nil
         }

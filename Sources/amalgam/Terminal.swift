@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Amalgam
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Writing to the standard streams without Foundation.
 enum Terminal {
@@ -17,7 +18,9 @@ enum Terminal {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let written = bytes.withUnsafeMutableBytes {
+                Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
+            }
             if written < 0 && errno == EINTR { continue }
             if written <= 0 { return }
             offset += written
@@ -68,7 +71,10 @@ final class TerminalProgress: ProgressReporter {
             let filled = Int(fraction * Double(width))
             let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
             let rate = Double(state.done) / (now - state.started)
-            Terminal.writeAll(2, "\r[\(bar)] \(Int(fraction * 100))% \(ByteSize.format(Int(state.done)))/\(ByteSize.format(Int(state.total))) \(ByteSize.format(Int(rate)))/s \(state.label)\u{1B}[K")
+            Terminal.writeAll(
+                2,
+                "\r[\(bar)] \(Int(fraction * 100))% \(ByteSize.format(Int(state.done)))/\(ByteSize.format(Int(state.total))) \(ByteSize.format(Int(rate)))/s \(state.label)\u{1B}[K"
+            )
         }
     }
 

@@ -1,14 +1,18 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Amalgam
 import CMalloc
 import LinearAlgebra
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The `amalgam` command: a thin layer over the Amalgam library.
 /// Exit codes: 0 success, 1 failure (one line on stderr), 64 usage error.
 enum CLI {
-    nonisolated(unsafe) static let commands: [any Command.Type] = [FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, TuneCommand.self, TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, DemoCommand.self]
+    nonisolated(unsafe) static let commands: [any Command.Type] = [
+        FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, TuneCommand.self,
+        TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, DemoCommand.self,
+    ]
 
     static var overview: String {
         let width = commands.map { $0.name.count }.max() ?? 0
@@ -49,7 +53,8 @@ enum CLI {
             return 64
         }
         do {
-            let parsed = try ParsedArguments(Array(arguments.dropFirst()), options: command.options, command: command.name)
+            let parsed = try ParsedArguments(
+                Array(arguments.dropFirst()), options: command.options, command: command.name)
             if parsed.wantsHelp {
                 Terminal.out(command.help)
                 return 0

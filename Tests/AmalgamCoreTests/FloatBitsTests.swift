@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AmalgamCore
 
 /// Exhaustive and reference-checked tests of the small-float conversions.
@@ -41,7 +42,8 @@ struct FloatBitsTests {
     func f16FastEqualsGeneric() {
         var random = SeededRandom(seed: 9)
         for step in 0..<(1 << 22) {
-            let bits = step < 1 << 16 ? UInt32(step) << 16 | UInt32(step & 0xFFFF) : UInt32(truncatingIfNeeded: random.next())
+            let bits =
+                step < 1 << 16 ? UInt32(step) << 16 | UInt32(step & 0xFFFF) : UInt32(truncatingIfNeeded: random.next())
             let value = Float(bitPattern: bits)
             #expect(FloatBits.f16(from: value) == UInt16(FloatBits.encode(value, as: .f16)), "f32 pattern \(bits)")
         }
@@ -63,7 +65,10 @@ struct FloatBitsTests {
         let highValue = Double(Float(bitPattern: UInt32(high) << 16))  // may be infinity: fine
         let x = Double(value)
         let distanceLow = abs(x - lowValue)
-        let distanceHigh = highValue.isInfinite ? (x - lowValue) * 2 > (Double(Float.greatestFiniteMagnitude) - lowValue) * 2 ? 0 : .infinity : abs(highValue - x)
+        let distanceHigh =
+            highValue.isInfinite
+            ? (x - lowValue) * 2 > (Double(Float.greatestFiniteMagnitude) - lowValue) * 2 ? 0 : .infinity
+            : abs(highValue - x)
         if distanceLow < distanceHigh { return low }
         if distanceHigh < distanceLow { return high }
         return low & 1 == 0 ? low : high
@@ -128,7 +133,9 @@ struct FloatBitsTests {
         var random = SeededRandom(seed: 3)
         for step in 0..<20_000 {
             let value = step < 10_000 ? Float(step - 5000) / 9.5 : random.nextSignedUnitFloat() * 0.05
-            let expected = Self.bruteForce(value, decode: FloatBits.float(fromF8E4M3:), maxFinite: 448, overflowAt: 464.0000001) ?? (value < 0 ? 0xFF : 0x7F)
+            let expected =
+                Self.bruteForce(value, decode: FloatBits.float(fromF8E4M3:), maxFinite: 448, overflowAt: 464.0000001)
+                ?? (value < 0 ? 0xFF : 0x7F)
             #expect(FloatBits.f8E4M3(from: value) == expected, "\(value)")
         }
     }
@@ -145,7 +152,9 @@ struct FloatBitsTests {
         var random = SeededRandom(seed: 4)
         for step in 0..<20_000 {
             let value = step < 10_000 ? Float(step - 5000) * 13.7 : random.nextSignedUnitFloat() * 0.001
-            let expected = Self.bruteForce(value, decode: FloatBits.float(fromF8E5M2:), maxFinite: 57344, overflowAt: 61440) ?? (value < 0 ? 0xFC : 0x7C)
+            let expected =
+                Self.bruteForce(value, decode: FloatBits.float(fromF8E5M2:), maxFinite: 57344, overflowAt: 61440)
+                ?? (value < 0 ? 0xFC : 0x7C)
             #expect(FloatBits.f8E5M2(from: value) == expected, "\(value)")
         }
     }
@@ -158,14 +167,20 @@ struct FloatBitsTests {
         var f16 = [UInt16](repeating: 0, count: source.count)
         var bf16 = [UInt16](repeating: 0, count: source.count)
         source.withUnsafeBytes { input in
-            f16.withUnsafeMutableBytes { ElementConversion.convert(input, from: .f64, into: $0, to: .f16, count: source.count) }
-            bf16.withUnsafeMutableBytes { ElementConversion.convert(input, from: .f64, into: $0, to: .bf16, count: source.count) }
+            f16.withUnsafeMutableBytes {
+                ElementConversion.convert(input, from: .f64, into: $0, to: .f16, count: source.count)
+            }
+            bf16.withUnsafeMutableBytes {
+                ElementConversion.convert(input, from: .f64, into: $0, to: .bf16, count: source.count)
+            }
         }
         #expect(f16 == [0x3C01, 0x3C04, 0xBC01, 0x7C00, 0x8000])
         #expect(bf16[0] == 0x3F80 && bf16[1] == 0x3F81 && bf16[3] == 0x7F80 && bf16[4] == 0x8000)
     }
 
-    @Test("bulk conversion (parallel, unaligned) agrees with the scalar functions", arguments: [DType.f16, .bf16, .f8_e4m3, .f8_e5m2, .f64])
+    @Test(
+        "bulk conversion (parallel, unaligned) agrees with the scalar functions",
+        arguments: [DType.f16, .bf16, .f8_e4m3, .f8_e5m2, .f64])
     func bulk(target: DType) {
         let count = 3 << 20
         var random = SeededRandom(seed: 5)
@@ -173,24 +188,32 @@ struct FloatBitsTests {
         // Shift the source by one byte so every load is unaligned.
         var shifted = [UInt8](repeating: 0, count: count * 4 + 1)
         values.withUnsafeBytes { source in
-            shifted.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[1...]).copyMemory(from: source) }
+            shifted.withUnsafeMutableBytes {
+                UnsafeMutableRawBufferPointer(rebasing: $0[1...]).copyMemory(from: source)
+            }
         }
         var output = [UInt8](repeating: 0, count: count * target.byteWidth)
         shifted.withUnsafeBytes { source in
-            output.withUnsafeMutableBytes { ElementConversion.convert(UnsafeRawBufferPointer(rebasing: source[1...]), from: .f32, into: $0, to: target, count: count) }
+            output.withUnsafeMutableBytes {
+                ElementConversion.convert(
+                    UnsafeRawBufferPointer(rebasing: source[1...]), from: .f32, into: $0, to: target, count: count)
+            }
         }
         var back = [Float](repeating: 0, count: count)
         output.withUnsafeBytes { source in
-            back.withUnsafeMutableBytes { ElementConversion.convert(source, from: target, into: $0, to: .f32, count: count) }
+            back.withUnsafeMutableBytes {
+                ElementConversion.convert(source, from: target, into: $0, to: .f32, count: count)
+            }
         }
         for index in stride(from: 0, to: count, by: 997) {
-            let expected: Float = switch target {
-            case .f16: FloatBits.float(fromF16: FloatBits.f16(from: values[index]))
-            case .bf16: FloatBits.float(fromBF16: FloatBits.bf16(from: values[index]))
-            case .f8_e4m3: FloatBits.float(fromF8E4M3: FloatBits.f8E4M3(from: values[index]))
-            case .f8_e5m2: FloatBits.float(fromF8E5M2: FloatBits.f8E5M2(from: values[index]))
-            default: values[index]
-            }
+            let expected: Float =
+                switch target {
+                case .f16: FloatBits.float(fromF16: FloatBits.f16(from: values[index]))
+                case .bf16: FloatBits.float(fromBF16: FloatBits.bf16(from: values[index]))
+                case .f8_e4m3: FloatBits.float(fromF8E4M3: FloatBits.f8E4M3(from: values[index]))
+                case .f8_e5m2: FloatBits.float(fromF8E5M2: FloatBits.f8E5M2(from: values[index]))
+                default: values[index]
+                }
             #expect(back[index].bitPattern == expected.bitPattern || (back[index].isNaN && expected.isNaN))
         }
     }

@@ -1,10 +1,12 @@
 import Testing
+
 @testable import AmalgamCore
 
 struct JSONTests {
     @Test("objects keep key order and numbers keep their text")
     func order() throws {
-        let value = try JSONParser.parse(#" {"b": 1, "a": [18446744073709551615, -2.5e3, true, null], "c": "x\u00e9\ud83d\ude00\n"} "#)
+        let value = try JSONParser.parse(
+            #" {"b": 1, "a": [18446744073709551615, -2.5e3, true, null], "c": "x\u00e9\ud83d\ude00\n"} "#)
         #expect(value.objectValue?.map(\.key) == ["b", "a", "c"])
         #expect(value["a"]?.arrayValue?[0].uint64Value == UInt64.max)
         #expect(value["a"]?.arrayValue?[1].doubleValue == -2500)
@@ -18,17 +20,19 @@ struct JSONTests {
         #expect(try JSONParser.parse(value.serialized()) == value)
     }
 
-    @Test("malformed documents are rejected with an offset", arguments: [
-        (#"{"a":1,"a":2}"#, "duplicate key \"a\"", 7),
-        (#"{"a":01}"#, "leading zero", 5),
-        (#"{"a":1} x"#, "unexpected content", 8),
-        (#"{"a":"\ud800"}"#, "lone surrogate", 12),
-        (#"{"a":"x"#, "unterminated string", 7),
-        ("{\"a\":\"\u{01}\"}", "control character", 6),
-        (#"{"a":tru}"#, "expected 'true'", 8),
-        (#"[1,]"#, "unexpected character", 3),
-        (#"{"a" 1}"#, "expected ':'", 5),
-    ])
+    @Test(
+        "malformed documents are rejected with an offset",
+        arguments: [
+            (#"{"a":1,"a":2}"#, "duplicate key \"a\"", 7),
+            (#"{"a":01}"#, "leading zero", 5),
+            (#"{"a":1} x"#, "unexpected content", 8),
+            (#"{"a":"\ud800"}"#, "lone surrogate", 12),
+            (#"{"a":"x"#, "unterminated string", 7),
+            ("{\"a\":\"\u{01}\"}", "control character", 6),
+            (#"{"a":tru}"#, "expected 'true'", 8),
+            (#"[1,]"#, "unexpected character", 3),
+            (#"{"a" 1}"#, "expected ':'", 5),
+        ])
     func malformed(text: String, message: String, offset: Int) {
         do {
             _ = try JSONParser.parse(text)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Amalgam
 
 /// Runs the built `amalgam` executable, as a user would.
@@ -16,7 +17,8 @@ struct CLI {
         let folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let candidate = folder + "/amalgam"
         if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent(".build/debug/amalgam").path
     }()
 
@@ -33,7 +35,9 @@ struct CLI {
     /// A small model written by the library, for the CLI to work on.
     static func model(in folder: String, name: String = "model.safetensors") throws -> String {
         let path = folder + "/" + name
-        try Amalgam.builtInFormats.writerPlugin(for: path, explicit: "safetensors").write(try DemoModel.make(vocabulary: 32, hidden: 16, intermediate: 32, layers: 1), to: path, options: WriteOptions())
+        try Amalgam.builtInFormats.writerPlugin(for: path, explicit: "safetensors").write(
+            try DemoModel.make(vocabulary: 32, hidden: 16, intermediate: 32, layers: 1), to: path,
+            options: WriteOptions())
         return path
     }
 }
@@ -51,16 +55,30 @@ struct CLITests {
         }
     }
 
-    @Test("usage errors exit 64 with one line naming the problem", arguments: [
-        (["frobnicate"], "amalgam: unknown command 'frobnicate'; run 'amalgam --help' for the list"),
-        (["convert", "a.safetensors"], "amalgam convert: missing OUT; see 'amalgam convert --help'"),
-        (["convert", "a", "b", "--dtype", "f8_e4m3"], "amalgam convert: --dtype must be f32, f16 or bf16, not 'f8_e4m3'; see 'amalgam convert --help'"),
-        (["convert", "a", "b", "--max-shard-size", "huge"], "amalgam convert: --max-shard-size must be a size such as 5GB, 500MB or 1048576, not 'huge'; see 'amalgam convert --help'"),
-        (["inspect", "x", "--colour"], "amalgam inspect: unknown option '--colour' for 'amalgam inspect'; see 'amalgam inspect --help'"),
-        (["inspect"], "amalgam inspect: missing FILE; see 'amalgam inspect --help'"),
-        (["inspect", "a", "b"], "amalgam inspect: unexpected argument 'b'; see 'amalgam inspect --help'"),
-        (["convert", "a", "b", "--to"], "amalgam convert: option '--to' needs a value (FORMAT); see 'amalgam convert --help'"),
-    ])
+    @Test(
+        "usage errors exit 64 with one line naming the problem",
+        arguments: [
+            (["frobnicate"], "amalgam: unknown command 'frobnicate'; run 'amalgam --help' for the list"),
+            (["convert", "a.safetensors"], "amalgam convert: missing OUT; see 'amalgam convert --help'"),
+            (
+                ["convert", "a", "b", "--dtype", "f8_e4m3"],
+                "amalgam convert: --dtype must be f32, f16 or bf16, not 'f8_e4m3'; see 'amalgam convert --help'"
+            ),
+            (
+                ["convert", "a", "b", "--max-shard-size", "huge"],
+                "amalgam convert: --max-shard-size must be a size such as 5GB, 500MB or 1048576, not 'huge'; see 'amalgam convert --help'"
+            ),
+            (
+                ["inspect", "x", "--colour"],
+                "amalgam inspect: unknown option '--colour' for 'amalgam inspect'; see 'amalgam inspect --help'"
+            ),
+            (["inspect"], "amalgam inspect: missing FILE; see 'amalgam inspect --help'"),
+            (["inspect", "a", "b"], "amalgam inspect: unexpected argument 'b'; see 'amalgam inspect --help'"),
+            (
+                ["convert", "a", "b", "--to"],
+                "amalgam convert: option '--to' needs a value (FORMAT); see 'amalgam convert --help'"
+            ),
+        ])
     func usage(arguments: [String], message: String) throws {
         let process = try CLI.run(arguments: arguments)
         #expect(process.status == 64)
@@ -135,25 +153,32 @@ struct CLITests {
         try bytes.write(to: URL(fileURLWithPath: bad))
         let result = try CLI.run("convert", bad, folder + "/out.safetensors")
         #expect(result.status == 1)
-        #expect(result.stderr == "amalgam convert: error: \(bad): tensor 'w' at byte 63: data_offsets [0, 16] run past the end of the data section (8 bytes): file truncated?\n")
+        #expect(
+            result.stderr
+                == "amalgam convert: error: \(bad): tensor 'w' at byte 63: data_offsets [0, 16] run past the end of the data section (8 bytes): file truncated?\n"
+        )
         #expect(CLI.files(in: folder) == ["bad.safetensors"])
         let missing = try CLI.run("inspect", folder + "/nope.safetensors")
         #expect(missing.status == 1 && missing.stderr.hasSuffix("nope.safetensors: no such file or folder\n"))
         let unknown = folder + "/mystery.bin"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: unknown))
-        #expect(try CLI.run("inspect", unknown).stderr.contains("cannot tell the format (no known signature or extension); name it with --from FORMAT"))
+        #expect(
+            try CLI.run("inspect", unknown).stderr.contains(
+                "cannot tell the format (no known signature or extension); name it with --from FORMAT"))
     }
 
     @Test("inspect --verify reads every tensor and counts NaN and infinite values")
     func verify() throws {
         let path = CLI.scratch() + "/nan.safetensors"
         let graph = try ModelGraph(tensors: [
-            Tensor(name: "a", shape: [4], floats: [1, .nan, -.infinity, 2]), Tensor(name: "b", shape: [2], floats: [0, 1]),
+            Tensor(name: "a", shape: [4], floats: [1, .nan, -.infinity, 2]),
+            Tensor(name: "b", shape: [2], floats: [0, 1]),
         ])
         try Amalgam.builtInFormats.plugin(named: "safetensors").write(graph, to: path, options: WriteOptions())
         let text = try CLI.run("inspect", path, "--verify")
         #expect(text.status == 0)
-        #expect(text.stdout.hasSuffix("  verified:    all 2 tensors read completely\n    a: 2 NaN or infinite values\n"))
+        #expect(
+            text.stdout.hasSuffix("  verified:    all 2 tensors read completely\n    a: 2 NaN or infinite values\n"))
         let json = try CLI.run("inspect", path, "--verify", "--json")
         let document = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
         let verification = document["verification"] as! [String: Any]
@@ -161,7 +186,9 @@ struct CLITests {
         #expect(verification["non_finite"] as? [String: Int] == ["a": 2])
     }
 
-    @Test("every malformed file: exit 1, one stderr line naming file and problem, no output", arguments: MalformedSafetensors.cases)
+    @Test(
+        "every malformed file: exit 1, one stderr line naming file and problem, no output",
+        arguments: MalformedSafetensors.cases)
     func malformedCorpus(_ testCase: MalformedSafetensors.Case) throws {
         let folder = CLI.scratch()
         let bad = folder + "/bad.safetensors"
@@ -197,13 +224,16 @@ extension CLI {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 }

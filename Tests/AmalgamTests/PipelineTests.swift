@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Amalgam
 
 struct PipelineTests {
@@ -7,13 +8,17 @@ struct PipelineTests {
     func failureMidway() throws {
         let folder = CLI.scratch()
         var tensors = (0..<3).map { Tensor(name: "t\($0)", shape: [4], floats: [1, 2, 3, 4]) }
-        tensors.insert(Tensor(name: "broken", shape: [4], encoding: .plain(.f32), storage: .deferred {
-            throw AmalgamError(.io, "simulated read failure")
-        }), at: 2)
+        tensors.insert(
+            Tensor(
+                name: "broken", shape: [4], encoding: .plain(.f32),
+                storage: .deferred {
+                    throw AmalgamError(.io, "simulated read failure")
+                }), at: 2)
         let graph = try ModelGraph(tensors: tensors)
         for limit in [nil, 20] as [Int?] {
             do {
-                try Amalgam.builtInFormats.plugin(named: "safetensors").write(graph, to: folder + "/out.safetensors", options: WriteOptions(maximumShardBytes: limit))
+                try Amalgam.builtInFormats.plugin(named: "safetensors").write(
+                    graph, to: folder + "/out.safetensors", options: WriteOptions(maximumShardBytes: limit))
                 Issue.record("write succeeded")
             } catch let error as AmalgamError {
                 #expect(error.description.contains("tensor 'broken': simulated read failure"))
@@ -27,14 +32,20 @@ struct PipelineTests {
         let folder = CLI.scratch()
         let disguised = try CLI.model(in: folder, name: "weights.bin")
         #expect(try Amalgam.builtInFormats.readerPlugin(for: disguised).identifier == "safetensors")
-        #expect(try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.bin", explicit: "safetensors").identifier == "safetensors")
-        #expect(try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.safetensors.index.json").identifier == "safetensors")
+        #expect(
+            try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.bin", explicit: "safetensors").identifier
+                == "safetensors")
+        #expect(
+            try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.safetensors.index.json").identifier
+                == "safetensors")
         #expect(throws: AmalgamError.self) { try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.bin") }
         do {
             _ = try Amalgam.builtInFormats.plugin(named: "pickle")
             Issue.record("found pickle")
         } catch {
-            #expect(error.code == .usage && error.message == "unknown format 'pickle' (known: safetensors, gguf, npz, npy, onnx)")
+            #expect(
+                error.code == .usage
+                    && error.message == "unknown format 'pickle' (known: safetensors, gguf, npz, npy, onnx)")
         }
     }
 

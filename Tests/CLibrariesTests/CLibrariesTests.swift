@@ -1,9 +1,9 @@
-import Testing
 import CMalloc
 import COpenBLAS
 import CProtobufC
 import CZlib
 import CZstd
+import Testing
 
 /// Each system library is linked and exercised, so a broken install fails loudly here.
 struct CLibrariesTests {
@@ -29,7 +29,10 @@ struct CLibrariesTests {
         #expect(crc32(0, Array("123456789".utf8), 9) == 0xCBF4_3926)
         let source = Self.sample
         var stream = z_stream()
-        #expect(deflateInit2_(&stream, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK)
+        #expect(
+            deflateInit2_(
+                &stream, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK)
         var compressed = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(source.count))))
         var input = source
         let produced: Int = input.withUnsafeMutableBufferPointer { inBuffer in

@@ -1,11 +1,13 @@
-import Testing
 import AmalgamCore
+import Testing
+
 @testable import LinearAlgebra
 
 struct LinearAlgebraTests {
     static func random(_ rows: Int, _ columns: Int, seed: UInt64) -> Matrix {
         var generator = SeededRandom(seed: seed)
-        return Matrix(rows: rows, columns: columns, elements: (0..<rows * columns).map { _ in generator.nextSignedUnitFloat() })
+        return Matrix(
+            rows: rows, columns: columns, elements: (0..<rows * columns).map { _ in generator.nextSignedUnitFloat() })
     }
 
     /// Straightforward triple loop in f64.
@@ -21,17 +23,23 @@ struct LinearAlgebraTests {
         return c
     }
 
-    @Test("gemm agrees with a naive product, with and without transposes", arguments: [(false, false), (true, false), (false, true), (true, true)])
+    @Test(
+        "gemm agrees with a naive product, with and without transposes",
+        arguments: [(false, false), (true, false), (false, true), (true, true)])
     func gemm(transposeA: Bool, transposeB: Bool) throws {
         let a = Self.random(17, 23, seed: 1)
         let b = Self.random(23, 11, seed: 2)
-        let product = try BLAS.multiply(transposeA ? a.transposed : a, transposeA: transposeA, transposeB ? b.transposed : b, transposeB: transposeB)
+        let product = try BLAS.multiply(
+            transposeA ? a.transposed : a, transposeA: transposeA, transposeB ? b.transposed : b, transposeB: transposeB
+        )
         let reference = Self.naiveProduct(a, b)
         for (x, y) in zip(product.elements, reference.elements) { #expect(abs(x - y) < 1e-5) }
         #expect(throws: AmalgamError.self) { try BLAS.multiply(a, a) }
     }
 
-    @Test("thin SVD reconstructs the matrix with orthonormal factors and sorted values", arguments: [(40, 25), (25, 40), (1, 7)])
+    @Test(
+        "thin SVD reconstructs the matrix with orthonormal factors and sorted values",
+        arguments: [(40, 25), (25, 40), (1, 7)])
     func svd(rows: Int, columns: Int) throws {
         let a = Self.random(rows, columns, seed: 3)
         let svd = try SingularValueDecomposition(a)
@@ -48,6 +56,8 @@ struct LinearAlgebraTests {
     func known() throws {
         let diagonal = Matrix(rows: 3, columns: 3, elements: [0, 0, 2, 0, -5, 0, 1, 0, 0])
         #expect(try SingularValueDecomposition(diagonal).singularValues == [5, 2, 1])
-        #expect(throws: AmalgamError.self) { try SingularValueDecomposition(Matrix(rows: 1, columns: 2, elements: [1, .nan])) }
+        #expect(throws: AmalgamError.self) {
+            try SingularValueDecomposition(Matrix(rows: 1, columns: 2, elements: [1, .nan]))
+        }
     }
 }

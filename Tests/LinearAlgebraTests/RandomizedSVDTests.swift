@@ -1,13 +1,16 @@
+import AmalgamCore
 import Foundation
 import Testing
-import AmalgamCore
+
 @testable import LinearAlgebra
 
 /// A random `m x n` matrix with prescribed singular values (random orthonormal factors).
 func matrix(rows m: Int, columns n: Int, singularValues: [Float], seed: UInt64) throws -> Matrix {
     var random = SeededRandom(seed: seed)
     let k = singularValues.count
-    let gaussian = { (r: Int, c: Int) in Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in Float(random.nextGaussian()) }) }
+    let gaussian = { (r: Int, c: Int) in
+        Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in Float(random.nextGaussian()) })
+    }
     let u = try QRDecomposition(gaussian(m, k)).q
     let v = try QRDecomposition(gaussian(n, k)).q
     var scaled = u
@@ -19,7 +22,8 @@ struct QRTests {
     @Test("Q has orthonormal columns, R is upper triangular, QR = A", arguments: [(30, 12), (12, 30), (1, 1)])
     func qr(rows: Int, columns: Int) throws {
         var random = SeededRandom(seed: 7)
-        let a = Matrix(rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in random.nextSignedUnitFloat() })
+        let a = Matrix(
+            rows: rows, columns: columns, elements: (0..<(rows * columns)).map { _ in random.nextSignedUnitFloat() })
         let qr = try QRDecomposition(a)
         let k = min(rows, columns)
         #expect(qr.q.rows == rows && qr.q.columns == k && qr.r.rows == k && qr.r.columns == columns)
@@ -40,7 +44,8 @@ struct RandomizedSVDTests {
         let valueError = zip(exact.singularValues, fast.singularValues).map { Double(abs($0 - $1) / $0) }.max() ?? 0
         let residual = { (svd: SingularValueDecomposition) throws -> Double in
             let rebuilt = try svd.reconstructed()
-            return zip(rebuilt.elements, a.elements).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            return zip(rebuilt.elements, a.elements).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+                .squareRoot()
         }
         let optimal = try residual(exact)
         return (valueError, (try residual(fast) - optimal) / a.frobeniusNorm)
@@ -51,7 +56,9 @@ struct RandomizedSVDTests {
         let spectrum = (0..<200).map { Float(pow(0.9, Double($0))) }
         let a = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: 2)
         let (values, excess) = try Self.errors(a, k: 32)
-        print("randomized SVD, decaying spectrum 0.9^i, 300x200, k=32: value error \(values), excess reconstruction error \(excess)")
+        print(
+            "randomized SVD, decaying spectrum 0.9^i, 300x200, k=32: value error \(values), excess reconstruction error \(excess)"
+        )
         #expect(values < 1e-4, "relative error of the top 32 values: \(values)")
         #expect(excess < 1e-4, "excess reconstruction error: \(excess)")
     }
@@ -61,7 +68,9 @@ struct RandomizedSVDTests {
         let spectrum = (0..<200).map { 1 - Float($0) / 400 }  // 1.0 down to 0.5
         let a = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: 3)
         let (values, excess) = try Self.errors(a, k: 32)
-        print("randomized SVD, flat spectrum 1.0..0.5, 300x200, k=32: value error \(values), excess reconstruction error \(excess)")
+        print(
+            "randomized SVD, flat spectrum 1.0..0.5, 300x200, k=32: value error \(values), excess reconstruction error \(excess)"
+        )
         // Measured: 7.4% on the trailing values; the leading ones are far better.
         #expect(values < 0.1, "relative error of the top 32 values: \(values)")
         #expect(excess < 0.05, "excess reconstruction error: \(excess)")

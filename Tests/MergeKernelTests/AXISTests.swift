@@ -1,14 +1,20 @@
-import Foundation
-import Testing
 import AmalgamCore
+import Foundation
 import LinearAlgebra
+import Testing
+
 @testable import MergeKernel
 
 /// Random task vectors: a low-rank signal with distinct singular values plus small noise.
-func lowRankPlusNoise(rows m: Int, columns n: Int, rank: Int, scale: Float, noise: Float, seed: UInt64) throws -> [Float] {
+func lowRankPlusNoise(rows m: Int, columns n: Int, rank: Int, scale: Float, noise: Float, seed: UInt64) throws
+    -> [Float]
+{
     var random = SeededRandom(seed: seed)
-    let gaussian = { (r: Int, c: Int) in Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in Float(random.nextGaussian()) }) }
-    let u = try QRDecomposition(gaussian(m, rank)).q, v = try QRDecomposition(gaussian(n, rank)).q
+    let gaussian = { (r: Int, c: Int) in
+        Matrix(rows: r, columns: c, elements: (0..<(r * c)).map { _ in Float(random.nextGaussian()) })
+    }
+    let u = try QRDecomposition(gaussian(m, rank)).q
+    let v = try QRDecomposition(gaussian(n, rank)).q
     var scaled = u
     for i in 0..<m { for j in 0..<rank { scaled[i, j] *= scale * Float(rank - j) } }
     let signal = try BLAS.multiply(scaled, v, transposeB: true)
@@ -16,12 +22,16 @@ func lowRankPlusNoise(rows m: Int, columns n: Int, rank: Int, scale: Float, nois
 }
 
 func input(base: [Float], sources: [[Float]], shape: Shape) -> TensorMergeInput {
-    TensorMergeInput(name: "w", shape: shape, base: base, sources: sources, sourceIndices: Array(sources.indices), isMergedMatrix: true, seed: 42)
+    TensorMergeInput(
+        name: "w", shape: shape, base: base, sources: sources, sourceIndices: Array(sources.indices),
+        isMergedMatrix: true, seed: 42)
 }
 
 /// The straightforward reference: exact SVD of every task vector, all components pooled
 /// and sorted stably by value (then source, then index), the top K summed densely.
-func referenceAXIS(deltas: [[Float]], rows m: Int, columns n: Int, k: Int) throws -> (selected: [(Int, Int)], update: [Float]) {
+func referenceAXIS(deltas: [[Float]], rows m: Int, columns n: Int, k: Int) throws -> (
+    selected: [(Int, Int)], update: [Float]
+) {
     var pool: [(value: Float, source: Int, index: Int)] = []
     var svds: [SingularValueDecomposition] = []
     for (source, delta) in deltas.enumerated() {
@@ -36,7 +46,11 @@ func referenceAXIS(deltas: [[Float]], rows m: Int, columns n: Int, k: Int) throw
     var update = [Double](repeating: 0, count: m * n)
     for c in top {
         let svd = svds[c.source]
-        for i in 0..<m { for j in 0..<n { update[i * n + j] += Double(svd.u[i, c.index]) * Double(c.value) * Double(svd.vt[c.index, j]) } }
+        for i in 0..<m {
+            for j in 0..<n {
+                update[i * n + j] += Double(svd.u[i, c.index]) * Double(c.value) * Double(svd.vt[c.index, j])
+            }
+        }
     }
     return (top.map { ($0.source, $0.index) }, update.map { Float($0) })
 }
@@ -47,27 +61,40 @@ func relativeError(_ a: [Float], _ b: [Float]) -> Double {
 }
 
 struct AXISTests {
-    @Test("fast path selects the reference's components and matches its update within 1e-4", arguments: [(64, 48, 12), (48, 64, 12), (96, 96, 12), (200, 40, 12), (120, 100, 40)])
+    @Test(
+        "fast path selects the reference's components and matches its update within 1e-4",
+        arguments: [(64, 48, 12), (48, 64, 12), (96, 96, 12), (200, 40, 12), (120, 100, 40)])
     func againstReference(rows m: Int, columns n: Int, k: Int) throws {
         let t = 4
-        let deltas = try (0..<t).map { try lowRankPlusNoise(rows: m, columns: n, rank: k == 40 ? 20 : 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(10 * m + n + $0)) }
+        let deltas = try (0..<t).map {
+            try lowRankPlusNoise(
+                rows: m, columns: n, rank: k == 40 ? 20 : 6, scale: Float($0 + 1) * 0.7, noise: 0.001,
+                seed: UInt64(10 * m + n + $0))
+        }
         var random = SeededRandom(seed: 5)
         let base = (0..<(m * n)).map { _ in random.nextSignedUnitFloat() }
         let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
-        let (expectedSelection, expectedUpdate) = try referenceAXIS(deltas: input(base: base, sources: sources, shape: [m, n]).taskVectors, rows: m, columns: n, k: k)
+        let (expectedSelection, expectedUpdate) = try referenceAXIS(
+            deltas: input(base: base, sources: sources, shape: [m, n]).taskVectors, rows: m, columns: n, k: k)
         for exact in [false, true] {
             let method = AXISMerge(count: k, exactSVD: exact)
             let mergeInput = input(base: base, sources: sources, shape: [m, n])
             // Selection, by source and index, from the method's own decompositions.
             let matrices = mergeInput.taskVectors.map { Matrix(rows: m, columns: n, elements: $0) }
             let decompositions = try matrices.enumerated().map { position, matrix in
-                exact ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: 42 &+ UInt64(position))
+                exact
+                    ? try SingularValueDecomposition(matrix).truncated(to: k)
+                    : try RandomizedSVD.truncated(matrix, rank: k, seed: 42 &+ UInt64(position))
             }
             let selection = AXISMerge.select(decompositions, k: k).map { ($0.source, $0.index) }
-            #expect(selection.map(\.0) == expectedSelection.map(\.0) && selection.map(\.1) == expectedSelection.map(\.1), "exact: \(exact)")
+            #expect(
+                selection.map(\.0) == expectedSelection.map(\.0) && selection.map(\.1) == expectedSelection.map(\.1),
+                "exact: \(exact)")
             let result = try method.merge(mergeInput)
             let update = zip(result.merged, base).map { $0 - $1 }
-            #expect(relativeError(update, expectedUpdate) < 1e-4, "exact: \(exact): \(relativeError(update, expectedUpdate))")
+            #expect(
+                relativeError(update, expectedUpdate) < 1e-4,
+                "exact: \(exact): \(relativeError(update, expectedUpdate))")
             let factors = try #require(result.factors)
             #expect(factors.u.rows == m && factors.v.rows == n && factors.s.count <= k)
         }
@@ -75,24 +102,33 @@ struct AXISTests {
 
     @Test("flat rank-64 spectra (as the ViT benchmark's): the fast path still selects as the exact one")
     func flatSpectra() throws {
-        let m = 192, n = 256, k = 20, t = 4
+        let m = 192
+        let n = 256
+        let k = 20
+        let t = 4
         var random = SeededRandom(seed: 12)
         let deltas = (0..<t).map { source -> [Float] in
             // A product of Gaussian factors: 64 singular values of similar size, plus noise.
             let left = Matrix(rows: m, columns: 64, elements: (0..<(m * 64)).map { _ in Float(random.nextGaussian()) })
-            let right = Matrix(rows: 64, columns: n, elements: (0..<(64 * n)).map { _ in Float(random.nextGaussian()) * Float(1 + source % 4) })
+            let right = Matrix(
+                rows: 64, columns: n,
+                elements: (0..<(64 * n)).map { _ in Float(random.nextGaussian()) * Float(1 + source % 4) })
             return try! BLAS.multiply(left, right).elements.map { $0 / 8 + 1e-3 * Float(random.nextGaussian()) }
         }
         let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
         let exact = AXISMerge.select(try matrices.map { try SingularValueDecomposition($0).truncated(to: k) }, k: k)
-        let fast = AXISMerge.select(try matrices.enumerated().map { try RandomizedSVD.truncated($1, rank: k, seed: UInt64($0)) }, k: k)
+        let fast = AXISMerge.select(
+            try matrices.enumerated().map { try RandomizedSVD.truncated($1, rank: k, seed: UInt64($0)) }, k: k)
         #expect(fast.map(\.source) == exact.map(\.source) && fast.map(\.index) == exact.map(\.index))
     }
 
     @Test("K at least the total rank reproduces the plain sum of task vectors")
     func fullRank() throws {
-        let m = 40, n = 30
-        let deltas = try (0..<3).map { try lowRankPlusNoise(rows: m, columns: n, rank: 3, scale: 1, noise: 0, seed: UInt64($0)) }
+        let m = 40
+        let n = 30
+        let deltas = try (0..<3).map {
+            try lowRankPlusNoise(rows: m, columns: n, rank: 3, scale: 1, noise: 0, seed: UInt64($0))
+        }
         let base = [Float](repeating: 0.5, count: m * n)
         let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
         let result = try AXISMerge(count: 9).merge(input(base: base, sources: sources, shape: [m, n]))
@@ -102,21 +138,27 @@ struct AXISTests {
 
     @Test("one source reproduces its own rank-K truncation")
     func oneSource() throws {
-        let m = 50, n = 35, k = 5
+        let m = 50
+        let n = 35
+        let k = 5
         let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 10, scale: 1, noise: 0.01, seed: 3)
         let base = [Float](repeating: 0, count: m * n)
         let result = try AXISMerge(count: k, exactSVD: true).merge(input(base: base, sources: [delta], shape: [m, n]))
-        let truncation = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: delta)).truncated(to: k).reconstructed()
+        let truncation = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: delta)).truncated(to: k)
+            .reconstructed()
         #expect(relativeError(result.merged, truncation.elements) < 1e-4)
     }
 
     @Test("ties between sources go to the earlier source, deterministically")
     func ties() throws {
-        let m = 20, n = 16
+        let m = 20
+        let n = 16
         let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 4, scale: 1, noise: 0, seed: 8)
         let base = [Float](repeating: 0, count: m * n)
-        let first = try AXISMerge(count: 3, exactSVD: true).merge(input(base: base, sources: [delta, delta], shape: [m, n]))
-        let again = try AXISMerge(count: 3, exactSVD: true).merge(input(base: base, sources: [delta, delta], shape: [m, n]))
+        let first = try AXISMerge(count: 3, exactSVD: true).merge(
+            input(base: base, sources: [delta, delta], shape: [m, n]))
+        let again = try AXISMerge(count: 3, exactSVD: true).merge(
+            input(base: base, sources: [delta, delta], shape: [m, n]))
         let counts = first.details.first { $0.key == "components_per_source" }?.value
         #expect(counts == .array([.integer(2), .integer(1)]))
         #expect(first.merged == again.merged)
@@ -127,7 +169,9 @@ struct AXISTests {
         #expect(MergeMath.rank(count: nil, fraction: 0.1, rows: 768, columns: 3072) == 77)  // 76.8
         #expect(MergeMath.rank(count: nil, fraction: 0.1, rows: 765, columns: 800) == 77)  // 76.5 rounds up
         #expect(MergeMath.rank(count: 76, fraction: nil, rows: 8, columns: 8) == 76)
-        let bias = TensorMergeInput(name: "b", shape: [3], base: [1, 1, 1], sources: [[2, 3, 4], [0, 1, 2]], sourceIndices: [0, 1], isMergedMatrix: false, seed: 0)
+        let bias = TensorMergeInput(
+            name: "b", shape: [3], base: [1, 1, 1], sources: [[2, 3, 4], [0, 1, 2]], sourceIndices: [0, 1],
+            isMergedMatrix: false, seed: 0)
         #expect(try AXISMerge(count: 2).merge(bias).merged == [1, 2, 3])
     }
 }
@@ -136,7 +180,9 @@ struct BaselineTests {
     let base: [Float] = [0, 0, 0, 0]
     var sources: [[Float]] { [[1, -2, 3, 0.5], [3, 2, -1, 0.5], [-1, 4, 1, -2]] }
     var mergeInput: TensorMergeInput {
-        TensorMergeInput(name: "w", shape: [2, 2], base: base, sources: sources, sourceIndices: [0, 1, 2], isMergedMatrix: true, seed: 7)
+        TensorMergeInput(
+            name: "w", shape: [2, 2], base: base, sources: sources, sourceIndices: [0, 1, 2], isMergedMatrix: true,
+            seed: 7)
     }
 
     @Test func average() throws {
@@ -158,12 +204,17 @@ struct BaselineTests {
 
     @Test("DARE is deterministic under a seed and unbiased in expectation")
     func dare() throws {
-        let m = 8, n = 8
+        let m = 8
+        let n = 8
         var random = SeededRandom(seed: 1)
         let sources = (0..<2).map { _ in (0..<(m * n)).map { _ in random.nextSignedUnitFloat() } }
         let zero = [Float](repeating: 0, count: m * n)
         let method = DAREMerge(drop: 0.7, lambda: 1, ties: false)
-        let make = { (seed: UInt64) in TensorMergeInput(name: "w", shape: [m, n], base: zero, sources: sources, sourceIndices: [0, 1], isMergedMatrix: true, seed: seed) }
+        let make = { (seed: UInt64) in
+            TensorMergeInput(
+                name: "w", shape: [m, n], base: zero, sources: sources, sourceIndices: [0, 1], isMergedMatrix: true,
+                seed: seed)
+        }
         #expect(try method.merge(make(3)).merged == method.merge(make(3)).merged)
         #expect(try method.merge(make(3)).merged != method.merge(make(4)).merged)
         let dropped = try method.merge(make(3)).merged.filter { $0 == 0 }.count
@@ -171,7 +222,9 @@ struct BaselineTests {
         var mean = [Double](repeating: 0, count: m * n)
         let trials = 4000
         for seed in 0..<trials {
-            for (i, value) in try method.merge(make(UInt64(seed))).merged.enumerated() { mean[i] += Double(value) / Double(trials) }
+            for (i, value) in try method.merge(make(UInt64(seed))).merged.enumerated() {
+                mean[i] += Double(value) / Double(trials)
+            }
         }
         let expected = (0..<(m * n)).map { Double(sources[0][$0] + sources[1][$0]) }
         // Each entry's estimator has standard deviation about 0.03 here.
@@ -181,10 +234,14 @@ struct BaselineTests {
 
     @Test("TSV with one source and full rank reproduces the task vector")
     func tsv() throws {
-        let m = 12, n = 9
+        let m = 12
+        let n = 9
         let delta = try lowRankPlusNoise(rows: m, columns: n, rank: 9, scale: 1, noise: 0, seed: 2)
         let zero = [Float](repeating: 0, count: m * n)
-        let result = try TSVMerge(exactSVD: true).merge(TensorMergeInput(name: "w", shape: [m, n], base: zero, sources: [delta], sourceIndices: [0], isMergedMatrix: true, seed: 0))
+        let result = try TSVMerge(exactSVD: true).merge(
+            TensorMergeInput(
+                name: "w", shape: [m, n], base: zero, sources: [delta], sourceIndices: [0], isMergedMatrix: true,
+                seed: 0))
         #expect(relativeError(result.merged, delta) < 1e-4)
     }
 

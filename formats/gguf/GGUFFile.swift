@@ -43,8 +43,12 @@ struct GGUFFile {
         switch version {
         case 2, 3: break
         case 0x0200_0000, 0x0300_0000:
-            throw AmalgamError(.unsupported, "big-endian GGUF (byte-swapped version \(version.byteSwapped)) is not supported", file: path, offset: 4)
-        case 1: throw AmalgamError(.unsupported, "GGUF version 1 is not supported (versions 2 and 3 are)", file: path, offset: 4)
+            throw AmalgamError(
+                .unsupported, "big-endian GGUF (byte-swapped version \(version.byteSwapped)) is not supported",
+                file: path, offset: 4)
+        case 1:
+            throw AmalgamError(
+                .unsupported, "GGUF version 1 is not supported (versions 2 and 3 are)", file: path, offset: 4)
         default: throw AmalgamError(.invalidFormat, "unknown GGUF version \(version)", file: path, offset: 4)
         }
         self.version = version
@@ -64,7 +68,8 @@ struct GGUFFile {
         var alignment = Self.defaultAlignment
         if let value = metadata["general.alignment"] {
             guard let number = value.intValue, number > 0, number & (number - 1) == 0, number <= 1 << 30 else {
-                throw AmalgamError(.invalidFormat, "general.alignment \(value) is not a positive power of two", file: path)
+                throw AmalgamError(
+                    .invalidFormat, "general.alignment \(value) is not a positive power of two", file: path)
             }
             alignment = number
         }
@@ -78,10 +83,12 @@ struct GGUFFile {
             let infoOffset = reader.position
             let name = try reader.string("tensor name")
             guard !name.isEmpty, name.utf8.count <= Self.maximumNameBytes else {
-                throw reader.error("tensor name of \(name.utf8.count) bytes (must be 1 to \(Self.maximumNameBytes))", at: infoOffset)
+                throw reader.error(
+                    "tensor name of \(name.utf8.count) bytes (must be 1 to \(Self.maximumNameBytes))", at: infoOffset)
             }
             guard seen.insert(name).inserted else {
-                throw AmalgamError(.invalidFormat, "duplicate tensor name", file: path, tensor: name, offset: UInt64(infoOffset))
+                throw AmalgamError(
+                    .invalidFormat, "duplicate tensor name", file: path, tensor: name, offset: UInt64(infoOffset))
             }
             let info = try AmalgamError.withContext(tensor: name) { try reader.tensorInfo(name: name) }
             infos.append(info)
@@ -89,20 +96,25 @@ struct GGUFFile {
         // Data starts at the next multiple of the alignment after the infos.
         let dataOffset = (reader.position + alignment - 1) / alignment * alignment
         guard dataOffset <= file.size else {
-            throw AmalgamError(.invalidFormat, "file ends at byte \(file.size), before its data section at \(dataOffset)", file: path, offset: UInt64(file.size))
+            throw AmalgamError(
+                .invalidFormat, "file ends at byte \(file.size), before its data section at \(dataOffset)", file: path,
+                offset: UInt64(file.size))
         }
         // ggml requires each offset to be the padded sum of the sizes before it.
         var expected = 0
         for info in infos {
             guard info.offset == expected else {
-                let problem = info.offset < expected ? "overlaps the tensor before it" : "leaves a gap after the tensor before it"
+                let problem =
+                    info.offset < expected ? "overlaps the tensor before it" : "leaves a gap after the tensor before it"
                 throw AmalgamError(
-                    .invalidFormat, "data offset \(info.offset) \(problem) (expected \(expected))", file: path, tensor: info.name,
+                    .invalidFormat, "data offset \(info.offset) \(problem) (expected \(expected))", file: path,
+                    tensor: info.name,
                     offset: UInt64(dataOffset) &+ UInt64(info.offset))
             }
             guard info.byteCount <= file.size - dataOffset - info.offset else {
                 throw AmalgamError(
-                    .invalidFormat, "\(info.byteCount) bytes of \(info.type.name) data run past the end of the file (\(file.size) bytes)",
+                    .invalidFormat,
+                    "\(info.byteCount) bytes of \(info.type.name) data run past the end of the file (\(file.size) bytes)",
                     file: path, tensor: info.name, offset: UInt64(dataOffset + info.offset))
             }
             expected = (info.offset + info.byteCount + alignment - 1) / alignment * alignment
@@ -174,7 +186,8 @@ struct GGUFByteReader {
             throw error("\(what) length \(length) runs past the end of the file (\(remaining) bytes left)", at: start)
         }
         let text = region.withUnsafeBytes { raw in
-            String(validating: UnsafeRawBufferPointer(rebasing: raw[position..<(position + Int(length))]), as: UTF8.self)
+            String(
+                validating: UnsafeRawBufferPointer(rebasing: raw[position..<(position + Int(length))]), as: UTF8.self)
         }
         guard let text else { throw error("\(what) is not valid UTF-8", at: start) }
         position += Int(length)
@@ -214,7 +227,9 @@ struct GGUFByteReader {
         case 9:
             let elementOffset = position
             let elementType = try u32("array element type of '\(key)'")
-            guard elementType != 9 else { throw error("'\(key)' is an array of arrays, which GGUF does not allow", at: elementOffset) }
+            guard elementType != 9 else {
+                throw error("'\(key)' is an array of arrays, which GGUF does not allow", at: elementOffset)
+            }
             guard let size = Self.minimumSize(ofType: elementType) else {
                 throw error("unknown array element type \(elementType) in '\(key)'", at: elementOffset)
             }
@@ -239,7 +254,9 @@ struct GGUFByteReader {
         for axis in 0..<Int(dimensionCount) {
             let start = position
             let extent = try load(UInt64.self, "ne[\(axis)]")
-            guard extent <= UInt64(Int64.max) else { throw error("ne[\(axis)] = \(extent) is negative as ggml's int64", at: start) }
+            guard extent <= UInt64(Int64.max) else {
+                throw error("ne[\(axis)] = \(extent) is negative as ggml's int64", at: start)
+            }
             let (product, overflow) = elements.multipliedReportingOverflow(by: Int(extent))
             guard !overflow else { throw error("element count overflows at ne[\(axis)] = \(extent)", at: start) }
             elements = product
@@ -252,7 +269,8 @@ struct GGUFByteReader {
         }
         let (blockElements, blockBytes) = type.blockLayout
         guard ne[0] % blockElements == 0 else {
-            throw error("ne[0] = \(ne[0]) is not a multiple of the \(type.name) block size \(blockElements)", at: typeOffset)
+            throw error(
+                "ne[0] = \(ne[0]) is not a multiple of the \(type.name) block size \(blockElements)", at: typeOffset)
         }
         let (byteCount, overflow) = (elements / blockElements).multipliedReportingOverflow(by: blockBytes)
         guard !overflow else { throw error("byte size of \(elements) \(type.name) elements overflows", at: typeOffset) }

@@ -33,7 +33,9 @@ struct GGUFNaming: Sendable {
 
     // MARK: Tables
 
-    static let llamaGlobal = [("token_embd", "model.embed_tokens"), ("output_norm", "model.norm"), ("output", "lm_head")]
+    static let llamaGlobal = [
+        ("token_embd", "model.embed_tokens"), ("output_norm", "model.norm"), ("output", "lm_head"),
+    ]
     static let llamaBlock = [
         ("attn_norm", "input_layernorm"), ("ffn_norm", "post_attention_layernorm"),
         ("attn_q", "self_attn.q_proj"), ("attn_k", "self_attn.k_proj"), ("attn_v", "self_attn.v_proj"),
@@ -50,32 +52,48 @@ struct GGUFNaming: Sendable {
     static let qkNorms = [("attn_q_norm", "self_attn.q_norm"), ("attn_k_norm", "self_attn.k_norm")]
 
     static let all: [GGUFNaming] = [
-        GGUFNaming(architecture: "llama", modelType: "llama", modelClass: "LlamaForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
-        GGUFNaming(architecture: "qwen2", modelType: "qwen2", modelClass: "Qwen2ForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
-        GGUFNaming(architecture: "qwen3", modelType: "qwen3", modelClass: "Qwen3ForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: llamaBlock + qkNorms, optionalPrefixes: []),
-        GGUFNaming(architecture: "gemma", modelType: "gemma", modelClass: "GemmaForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
-        GGUFNaming(architecture: "gemma2", modelType: "gemma2", modelClass: "Gemma2ForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: gemma2Block, optionalPrefixes: []),
-        GGUFNaming(architecture: "gemma3", modelType: "gemma3_text", modelClass: "Gemma3ForCausalLM", global: llamaGlobal,
-                   blockPrefix: "model.layers.{N}.", block: gemma2Block + qkNorms, optionalPrefixes: []),
-        GGUFNaming(architecture: "gpt2", modelType: "gpt2", modelClass: "GPT2LMHeadModel",
-                   global: [("token_embd", "wte"), ("position_embd", "wpe"), ("output_norm", "ln_f"), ("output", "lm_head")],
-                   blockPrefix: "h.{N}.",
-                   block: [("attn_norm", "ln_1"), ("attn_qkv", "attn.c_attn"), ("attn_output", "attn.c_proj"),
-                           ("ffn_norm", "ln_2"), ("ffn_up", "mlp.c_fc"), ("ffn_down", "mlp.c_proj")],
-                   optionalPrefixes: ["transformer."]),
-        GGUFNaming(architecture: "bert", modelType: "bert", modelClass: "BertModel",
-                   global: [("token_embd", "embeddings.word_embeddings"), ("position_embd", "embeddings.position_embeddings"),
-                            ("token_types", "embeddings.token_type_embeddings"), ("token_embd_norm", "embeddings.LayerNorm")],
-                   blockPrefix: "encoder.layer.{N}.",
-                   block: [("attn_q", "attention.self.query"), ("attn_k", "attention.self.key"), ("attn_v", "attention.self.value"),
-                           ("attn_output", "attention.output.dense"), ("attn_output_norm", "attention.output.LayerNorm"),
-                           ("ffn_up", "intermediate.dense"), ("ffn_down", "output.dense"), ("layer_output_norm", "output.LayerNorm")],
-                   optionalPrefixes: ["bert."]),
+        GGUFNaming(
+            architecture: "llama", modelType: "llama", modelClass: "LlamaForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "qwen2", modelType: "qwen2", modelClass: "Qwen2ForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "qwen3", modelType: "qwen3", modelClass: "Qwen3ForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: llamaBlock + qkNorms, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "gemma", modelType: "gemma", modelClass: "GemmaForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: llamaBlock, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "gemma2", modelType: "gemma2", modelClass: "Gemma2ForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: gemma2Block, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "gemma3", modelType: "gemma3_text", modelClass: "Gemma3ForCausalLM", global: llamaGlobal,
+            blockPrefix: "model.layers.{N}.", block: gemma2Block + qkNorms, optionalPrefixes: []),
+        GGUFNaming(
+            architecture: "gpt2", modelType: "gpt2", modelClass: "GPT2LMHeadModel",
+            global: [("token_embd", "wte"), ("position_embd", "wpe"), ("output_norm", "ln_f"), ("output", "lm_head")],
+            blockPrefix: "h.{N}.",
+            block: [
+                ("attn_norm", "ln_1"), ("attn_qkv", "attn.c_attn"), ("attn_output", "attn.c_proj"),
+                ("ffn_norm", "ln_2"), ("ffn_up", "mlp.c_fc"), ("ffn_down", "mlp.c_proj"),
+            ],
+            optionalPrefixes: ["transformer."]),
+        GGUFNaming(
+            architecture: "bert", modelType: "bert", modelClass: "BertModel",
+            global: [
+                ("token_embd", "embeddings.word_embeddings"), ("position_embd", "embeddings.position_embeddings"),
+                ("token_types", "embeddings.token_type_embeddings"), ("token_embd_norm", "embeddings.LayerNorm"),
+            ],
+            blockPrefix: "encoder.layer.{N}.",
+            block: [
+                ("attn_q", "attention.self.query"), ("attn_k", "attention.self.key"),
+                ("attn_v", "attention.self.value"),
+                ("attn_output", "attention.output.dense"), ("attn_output_norm", "attention.output.LayerNorm"),
+                ("ffn_up", "intermediate.dense"), ("ffn_down", "output.dense"),
+                ("layer_output_norm", "output.LayerNorm"),
+            ],
+            optionalPrefixes: ["bert."]),
     ]
 
     /// Hugging Face model types that GGUF files store under another architecture.
@@ -142,14 +160,16 @@ struct GGUFNaming: Sendable {
             let count = role == "attn_q" ? heads : (kvHeads ?? heads)
             guard let count, count > 0 else {
                 throw AmalgamError(
-                    .invalidFormat, "the rotary permutation of \(role) needs the head count (\(architecture).attention.head_count in GGUF, num_attention_heads in config.json)",
+                    .invalidFormat,
+                    "the rotary permutation of \(role) needs the head count (\(architecture).attention.head_count in GGUF, num_attention_heads in config.json)",
                     tensor: ggufName)
             }
             return .rotaryPermutation(heads: count)
         case "gemma", "gemma2", "gemma3":
             return role.hasSuffix("norm") && suffix == ".weight" ? .addOne : .none
         case "gpt2":
-            return ["attn_qkv", "attn_output", "ffn_up", "ffn_down"].contains(role) && suffix == ".weight" ? .transpose : .none
+            return ["attn_qkv", "attn_output", "ffn_up", "ffn_down"].contains(role) && suffix == ".weight"
+                ? .transpose : .none
         default:
             return .none
         }

@@ -30,24 +30,32 @@ public struct GGUFPlugin: FormatPlugin {
             let region = file.region(of: info)
             guard let naming, let canonical = naming.huggingFaceName(forGGUF: info.name) else {
                 if naming != nil { unmapped.append(info.name) }
-                tensors.append(Tensor(name: info.name, shape: info.shape, encoding: info.type.encoding, storage: .region(region)))
+                tensors.append(
+                    Tensor(name: info.name, shape: info.shape, encoding: info.type.encoding, storage: .region(region)))
                 continue
             }
             let transform = try AmalgamError.withContext(file: path, tensor: info.name) {
                 try naming.transform(forGGUF: info.name, heads: heads, kvHeads: kvHeads)
             }
-            tensors.append(try Self.huggingFaceTensor(info: info, region: region, name: canonical, transform: transform, path: path))
+            tensors.append(
+                try Self.huggingFaceTensor(
+                    info: info, region: region, name: canonical, transform: transform, path: path))
         }
         if architecture == nil {
             notes.append("no general.architecture: GGUF tensor names kept verbatim")
         } else if naming == nil {
-            notes.append("architecture '\(architecture!)' has no name table in Amalgam: GGUF tensor names kept verbatim")
+            notes.append(
+                "architecture '\(architecture!)' has no name table in Amalgam: GGUF tensor names kept verbatim")
         } else if !unmapped.isEmpty {
-            notes.append("\(unmapped.count) tensor(s) have no Hugging Face name and keep their GGUF names: \(unmapped.prefix(5).joined(separator: ", "))\(unmapped.count > 5 ? ", ..." : "")")
+            notes.append(
+                "\(unmapped.count) tensor(s) have no Hugging Face name and keep their GGUF names: \(unmapped.prefix(5).joined(separator: ", "))\(unmapped.count > 5 ? ", ..." : "")"
+            )
         }
 
         var hints = ArchitectureHints(name: naming?.modelType ?? architecture)
-        if let architecture { hints.parameters = HuggingFaceConfig.parameters(fromGGUF: file.metadata, architecture: architecture) }
+        if let architecture {
+            hints.parameters = HuggingFaceConfig.parameters(fromGGUF: file.metadata, architecture: architecture)
+        }
         var graph = try AmalgamError.withContext(file: path) {
             try ModelGraph(tensors: tensors, metadata: file.metadata, architecture: hints, sourceFormat: identifier)
         }
@@ -65,26 +73,36 @@ public struct GGUFPlugin: FormatPlugin {
 
     /// A GGUF tensor in its Hugging Face form: de-permuted rows (still in its encoding),
     /// or transposed / offset values (as f32).
-    static func huggingFaceTensor(info: GGUFTensorInfo, region: ByteRegion, name: String, transform: GGUFTensorTransform, path: String) throws -> Tensor {
+    static func huggingFaceTensor(
+        info: GGUFTensorInfo, region: ByteRegion, name: String, transform: GGUFTensorTransform, path: String
+    ) throws -> Tensor {
         let shape = info.shape
         let encoding = info.type.encoding
         switch transform {
         case .none:
-            return Tensor(name: name, originalName: info.name, shape: shape, encoding: encoding, storage: .region(region))
+            return Tensor(
+                name: name, originalName: info.name, shape: shape, encoding: encoding, storage: .region(region))
         case .rotaryPermutation(let heads):
             let rows = shape.dimensions.first ?? 1
             // Validate now so a bad head count is a read error, not a later surprise.
-            _ = try AmalgamError.withContext(file: path, tensor: info.name) { try TensorTransforms.rotarySourceRows(rows: rows, heads: heads, toGGUF: false) }
-            return Tensor(name: name, originalName: info.name, shape: shape, encoding: encoding, storage: .deferred {
-                try TensorTransforms.permutingRows(region, rows: rows, heads: heads, toGGUF: false)
-            })
+            _ = try AmalgamError.withContext(file: path, tensor: info.name) {
+                try TensorTransforms.rotarySourceRows(rows: rows, heads: heads, toGGUF: false)
+            }
+            return Tensor(
+                name: name, originalName: info.name, shape: shape, encoding: encoding,
+                storage: .deferred {
+                    try TensorTransforms.permutingRows(region, rows: rows, heads: heads, toGGUF: false)
+                })
         case .transpose, .addOne:
             let source = Tensor(name: name, shape: shape, encoding: encoding, storage: .region(region))
             return Tensor(
-                name: name, originalName: info.name, shape: TensorTransforms.shape(shape, after: transform), encoding: .plain(.f32),
+                name: name, originalName: info.name, shape: TensorTransforms.shape(shape, after: transform),
+                encoding: .plain(.f32),
                 storage: .deferred {
                     let values = try source.floatValues()
-                    return TensorTransforms.region(of: TensorTransforms.transformedValues(values, shape: shape, transform: transform, toGGUF: false))
+                    return TensorTransforms.region(
+                        of: TensorTransforms.transformedValues(
+                            values, shape: shape, transform: transform, toGGUF: false))
                 })
         }
     }

@@ -19,7 +19,9 @@ enum GGUFTokenizerImport {
         }
         switch type {
         case "BPE", "WordPiece":
-            for (token, id) in model["vocab"]?.objectValue ?? [] { if let id = id.uint64Value { place(token, Int(id)) } }
+            for (token, id) in model["vocab"]?.objectValue ?? [] {
+                if let id = id.uint64Value { place(token, Int(id)) }
+            }
         case "Unigram":
             for (id, entry) in (model["vocab"]?.arrayValue ?? []).enumerated() {
                 guard let piece = entry.arrayValue?.first?.stringValue else { continue }
@@ -46,7 +48,8 @@ enum GGUFTokenizerImport {
         metadata["tokenizer.ggml.model"] = .string(ggufModel)
         metadata["tokenizer.ggml.tokens"] = .array(list.map { .string($0) })
         if type == "Unigram" {
-            for (id, token) in list.enumerated() where token.hasPrefix("<0x") && token.hasSuffix(">") && token.utf8.count == 6 { types[id] = 6 }
+            for (id, token) in list.enumerated()
+            where token.hasPrefix("<0x") && token.hasSuffix(">") && token.utf8.count == 6 { types[id] = 6 }
             if let unknown = model["unk_id"]?.uint64Value, Int(unknown) < types.count { types[Int(unknown)] = 2 }
             scores += [Float](repeating: 0, count: max(0, list.count - scores.count))
             metadata["tokenizer.ggml.scores"] = .array(scores.map { .f32($0) })
@@ -56,12 +59,16 @@ enum GGUFTokenizerImport {
             let merges: [String] = (model["merges"]?.arrayValue ?? []).compactMap { merge in
                 // tokenizers writes merges as "a b" strings or, since 0.20, as ["a", "b"] pairs.
                 if let text = merge.stringValue { return text }
-                if let pair = merge.arrayValue?.compactMap(\.stringValue), pair.count == 2 { return pair[0] + " " + pair[1] }
+                if let pair = merge.arrayValue?.compactMap(\.stringValue), pair.count == 2 {
+                    return pair[0] + " " + pair[1]
+                }
                 return nil
             }
             if !merges.isEmpty { metadata["tokenizer.ggml.merges"] = .array(merges.map { .string($0) }) }
         }
-        for (hf, gguf) in [("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("pad_token_id", "padding_token_id")] {
+        for (hf, gguf) in [
+            ("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("pad_token_id", "padding_token_id"),
+        ] {
             if let id = config[hf]?.intValue ?? config[hf]?.stringValue.flatMap({ Int($0) }), id >= 0, id < list.count {
                 metadata["tokenizer.ggml.\(gguf)"] = .u32(UInt32(id))
             }

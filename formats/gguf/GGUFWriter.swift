@@ -20,14 +20,16 @@ struct GGUFWriter {
 
     /// `--quant` values and the `general.file_type` (llama_ftype) each implies.
     static let quantChoices: [(name: String, type: GGMLType, fileType: UInt32)] = [
-        ("f32", .f32, 0), ("f16", .f16, 1), ("bf16", .bf16, 32), ("q8_0", .q8_0, 7), ("q4_0", .q4_0, 2), ("q4_1", .q4_1, 3),
+        ("f32", .f32, 0), ("f16", .f16, 1), ("bf16", .bf16, 32), ("q8_0", .q8_0, 7), ("q4_0", .q4_0, 2),
+        ("q4_1", .q4_1, 3),
         ("q5_0", .q5_0, 8), ("q5_1", .q5_1, 9), ("q4_k", .q4_K, 14), ("q5_k", .q5_K, 16), ("q6_k", .q6_K, 18),
     ]
 
     static func parseQuant(_ text: String?) throws(AmalgamError) -> (type: GGMLType, fileType: UInt32)? {
         guard let text else { return nil }
         guard let choice = quantChoices.first(where: { $0.name == text.lowercased() }) else {
-            throw AmalgamError(.usage, "--quant \(text) is not one of \(quantChoices.map(\.name).joined(separator: ", "))")
+            throw AmalgamError(
+                .usage, "--quant \(text) is not one of \(quantChoices.map(\.name).joined(separator: ", "))")
         }
         return (choice.type, choice.fileType)
     }
@@ -45,12 +47,14 @@ struct GGUFWriter {
                 try plan(tensor, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
             }
             guard names.insert(item.name).inserted else {
-                throw AmalgamError(.invalidFormat, "two tensors map to the GGUF name '\(item.name)'", file: path, tensor: tensor.name)
+                throw AmalgamError(
+                    .invalidFormat, "two tensors map to the GGUF name '\(item.name)'", file: path, tensor: tensor.name)
             }
             planned.append(item)
         }
         let metadata = try AmalgamError.withContext(file: path) {
-            try outputMetadata(architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil })
+            try outputMetadata(
+                architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil })
         }
         let alignment = metadata["general.alignment"]?.intValue ?? GGUFFile.defaultAlignment
         var header = GGUFHeaderEncoder()
@@ -69,7 +73,9 @@ struct GGUFWriter {
         for item in planned {
             let bytes = try AmalgamError.withContext(file: path, tensor: item.tensor.name) { try produce(item) }
             guard bytes.count == item.byteCount else {
-                throw AmalgamError(.internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path, tensor: item.tensor.name)
+                throw AmalgamError(
+                    .internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path,
+                    tensor: item.tensor.name)
             }
             try file.write(bytes)
             try file.pad(Self.padding(item.byteCount, alignment))
@@ -94,8 +100,12 @@ struct GGUFWriter {
 
     func headCounts(architecture: String) -> (Int?, Int?) {
         func number(_ value: MetadataValue?) -> Int? { value?.intValue ?? value?.stringValue.flatMap { Int($0) } }
-        let heads = number(graph.metadata["\(architecture).attention.head_count"]) ?? number(graph.architecture.parameters["num_attention_heads"])
-        let kvHeads = number(graph.metadata["\(architecture).attention.head_count_kv"]) ?? number(graph.architecture.parameters["num_key_value_heads"])
+        let heads =
+            number(graph.metadata["\(architecture).attention.head_count"])
+            ?? number(graph.architecture.parameters["num_attention_heads"])
+        let kvHeads =
+            number(graph.metadata["\(architecture).attention.head_count_kv"])
+            ?? number(graph.architecture.parameters["num_key_value_heads"])
         return (heads, kvHeads)
     }
 
@@ -107,19 +117,24 @@ struct GGUFWriter {
             transform = try naming.transform(forGGUF: mapped, heads: heads, kvHeads: kvHeads)
         }
         guard !name.isEmpty, name.utf8.count <= GGUFFile.maximumNameBytes else {
-            throw AmalgamError(.unsupported, "GGUF tensor names are at most \(GGUFFile.maximumNameBytes) bytes; '\(name)' has \(name.utf8.count)")
+            throw AmalgamError(
+                .unsupported,
+                "GGUF tensor names are at most \(GGUFFile.maximumNameBytes) bytes; '\(name)' has \(name.utf8.count)")
         }
         let shape = TensorTransforms.shape(tensor.shape, after: transform)
         guard (1...GGUFFile.maximumDimensions).contains(max(shape.dimensions.count, 1)) else {
-            throw AmalgamError(.unsupported, "has \(shape.dimensions.count) dimensions; GGUF allows at most \(GGUFFile.maximumDimensions)")
+            throw AmalgamError(
+                .unsupported,
+                "has \(shape.dimensions.count) dimensions; GGUF allows at most \(GGUFFile.maximumDimensions)")
         }
         if case .rotaryPermutation(let count) = transform {
             _ = try TensorTransforms.rotarySourceRows(rows: shape.dimensions.first ?? 1, heads: count, toGGUF: true)
         }
         let type = try targetType(tensor, shape: shape, quant: quant)
         let storedShape = shape.dimensions.isEmpty ? Shape([1]) : shape
-        return Planned(tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
-                       byteCount: try type.encoding.byteCount(for: storedShape))
+        return Planned(
+            tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
+            byteCount: try type.encoding.byteCount(for: storedShape))
     }
 
     func targetType(_ tensor: Tensor, shape: Shape, quant: GGMLType?) throws -> GGMLType {
@@ -133,7 +148,9 @@ struct GGUFWriter {
             if source == quant { return quant }
             let row = shape.dimensions.last ?? 1
             if row % quant.blockLayout.elements != 0 {
-                options.warn("\(tensor.name): row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16")
+                options.warn(
+                    "\(tensor.name): row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16"
+                )
                 return .f16
             }
             return quant
@@ -165,22 +182,26 @@ struct GGUFWriter {
         if !valueTransform, GGMLType(tensor.encoding) == item.type {
             bytes = try tensor.loadBytes()  // blocks or values copied as they are
         } else if !valueTransform, case .plain(let from) = tensor.encoding, let to = item.type.plainDType,
-            ElementConversion.canConvert(from: from, to: to) {
+            ElementConversion.canConvert(from: from, to: to)
+        {
             let source = try tensor.loadBytes()
             let output = OwnedBuffer(byteCount: item.byteCount)
             source.withUnsafeBytes { input in
                 ElementConversion.convert(
-                    input, from: from, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: item.byteCount), to: to,
+                    input, from: from,
+                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: item.byteCount), to: to,
                     count: tensor.shape.elementCount)
             }
             bytes = output.region
         } else {
             var values = try tensor.floatValues()
-            values = TensorTransforms.transformedValues(values, shape: tensor.shape, transform: item.transform, toGGUF: true)
+            values = TensorTransforms.transformedValues(
+                values, shape: tensor.shape, transform: item.transform, toGGUF: true)
             bytes = try Self.encode(values, as: item.type, byteCount: item.byteCount)
         }
         if case .rotaryPermutation(let heads) = item.transform {
-            bytes = try TensorTransforms.permutingRows(bytes, rows: item.shape.dimensions.first ?? 1, heads: heads, toGGUF: true)
+            bytes = try TensorTransforms.permutingRows(
+                bytes, rows: item.shape.dimensions.first ?? 1, heads: heads, toGGUF: true)
         }
         return bytes
     }
@@ -190,7 +211,8 @@ struct GGUFWriter {
         let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount)
         try values.withUnsafeBufferPointer { source in
             if let dtype = type.plainDType {
-                ElementConversion.convert(UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
+                ElementConversion.convert(
+                    UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
             } else {
                 try GGUFQuantizer.encode(source, as: type, into: destination)
             }
@@ -201,9 +223,13 @@ struct GGUFWriter {
     // MARK: Metadata
 
     /// Keys this writer sets itself.
-    static let computedKeys: Set<String> = ["general.architecture", "general.quantization_version", "general.file_type"]
+    static let computedKeys: Set<String> = [
+        "general.architecture", "general.quantization_version", "general.file_type",
+    ]
 
-    func outputMetadata(architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool) throws -> Metadata {
+    func outputMetadata(architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool) throws
+        -> Metadata
+    {
         var metadata = Metadata()
         metadata["general.architecture"] = .string(architecture)
         if graph.sourceFormat == "gguf" {
@@ -212,11 +238,15 @@ struct GGUFWriter {
                 metadata[entry.key] = entry.value
             }
         } else {
-            for entry in HuggingFaceConfig.ggufMetadata(fromConfig: graph.architecture.parameters, architecture: architecture) {
+            for entry in HuggingFaceConfig.ggufMetadata(
+                fromConfig: graph.architecture.parameters, architecture: architecture)
+            {
                 metadata[entry.key] = entry.value
             }
             if let tokenizer = graph.attachments["tokenizer.json"],
-                let keys = GGUFTokenizerImport.metadata(fromTokenizerJSON: tokenizer, config: graph.architecture.parameters) {
+                let keys = GGUFTokenizerImport.metadata(
+                    fromTokenizerJSON: tokenizer, config: graph.architecture.parameters)
+            {
                 for entry in keys { metadata[entry.key] = entry.value }
             }
             for entry in graph.metadata where !Self.computedKeys.contains(entry.key) && metadata[entry.key] == nil {
@@ -237,20 +267,25 @@ extension GGUFWriter {
     /// keys are kept as they are.
     static func retyped(_ entry: Metadata.Entry, architecture: String) -> MetadataValue? {
         guard case .string(let text) = entry.value,
-            entry.key.hasPrefix("general.") || entry.key.hasPrefix("tokenizer.") || entry.key.hasPrefix("\(architecture).")
+            entry.key.hasPrefix("general.") || entry.key.hasPrefix("tokenizer.")
+                || entry.key.hasPrefix("\(architecture).")
         else { return entry.value }
         if text == "true" || text == "false" { return .bool(text == "true") }
         if let integer = UInt32(text) { return .u32(integer) }
         if let integer = Int32(text) { return .i32(integer) }
         if text.hasPrefix("[") {
             // Short arrays (general.languages, tags) come back as strings or i32, as gguf-py writes them.
-            guard let elements = Array(text.utf8).withUnsafeBytes({ try? JSONParser.parse($0) })?.arrayValue, !elements.isEmpty else { return nil }
+            guard let elements = Array(text.utf8).withUnsafeBytes({ try? JSONParser.parse($0) })?.arrayValue,
+                !elements.isEmpty
+            else { return nil }
             let strings = elements.compactMap(\.stringValue)
             if strings.count == elements.count { return .array(strings.map { .string($0) }) }
             let integers = elements.compactMap { $0.doubleValue.flatMap { Int32(exactly: $0) } }
             return integers.count == elements.count ? .array(integers.map { .i32($0) }) : nil
         }
-        if let number = Float(text), text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) { return .f32(number) }
+        if let number = Float(text), text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+            return .f32(number)
+        }
         return entry.value
     }
 }
@@ -302,9 +337,12 @@ struct GGUFHeaderEncoder {
         case .f64(let v): append(v.bitPattern)
         case .array(let elements):
             let type = elements.first.map(Self.typeCode) ?? 8
-            guard type != 9 else { throw AmalgamError(.unsupported, "metadata '\(key)' is an array of arrays, which GGUF cannot store") }
+            guard type != 9 else {
+                throw AmalgamError(.unsupported, "metadata '\(key)' is an array of arrays, which GGUF cannot store")
+            }
             guard elements.allSatisfy({ Self.typeCode(of: $0) == type }) else {
-                throw AmalgamError(.unsupported, "metadata '\(key)' mixes element types, which a GGUF array cannot hold")
+                throw AmalgamError(
+                    .unsupported, "metadata '\(key)' mixes element types, which a GGUF array cannot hold")
             }
             append(type)
             append(UInt64(elements.count))

@@ -44,7 +44,8 @@ enum HuggingFaceConfig {
     }
 
     /// config.json rebuilt from a GGUF file's metadata and tensors.
-    static func configJSON(metadata: Metadata, naming: GGUFNaming, tensorNames: Set<String>, dtype: String) -> JSONValue {
+    static func configJSON(metadata: Metadata, naming: GGUFNaming, tensorNames: Set<String>, dtype: String) -> JSONValue
+    {
         let architecture = naming.architecture
         var members: [(String, JSONValue)] = [
             ("architectures", .array([.string(naming.modelClass)])),
@@ -55,10 +56,14 @@ enum HuggingFaceConfig {
         }
         if architecture != "bert" && architecture != "gpt2" {
             members.append(("tie_word_embeddings", .bool(!tensorNames.contains("output.weight"))))
-            if architecture == "llama" || architecture.hasPrefix("qwen") { members.append(("hidden_act", .string("silu"))) }
+            if architecture == "llama" || architecture.hasPrefix("qwen") {
+                members.append(("hidden_act", .string("silu")))
+            }
             if architecture.hasPrefix("gemma") { members.append(("hidden_activation", .string("gelu_pytorch_tanh"))) }
         }
-        for (gguf, hf) in [("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("padding_token_id", "pad_token_id")] {
+        for (gguf, hf) in [
+            ("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("padding_token_id", "pad_token_id"),
+        ] {
             if let id = metadata["tokenizer.ggml.\(gguf)"]?.intValue { members.append((hf, .integer(id))) }
         }
         members.append(("torch_dtype", .string(dtype)))
@@ -75,16 +80,20 @@ enum HuggingFaceConfig {
             case .f32, .f64:
                 if let number = Double(value.description) { metadata[key] = .f32(Float(number)) }
             default:
-                if let number = value.intValue, number >= 0, number <= Int(UInt32.max) { metadata[key] = .u32(UInt32(number)) }
+                if let number = value.intValue, number >= 0, number <= Int(UInt32.max) {
+                    metadata[key] = .u32(UInt32(number))
+                }
             }
         }
         if metadata["\(architecture).attention.head_count_kv"] == nil, architecture != "gpt2", architecture != "bert",
-            let heads = metadata["\(architecture).attention.head_count"] {
+            let heads = metadata["\(architecture).attention.head_count"]
+        {
             metadata["\(architecture).attention.head_count_kv"] = heads
         }
         if let hidden = parameters[architecture == "gpt2" ? "n_embd" : "hidden_size"]?.intValue,
             let heads = parameters[architecture == "gpt2" ? "n_head" : "num_attention_heads"]?.intValue, heads > 0,
-            architecture != "gpt2", architecture != "bert" {
+            architecture != "gpt2", architecture != "bert"
+        {
             let headSize = parameters["head_dim"]?.intValue ?? hidden / heads
             metadata["\(architecture).rope.dimension_count"] = .u32(UInt32(headSize))
         }

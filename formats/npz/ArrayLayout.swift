@@ -19,9 +19,16 @@ enum ArrayLayout {
         }
         return .deferred {
             var region = try load.load()
-            if bigEndian { region = byteSwapped(region, width: dtype.isComplex ? dtype.byteWidth / 2 : dtype.byteWidth) }
-            if fortran { region = ElementLayout.columnMajorToRowMajor(region, shape: shape.dimensions, width: dtype.byteWidth) }
-            if transpose2D { region = ElementLayout.transposed(region, rows: shape.dimensions[0], columns: shape.dimensions[1], width: dtype.byteWidth) }
+            if bigEndian {
+                region = byteSwapped(region, width: dtype.isComplex ? dtype.byteWidth / 2 : dtype.byteWidth)
+            }
+            if fortran {
+                region = ElementLayout.columnMajorToRowMajor(region, shape: shape.dimensions, width: dtype.byteWidth)
+            }
+            if transpose2D {
+                region = ElementLayout.transposed(
+                    region, rows: shape.dimensions[0], columns: shape.dimensions[1], width: dtype.byteWidth)
+            }
             return region
         }
     }
@@ -32,7 +39,10 @@ enum ArrayLayout {
         region.withUnsafeBytes { source in
             let target = output.pointer
             for element in stride(from: 0, to: source.count, by: width) {
-                for byte in 0..<width { target.storeBytes(of: source[element + width - 1 - byte], toByteOffset: element + byte, as: UInt8.self) }
+                for byte in 0..<width {
+                    target.storeBytes(
+                        of: source[element + width - 1 - byte], toByteOffset: element + byte, as: UInt8.self)
+                }
             }
         }
         return output.region
@@ -51,7 +61,8 @@ enum NPZKeys {
         }
         let components = key.split(separator: "/", omittingEmptySubsequences: false)
         guard !key.hasPrefix("/"), !components.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
-            throw AmalgamError(.invalidFormat, "array name '\(key)' is a path (absolute, '..', '.' or an empty component), not a name")
+            throw AmalgamError(
+                .invalidFormat, "array name '\(key)' is a path (absolute, '..', '.' or an empty component), not a name")
         }
     }
 

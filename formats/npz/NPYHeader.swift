@@ -25,20 +25,25 @@ struct NPYHeader: Equatable {
         guard bytes.count >= 10, Array(bytes.prefix(6)) == magic else {
             throw AmalgamError(.invalidFormat, "not a .npy array (missing the \\x93NUMPY magic)", offset: 0)
         }
-        let major = bytes[6], minor = bytes[7]
+        let major = bytes[6]
+        let minor = bytes[7]
         guard (1...3).contains(major), minor == 0 else {
-            throw AmalgamError(.unsupported, ".npy version \(major).\(minor) is not supported (1.0, 2.0 and 3.0 are)", offset: 6)
+            throw AmalgamError(
+                .unsupported, ".npy version \(major).\(minor) is not supported (1.0, 2.0 and 3.0 are)", offset: 6)
         }
         let prefix = major == 1 ? 10 : 12
         guard bytes.count >= prefix else { throw AmalgamError(.invalidFormat, "truncated .npy header", offset: 8) }
-        let length = major == 1
+        let length =
+            major == 1
             ? Int(UInt16(bytes[8]) | UInt16(bytes[9]) << 8)
             : Int(UInt32(bytes[8]) | UInt32(bytes[9]) << 8 | UInt32(bytes[10]) << 16 | UInt32(bytes[11]) << 24)
         guard length <= maximumDictBytes else {
-            throw AmalgamError(.invalidFormat, ".npy header of \(length) bytes exceeds the limit of \(maximumDictBytes)", offset: 8)
+            throw AmalgamError(
+                .invalidFormat, ".npy header of \(length) bytes exceeds the limit of \(maximumDictBytes)", offset: 8)
         }
         guard prefix + length <= bytes.count else {
-            throw AmalgamError(.invalidFormat, ".npy header of \(length) bytes runs past the end of the data", offset: 8)
+            throw AmalgamError(
+                .invalidFormat, ".npy header of \(length) bytes runs past the end of the data", offset: 8)
         }
         let dictBytes = UnsafeRawBufferPointer(rebasing: bytes[prefix..<(prefix + length)])
         let text: String
@@ -58,21 +63,28 @@ struct NPYHeader: Equatable {
     private static func parseDict(_ text: String, offset: Int) throws(AmalgamError) -> NPYHeader {
         var parser = PythonLiteralParser(text: text, baseOffset: offset)
         let entries = try parser.parseHeaderDict()
-        func fail(_ message: String) -> AmalgamError { AmalgamError(.invalidFormat, ".npy header: \(message)", offset: UInt64(offset)) }
+        func fail(_ message: String) -> AmalgamError {
+            AmalgamError(.invalidFormat, ".npy header: \(message)", offset: UInt64(offset))
+        }
         for key in entries.keys where !["descr", "fortran_order", "shape"].contains(key) {
             throw fail("unknown key '\(key)'")
         }
         guard case .string(let descr)? = entries["descr"] else {
             if case .list? = entries["descr"] {
-                throw AmalgamError(.unsupported, "structured dtypes (a descr list) are not supported", offset: UInt64(offset))
+                throw AmalgamError(
+                    .unsupported, "structured dtypes (a descr list) are not supported", offset: UInt64(offset))
             }
             throw fail("'descr' is missing or not a string")
         }
-        guard case .bool(let fortran)? = entries["fortran_order"] else { throw fail("'fortran_order' is missing or not True/False") }
+        guard case .bool(let fortran)? = entries["fortran_order"] else {
+            throw fail("'fortran_order' is missing or not True/False")
+        }
         guard case .tuple(let items)? = entries["shape"] else { throw fail("'shape' is missing or not a tuple") }
         var dimensions: [UInt64] = []
         for item in items {
-            guard case .integer(let value) = item else { throw fail("'shape' holds something other than non-negative integers") }
+            guard case .integer(let value) = item else {
+                throw fail("'shape' holds something other than non-negative integers")
+            }
             dimensions.append(value)
         }
         let (dtype, bigEndian) = try dtype(forDescr: descr, offset: offset)
@@ -83,7 +95,8 @@ struct NPYHeader: Equatable {
         } catch {
             throw error.adding(offset: UInt64(offset))
         }
-        return NPYHeader(dtype: dtype, bigEndian: bigEndian, fortranOrder: fortran, shape: shape, descr: descr, dataOffset: 0)
+        return NPYHeader(
+            dtype: dtype, bigEndian: bigEndian, fortranOrder: fortran, shape: shape, descr: descr, dataOffset: 0)
     }
 
     /// Maps a numpy descr to a dtype and byte order.
@@ -92,7 +105,8 @@ struct NPYHeader: Equatable {
         let code = String(descr.dropFirst())
         if descr.count >= 2, "<>|=".contains(order) {
             let table: [String: DType] = [
-                "b1": .bool, "u1": .u8, "i1": .i8, "u2": .u16, "i2": .i16, "u4": .u32, "i4": .i32, "u8": .u64, "i8": .i64,
+                "b1": .bool, "u1": .u8, "i1": .i8, "u2": .u16, "i2": .i16, "u4": .u32, "i4": .i32, "u8": .u64,
+                "i8": .i64,
                 "f2": .f16, "f4": .f32, "f8": .f64, "c8": .c64, "c16": .c128,
             ]
             if let dtype = table[code] {
@@ -100,10 +114,15 @@ struct NPYHeader: Equatable {
                 return (dtype, bigEndian)
             }
             if code == "O" {
-                throw AmalgamError(.unsupported, "descr '\(descr)' is a pickled Python object array; Amalgam never unpickles", offset: UInt64(offset))
+                throw AmalgamError(
+                    .unsupported, "descr '\(descr)' is a pickled Python object array; Amalgam never unpickles",
+                    offset: UInt64(offset))
             }
             if code.hasPrefix("V") {
-                throw AmalgamError(.unsupported, "descr '\(descr)' holds raw \(code.dropFirst())-byte values with no dtype (ml_dtypes bfloat16 and float8 save this way); write them with amalgam --keep-dtype or as float32", offset: UInt64(offset))
+                throw AmalgamError(
+                    .unsupported,
+                    "descr '\(descr)' holds raw \(code.dropFirst())-byte values with no dtype (ml_dtypes bfloat16 and float8 save this way); write them with amalgam --keep-dtype or as float32",
+                    offset: UInt64(offset))
             }
         }
         throw AmalgamError(.unsupported, "descr '\(descr)' is not a dtype Amalgam supports", offset: UInt64(offset))
@@ -142,7 +161,9 @@ struct NPYHeader: Equatable {
         }
         var dict = "{'descr': '\(descr)', 'fortran_order': \(fortranOrder ? "True" : "False"), 'shape': \(shapeText), }"
         // numpy leaves room for the growth axis (the first, or the last for Fortran order).
-        if let growth = fortranOrder ? shape.last : shape.first { dict += String(repeating: " ", count: max(0, 21 - String(growth).count)) }
+        if let growth = fortranOrder ? shape.last : shape.first {
+            dict += String(repeating: " ", count: max(0, 21 - String(growth).count))
+        }
         var prefixLength = 10
         if dict.utf8.count + 1 + 10 > 65535 { prefixLength = 12 }
         let padding = 64 - (prefixLength + dict.utf8.count + 1) % 64

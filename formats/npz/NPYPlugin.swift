@@ -20,16 +20,22 @@ public struct NPYPlugin: FormatPlugin {
             let dataBytes = try header.shape.byteCount(elementBytes: header.dtype.byteWidth)
             let available = region.count - header.dataOffset
             guard available >= dataBytes else {
-                throw AmalgamError(.invalidFormat, "array data is truncated: \(header.descr) \(header.shape) needs \(dataBytes) bytes, the file has \(available)", offset: UInt64(header.dataOffset))
+                throw AmalgamError(
+                    .invalidFormat,
+                    "array data is truncated: \(header.descr) \(header.shape) needs \(dataBytes) bytes, the file has \(available)",
+                    offset: UInt64(header.dataOffset))
             }
             guard available == dataBytes else {
-                throw AmalgamError(.invalidFormat, "\(available - dataBytes) trailing bytes after the array data", offset: UInt64(header.dataOffset + dataBytes))
+                throw AmalgamError(
+                    .invalidFormat, "\(available - dataBytes) trailing bytes after the array data",
+                    offset: UInt64(header.dataOffset + dataBytes))
             }
             let base = FileSystem.baseName(of: path)
             let name = base.hasSuffix(".npy") ? String(base.dropLast(4)) : base
             let data = region.slice(offset: header.dataOffset, count: dataBytes)
             let storage = ArrayLayout.storage(
-                dtype: header.dtype, shape: header.shape, bigEndian: header.bigEndian, fortranOrder: header.fortranOrder,
+                dtype: header.dtype, shape: header.shape, bigEndian: header.bigEndian,
+                fortranOrder: header.fortranOrder,
                 transpose2D: false, load: .region(data), zeroCopy: data)
             let tensor = Tensor(name: name, shape: header.shape, encoding: .plain(header.dtype), storage: storage)
             return try ModelGraph(tensors: [tensor], sourceFormat: identifier)
@@ -39,16 +45,22 @@ public struct NPYPlugin: FormatPlugin {
     @discardableResult
     public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
         guard graph.tensors.count == 1 else {
-            throw AmalgamError(.usage, "a .npy file holds one array and this model has \(graph.tensors.count) tensors; write an .npz instead", file: path)
+            throw AmalgamError(
+                .usage,
+                "a .npy file holds one array and this model has \(graph.tensors.count) tensors; write an .npz instead",
+                file: path)
         }
         let tensor = graph.tensors[0]
         let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
         let file = try transaction.create(path)
         try AmalgamError.withContext(file: path, tensor: tensor.name) {
             let array = try NPYArray.encode(tensor, transposeBack: false, keepDType: false)
-            try file.write(NPYHeader.serialize(descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder))
+            try file.write(
+                NPYHeader.serialize(descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder))
             try file.write(array.bytes)
-            if array.widened { options.warn("'\(tensor.name)' is \(tensor.encoding), which numpy lacks; written as float32") }
+            if array.widened {
+                options.warn("'\(tensor.name)' is \(tensor.encoding), which numpy lacks; written as float32")
+            }
         }
         try options.validateBeforeCommit()
         try transaction.commit()

@@ -45,7 +45,9 @@ public struct NPZPlugin: FormatPlugin {
         return try ModelGraph(tensors: tensors, sourceFormat: "npz")
     }
 
-    private static func tensor(for entry: ZipEntry, in archive: ByteRegion, trueDTypes: [String: DType]) throws -> Tensor {
+    private static func tensor(for entry: ZipEntry, in archive: ByteRegion, trueDTypes: [String: DType]) throws
+        -> Tensor
+    {
         guard entry.name.hasSuffix(".npy") else {
             throw AmalgamError(.unsupported, "member '\(entry.name)' is not a .npy array")
         }
@@ -55,20 +57,27 @@ public struct NPZPlugin: FormatPlugin {
         let header: NPYHeader
         let headerWindow = min(entry.uncompressedSize, 12 + NPYHeader.maximumDictBytes)
         if entry.method == 0 {
-            header = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes { (bytes) throws(AmalgamError) in
+            header = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
+                (bytes) throws(AmalgamError) in
                 try NPYHeader.parse(bytes)
             }
         } else {
             let start = OwnedBuffer(byteCount: headerWindow)
-            _ = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes { (bytes) throws(AmalgamError) in
-                try Zlib.inflate(bytes, into: UnsafeMutableRawBufferPointer(start: start.pointer, count: headerWindow), partial: true)
+            _ = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
+                (bytes) throws(AmalgamError) in
+                try Zlib.inflate(
+                    bytes, into: UnsafeMutableRawBufferPointer(start: start.pointer, count: headerWindow), partial: true
+                )
             }
             header = try start.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try NPYHeader.parse(bytes) }
         }
         let dataBytes = try header.shape.byteCount(elementBytes: header.dtype.byteWidth)
         let expected = header.dataOffset + dataBytes
         guard entry.uncompressedSize == expected else {
-            throw AmalgamError(.invalidFormat, "member '\(entry.name)': the archive records \(entry.uncompressedSize) bytes but its npy header (\(header.descr) \(header.shape)) implies \(expected)")
+            throw AmalgamError(
+                .invalidFormat,
+                "member '\(entry.name)': the archive records \(entry.uncompressedSize) bytes but its npy header (\(header.descr) \(header.shape)) implies \(expected)"
+            )
         }
         // The member's bytes: a verified slice of the map, or inflated on demand.
         let member: TensorStorage
@@ -86,7 +95,9 @@ public struct NPZPlugin: FormatPlugin {
         var dtype = header.dtype
         if let recorded = trueDTypes[key] {
             guard recorded.byteWidth == dtype.byteWidth, !header.bigEndian, [.u8, .u16].contains(dtype) else {
-                throw AmalgamError(.invalidFormat, "\(dtypesMember) says '\(key)' is \(recorded.rawValue), but it is stored as \(header.descr)")
+                throw AmalgamError(
+                    .invalidFormat,
+                    "\(dtypesMember) says '\(key)' is \(recorded.rawValue), but it is stored as \(header.descr)")
             }
             dtype = recorded
         }
@@ -101,7 +112,9 @@ public struct NPZPlugin: FormatPlugin {
     static func checkCRC(_ bytes: ByteRegion, expected: UInt32, member: String) throws {
         let actual = bytes.withUnsafeBytes { Zlib.crc32($0) }
         guard actual == expected else {
-            throw AmalgamError(.invalidFormat, "member '\(member)' fails its CRC-32 check (recorded \(hex(expected)), computed \(hex(actual)))")
+            throw AmalgamError(
+                .invalidFormat,
+                "member '\(member)' fails its CRC-32 check (recorded \(hex(expected)), computed \(hex(actual)))")
         }
     }
 
@@ -114,7 +127,9 @@ public struct NPZPlugin: FormatPlugin {
     /// `limit`), its CRC-32 checked.
     static func memberBytes(_ entry: ZipEntry, in archive: ByteRegion, limit: Int) throws -> ByteRegion {
         guard entry.uncompressedSize <= limit else {
-            throw AmalgamError(.invalidFormat, "member '\(entry.name)' claims \(entry.uncompressedSize) bytes, over the \(limit) expected")
+            throw AmalgamError(
+                .invalidFormat,
+                "member '\(entry.name)' claims \(entry.uncompressedSize) bytes, over the \(limit) expected")
         }
         let compressed = archive.slice(offset: entry.dataOffset, count: entry.compressedSize)
         let bytes: ByteRegion
@@ -124,7 +139,8 @@ public struct NPZPlugin: FormatPlugin {
             let output = OwnedBuffer(byteCount: entry.uncompressedSize)
             do {
                 _ = try compressed.withUnsafeBytes { (input) throws(AmalgamError) in
-                    try Zlib.inflate(input, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount))
+                    try Zlib.inflate(
+                        input, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount))
                 }
             } catch {
                 throw AmalgamError(.invalidFormat, "member '\(entry.name)': \(error.message)")
@@ -142,8 +158,12 @@ public struct NPZPlugin: FormatPlugin {
         }
         var result: [String: DType] = [:]
         for (key, value) in members {
-            guard let name = value.stringValue, let dtype = DType(name: name), [.bf16, .f8_e4m3, .f8_e5m2, .f16].contains(dtype) else {
-                throw AmalgamError(.invalidFormat, "\(dtypesMember) gives '\(key)' the dtype \(value.serialized()), expected bf16, f8_e4m3 or f8_e5m2")
+            guard let name = value.stringValue, let dtype = DType(name: name),
+                [.bf16, .f8_e4m3, .f8_e5m2, .f16].contains(dtype)
+            else {
+                throw AmalgamError(
+                    .invalidFormat,
+                    "\(dtypesMember) gives '\(key)' the dtype \(value.serialized()), expected bf16, f8_e4m3 or f8_e5m2")
             }
             result[key] = dtype
         }
@@ -167,11 +187,14 @@ public struct NPZPlugin: FormatPlugin {
             try AmalgamError.withContext(file: path, tensor: tensor.name) {
                 let (key, transpose) = NPZKeys.key(for: tensor, graph: graph)
                 try NPZKeys.validate(key)
-                guard keys.insert(key).inserted else { throw AmalgamError(.invalidFormat, "two tensors map to the npz key '\(key)'") }
+                guard keys.insert(key).inserted else {
+                    throw AmalgamError(.invalidFormat, "two tensors map to the npz key '\(key)'")
+                }
                 let array = try NPYArray.encode(tensor, transposeBack: transpose, keepDType: keepDType)
                 if let recorded = array.recordedDType { sidecar.append((key, .string(recorded.rawValue))) }
                 if array.widened { widened.append(tensor.name) }
-                let header = NPYHeader.serialize(descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder)
+                let header = NPYHeader.serialize(
+                    descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder)
                 try array.bytes.withUnsafeBytes { (data) throws in
                     try header.withUnsafeBytes { (head) throws in
                         let crc = Zlib.crc32(data, continuing: Zlib.crc32(head))
@@ -179,10 +202,14 @@ public struct NPZPlugin: FormatPlugin {
                         if compress {
                             let deflated = try Zlib.deflate(parts: [head, data])
                             try deflated.withUnsafeBytes { (payload) throws in
-                                try zip.add(name: key + ".npy", method: 8, crc32: crc, uncompressedSize: size, payload: [payload], into: file)
+                                try zip.add(
+                                    name: key + ".npy", method: 8, crc32: crc, uncompressedSize: size,
+                                    payload: [payload], into: file)
                             }
                         } else {
-                            try zip.add(name: key + ".npy", method: 0, crc32: crc, uncompressedSize: size, payload: [head, data], into: file)
+                            try zip.add(
+                                name: key + ".npy", method: 0, crc32: crc, uncompressedSize: size,
+                                payload: [head, data], into: file)
                         }
                     }
                 }
@@ -192,14 +219,18 @@ public struct NPZPlugin: FormatPlugin {
         if !sidecar.isEmpty {
             let json = Array(JSONValue.object(sidecar).serialized().utf8)
             try json.withUnsafeBytes { (bytes) throws in
-                try zip.add(name: Self.dtypesMember, method: 0, crc32: Zlib.crc32(bytes), uncompressedSize: bytes.count, payload: [bytes], into: file)
+                try zip.add(
+                    name: Self.dtypesMember, method: 0, crc32: Zlib.crc32(bytes), uncompressedSize: bytes.count,
+                    payload: [bytes], into: file)
             }
         }
         try zip.finish(into: file)
         try options.validateBeforeCommit()
         try transaction.commit()
         if !widened.isEmpty {
-            options.warn("\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits")
+            options.warn(
+                "\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits"
+            )
         }
         return transaction.targetPaths
     }
@@ -219,7 +250,9 @@ struct NPYArray {
 
     static func encode(_ tensor: Tensor, transposeBack: Bool, keepDType: Bool) throws -> NPYArray {
         guard let dtype = tensor.encoding.dtype else {
-            throw AmalgamError(.unsupported, "is \(tensor.encoding)-quantised; npz stores plain dtypes: add --dtype f32, f16 or bf16 to decode it")
+            throw AmalgamError(
+                .unsupported,
+                "is \(tensor.encoding)-quantised; npz stores plain dtypes: add --dtype f32, f16 or bf16 to decode it")
         }
         var shape = tensor.shape.dimensions
         // Column-major sources pass through as they are (no copy), unless they need transposing.
@@ -234,12 +267,17 @@ struct NPYArray {
             return NPYArray(descr: descr, shape: shape, bytes: bytes, fortranOrder: fortranOrder)
         }
         if keepDType {
-            return NPYArray(descr: dtype.byteWidth == 2 ? "<u2" : "|u1", shape: shape, bytes: bytes, fortranOrder: fortranOrder, recordedDType: dtype)
+            return NPYArray(
+                descr: dtype.byteWidth == 2 ? "<u2" : "|u1", shape: shape, bytes: bytes, fortranOrder: fortranOrder,
+                recordedDType: dtype)
         }
         let count = tensor.shape.elementCount
         let output = OwnedBuffer(byteCount: count * 4)
         bytes.withUnsafeBytes { source in
-            ElementConversion.convert(source, from: dtype, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount), to: .f32, count: count)
+            ElementConversion.convert(
+                source, from: dtype,
+                into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount), to: .f32,
+                count: count)
         }
         return NPYArray(descr: "<f4", shape: shape, bytes: output.region, fortranOrder: fortranOrder, widened: true)
     }

@@ -23,13 +23,21 @@ struct ZipEntry {
 struct ZipDirectory {
     let entries: [ZipEntry]
 
-    private static func u16(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt16 { b.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian }
-    private static func u32(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 { b.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian }
-    private static func u64(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt64 { b.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian }
+    private static func u16(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt16 {
+        b.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian
+    }
+    private static func u32(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt32 {
+        b.loadUnaligned(fromByteOffset: at, as: UInt32.self).littleEndian
+    }
+    private static func u64(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt64 {
+        b.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
+    }
 
     init(_ bytes: UnsafeRawBufferPointer) throws(AmalgamError) {
         let size = bytes.count
-        func fail(_ message: String, at offset: Int) -> AmalgamError { AmalgamError(.invalidFormat, message, offset: UInt64(offset)) }
+        func fail(_ message: String, at offset: Int) -> AmalgamError {
+            AmalgamError(.invalidFormat, message, offset: UInt64(offset))
+        }
 
         // End of central directory: 22 bytes plus a comment of up to 65535 bytes.
         var end = -1
@@ -37,7 +45,9 @@ struct ZipDirectory {
             var candidate = size - 22
             let lowest = max(0, size - 22 - 65535)
             while candidate >= lowest {
-                if Self.u32(bytes, candidate) == 0x0605_4B50 && candidate + 22 + Int(Self.u16(bytes, candidate + 20)) == size {
+                if Self.u32(bytes, candidate) == 0x0605_4B50
+                    && candidate + 22 + Int(Self.u16(bytes, candidate + 20)) == size
+                {
                     end = candidate
                     break
                 }
@@ -68,8 +78,10 @@ struct ZipDirectory {
         } else if count == 0xFFFF || directorySize == 0xFFFF_FFFF || directoryOffset == 0xFFFF_FFFF {
             throw fail("end record defers to a ZIP64 record that is missing", at: end)
         }
-        guard directoryOffset <= UInt64(directoryLimit), directorySize <= UInt64(directoryLimit) - directoryOffset else {
-            throw fail("central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the archive", at: end)
+        guard directoryOffset <= UInt64(directoryLimit), directorySize <= UInt64(directoryLimit) - directoryOffset
+        else {
+            throw fail(
+                "central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the archive", at: end)
         }
         guard count <= directorySize / 46 else {
             throw fail("\(count) entries cannot fit in a \(directorySize)-byte central directory", at: end)
@@ -94,8 +106,14 @@ struct ZipDirectory {
             var localOffset = UInt64(Self.u32(bytes, cursor + 42))
             let nameStart = cursor + 46
             let next = nameStart + nameLength + extraLength + commentLength
-            guard next <= directoryEnd else { throw fail("central directory entry runs past the directory", at: cursor) }
-            guard let name = String(validating: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<(nameStart + nameLength)]), as: UTF8.self) else {
+            guard next <= directoryEnd else {
+                throw fail("central directory entry runs past the directory", at: cursor)
+            }
+            guard
+                let name = String(
+                    validating: UnsafeRawBufferPointer(rebasing: bytes[nameStart..<(nameStart + nameLength)]),
+                    as: UTF8.self)
+            else {
                 throw fail("member name is not valid UTF-8", at: nameStart)
             }
             // ZIP64 extra: the 8-byte values for the fields saturated at 0xFFFFFFFF, in order.
@@ -104,13 +122,20 @@ struct ZipDirectory {
             while extra + 4 <= extraEnd {
                 let id = Self.u16(bytes, extra)
                 let length = Int(Self.u16(bytes, extra + 2))
-                guard extra + 4 + length <= extraEnd else { throw fail("extra field of '\(name)' runs past its entry", at: extra) }
+                guard extra + 4 + length <= extraEnd else {
+                    throw fail("extra field of '\(name)' runs past its entry", at: extra)
+                }
                 if id == 0x0001 {
                     var field = extra + 4
                     for slot in 0..<3 {
-                        let saturated = slot == 0 ? uncompressed == 0xFFFF_FFFF : slot == 1 ? compressed == 0xFFFF_FFFF : localOffset == 0xFFFF_FFFF
+                        let saturated =
+                            slot == 0
+                            ? uncompressed == 0xFFFF_FFFF
+                            : slot == 1 ? compressed == 0xFFFF_FFFF : localOffset == 0xFFFF_FFFF
                         guard saturated else { continue }
-                        guard field + 8 <= extra + 4 + length else { throw fail("ZIP64 extra field of '\(name)' is too short", at: extra) }
+                        guard field + 8 <= extra + 4 + length else {
+                            throw fail("ZIP64 extra field of '\(name)' is too short", at: extra)
+                        }
                         let value = Self.u64(bytes, field)
                         switch slot {
                         case 0: uncompressed = value
@@ -122,16 +147,24 @@ struct ZipDirectory {
                 }
                 extra += 4 + length
             }
-            guard flags & 1 == 0 else { throw AmalgamError(.unsupported, "member '\(name)' is encrypted", offset: UInt64(cursor)) }
+            guard flags & 1 == 0 else {
+                throw AmalgamError(.unsupported, "member '\(name)' is encrypted", offset: UInt64(cursor))
+            }
             guard method == 0 || method == 8 else {
-                throw AmalgamError(.unsupported, "member '\(name)' uses compression method \(method); only stored (0) and deflate (8) are supported", offset: UInt64(cursor))
+                throw AmalgamError(
+                    .unsupported,
+                    "member '\(name)' uses compression method \(method); only stored (0) and deflate (8) are supported",
+                    offset: UInt64(cursor))
             }
             guard names.insert(name).inserted else { throw fail("duplicate member '\(name)'", at: cursor) }
-            guard localOffset <= UInt64(directoryOffset), compressed <= UInt64(Int.max), uncompressed <= UInt64(Int.max) else {
+            guard localOffset <= UInt64(directoryOffset), compressed <= UInt64(Int.max), uncompressed <= UInt64(Int.max)
+            else {
                 throw fail("member '\(name)' has a local header offset or size outside the archive", at: cursor)
             }
             if method == 0 && compressed != uncompressed {
-                throw fail("stored member '\(name)' has inconsistent sizes (\(compressed) compressed, \(uncompressed) uncompressed)", at: cursor)
+                throw fail(
+                    "stored member '\(name)' has inconsistent sizes (\(compressed) compressed, \(uncompressed) uncompressed)",
+                    at: cursor)
             }
             // Local header: must exist, name the same member, and leave the data in bounds.
             let local = Int(localOffset)
@@ -142,21 +175,26 @@ struct ZipDirectory {
             let localExtraLength = Int(Self.u16(bytes, local + 28))
             let dataOffset = local + 30 + localNameLength + localExtraLength
             guard local + 30 + localNameLength <= Int(directoryOffset),
-                Array(UnsafeRawBufferPointer(rebasing: bytes[(local + 30)..<(local + 30 + localNameLength)])) == Array(name.utf8)
+                Array(UnsafeRawBufferPointer(rebasing: bytes[(local + 30)..<(local + 30 + localNameLength)]))
+                    == Array(name.utf8)
             else {
                 throw fail("local header of '\(name)' names a different member", at: local)
             }
             guard dataOffset <= Int(directoryOffset), Int(compressed) <= Int(directoryOffset) - dataOffset else {
-                throw fail("data of member '\(name)' (\(compressed) bytes at \(dataOffset)) runs past the end of the member area: truncated archive?", at: local)
+                throw fail(
+                    "data of member '\(name)' (\(compressed) bytes at \(dataOffset)) runs past the end of the member area: truncated archive?",
+                    at: local)
             }
-            entries.append(ZipEntry(
-                name: name, method: method, flags: flags, crc32: crc, compressedSize: Int(compressed),
-                uncompressedSize: Int(uncompressed), localHeaderOffset: local, dataOffset: dataOffset))
+            entries.append(
+                ZipEntry(
+                    name: name, method: method, flags: flags, crc32: crc, compressedSize: Int(compressed),
+                    uncompressedSize: Int(uncompressed), localHeaderOffset: local, dataOffset: dataOffset))
             cursor = next
         }
         // Members must not overlap (overlapping members are a zip-bomb technique).
         let ordered = entries.sorted { $0.localHeaderOffset < $1.localHeaderOffset }
-        for (before, after) in zip(ordered, ordered.dropFirst()) where before.dataOffset + before.compressedSize > after.localHeaderOffset {
+        for (before, after) in zip(ordered, ordered.dropFirst())
+        where before.dataOffset + before.compressedSize > after.localHeaderOffset {
             throw fail("members '\(before.name)' and '\(after.name)' overlap", at: after.localHeaderOffset)
         }
         self.entries = entries
@@ -182,7 +220,9 @@ struct ZipWriter {
 
     init(zip64Threshold: Int = 0xFFFF_FFFF) { self.zip64Threshold = zip64Threshold }
 
-    private static func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] { withUnsafeBytes(of: value.littleEndian) { Array($0) } }
+    private static func le<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+        withUnsafeBytes(of: value.littleEndian) { Array($0) }
+    }
 
     /// Adds one member whose (already compressed, for deflate) bytes are `payload`.
     mutating func add(
@@ -194,14 +234,24 @@ struct ZipWriter {
         let nameBytes = Array(name.utf8)
         let large = uncompressedSize >= zip64Threshold || compressedSize >= zip64Threshold
         var header: [UInt8] = Self.le(UInt32(0x0403_4B50)) + Self.le(UInt16(large ? 45 : 20))
-        header += Self.le(UInt16(Self.utf8Flag(nameBytes))) + Self.le(method) + Self.le(UInt16(0)) + Self.le(UInt16(0x21))
+        header +=
+            Self.le(UInt16(Self.utf8Flag(nameBytes))) + Self.le(method) + Self.le(UInt16(0)) + Self.le(UInt16(0x21))
         header += Self.le(crc32)
-        header += large ? Self.le(UInt32.max) + Self.le(UInt32.max) : Self.le(UInt32(compressedSize)) + Self.le(UInt32(uncompressedSize))
-        let extra = large ? Self.le(UInt16(1)) + Self.le(UInt16(16)) + Self.le(UInt64(uncompressedSize)) + Self.le(UInt64(compressedSize)) : []
+        header +=
+            large
+            ? Self.le(UInt32.max) + Self.le(UInt32.max)
+            : Self.le(UInt32(compressedSize)) + Self.le(UInt32(uncompressedSize))
+        let extra =
+            large
+            ? Self.le(UInt16(1)) + Self.le(UInt16(16)) + Self.le(UInt64(uncompressedSize))
+                + Self.le(UInt64(compressedSize)) : []
         header += Self.le(UInt16(nameBytes.count)) + Self.le(UInt16(extra.count)) + nameBytes + extra
         try file.write(header)
         for part in payload { try file.write(part) }
-        written.append(Written(name: nameBytes, method: method, crc32: crc32, compressedSize: compressedSize, uncompressedSize: uncompressedSize, offset: offset))
+        written.append(
+            Written(
+                name: nameBytes, method: method, crc32: crc32, compressedSize: compressedSize,
+                uncompressedSize: uncompressedSize, offset: offset))
     }
 
     private static func utf8Flag(_ name: [UInt8]) -> Int { name.contains { $0 >= 0x80 } ? 1 << 11 : 0 }
@@ -219,8 +269,11 @@ struct ZipWriter {
             if bigOffset { fields += Self.le(UInt64(entry.offset)) }
             let extra = fields.isEmpty ? [] : Self.le(UInt16(1)) + Self.le(UInt16(fields.count)) + fields
             let zip64 = !fields.isEmpty
-            var record: [UInt8] = Self.le(UInt32(0x0201_4B50)) + Self.le(UInt16(zip64 ? 45 : 20)) + Self.le(UInt16(zip64 ? 45 : 20))
-            record += Self.le(UInt16(Self.utf8Flag(entry.name))) + Self.le(entry.method) + Self.le(UInt16(0)) + Self.le(UInt16(0x21))
+            var record: [UInt8] =
+                Self.le(UInt32(0x0201_4B50)) + Self.le(UInt16(zip64 ? 45 : 20)) + Self.le(UInt16(zip64 ? 45 : 20))
+            record +=
+                Self.le(UInt16(Self.utf8Flag(entry.name))) + Self.le(entry.method) + Self.le(UInt16(0))
+                + Self.le(UInt16(0x21))
             record += Self.le(entry.crc32)
             record += Self.le(bigCompressed ? UInt32.max : UInt32(entry.compressedSize))
             record += Self.le(bigUncompressed ? UInt32.max : UInt32(entry.uncompressedSize))
@@ -233,16 +286,22 @@ struct ZipWriter {
         let needs64 = written.count >= 0xFFFF || directorySize >= zip64Threshold || directoryOffset >= zip64Threshold
         if needs64 {
             let recordOffset = file.position
-            var record: [UInt8] = Self.le(UInt32(0x0606_4B50)) + Self.le(UInt64(44)) + Self.le(UInt16(45)) + Self.le(UInt16(45))
-            record += Self.le(UInt32(0)) + Self.le(UInt32(0)) + Self.le(UInt64(written.count)) + Self.le(UInt64(written.count))
+            var record: [UInt8] =
+                Self.le(UInt32(0x0606_4B50)) + Self.le(UInt64(44)) + Self.le(UInt16(45)) + Self.le(UInt16(45))
+            record +=
+                Self.le(UInt32(0)) + Self.le(UInt32(0)) + Self.le(UInt64(written.count))
+                + Self.le(UInt64(written.count))
             record += Self.le(UInt64(directorySize)) + Self.le(UInt64(directoryOffset))
-            record += Self.le(UInt32(0x0706_4B50)) + Self.le(UInt32(0)) + Self.le(UInt64(recordOffset)) + Self.le(UInt32(1))
+            record +=
+                Self.le(UInt32(0x0706_4B50)) + Self.le(UInt32(0)) + Self.le(UInt64(recordOffset)) + Self.le(UInt32(1))
             try file.write(record)
         }
         var end: [UInt8] = Self.le(UInt32(0x0605_4B50)) + Self.le(UInt16(0)) + Self.le(UInt16(0))
         let count = needs64 ? UInt16.max : UInt16(written.count)
         end += Self.le(count) + Self.le(count)
-        end += Self.le(needs64 ? UInt32.max : UInt32(directorySize)) + Self.le(needs64 ? UInt32.max : UInt32(directoryOffset))
+        end +=
+            Self.le(needs64 ? UInt32.max : UInt32(directorySize))
+            + Self.le(needs64 ? UInt32.max : UInt32(directoryOffset))
         end += Self.le(UInt16(0))
         try file.write(end)
     }

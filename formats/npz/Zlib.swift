@@ -21,7 +21,9 @@ enum Zlib {
     ///   a header); when false, the stream must end exactly there.
     /// - Throws: `.invalidFormat` when the stream is corrupt, ends early, or would produce
     ///   more than `capacity` bytes (a zip bomb, or sizes that lie).
-    static func inflate(_ compressed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, partial: Bool = false) throws(AmalgamError) -> Int {
+    static func inflate(
+        _ compressed: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer, partial: Bool = false
+    ) throws(AmalgamError) -> Int {
         var stream = z_stream()
         guard inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw AmalgamError(.internal, "zlib inflateInit2 failed")
@@ -64,10 +66,13 @@ enum Zlib {
                         return CZlib.inflate(&stream, Z_NO_FLUSH)
                     }
                     if more == Z_STREAM_END && stream.avail_out == 1 { return produced }
-                    throw AmalgamError(.invalidFormat, "deflate stream inflates beyond the \(output.count) bytes it declares (zip bomb?)")
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "deflate stream inflates beyond the \(output.count) bytes it declares (zip bomb?)")
                 }
                 if status == Z_BUF_ERROR && stream.avail_in == 0 && inputLeft == 0 {
-                    throw AmalgamError(.invalidFormat, "deflate stream is truncated after \(produced) of \(output.count) bytes")
+                    throw AmalgamError(
+                        .invalidFormat, "deflate stream is truncated after \(produced) of \(output.count) bytes")
                 }
             default:
                 let reason = stream.msg.map { String(cString: $0) } ?? "error \(status)"
@@ -80,7 +85,11 @@ enum Zlib {
     /// level (6, as numpy's `savez_compressed`).
     static func deflate(parts: [UnsafeRawBufferPointer]) throws(AmalgamError) -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard
+            deflateInit2_(
+                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else {
             throw AmalgamError(.internal, "zlib deflateInit2 failed")
         }
         defer { deflateEnd(&stream) }

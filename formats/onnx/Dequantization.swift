@@ -37,18 +37,26 @@ enum Dequantization {
             let label = node.label(index: index)
             switch node.opType {
             case "DequantizeLinear":
-                guard node.inputs.count >= 2, isQuantized(node.inputs[0]), isScale(node.inputs[1]), (node.integers["block_size"] ?? 0) == 0 else { continue }
+                guard node.inputs.count >= 2, isQuantized(node.inputs[0]), isScale(node.inputs[1]),
+                    (node.integers["block_size"] ?? 0) == 0
+                else { continue }
                 let zeroPoint = node.inputs.count >= 3 && !node.inputs[2].isEmpty ? node.inputs[2] : nil
                 if let zeroPoint, initializers[zeroPoint]?.dtype != initializers[node.inputs[0]]?.dtype { continue }
-                chains.append(Chain(output: output, quantized: node.inputs[0], scale: node.inputs[1], zeroPoint: zeroPoint,
-                                    axis: Int(node.integers["axis"] ?? 1), nodes: [label]))
+                chains.append(
+                    Chain(
+                        output: output, quantized: node.inputs[0], scale: node.inputs[1], zeroPoint: zeroPoint,
+                        axis: Int(node.integers["axis"] ?? 1), nodes: [label]))
             case "Mul":
                 guard node.inputs.count == 2 else { continue }
                 for (castInput, scale) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
-                    guard isScale(scale), let (cast, castIndex) = producers[castInput], cast.opType == "Cast", cast.integers["to"] == Int64(ONNXDataType.float),
-                          let quantized = cast.inputs.first, isQuantized(quantized) else { continue }
-                    chains.append(Chain(output: output, quantized: quantized, scale: scale, zeroPoint: nil, axis: nil,
-                                        nodes: [label, cast.label(index: castIndex)]))
+                    guard isScale(scale), let (cast, castIndex) = producers[castInput], cast.opType == "Cast",
+                        cast.integers["to"] == Int64(ONNXDataType.float),
+                        let quantized = cast.inputs.first, isQuantized(quantized)
+                    else { continue }
+                    chains.append(
+                        Chain(
+                            output: output, quantized: quantized, scale: scale, zeroPoint: nil, axis: nil,
+                            nodes: [label, cast.label(index: castIndex)]))
                     break
                 }
             default:
@@ -60,7 +68,8 @@ enum Dequantization {
 
     /// The f32 tensor a chain computes, as an entry whose bytes are produced on demand.
     static func entry(for chain: Chain, initializers: [String: ONNXEntry], path: String) throws -> ONNXEntry {
-        let quantized = initializers[chain.quantized]!, scale = initializers[chain.scale]!
+        let quantized = initializers[chain.quantized]!
+        let scale = initializers[chain.scale]!
         let zeroPoint = chain.zeroPoint.flatMap { initializers[$0] }
         return try AmalgamError.withContext(file: path, tensor: chain.output) {
             let dims = quantized.storedShape.dimensions
@@ -69,21 +78,30 @@ enum Dequantization {
             if let axis = chain.axis, scale.storedShape.elementCount > 1 {
                 let resolved = axis < 0 ? axis + dims.count : axis
                 guard resolved >= 0, resolved < dims.count, scale.storedShape.dimensions == [dims[resolved]] else {
-                    throw AmalgamError(.invalidFormat, "DequantizeLinear scale of shape \(scale.storedShape) does not fit axis \(axis) of \(quantized.storedShape)")
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "DequantizeLinear scale of shape \(scale.storedShape) does not fit axis \(axis) of \(quantized.storedShape)"
+                    )
                 }
                 scaleDims = dims.indices.map { $0 == resolved ? dims[resolved] : 1 }
             } else {
                 let own = scale.storedShape.dimensions
                 guard own.count <= dims.count else {
-                    throw AmalgamError(.invalidFormat, "scale of shape \(scale.storedShape) does not broadcast to \(quantized.storedShape)")
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "scale of shape \(scale.storedShape) does not broadcast to \(quantized.storedShape)")
                 }
                 scaleDims = [Int](repeating: 1, count: dims.count - own.count) + own
                 for (d, s) in zip(dims, scaleDims) where s != 1 && s != d {
-                    throw AmalgamError(.invalidFormat, "scale of shape \(scale.storedShape) does not broadcast to \(quantized.storedShape)")
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "scale of shape \(scale.storedShape) does not broadcast to \(quantized.storedShape)")
                 }
             }
             if let zeroPoint, zeroPoint.storedShape.elementCount != scale.storedShape.elementCount {
-                throw AmalgamError(.invalidFormat, "zero point of shape \(zeroPoint.storedShape) does not match the scale's \(scale.storedShape)")
+                throw AmalgamError(
+                    .invalidFormat,
+                    "zero point of shape \(zeroPoint.storedShape) does not match the scale's \(scale.storedShape)")
             }
             var strides = [Int](repeating: 0, count: dims.count)
             var step = 1
@@ -103,9 +121,14 @@ enum Dequantization {
             result.densify = {
                 let buffer = OwnedBuffer(byteCount: count * 4)
                 let out = buffer.pointer.assumingMemoryBound(to: Float.self)
-                let zeros: [Int64] = z.map { region in
-                    region.withUnsafeBytes { raw in (0..<(region.count / dtype.byteWidth)).map { Int64(ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: $0)) } }
-                } ?? []
+                let zeros: [Int64] =
+                    z.map { region in
+                        region.withUnsafeBytes { raw in
+                            (0..<(region.count / dtype.byteWidth)).map {
+                                Int64(ElementConversion.loadDouble(raw.baseAddress!, as: dtype, at: $0))
+                            }
+                        }
+                    } ?? []
                 q.withUnsafeBytes { qs in
                     s.withUnsafeBytes { ss in
                         var index = [Int](repeating: 0, count: dims.count)
@@ -115,7 +138,8 @@ enum Dequantization {
                             // In 64 bits: an INT32 value minus its zero point can leave 32.
                             let value = Int64(ElementConversion.loadDouble(qs.baseAddress!, as: dtype, at: element))
                             let zero = zeros.isEmpty ? 0 : zeros[position]
-                            out[element] = Float(value - zero) * ss.loadUnaligned(fromByteOffset: 4 * position, as: Float.self)
+                            out[element] =
+                                Float(value - zero) * ss.loadUnaligned(fromByteOffset: 4 * position, as: Float.self)
                             // Next multi-index, last axis fastest.
                             var axis = dims.count - 1
                             while axis >= 0 {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AmalgamCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Opens the files that `data_location: EXTERNAL` tensors point into, enforcing ONNX's
 /// path rules against traversal (CVE-2022-25882, CVE-2024-27318): the location must be a
@@ -19,7 +20,9 @@ final class ExternalDataFiles {
 
     /// The bytes `[offset, offset + length)` of `location`; `length` defaults to the
     /// tensor's size and must equal it when given.
-    func region(location: String?, offset: String?, length: String?, expectedBytes: Int) throws(AmalgamError) -> ByteRegion {
+    func region(location: String?, offset: String?, length: String?, expectedBytes: Int) throws(AmalgamError)
+        -> ByteRegion
+    {
         guard let location, !location.isEmpty else {
             throw AmalgamError(.invalidFormat, "external data without a 'location'", file: modelPath)
         }
@@ -27,18 +30,23 @@ final class ExternalDataFiles {
         func number(_ text: String?, _ key: String) throws(AmalgamError) -> Int? {
             guard let text else { return nil }
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int(text) else {
-                throw AmalgamError(.invalidFormat, "external data '\(key)' is not a decimal byte count: '\(text)'", file: modelPath)
+                throw AmalgamError(
+                    .invalidFormat, "external data '\(key)' is not a decimal byte count: '\(text)'", file: modelPath)
             }
             return value
         }
         let start = try number(offset, "offset") ?? 0
         let count = try number(length, "length") ?? expectedBytes
         guard count == expectedBytes else {
-            throw AmalgamError(.invalidFormat, "external data length \(count) does not match the \(expectedBytes) bytes the tensor needs", file: modelPath)
+            throw AmalgamError(
+                .invalidFormat,
+                "external data length \(count) does not match the \(expectedBytes) bytes the tensor needs",
+                file: modelPath)
         }
         guard start <= file.size, count <= file.size - start else {
             throw AmalgamError(
-                .invalidFormat, "external data [\(start), \(start) + \(count)) lies outside '\(location)' (\(file.size) bytes)",
+                .invalidFormat,
+                "external data [\(start), \(start) + \(count)) lies outside '\(location)' (\(file.size) bytes)",
                 file: modelPath)
         }
         return file.region.slice(offset: start, count: count)
@@ -52,7 +60,10 @@ final class ExternalDataFiles {
             throw AmalgamError(.notFound, "external data file '\(location)' does not exist", file: modelPath)
         }
         guard let root = Self.realPath(folder), resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
-            throw AmalgamError(.invalidFormat, "external data location '\(location)' leads outside the model's folder (through a symbolic link)", file: modelPath)
+            throw AmalgamError(
+                .invalidFormat,
+                "external data location '\(location)' leads outside the model's folder (through a symbolic link)",
+                file: modelPath)
         }
         let file = try MappedFile(path: resolved)
         files[location] = file
@@ -62,13 +73,21 @@ final class ExternalDataFiles {
     /// The syntactic rules: relative, no `..`, no backslashes or NUL.
     static func checkLocation(_ location: String, modelPath: String) throws(AmalgamError) {
         if location.hasPrefix("/") {
-            throw AmalgamError(.invalidFormat, "external data location '\(location)' is an absolute path; it must be relative to the model's folder", file: modelPath)
+            throw AmalgamError(
+                .invalidFormat,
+                "external data location '\(location)' is an absolute path; it must be relative to the model's folder",
+                file: modelPath)
         }
         if location.contains("\\") || location.utf8.contains(0) || location.contains(":") {
-            throw AmalgamError(.invalidFormat, "external data location '\(location)' contains a backslash, colon or NUL", file: modelPath)
+            throw AmalgamError(
+                .invalidFormat, "external data location '\(location)' contains a backslash, colon or NUL",
+                file: modelPath)
         }
         if location.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
-            throw AmalgamError(.invalidFormat, "external data location '\(location)' contains '..'; it must stay inside the model's folder", file: modelPath)
+            throw AmalgamError(
+                .invalidFormat,
+                "external data location '\(location)' contains '..'; it must stay inside the model's folder",
+                file: modelPath)
         }
     }
 

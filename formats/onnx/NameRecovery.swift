@@ -35,9 +35,11 @@ enum NameRecovery {
         guard !name.hasPrefix("onnx::"), name.contains(".") else { return false }
         let components = name.split(separator: ".", omittingEmptySubsequences: false)
         return components.allSatisfy { component in
-            !component.isEmpty && component.utf8.allSatisfy { byte in
-                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F
-            }
+            !component.isEmpty
+                && component.utf8.allSatisfy { byte in
+                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                        || byte == 0x5F
+                }
         }
     }
 
@@ -56,8 +58,12 @@ enum NameRecovery {
         var renamed = 0
         for (name, rank) in tensors {
             var recovered = Recovered(canonical: name, transposed: false)
-            if !isStateDictName(name), let proposal = proposal(for: name, rank: rank, consumers: consumers[name] ?? [], stateDictNames: stateDictNames, allConsumers: consumers),
-               !used.contains(proposal.canonical) {
+            if !isStateDictName(name),
+                let proposal = proposal(
+                    for: name, rank: rank, consumers: consumers[name] ?? [], stateDictNames: stateDictNames,
+                    allConsumers: consumers),
+                !used.contains(proposal.canonical)
+            {
                 used.insert(proposal.canonical)
                 recovered = proposal
                 renamed += 1

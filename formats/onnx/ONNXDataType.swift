@@ -6,7 +6,8 @@ enum ONNXDataType {
     static let int32: Int32 = 6, int64: Int32 = 7, string: Int32 = 8, bool: Int32 = 9, float16: Int32 = 10
     static let double: Int32 = 11, uint32: Int32 = 12, uint64: Int32 = 13, complex64: Int32 = 14
     static let complex128: Int32 = 15, bfloat16: Int32 = 16, float8e4m3fn: Int32 = 17, float8e4m3fnuz: Int32 = 18
-    static let float8e5m2: Int32 = 19, float8e5m2fnuz: Int32 = 20, uint4: Int32 = 21, int4: Int32 = 22, float4e2m1: Int32 = 23
+    static let float8e5m2: Int32 = 19, float8e5m2fnuz: Int32 = 20, uint4: Int32 = 21, int4: Int32 = 22,
+        float4e2m1: Int32 = 23
 
     static let names: [Int32: String] = [
         1: "FLOAT", 2: "UINT8", 3: "INT8", 4: "UINT16", 5: "INT16", 6: "INT32", 7: "INT64", 8: "STRING", 9: "BOOL",

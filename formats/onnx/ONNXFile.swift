@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AmalgamCore
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// One tensor of an ONNX file: where it sits in the graph, its canonical name and layout,
 /// and its bytes as stored.
@@ -34,20 +35,27 @@ struct ONNXEntry {
     var storage: TensorStorage {
         if let densify { return .deferred(densify) }
         guard ONNXDataType.isFourBit(proto.dataType) else { return .region(storedRegion) }
-        let region = storedRegion, count = storedShape.elementCount, signed = proto.dataType == ONNXDataType.int4
+        let region = storedRegion
+        let count = storedShape.elementCount
+        let signed = proto.dataType == ONNXDataType.int4
         return .deferred { ONNXFile.unpackFourBit(region, count: count, signed: signed) }
     }
 
     /// The tensor in canonical form.
     var tensor: Tensor {
         guard transposed, storedShape.dimensions.count == 2 else {
-            return Tensor(name: canonicalName, originalName: qualifiedName, shape: storedShape, encoding: .plain(dtype), storage: storage)
+            return Tensor(
+                name: canonicalName, originalName: qualifiedName, shape: storedShape, encoding: .plain(dtype),
+                storage: storage)
         }
         let (rows, columns) = (storedShape.dimensions[0], storedShape.dimensions[1])
-        let source = storage, width = dtype.byteWidth
+        let source = storage
+        let width = dtype.byteWidth
         return Tensor(
             name: canonicalName, originalName: qualifiedName, shape: Shape([columns, rows]), encoding: .plain(dtype),
-            storage: .deferred { ElementLayout.transposed(try source.load(), rows: rows, columns: columns, width: width) })
+            storage: .deferred {
+                ElementLayout.transposed(try source.load(), rows: rows, columns: columns, width: width)
+            })
     }
 }
 
@@ -65,7 +73,9 @@ struct ONNXFile {
         let file = try MappedFile(path: path)
         self.path = path
         self.file = file
-        let model = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try ONNXModel(bytes: bytes, path: path) }
+        let model = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in
+            try ONNXModel(bytes: bytes, path: path)
+        }
         self.model = model
         let external = ExternalDataFiles(modelPath: path)
         var notes: [String] = []
@@ -78,15 +88,20 @@ struct ONNXFile {
         }
         let recovered: Set<ONNXEntry.Kind> = [.initializer, .dequantized]
         let topLevel = entries.filter { !$0.inSubgraph && recovered.contains($0.kind) }
-        let recovery = NameRecovery.recover(graph: model.graph, tensors: topLevel.map { ($0.qualifiedName, $0.storedShape.dimensions.count) })
+        let recovery = NameRecovery.recover(
+            graph: model.graph, tensors: topLevel.map { ($0.qualifiedName, $0.storedShape.dimensions.count) })
         for index in entries.indices {
-            if !entries[index].inSubgraph, recovered.contains(entries[index].kind), let recovered = recovery.names[entries[index].qualifiedName] {
+            if !entries[index].inSubgraph, recovered.contains(entries[index].kind),
+                let recovered = recovery.names[entries[index].qualifiedName]
+            {
                 entries[index].canonicalName = recovered.canonical
                 entries[index].transposed = recovered.transposed
             }
         }
         if recovery.renamedThroughGraph > 0 {
-            notes.append("\(recovery.renamedThroughGraph) initializer(s) named after the graph nodes that use them (MatMul weights transposed to [out, in])")
+            notes.append(
+                "\(recovery.renamedThroughGraph) initializer(s) named after the graph nodes that use them (MatMul weights transposed to [out, in])"
+            )
         }
         if let prefix = recovery.removedPrefix {
             notes.append("wrapper prefix '\(prefix)' removed from tensor names")
@@ -102,17 +117,23 @@ struct ONNXFile {
     /// (see `Dequantization`); returns how many.
     private static func dequantize(_ graph: ONNXGraph, entries: inout [ONNXEntry], path: String) throws -> Int {
         var initializers: [String: ONNXEntry] = [:]
-        for entry in entries where !entry.inSubgraph && entry.kind == .initializer { initializers[entry.qualifiedName] = entry }
+        for entry in entries where !entry.inSubgraph && entry.kind == .initializer {
+            initializers[entry.qualifiedName] = entry
+        }
         let chains = Dequantization.chains(in: graph, initializers: initializers)
         guard !chains.isEmpty else { return 0 }
         var consumers: [String: Set<String>] = [:]
         for (index, node) in graph.nodes.enumerated() {
-            for input in node.inputs where !input.isEmpty { consumers[input, default: []].insert(node.label(index: index)) }
+            for input in node.inputs where !input.isEmpty {
+                consumers[input, default: []].insert(node.label(index: index))
+            }
         }
         // An input is absorbed when the chains account for every node that reads it.
         var chainNodes: [String: Set<String>] = [:]
         for chain in chains {
-            for input in [chain.quantized, chain.scale, chain.zeroPoint].compactMap({ $0 }) { chainNodes[input, default: []].formUnion(chain.nodes) }
+            for input in [chain.quantized, chain.scale, chain.zeroPoint].compactMap({ $0 }) {
+                chainNodes[input, default: []].formUnion(chain.nodes)
+            }
         }
         let absorbed = Set(chainNodes.filter { consumers[$0.key, default: []].isSubset(of: $0.value) }.keys)
         let taken = Set(entries.map(\.qualifiedName))
@@ -128,28 +149,42 @@ struct ONNXFile {
     /// Gathers a graph's initializers, then its Constant nodes' floating-point values, then
     /// its subgraphs' tensors under `<node>.<attribute>.` prefixes.
     private static func collect(
-        _ graph: ONNXGraph, prefix: String, into entries: inout [ONNXEntry], file: MappedFile, external: ExternalDataFiles, path: String
+        _ graph: ONNXGraph, prefix: String, into entries: inout [ONNXEntry], file: MappedFile,
+        external: ExternalDataFiles, path: String
     ) throws {
         for proto in graph.initializers {
-            entries.append(try entry(proto, name: prefix + proto.name, kind: .initializer, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+            entries.append(
+                try entry(
+                    proto, name: prefix + proto.name, kind: .initializer, inSubgraph: !prefix.isEmpty, file: file,
+                    external: external, path: path))
         }
         for sparse in graph.sparseInitializers {
-            entries.append(try sparseEntry(sparse, name: prefix + sparse.values.name, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+            entries.append(
+                try sparseEntry(
+                    sparse, name: prefix + sparse.values.name, inSubgraph: !prefix.isEmpty, file: file,
+                    external: external, path: path))
         }
         for node in graph.nodes {
             guard let constant = node.constant, !constant.name.isEmpty,
-                  let dtype = try? ONNXDataType.dtype(for: constant.dataType), dtype.isFloatingPoint else { continue }
-            entries.append(try entry(constant, name: prefix + constant.name, kind: .constant, inSubgraph: !prefix.isEmpty, file: file, external: external, path: path))
+                let dtype = try? ONNXDataType.dtype(for: constant.dataType), dtype.isFloatingPoint
+            else { continue }
+            entries.append(
+                try entry(
+                    constant, name: prefix + constant.name, kind: .constant, inSubgraph: !prefix.isEmpty, file: file,
+                    external: external, path: path))
         }
         for (index, node) in graph.nodes.enumerated() {
             for (attribute, subgraph) in node.subgraphs {
-                try collect(subgraph, prefix: prefix + "\(node.label(index: index)).\(attribute).", into: &entries, file: file, external: external, path: path)
+                try collect(
+                    subgraph, prefix: prefix + "\(node.label(index: index)).\(attribute).", into: &entries, file: file,
+                    external: external, path: path)
             }
         }
     }
 
     private static func entry(
-        _ proto: ONNXTensorProto, name: String, kind: ONNXEntry.Kind, inSubgraph: Bool, file: MappedFile, external: ExternalDataFiles, path: String
+        _ proto: ONNXTensorProto, name: String, kind: ONNXEntry.Kind, inSubgraph: Bool, file: MappedFile,
+        external: ExternalDataFiles, path: String
     ) throws -> ONNXEntry {
         try AmalgamError.withContext(file: path, tensor: name) {
             guard !proto.name.isEmpty else { throw AmalgamError(.invalidFormat, "a tensor has no name") }
@@ -159,30 +194,39 @@ struct ONNXFile {
             }
             let shape = try Shape(checking: proto.dims.map { UInt64($0) })
             let fourBit = ONNXDataType.isFourBit(proto.dataType)
-            let storedBytes = fourBit ? (shape.elementCount + 1) / 2 : try shape.byteCount(elementBytes: dtype.byteWidth)
+            let storedBytes =
+                fourBit ? (shape.elementCount + 1) / 2 : try shape.byteCount(elementBytes: dtype.byteWidth)
             let region: ByteRegion
             switch proto.data {
             case .none:
                 guard shape.elementCount == 0 else {
-                    throw AmalgamError(.invalidFormat, "\(ONNXDataType.name(proto.dataType)) tensor of shape \(shape) has no data")
+                    throw AmalgamError(
+                        .invalidFormat, "\(ONNXDataType.name(proto.dataType)) tensor of shape \(shape) has no data")
                 }
                 region = ByteRegion(copying: [])
             case .raw(let offset, let count):
                 guard count == storedBytes else {
-                    throw AmalgamError(.invalidFormat, "raw_data holds \(count) bytes, shape \(shape) of \(ONNXDataType.name(proto.dataType)) needs \(storedBytes)", offset: UInt64(offset))
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "raw_data holds \(count) bytes, shape \(shape) of \(ONNXDataType.name(proto.dataType)) needs \(storedBytes)",
+                        offset: UInt64(offset))
                 }
                 region = file.region.slice(offset: offset, count: count)
             case .typed(let bytes):
                 guard bytes.count == storedBytes else {
                     let width = max(dtype.byteWidth, 1)
-                    throw AmalgamError(.invalidFormat, "typed data holds \(bytes.count / width) values, shape \(shape) needs \(shape.elementCount)")
+                    throw AmalgamError(
+                        .invalidFormat,
+                        "typed data holds \(bytes.count / width) values, shape \(shape) needs \(shape.elementCount)")
                 }
                 region = ByteRegion(copying: bytes)
             case .external(let location, let offset, let length):
-                region = try external.region(location: location, offset: offset, length: length, expectedBytes: storedBytes)
+                region = try external.region(
+                    location: location, offset: offset, length: length, expectedBytes: storedBytes)
             }
             return ONNXEntry(
-                qualifiedName: name, kind: kind, inSubgraph: inSubgraph, canonicalName: name, transposed: false, proto: proto, dtype: dtype,
+                qualifiedName: name, kind: kind, inSubgraph: inSubgraph, canonicalName: name, transposed: false,
+                proto: proto, dtype: dtype,
                 storedShape: shape, storedRegion: region, densify: nil)
         }
     }
@@ -190,22 +234,34 @@ struct ONNXFile {
     /// A sparse initializer as a dense tensor: zeros, with `values` scattered to `indices`
     /// (checked: INT64, in range, one per value).
     private static func sparseEntry(
-        _ sparse: ONNXSparseTensor, name: String, inSubgraph: Bool, file: MappedFile, external: ExternalDataFiles, path: String
+        _ sparse: ONNXSparseTensor, name: String, inSubgraph: Bool, file: MappedFile, external: ExternalDataFiles,
+        path: String
     ) throws -> ONNXEntry {
-        let values = try entry(sparse.values, name: name, kind: .sparse, inSubgraph: inSubgraph, file: file, external: external, path: path)
-        let indices = try entry(sparse.indices, name: name + " (indices)", kind: .sparse, inSubgraph: inSubgraph, file: file, external: external, path: path)
+        let values = try entry(
+            sparse.values, name: name, kind: .sparse, inSubgraph: inSubgraph, file: file, external: external, path: path
+        )
+        let indices = try entry(
+            sparse.indices, name: name + " (indices)", kind: .sparse, inSubgraph: inSubgraph, file: file,
+            external: external, path: path)
         return try AmalgamError.withContext(file: path, tensor: name) {
-            guard sparse.dims.allSatisfy({ $0 >= 0 }) else { throw AmalgamError(.invalidFormat, "negative dimension in \(sparse.dims)") }
+            guard sparse.dims.allSatisfy({ $0 >= 0 }) else {
+                throw AmalgamError(.invalidFormat, "negative dimension in \(sparse.dims)")
+            }
             let shape = try Shape(checking: sparse.dims.map { UInt64($0) })
             let count = values.storedShape.elementCount
             guard values.storedShape.dimensions.count == 1 else {
                 throw AmalgamError(.invalidFormat, "sparse values must be 1-D, not \(values.storedShape)")
             }
-            guard indices.dtype == .i64 else { throw AmalgamError(.invalidFormat, "sparse indices must be INT64, not \(indices.dtype)") }
+            guard indices.dtype == .i64 else {
+                throw AmalgamError(.invalidFormat, "sparse indices must be INT64, not \(indices.dtype)")
+            }
             let rank = shape.dimensions.count
             let linear = indices.storedShape.dimensions == [count]
             guard linear || indices.storedShape.dimensions == [count, rank] else {
-                throw AmalgamError(.invalidFormat, "sparse indices of shape \(indices.storedShape) do not fit \(count) values of a rank-\(rank) tensor")
+                throw AmalgamError(
+                    .invalidFormat,
+                    "sparse indices of shape \(indices.storedShape) do not fit \(count) values of a rank-\(rank) tensor"
+                )
             }
             let width = values.dtype.byteWidth
             let total = try shape.byteCount(elementBytes: width)
@@ -222,18 +278,26 @@ struct ONNXFile {
                             position = Int(raw.loadUnaligned(fromByteOffset: 8 * k, as: Int64.self).littleEndian)
                         } else {
                             for axis in 0..<rank {
-                                let coordinate = Int(raw.loadUnaligned(fromByteOffset: 8 * (k * rank + axis), as: Int64.self).littleEndian)
+                                let coordinate = Int(
+                                    raw.loadUnaligned(fromByteOffset: 8 * (k * rank + axis), as: Int64.self)
+                                        .littleEndian)
                                 guard coordinate >= 0, coordinate < shape.dimensions[axis] else {
-                                    throw AmalgamError(.invalidFormat, "sparse index \(coordinate) on axis \(axis) is outside \(shape)", tensor: name)
+                                    throw AmalgamError(
+                                        .invalidFormat,
+                                        "sparse index \(coordinate) on axis \(axis) is outside \(shape)", tensor: name)
                                 }
                                 position = position * shape.dimensions[axis] + coordinate
                             }
                         }
                         guard position >= 0, position < shape.elementCount else {
-                            throw AmalgamError(.invalidFormat, "sparse index \(position) is outside the \(shape.elementCount) elements of \(shape)", tensor: name)
+                            throw AmalgamError(
+                                .invalidFormat,
+                                "sparse index \(position) is outside the \(shape.elementCount) elements of \(shape)",
+                                tensor: name)
                         }
                         source.withUnsafeBytes { values in
-                            (dense.pointer + position * width).copyMemory(from: values.baseAddress! + k * width, byteCount: width)
+                            (dense.pointer + position * width).copyMemory(
+                                from: values.baseAddress! + k * width, byteCount: width)
                         }
                     }
                 }

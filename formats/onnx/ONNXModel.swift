@@ -77,7 +77,8 @@ struct ONNXModel {
     init(bytes: UnsafeRawBufferPointer, path: String) throws(AmalgamError) {
         guard bytes.count <= Self.protobufLimit else {
             throw AmalgamError(
-                .overflow, "the file is \(bytes.count) bytes, over protobuf's 2 GiB limit; models this large must keep weights in external data",
+                .overflow,
+                "the file is \(bytes.count) bytes, over protobuf's 2 GiB limit; models this large must keep weights in external data",
                 file: path)
         }
         let prepared = try UnpackPreparation(bytes: bytes, path: path)
@@ -85,7 +86,8 @@ struct ONNXModel {
             onnx__model_proto__unpack(nil, buffer.count, buffer.baseAddress)
         }
         guard let unpacked else {
-            throw AmalgamError(.invalidFormat, "not a valid ONNX ModelProto (protobuf-c could not unpack it)", file: path)
+            throw AmalgamError(
+                .invalidFormat, "not a valid ONNX ModelProto (protobuf-c could not unpack it)", file: path)
         }
         defer { onnx__model_proto__free_unpacked(unpacked, nil) }
         let model = unpacked.pointee
@@ -93,13 +95,17 @@ struct ONNXModel {
             throw AmalgamError(.invalidFormat, "the ModelProto has no graph", file: path)
         }
         irVersion = model.has_ir_version != 0 ? model.ir_version : nil
-        opsets = Self.array(model.opset_import, model.n_opset_import).compactMap { $0.map { (Self.text($0.pointee.domain), $0.pointee.version) } }
+        opsets = Self.array(model.opset_import, model.n_opset_import).compactMap {
+            $0.map { (Self.text($0.pointee.domain), $0.pointee.version) }
+        }
         producerName = Self.text(model.producer_name)
         producerVersion = Self.text(model.producer_version)
         domain = Self.text(model.domain)
         modelVersion = model.has_model_version != 0 ? model.model_version : nil
         docString = Self.text(model.doc_string)
-        metadataProps = Self.array(model.metadata_props, model.n_metadata_props).compactMap { $0.map { (Self.text($0.pointee.key), Self.text($0.pointee.value)) } }
+        metadataProps = Self.array(model.metadata_props, model.n_metadata_props).compactMap {
+            $0.map { (Self.text($0.pointee.key), Self.text($0.pointee.value)) }
+        }
         self.graph = try Self.decode(graph.pointee, path: path)
     }
 
@@ -111,7 +117,9 @@ struct ONNXModel {
         UnsafeBufferPointer(start: pointer, count: pointer == nil ? 0 : count)
     }
 
-    private static func strings(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int) -> [String] {
+    private static func strings(_ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ count: Int)
+        -> [String]
+    {
         array(pointer, count).map { text($0) }
     }
 
@@ -152,9 +160,10 @@ struct ONNXModel {
             guard let values = tensor.values, let indices = tensor.indices else {
                 throw AmalgamError(.invalidFormat, "a sparse initializer lacks its values or indices", file: path)
             }
-            sparse.append(ONNXSparseTensor(
-                values: try decode(values.pointee, path: path), indices: try decode(indices.pointee, path: path),
-                dims: Array(array(tensor.dims, tensor.n_dims))))
+            sparse.append(
+                ONNXSparseTensor(
+                    values: try decode(values.pointee, path: path), indices: try decode(indices.pointee, path: path),
+                    dims: Array(array(tensor.dims, tensor.n_dims))))
         }
         return ONNXGraph(name: text(graph.name), nodes: nodes, initializers: initializers, sparseInitializers: sparse)
     }
@@ -171,7 +180,9 @@ struct ONNXModel {
             // The stripped raw_data marker (see UnpackPreparation); the last one wins.
             // protobuf-c keeps an unknown field's length prefix (one byte, 16) in its data.
             for unknown in array(tensor.base.unknown_fields, Int(tensor.base.n_unknown_fields))
-            where UInt64(unknown.tag) == UnpackPreparation.rawDataMarkerField && unknown.len == 17 && unknown.data[0] == 16 {
+            where UInt64(unknown.tag) == UnpackPreparation.rawDataMarkerField && unknown.len == 17
+                && unknown.data[0] == 16
+            {
                 let payload = UnsafeRawBufferPointer(start: unknown.data + 1, count: 16)
                 let offset = payload.loadUnaligned(fromByteOffset: 0, as: UInt64.self).littleEndian
                 let count = payload.loadUnaligned(fromByteOffset: 8, as: UInt64.self).littleEndian
@@ -185,9 +196,13 @@ struct ONNXModel {
             }
             if tensor.n_float_data > 0 {
                 fields.append("float_data")
-                data = .typed(try typedBytes(array(tensor.float_data, tensor.n_float_data), code: code, field: "float_data", allowed: [ONNXDataType.float, ONNXDataType.complex64]) { value, out in
-                    withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-                })
+                data = .typed(
+                    try typedBytes(
+                        array(tensor.float_data, tensor.n_float_data), code: code, field: "float_data",
+                        allowed: [ONNXDataType.float, ONNXDataType.complex64]
+                    ) { value, out in
+                        withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+                    })
             }
             if tensor.n_int32_data > 0 {
                 fields.append("int32_data")
@@ -195,25 +210,39 @@ struct ONNXModel {
             }
             if tensor.n_int64_data > 0 {
                 fields.append("int64_data")
-                data = .typed(try typedBytes(array(tensor.int64_data, tensor.n_int64_data), code: code, field: "int64_data", allowed: [ONNXDataType.int64]) { value, out in
-                    withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-                })
+                data = .typed(
+                    try typedBytes(
+                        array(tensor.int64_data, tensor.n_int64_data), code: code, field: "int64_data",
+                        allowed: [ONNXDataType.int64]
+                    ) { value, out in
+                        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+                    })
             }
             if tensor.n_double_data > 0 {
                 fields.append("double_data")
-                data = .typed(try typedBytes(array(tensor.double_data, tensor.n_double_data), code: code, field: "double_data", allowed: [ONNXDataType.double, ONNXDataType.complex128]) { value, out in
-                    withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
-                })
+                data = .typed(
+                    try typedBytes(
+                        array(tensor.double_data, tensor.n_double_data), code: code, field: "double_data",
+                        allowed: [ONNXDataType.double, ONNXDataType.complex128]
+                    ) { value, out in
+                        withUnsafeBytes(of: value.bitPattern.littleEndian) { out.append(contentsOf: $0) }
+                    })
             }
             if tensor.n_uint64_data > 0 {
                 fields.append("uint64_data")
-                data = .typed(try typedBytes(array(tensor.uint64_data, tensor.n_uint64_data), code: code, field: "uint64_data", allowed: [ONNXDataType.uint32, ONNXDataType.uint64]) { value, out in
-                    if code == ONNXDataType.uint32 {
-                        withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian) { out.append(contentsOf: $0) }
-                    } else {
-                        withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
-                    }
-                })
+                data = .typed(
+                    try typedBytes(
+                        array(tensor.uint64_data, tensor.n_uint64_data), code: code, field: "uint64_data",
+                        allowed: [ONNXDataType.uint32, ONNXDataType.uint64]
+                    ) { value, out in
+                        if code == ONNXDataType.uint32 {
+                            withUnsafeBytes(of: UInt32(truncatingIfNeeded: value).littleEndian) {
+                                out.append(contentsOf: $0)
+                            }
+                        } else {
+                            withUnsafeBytes(of: value.littleEndian) { out.append(contentsOf: $0) }
+                        }
+                    })
             }
             if tensor.n_string_data > 0 { fields.append("string_data") }
             if tensor.has_data_location != 0, tensor.data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL {
@@ -222,13 +251,16 @@ struct ONNXModel {
                 for pointer in array(tensor.external_data, tensor.n_external_data) {
                     guard let entry = pointer?.pointee else { continue }
                     let key = text(entry.key)
-                    guard entries[key] == nil else { throw AmalgamError(.invalidFormat, "external_data repeats the key '\(key)'") }
+                    guard entries[key] == nil else {
+                        throw AmalgamError(.invalidFormat, "external_data repeats the key '\(key)'")
+                    }
                     entries[key] = text(entry.value)
                 }
                 data = .external(location: entries["location"], offset: entries["offset"], length: entries["length"])
             }
             guard fields.count <= 1 else {
-                throw AmalgamError(.invalidFormat, "TensorProto sets more than one data field (\(fields.joined(separator: ", ")))")
+                throw AmalgamError(
+                    .invalidFormat, "TensorProto sets more than one data field (\(fields.joined(separator: ", ")))")
             }
             return ONNXTensorProto(name: name, dims: dims, dataType: code, data: data)
         } catch {
@@ -237,7 +269,8 @@ struct ONNXModel {
     }
 
     private static func typedBytes<T>(
-        _ values: UnsafeBufferPointer<T>, code: Int32, field: String, allowed: [Int32], append: (T, inout [UInt8]) -> Void
+        _ values: UnsafeBufferPointer<T>, code: Int32, field: String, allowed: [Int32],
+        append: (T, inout [UInt8]) -> Void
     ) throws(AmalgamError) -> [UInt8] {
         guard allowed.contains(code) else {
             throw AmalgamError(.invalidFormat, "a \(ONNXDataType.name(code)) tensor cannot keep its values in \(field)")
@@ -257,10 +290,13 @@ struct ONNXModel {
         case ONNXDataType.int32: width = 4
         case ONNXDataType.int16, ONNXDataType.uint16, ONNXDataType.float16, ONNXDataType.bfloat16: width = 2
         // 4-bit types: each int32 holds one byte of packed pairs, as in raw_data.
-        case ONNXDataType.int8, ONNXDataType.uint8, ONNXDataType.bool, ONNXDataType.float8e4m3fn, ONNXDataType.float8e5m2,
-             ONNXDataType.int4, ONNXDataType.uint4: width = 1
+        case ONNXDataType.int8, ONNXDataType.uint8, ONNXDataType.bool, ONNXDataType.float8e4m3fn,
+            ONNXDataType.float8e5m2,
+            ONNXDataType.int4, ONNXDataType.uint4:
+            width = 1
         default:
-            throw AmalgamError(.invalidFormat, "a \(ONNXDataType.name(code)) tensor cannot keep its values in int32_data")
+            throw AmalgamError(
+                .invalidFormat, "a \(ONNXDataType.name(code)) tensor cannot keep its values in int32_data")
         }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(values.count * width)

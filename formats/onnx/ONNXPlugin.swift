@@ -34,8 +34,12 @@ public struct ONNXPlugin: FormatPlugin {
             metadata[key] = .string(value)
         }
         if let version = model.irVersion { metadata["onnx.ir_version"] = .i64(version) }
-        metadata["onnx.opset_import"] = .string(model.opsets.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain):\($0.version)" }.joined(separator: ","))
-        for (key, value) in [("producer_name", model.producerName), ("producer_version", model.producerVersion), ("domain", model.domain), ("doc_string", model.docString), ("graph_name", model.graph.name)] where !value.isEmpty {
+        metadata["onnx.opset_import"] = .string(
+            model.opsets.map { "\($0.domain.isEmpty ? "ai.onnx" : $0.domain):\($0.version)" }.joined(separator: ","))
+        for (key, value) in [
+            ("producer_name", model.producerName), ("producer_version", model.producerVersion),
+            ("domain", model.domain), ("doc_string", model.docString), ("graph_name", model.graph.name),
+        ] where !value.isEmpty {
             metadata["onnx.\(key)"] = .string(value)
         }
         if let version = model.modelVersion { metadata["onnx.model_version"] = .i64(version) }
@@ -53,11 +57,15 @@ public struct ONNXPlugin: FormatPlugin {
     public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
         let all = Array(graph.tensors.indices)
         guard let template = options.extra["template"],
-              let names = try? ONNXTemplateExport(templatePath: template, graph: graph).loadOrder() else { return all }
-        let positions = Dictionary(graph.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+            let names = try? ONNXTemplateExport(templatePath: template, graph: graph).loadOrder()
+        else { return all }
+        let positions = Dictionary(
+            graph.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         var order: [Int] = []
         var taken = Set<Int>()
-        for index in names.compactMap({ positions[$0] }) + all where taken.insert(index).inserted { order.append(index) }
+        for index in names.compactMap({ positions[$0] }) + all where taken.insert(index).inserted {
+            order.append(index)
+        }
         return order
     }
 

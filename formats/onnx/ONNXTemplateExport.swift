@@ -29,34 +29,44 @@ struct ONNXTemplateExport {
             let expected = entry.tensor
             guard tensor.encoding == .plain(entry.dtype) else {
                 throw AmalgamError(
-                    .mismatch, "is \(tensor.encoding), the template '\(templatePath)' stores '\(entry.qualifiedName)' as \(entry.dtype)\(tensor.encoding.dtype?.isFloatingPoint == true ? " (use --dtype \(entry.dtype))" : "")",
+                    .mismatch,
+                    "is \(tensor.encoding), the template '\(templatePath)' stores '\(entry.qualifiedName)' as \(entry.dtype)\(tensor.encoding.dtype?.isFloatingPoint == true ? " (use --dtype \(entry.dtype))" : "")",
                     tensor: tensor.name)
             }
             guard !ONNXDataType.isFourBit(entry.proto.dataType) else {
-                throw AmalgamError(.unsupported, "replacing the template's \(ONNXDataType.name(entry.proto.dataType)) tensor '\(entry.qualifiedName)' is not supported", tensor: tensor.name)
+                throw AmalgamError(
+                    .unsupported,
+                    "replacing the template's \(ONNXDataType.name(entry.proto.dataType)) tensor '\(entry.qualifiedName)' is not supported",
+                    tensor: tensor.name)
             }
             guard tensor.shape == expected.shape else {
                 throw AmalgamError(
-                    .mismatch, "has shape \(tensor.shape), the template '\(templatePath)' has \(expected.shape) for '\(entry.qualifiedName)'",
+                    .mismatch,
+                    "has shape \(tensor.shape), the template '\(templatePath)' has \(expected.shape) for '\(entry.qualifiedName)'",
                     tensor: tensor.name)
             }
             used.insert(tensor.name)
             let count = try tensor.byteCount
             let transpose = entry.transposed && tensor.shape.dimensions.count == 2
-            let dims = tensor.shape.dimensions, width = entry.dtype.byteWidth
+            let dims = tensor.shape.dimensions
+            let width = entry.dtype.byteWidth
             replacements[entry.qualifiedName] = ONNXPayload(tensorName: tensor.name, count: count) {
                 let bytes = try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
-                return transpose ? ElementLayout.transposed(bytes, rows: dims[0], columns: dims[1], width: width) : bytes
+                return transpose
+                    ? ElementLayout.transposed(bytes, rows: dims[0], columns: dims[1], width: width) : bytes
             }
         }
         self.replacements = replacements
         var warnings: [String] = []
         let unused = graph.tensors.map(\.name).filter { !used.contains($0) }
         if !unused.isEmpty {
-            warnings.append("\(unused.count) tensor(s) have no place in the template and are left out: \(Self.list(unused))")
+            warnings.append(
+                "\(unused.count) tensor(s) have no place in the template and are left out: \(Self.list(unused))")
         }
         if !kept.isEmpty {
-            warnings.append("\(kept.count) template tensor(s) are not in the model and keep the template's values: \(Self.list(kept))")
+            warnings.append(
+                "\(kept.count) template tensor(s) are not in the model and keep the template's values: \(Self.list(kept))"
+            )
         }
         self.warnings = warnings
     }
@@ -77,7 +87,9 @@ struct ONNXTemplateExport {
     /// The output ModelProto's parts: the template's fields, its graph rewritten.
     func assemble(_ placement: ONNXDataPlacement) throws -> [ProtoPart] {
         try template.file.region.withUnsafeBytes { bytes in
-            var rewriter = Rewriter(bytes: bytes, region: template.file.region, path: template.path, template: template, replacements: replacements, placement: placement)
+            var rewriter = Rewriter(
+                bytes: bytes, region: template.file.region, path: template.path, template: template,
+                replacements: replacements, placement: placement)
             return try rewriter.model()
         }
     }
@@ -94,17 +106,23 @@ struct ONNXTemplateExport {
         /// Qualified names, for the tensors stored as found.
         let entries: [String: ONNXEntry]
 
-        init(bytes: UnsafeRawBufferPointer, region: ByteRegion, path: String, template: ONNXFile, replacements: [String: ONNXPayload], placement: ONNXDataPlacement) {
+        init(
+            bytes: UnsafeRawBufferPointer, region: ByteRegion, path: String, template: ONNXFile,
+            replacements: [String: ONNXPayload], placement: ONNXDataPlacement
+        ) {
             self.bytes = bytes
             self.region = region
             self.path = path
             self.template = template
             self.replacements = replacements
             self.placement = placement
-            self.entries = Dictionary(template.entries.map { ($0.qualifiedName, $0) }, uniquingKeysWith: { first, _ in first })
+            self.entries = Dictionary(
+                template.entries.map { ($0.qualifiedName, $0) }, uniquingKeysWith: { first, _ in first })
         }
 
-        private func slice(_ field: WireField) -> ProtoPart { .slice(region.slice(offset: field.start, count: field.end - field.start)) }
+        private func slice(_ field: WireField) -> ProtoPart {
+            .slice(region.slice(offset: field.start, count: field.end - field.start))
+        }
 
         private func fields(_ range: Range<Int>) throws -> [WireField] {
             var reader = WireReader(bytes, range: range, path: path)
@@ -113,11 +131,14 @@ struct ONNXTemplateExport {
             return fields
         }
 
-        private func text(_ field: WireField) -> String { WireReader(bytes, range: field.payload, path: path).string(field) }
+        private func text(_ field: WireField) -> String {
+            WireReader(bytes, range: field.payload, path: path).string(field)
+        }
 
         mutating func model() throws -> [ProtoPart] {
             try fields(0..<bytes.count).map { field in
-                field.number == 7 && field.type == .lengthDelimited ? .message(field: 7, try graph(field.payload, prefix: "")) : slice(field)
+                field.number == 7 && field.type == .lengthDelimited
+                    ? .message(field: 7, try graph(field.payload, prefix: "")) : slice(field)
             }
         }
 
@@ -145,11 +166,17 @@ struct ONNXTemplateExport {
             let label = ONNXNode.label(name: name, opType: opType, index: index)
             return try all.map { field in
                 guard field.number == 5, field.type == .lengthDelimited else { return slice(field) }
-                return .message(field: 5, try attribute(field.payload, label: label, constantName: opType == "Constant" ? firstOutput : nil, prefix: prefix))
+                return .message(
+                    field: 5,
+                    try attribute(
+                        field.payload, label: label, constantName: opType == "Constant" ? firstOutput : nil,
+                        prefix: prefix))
             }
         }
 
-        private func attribute(_ range: Range<Int>, label: String, constantName: String?, prefix: String) throws -> [ProtoPart] {
+        private func attribute(_ range: Range<Int>, label: String, constantName: String?, prefix: String) throws
+            -> [ProtoPart]
+        {
             let all = try fields(range)
             let name = all.last { $0.number == 1 }.map(text) ?? ""
             var graphIndex = 0
@@ -161,7 +188,8 @@ struct ONNXTemplateExport {
                     return .message(field: 6, try graph(field.payload, prefix: prefix + "\(label).\(name)."))
                 case (11, .lengthDelimited):
                     defer { graphIndex += 1 }
-                    return .message(field: 11, try graph(field.payload, prefix: prefix + "\(label).\(name)[\(graphIndex)]."))
+                    return .message(
+                        field: 11, try graph(field.payload, prefix: prefix + "\(label).\(name)[\(graphIndex)]."))
                 default:
                     return slice(field)
                 }

@@ -30,12 +30,14 @@ final class ONNXDataPlacement {
         }
         let offset = nextOffset
         externalPayloads.append((offset, payload))
-        nextOffset = (offset + payload.count + Self.externalAlignment - 1) / Self.externalAlignment * Self.externalAlignment
+        nextOffset =
+            (offset + payload.count + Self.externalAlignment - 1) / Self.externalAlignment * Self.externalAlignment
         func entry(_ key: String, _ value: String) -> ProtoPart {
             .message(field: 13, [.stringField(1, key), .stringField(2, value)])
         }
         return [
-            entry("location", externalFileName), entry("offset", String(offset)), entry("length", String(payload.count)),
+            entry("location", externalFileName), entry("offset", String(offset)),
+            entry("length", String(payload.count)),
             .varintField(14, 1),
         ]
     }
@@ -74,7 +76,9 @@ struct ONNXWriter {
         for warning in warnings { options.warn(warning) }
 
         var protected = options.protectedInputs
-        if let template = options.extra["template"], let identity = FileIdentity.of(path: template) { protected.insert(identity) }
+        if let template = options.extra["template"], let identity = FileIdentity.of(path: template) {
+            protected.insert(identity)
+        }
         let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
         let dataPath = FileSystem.folder(of: path) + "/" + dataName
         try transaction.checkTarget(path)
@@ -93,7 +97,9 @@ struct ONNXWriter {
                 try data.pad(offset - data.position)
                 let region = try AmalgamError.withContext(tensor: payload.tensorName) { try payload.load() }
                 guard region.count == payload.count else {
-                    throw AmalgamError(.internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned", tensor: payload.tensorName)
+                    throw AmalgamError(
+                        .internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned",
+                        tensor: payload.tensorName)
                 }
                 region.adviseSequentialRead()
                 try data.write(region)
@@ -114,7 +120,10 @@ struct ONNXWriter {
         var irVersion: Int64 = 4
         for tensor in graph.tensors {
             guard let dtype = tensor.encoding.dtype else {
-                throw AmalgamError(.unsupported, "is \(tensor.encoding)-quantised; ONNX initializers hold plain dtypes: add --dtype f32, f16 or bf16 to decode it", tensor: tensor.name)
+                throw AmalgamError(
+                    .unsupported,
+                    "is \(tensor.encoding)-quantised; ONNX initializers hold plain dtypes: add --dtype f32, f16 or bf16 to decode it",
+                    tensor: tensor.name)
             }
             irVersion = max(irVersion, ONNXDataType.minimumIRVersion(for: dtype))
             planned.append((tensor, dtype, try tensor.byteCount))
@@ -127,21 +136,28 @@ struct ONNXWriter {
                 var fields = tensor.shape.dimensions.map { ProtoPart.varintField(1, UInt64($0)) }
                 fields.append(.varintField(2, UInt64(ONNXDataType.code(for: dtype))))
                 fields.append(.stringField(8, tensor.name))
-                fields += placement.dataFields(ONNXPayload(tensorName: tensor.name, count: count) {
-                    try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
-                })
+                fields += placement.dataFields(
+                    ONNXPayload(tensorName: tensor.name, count: count) {
+                        try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
+                    })
                 graphParts.append(.message(field: 5, fields))
             }
             var model: [ProtoPart] = [
-                .varintField(1, UInt64(irVersion)), .stringField(2, "amalgam"), .stringField(3, ONNXPlugin.producerVersion),
+                .varintField(1, UInt64(irVersion)), .stringField(2, "amalgam"),
+                .stringField(3, ONNXPlugin.producerVersion),
             ]
-            if let domain = metadata["onnx.domain"]?.stringValue, !domain.isEmpty { model.append(.stringField(4, domain)) }
-            if let version = metadata["onnx.model_version"]?.intValue { model.append(.varintField(5, UInt64(bitPattern: Int64(version)))) }
+            if let domain = metadata["onnx.domain"]?.stringValue, !domain.isEmpty {
+                model.append(.stringField(4, domain))
+            }
+            if let version = metadata["onnx.model_version"]?.intValue {
+                model.append(.varintField(5, UInt64(bitPattern: Int64(version))))
+            }
             if let doc = metadata["onnx.doc_string"]?.stringValue, !doc.isEmpty { model.append(.stringField(6, doc)) }
             model.append(.message(field: 7, graphParts))
             model.append(.message(field: 8, [.varintField(2, UInt64(ONNXDataType.opset(forIRVersion: irVersion)))]))
             for entry in metadata where !entry.key.hasPrefix("onnx.") {
-                model.append(.message(field: 14, [.stringField(1, entry.key), .stringField(2, entry.value.description)]))
+                model.append(
+                    .message(field: 14, [.stringField(1, entry.key), .stringField(2, entry.value.description)]))
             }
             return model
         }

@@ -7,7 +7,8 @@ enum ConfigHints {
     static let keys = [
         "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
         "num_key_value_heads", "vocab_size", "max_position_embeddings", "rope_theta", "rms_norm_eps",
-        "layer_norm_eps", "hidden_act", "head_dim", "tie_word_embeddings", "bos_token_id", "eos_token_id", "pad_token_id",
+        "layer_norm_eps", "hidden_act", "head_dim", "tie_word_embeddings", "bos_token_id", "eos_token_id",
+        "pad_token_id",
         // GPT-2 spells them its own way.
         "n_embd", "n_layer", "n_head", "n_positions", "n_inner", "layer_norm_epsilon",
     ]
@@ -24,7 +25,11 @@ enum ConfigHints {
         for key in keys {
             switch json[key] {
             case .number(let text)?:
-                if let integer = Int64(text) { hints.parameters[key] = .i64(integer) } else if let value = Double(text) { hints.parameters[key] = .f64(value) }
+                if let integer = Int64(text) {
+                    hints.parameters[key] = .i64(integer)
+                } else if let value = Double(text) {
+                    hints.parameters[key] = .f64(value)
+                }
             case .string(let text)?: hints.parameters[key] = .string(text)
             case .bool(let flag)?: hints.parameters[key] = .bool(flag)
             default: break
@@ -35,7 +40,9 @@ enum ConfigHints {
         result.attachments["config.json"] = file.region
         // The tokenizer travels with the weights too (and lets GGUF output embed it).
         let tokenizerPath = folder + "/tokenizer.json"
-        if FileIdentity.of(path: tokenizerPath) != nil, let tokenizer = try? MappedFile(path: tokenizerPath), tokenizer.size < 200_000_000 {
+        if FileIdentity.of(path: tokenizerPath) != nil, let tokenizer = try? MappedFile(path: tokenizerPath),
+            tokenizer.size < 200_000_000
+        {
             result.attachments["tokenizer.json"] = tokenizer.region
         }
         return result

@@ -25,7 +25,8 @@ enum SafetensorsDType {
         }
     }
 
-    private static let byName: [String: DType] = Dictionary(uniqueKeysWithValues: DType.allCases.filter { $0 != .c128 }.map { (name(of: $0), $0) })
+    private static let byName: [String: DType] = Dictionary(
+        uniqueKeysWithValues: DType.allCases.filter { $0 != .c128 }.map { (name(of: $0), $0) })
 
     /// Dtypes the format defines that Amalgam recognises but cannot represent.
     static let unsupportedNames: Set<String> = ["F8_E8M0", "F4", "F6_E2M3", "F6_E3M2"]

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import AmalgamCore
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The safetensors format: single files and sharded checkpoints
 /// (`model.safetensors.index.json` plus `model-0000i-of-0000n.safetensors`).
@@ -34,7 +35,9 @@ public struct SafetensorsPlugin: FormatPlugin {
         let candidates = FileSystem.list(folder).filter { $0.hasSuffix(ShardIndex.suffix) }
         guard candidates.count == 1 else {
             throw AmalgamError(
-                .notFound, candidates.isEmpty ? "folder holds no *.safetensors.index.json" : "folder holds several index files; name one",
+                .notFound,
+                candidates.isEmpty
+                    ? "folder holds no *.safetensors.index.json" : "folder holds several index files; name one",
                 file: folder)
         }
         return folder + "/" + candidates[0]
@@ -75,8 +78,10 @@ public struct SafetensorsPlugin: FormatPlugin {
             let file = try SafetensorsFile(path: shardPath)
             for tensor in file.tensors {
                 guard expected[tensor.name] == shard else {
-                    let listed = expected[tensor.name].map { "the index places it in '\($0)'" } ?? "the index does not list it"
-                    throw AmalgamError(.invalidFormat, "shard holds this tensor but \(listed)", file: shardPath, tensor: tensor.name)
+                    let listed =
+                        expected[tensor.name].map { "the index places it in '\($0)'" } ?? "the index does not list it"
+                    throw AmalgamError(
+                        .invalidFormat, "shard holds this tensor but \(listed)", file: shardPath, tensor: tensor.name)
                 }
                 expected[tensor.name] = nil
                 tensors.append(tensor)
@@ -84,7 +89,9 @@ public struct SafetensorsPlugin: FormatPlugin {
             for entry in file.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
         }
         if let (missing, shard) = index.weightMap.first(where: { expected[$0.tensor] != nil }) {
-            throw AmalgamError(.invalidFormat, "index lists this tensor in '\(shard)', but the shard lacks it", file: indexPath, tensor: missing)
+            throw AmalgamError(
+                .invalidFormat, "index lists this tensor in '\(shard)', but the shard lacks it", file: indexPath,
+                tensor: missing)
         }
         for entry in index.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
         return try AmalgamError.withContext(file: indexPath) {
@@ -147,15 +154,21 @@ public struct SafetensorsPlugin: FormatPlugin {
             }
         }
         if !dropped.isEmpty {
-            let tokenizer = graph.attachments.keys.contains { $0.hasPrefix("tokenizer") } ? " (the tokenizer is written as a file beside the output)" : ""
-            warn("metadata arrays longer than \(maximumMetadataArrayLength) elements are not stored in safetensors metadata: \(dropped.joined(separator: ", "))\(tokenizer)")
+            let tokenizer =
+                graph.attachments.keys.contains { $0.hasPrefix("tokenizer") }
+                ? " (the tokenizer is written as a file beside the output)" : ""
+            warn(
+                "metadata arrays longer than \(maximumMetadataArrayLength) elements are not stored in safetensors metadata: \(dropped.joined(separator: ", "))\(tokenizer)"
+            )
         }
         return metadata.isEmpty ? nil : metadata
     }
 
     /// Companion files (config.json, tokenizer.json) go beside the output. An existing file
     /// with the same contents is left alone; a different one is kept unless --force.
-    func writeAttachments(_ graph: ModelGraph, besides output: String, transaction: OutputTransaction, options: WriteOptions) throws {
+    func writeAttachments(
+        _ graph: ModelGraph, besides output: String, transaction: OutputTransaction, options: WriteOptions
+    ) throws {
         let folder = FileSystem.folder(of: output)
         for name in graph.attachments.keys.sorted() {
             let contents = graph.attachments[name]!
@@ -164,7 +177,8 @@ public struct SafetensorsPlugin: FormatPlugin {
                 if let existing = try? MappedFile(path: target), existing.region.bytes == contents.bytes { continue }
                 if options.protectedInputs.contains(FileIdentity.of(path: target)!) { continue }
                 guard options.overwrite else {
-                    options.warn("kept the existing \(target); it differs from the source model's \(name) (--force replaces it)")
+                    options.warn(
+                        "kept the existing \(target); it differs from the source model's \(name) (--force replaces it)")
                     continue
                 }
             }

@@ -30,14 +30,18 @@ struct SafetensorsFile {
     static func parse(_ region: ByteRegion) throws(AmalgamError) -> ([Tensor], Metadata) {
         let size = region.count
         guard size >= 8 else {
-            throw AmalgamError(.invalidFormat, "file is \(size) bytes, too short for the 8-byte header length", offset: 0)
+            throw AmalgamError(
+                .invalidFormat, "file is \(size) bytes, too short for the 8-byte header length", offset: 0)
         }
         let headerLength = region.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }.littleEndian
         guard headerLength <= maximumHeaderBytes else {
-            throw AmalgamError(.invalidFormat, "header length \(headerLength) exceeds the limit of \(maximumHeaderBytes) bytes", offset: 0)
+            throw AmalgamError(
+                .invalidFormat, "header length \(headerLength) exceeds the limit of \(maximumHeaderBytes) bytes",
+                offset: 0)
         }
         guard 8 + Int(headerLength) <= size else {
-            throw AmalgamError(.invalidFormat, "header length \(headerLength) runs past the end of the \(size)-byte file", offset: 0)
+            throw AmalgamError(
+                .invalidFormat, "header length \(headerLength) runs past the end of the \(size)-byte file", offset: 0)
         }
         let headerEnd = 8 + Int(headerLength)
         let header = region.slice(offset: 8, count: Int(headerLength))
@@ -66,11 +70,14 @@ struct SafetensorsFile {
         for (name, value) in members {
             if name == "__metadata__" {
                 guard let pairs = value.objectValue else {
-                    throw AmalgamError(.invalidFormat, "__metadata__ is \(value.typeName), not an object of strings", offset: 8)
+                    throw AmalgamError(
+                        .invalidFormat, "__metadata__ is \(value.typeName), not an object of strings", offset: 8)
                 }
                 for (key, item) in pairs {
                     guard let text = item.stringValue else {
-                        throw AmalgamError(.invalidFormat, "__metadata__ value of '\(key)' is \(item.typeName), not a string", offset: 8)
+                        throw AmalgamError(
+                            .invalidFormat, "__metadata__ value of '\(key)' is \(item.typeName), not a string",
+                            offset: 8)
                     }
                     metadata[key] = .string(text)
                 }
@@ -81,20 +88,31 @@ struct SafetensorsFile {
 
         // Offsets must tile the data section exactly: sorted, no gaps, no overlaps.
         let dataSize = size - headerEnd
-        let ordered = entries.enumerated().sorted { ($0.element.begin, $0.element.end, $0.offset) < ($1.element.begin, $1.element.end, $1.offset) }.map(\.element)
+        let ordered = entries.enumerated().sorted {
+            ($0.element.begin, $0.element.end, $0.offset) < ($1.element.begin, $1.element.end, $1.offset)
+        }.map(\.element)
         var expected = 0
         for entry in ordered {
             if entry.begin != expected {
-                let problem = entry.begin > expected ? "leaves a gap of \(entry.begin - expected) bytes before it" : "overlaps the tensor before it"
-                throw AmalgamError(.invalidFormat, "data_offsets [\(entry.begin), \(entry.end)] \(problem)", tensor: entry.name, offset: UInt64(headerEnd + entry.begin))
+                let problem =
+                    entry.begin > expected
+                    ? "leaves a gap of \(entry.begin - expected) bytes before it" : "overlaps the tensor before it"
+                throw AmalgamError(
+                    .invalidFormat, "data_offsets [\(entry.begin), \(entry.end)] \(problem)", tensor: entry.name,
+                    offset: UInt64(headerEnd + entry.begin))
             }
             guard entry.end <= dataSize else {
-                throw AmalgamError(.invalidFormat, "data_offsets [\(entry.begin), \(entry.end)] run past the end of the data section (\(dataSize) bytes): file truncated?", tensor: entry.name, offset: UInt64(headerEnd + entry.begin))
+                throw AmalgamError(
+                    .invalidFormat,
+                    "data_offsets [\(entry.begin), \(entry.end)] run past the end of the data section (\(dataSize) bytes): file truncated?",
+                    tensor: entry.name, offset: UInt64(headerEnd + entry.begin))
             }
             expected = entry.end
         }
         guard expected == dataSize else {
-            throw AmalgamError(.invalidFormat, "\(dataSize - expected) trailing bytes after the last tensor", offset: UInt64(headerEnd + expected))
+            throw AmalgamError(
+                .invalidFormat, "\(dataSize - expected) trailing bytes after the last tensor",
+                offset: UInt64(headerEnd + expected))
         }
 
         let tensors = ordered.map { entry in
@@ -111,14 +129,18 @@ struct SafetensorsFile {
         guard let dtypeName = value["dtype"]?.stringValue else { throw fail("missing or non-string 'dtype'") }
         guard let dtype = SafetensorsDType.dtype(named: dtypeName) else {
             if SafetensorsDType.unsupportedNames.contains(dtypeName) {
-                throw AmalgamError(.unsupported, "dtype \(dtypeName) is not supported by Amalgam", tensor: name, offset: 8)
+                throw AmalgamError(
+                    .unsupported, "dtype \(dtypeName) is not supported by Amalgam", tensor: name, offset: 8)
             }
             throw fail("unknown dtype '\(dtypeName)'")
         }
         guard let dims = value["shape"]?.arrayValue else { throw fail("missing or non-array 'shape'") }
         var dimensions: [UInt64] = []
         for dim in dims {
-            guard let number = dim.uint64Value else { throw fail("shape \(JSONValue.array(dims).serialized()) holds something other than a non-negative integer") }
+            guard let number = dim.uint64Value else {
+                throw fail(
+                    "shape \(JSONValue.array(dims).serialized()) holds something other than a non-negative integer")
+            }
             dimensions.append(number)
         }
         guard let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
@@ -135,7 +157,9 @@ struct SafetensorsFile {
             throw error.adding(tensor: name, offset: 8)
         }
         guard UInt64(byteCount) == end - begin else {
-            throw fail("data_offsets [\(begin), \(end)] hold \(end - begin) bytes but \(dtypeName) \(shape) needs \(byteCount)")
+            throw fail(
+                "data_offsets [\(begin), \(end)] hold \(end - begin) bytes but \(dtypeName) \(shape) needs \(byteCount)"
+            )
         }
         return Entry(name: name, dtype: dtype, shape: shape, begin: Int(begin), end: Int(end))
     }

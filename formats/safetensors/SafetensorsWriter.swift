@@ -15,10 +15,15 @@ enum SafetensorsWriter {
         var planned: [(tensor: Tensor, dtype: DType, byteCount: Int)] = []
         for tensor in graph.tensors {
             guard let dtype = tensor.encoding.dtype else {
-                throw AmalgamError(.unsupported, "is \(tensor.encoding)-quantised; safetensors stores plain dtypes: add --dtype f32, f16 or bf16 to decode it", tensor: tensor.name)
+                throw AmalgamError(
+                    .unsupported,
+                    "is \(tensor.encoding)-quantised; safetensors stores plain dtypes: add --dtype f32, f16 or bf16 to decode it",
+                    tensor: tensor.name)
             }
             guard dtype != .c128 else {
-                throw AmalgamError(.unsupported, "is complex128, which safetensors cannot store (it has C64 only)", tensor: tensor.name)
+                throw AmalgamError(
+                    .unsupported, "is complex128, which safetensors cannot store (it has C64 only)", tensor: tensor.name
+                )
             }
             planned.append((tensor, dtype, try tensor.byteCount))
         }
@@ -30,7 +35,9 @@ enum SafetensorsWriter {
     static func split(_ planned: [(tensor: Tensor, dtype: DType, byteCount: Int)], limit: Int?) -> [Shard] {
         var shards: [Shard] = [Shard()]
         for item in planned {
-            if let limit, !shards[shards.count - 1].tensors.isEmpty, shards[shards.count - 1].dataBytes + item.byteCount > limit {
+            if let limit, !shards[shards.count - 1].tensors.isEmpty,
+                shards[shards.count - 1].dataBytes + item.byteCount > limit
+            {
                 shards.append(Shard())
             }
             shards[shards.count - 1].tensors.append(item)
@@ -40,7 +47,9 @@ enum SafetensorsWriter {
     }
 
     /// The header bytes (length prefix included) for `shard`, and the tensors in data order.
-    static func header(for shard: Shard, metadata: Metadata?) -> (bytes: [UInt8], order: [(tensor: Tensor, dtype: DType, byteCount: Int)]) {
+    static func header(for shard: Shard, metadata: Metadata?) -> (
+        bytes: [UInt8], order: [(tensor: Tensor, dtype: DType, byteCount: Int)]
+    ) {
         let order = shard.tensors.sorted { left, right in
             let (l, r) = (SafetensorsDType.rank(of: left.dtype), SafetensorsDType.rank(of: right.dtype))
             if l != r { return l > r }
@@ -53,11 +62,15 @@ enum SafetensorsWriter {
         }
         var offset = 0
         for item in order {
-            members.append((item.tensor.name, .object([
-                ("dtype", .string(SafetensorsDType.name(of: item.dtype))),
-                ("shape", .array(item.tensor.shape.dimensions.map { .integer($0) })),
-                ("data_offsets", .array([.integer(offset), .integer(offset + item.byteCount)])),
-            ])))
+            members.append(
+                (
+                    item.tensor.name,
+                    .object([
+                        ("dtype", .string(SafetensorsDType.name(of: item.dtype))),
+                        ("shape", .array(item.tensor.shape.dimensions.map { .integer($0) })),
+                        ("data_offsets", .array([.integer(offset), .integer(offset + item.byteCount)])),
+                    ])
+                ))
             offset += item.byteCount
         }
         var json = Array(JSONValue.object(members).serialized().utf8)
@@ -71,7 +84,8 @@ enum SafetensorsWriter {
     }
 
     /// Streams one shard into `file`, loading each tensor once.
-    static func write(_ shard: Shard, metadata: Metadata?, into file: OutputFile, progress: any ProgressReporter) throws {
+    static func write(_ shard: Shard, metadata: Metadata?, into file: OutputFile, progress: any ProgressReporter) throws
+    {
         let (header, order) = header(for: shard, metadata: metadata)
         try file.write(header)
         for item in order {

@@ -18,10 +18,14 @@ struct ShardIndex {
         weightMap = []
         for (tensor, value) in map {
             guard let shard = value.stringValue else {
-                throw AmalgamError(.invalidFormat, "weight_map value is \(value.typeName), not a file name", file: path, tensor: tensor)
+                throw AmalgamError(
+                    .invalidFormat, "weight_map value is \(value.typeName), not a file name", file: path, tensor: tensor
+                )
             }
             guard ShardIndex.isPlainFileName(shard) else {
-                throw AmalgamError(.invalidFormat, "weight_map names '\(shard)', which is not a plain file name in the index's folder", file: path, tensor: tensor)
+                throw AmalgamError(
+                    .invalidFormat, "weight_map names '\(shard)', which is not a plain file name in the index's folder",
+                    file: path, tensor: tensor)
             }
             weightMap.append((tensor, shard))
         }
@@ -40,7 +44,8 @@ struct ShardIndex {
 
     /// A name with no folder part, not `.`/`..`, no NUL or backslash.
     static func isPlainFileName(_ name: String) -> Bool {
-        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\") && !name.contains("\0")
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.contains("\\")
+            && !name.contains("\0")
     }
 
     /// The index document as Hugging Face writes it (weight_map sorted by tensor name).

@@ -45,7 +45,8 @@ public struct WriteOptions: Sendable {
     public init(
         overwrite: Bool = false, maximumShardBytes: Int? = nil, protectedInputs: Set<FileIdentity> = [],
         progress: any ProgressReporter = SilentProgress(), extra: [String: String] = [:],
-        warn: @escaping @Sendable (String) -> Void = { _ in }, validateBeforeCommit: @escaping @Sendable () throws -> Void = {}
+        warn: @escaping @Sendable (String) -> Void = { _ in },
+        validateBeforeCommit: @escaping @Sendable () throws -> Void = {}
     ) {
         self.validateBeforeCommit = validateBeforeCommit
         self.overwrite = overwrite

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The set of known format plugins and the rules for picking one:
@@ -48,7 +48,8 @@ public struct FormatRegistry: Sendable {
             if let plugin = plugins.first(where: { $0.capabilities.contains(.read) && $0.recognizesDirectory(path) }) {
                 return plugin
             }
-            throw AmalgamError(.notFound, "folder holds no model Amalgam recognises (looked for: \(identifiers))", file: path)
+            throw AmalgamError(
+                .notFound, "folder holds no model Amalgam recognises (looked for: \(identifiers))", file: path)
         }
         let prefix = FormatRegistry.readPrefix(path, count: 64)
         if let plugin = plugins.first(where: { $0.capabilities.contains(.read) && $0.sniff(prefix) }) {
@@ -57,12 +58,17 @@ public struct FormatRegistry: Sendable {
         if let plugin = pluginByExtension(path), plugin.capabilities.contains(.read) {
             return plugin
         }
-        throw AmalgamError(.notFound, "cannot tell the format (no known signature or extension); name it with --from FORMAT (one of \(identifiers))", file: path)
+        throw AmalgamError(
+            .notFound,
+            "cannot tell the format (no known signature or extension); name it with --from FORMAT (one of \(identifiers))",
+            file: path)
     }
 
     /// Picks the plugin for `path` (see `readerPlugin`) and reads it. Errors raised later,
     /// while a tensor's bytes are loaded (a CRC check, an inflate), name `path`.
-    public func read(_ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()) throws -> (plugin: any FormatPlugin, graph: ModelGraph) {
+    public func read(_ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()) throws -> (
+        plugin: any FormatPlugin, graph: ModelGraph
+    ) {
         let plugin = try readerPlugin(for: path, explicit: explicit)
         return (plugin, try plugin.load(path, options: options))
     }
@@ -75,7 +81,9 @@ public struct FormatRegistry: Sendable {
         } else if let byExtension = pluginByExtension(path) {
             plugin = byExtension
         } else {
-            throw AmalgamError(.usage, "cannot tell the output format from the file name; add --to FORMAT (one of \(identifiers))", file: path)
+            throw AmalgamError(
+                .usage, "cannot tell the output format from the file name; add --to FORMAT (one of \(identifiers))",
+                file: path)
         }
         guard plugin.capabilities.contains(.write) else {
             throw AmalgamError(.unsupported, "\(plugin.displayName) files cannot be written", file: path)

@@ -28,7 +28,9 @@ extension ModelGraph {
 extension Tensor {
     /// This tensor re-encoded as `target` when loaded: `source` yields the bytes to convert
     /// and their plain dtype.
-    fileprivate func converted(to target: DType, source: @escaping @Sendable (Tensor) throws -> (ByteRegion, DType)) -> Tensor {
+    fileprivate func converted(to target: DType, source: @escaping @Sendable (Tensor) throws -> (ByteRegion, DType))
+        -> Tensor
+    {
         var result = self
         result.encoding = .plain(target)
         let original = self
@@ -38,7 +40,8 @@ extension Tensor {
             let output = OwnedBuffer(byteCount: count * target.byteWidth)
             bytes.withUnsafeBytes { input in
                 ElementConversion.convert(
-                    input, from: dtype, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                    input, from: dtype,
+                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
                     to: target, count: count)
             }
             return output.region

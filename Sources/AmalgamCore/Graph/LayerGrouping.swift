@@ -55,12 +55,20 @@ public struct LayerPosition: Sendable, Hashable {
         if has("k_proj") || has("key") || has("attn_k") { return .attentionKey }
         if has("v_proj") || has("value") || has("attn_v") { return .attentionValue }
         if has("c_attn") || has("qkv") || has("query_key_value") || has("in_proj_weight") { return .attentionQKV }
-        if has("o_proj") || has("out_proj") || joined.contains("attention.output.dense") || (has("attn") && has("c_proj")) || has("attn_output") {
+        if has("o_proj") || has("out_proj") || joined.contains("attention.output.dense")
+            || (has("attn") && has("c_proj")) || has("attn_output")
+        {
             return .attentionOutput
         }
         if has("gate_proj") || has("ffn_gate") || has("w1") { return .ffnGate }
-        if has("up_proj") || has("fc1") || has("c_fc") || joined.contains("intermediate.dense") || has("ffn_up") || has("w3") { return .ffnUp }
-        if has("down_proj") || has("fc2") || (has("mlp") && has("c_proj")) || joined.contains("output.dense") || has("ffn_down") || has("w2") {
+        if has("up_proj") || has("fc1") || has("c_fc") || joined.contains("intermediate.dense") || has("ffn_up")
+            || has("w3")
+        {
+            return .ffnUp
+        }
+        if has("down_proj") || has("fc2") || (has("mlp") && has("c_proj")) || joined.contains("output.dense")
+            || has("ffn_down") || has("w2")
+        {
             return .ffnDown
         }
         return .other

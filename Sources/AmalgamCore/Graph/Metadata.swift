@@ -1,7 +1,15 @@
 /// A typed metadata value. Widths are kept so a GGUF key written back has its original type.
 public indirect enum MetadataValue: Sendable, Hashable, CustomStringConvertible {
-    case u8(UInt8), i8(Int8), u16(UInt16), i16(Int16), u32(UInt32), i32(Int32), u64(UInt64), i64(Int64)
-    case f32(Float), f64(Double)
+    case u8(UInt8)
+    case i8(Int8)
+    case u16(UInt16)
+    case i16(Int16)
+    case u32(UInt32)
+    case i32(Int32)
+    case u64(UInt64)
+    case i64(Int64)
+    case f32(Float)
+    case f64(Double)
     case bool(Bool)
     case string(String)
     case array([MetadataValue])

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Read-only bytes that stay valid as long as the region is alive: a slice of a memory
@@ -53,7 +53,8 @@ public struct ByteRegion: @unchecked Sendable {
     private func pageRange(inward: Bool) -> (UnsafeMutableRawPointer, Int)? {
         guard owner is MappedFile, count > 0 else { return nil }
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let first = Int(bitPattern: baseAddress), last = first + count
+        let first = Int(bitPattern: baseAddress)
+        let last = first + count
         let start = inward ? (first + page - 1) & ~(page - 1) : first & ~(page - 1)
         let end = inward ? last & ~(page - 1) : last
         guard end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) else { return nil }
@@ -122,7 +123,8 @@ public final class MappedFile: @unchecked Sendable {
         }
         let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
         guard let mapped, mapped != MAP_FAILED else {
-            throw AmalgamError(.io, "cannot memory-map \(size) bytes", file: path, cause: String(cString: strerror(errno)))
+            throw AmalgamError(
+                .io, "cannot memory-map \(size) bytes", file: path, cause: String(cString: strerror(errno)))
         }
         address = mapped
     }
@@ -162,7 +164,9 @@ public enum FileSystem {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names.sorted()

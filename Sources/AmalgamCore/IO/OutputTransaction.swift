@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// All-or-nothing output of one or more files (a model, its shards, its index).
@@ -62,11 +62,14 @@ public final class OutputTransaction {
         for file in files { try file.finish() }
         // Re-check just before renaming: something may have appeared meanwhile.
         for file in files where !overwrite && FileIdentity.of(path: file.targetPath) != nil {
-            throw AmalgamError(.alreadyExists, "output appeared while writing; pass --force to overwrite it", file: file.targetPath)
+            throw AmalgamError(
+                .alreadyExists, "output appeared while writing; pass --force to overwrite it", file: file.targetPath)
         }
         for file in files {
             guard rename(file.temporaryPath, file.targetPath) == 0 else {
-                throw AmalgamError(.io, "cannot move the finished output into place", file: file.targetPath, cause: String(cString: strerror(errno)))
+                throw AmalgamError(
+                    .io, "cannot move the finished output into place", file: file.targetPath,
+                    cause: String(cString: strerror(errno)))
             }
             file.renamed = true
         }
@@ -109,7 +112,9 @@ public final class OutputFile {
         var template = Array("\(folder)/.\(base).amalgam-XXXXXX".utf8CString)
         let descriptor = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard descriptor >= 0 else {
-            throw AmalgamError(.io, "cannot create a temporary file in \(folder)", file: targetPath, cause: String(cString: strerror(errno)))
+            throw AmalgamError(
+                .io, "cannot create a temporary file in \(folder)", file: targetPath,
+                cause: String(cString: strerror(errno)))
         }
         _ = fchmod(descriptor, 0o644)
         self.descriptor = descriptor
@@ -165,7 +170,9 @@ public final class OutputFile {
             let written = Glibc.write(descriptor, bytes.baseAddress! + offset, min(bytes.count - offset, 1 << 30))
             if written < 0 {
                 if errno == EINTR { continue }
-                throw AmalgamError(.io, "cannot write", file: targetPath, offset: UInt64(position), cause: String(cString: strerror(errno)))
+                throw AmalgamError(
+                    .io, "cannot write", file: targetPath, offset: UInt64(position),
+                    cause: String(cString: strerror(errno)))
             }
             offset += written
         }

@@ -12,7 +12,9 @@ public struct JSONParser {
 
     /// Parses one JSON document that spans all of `bytes` (surrounding white space allowed).
     /// Error offsets are relative to the start of `bytes`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int = defaultMaximumDepth) throws(AmalgamError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maximumDepth: Int = defaultMaximumDepth)
+        throws(AmalgamError) -> JSONValue
+    {
         var parser = JSONParser(bytes: bytes, maximumDepth: maximumDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -21,7 +23,8 @@ public struct JSONParser {
         return value
     }
 
-    public static func parse(_ text: String, maximumDepth: Int = defaultMaximumDepth) throws(AmalgamError) -> JSONValue {
+    public static func parse(_ text: String, maximumDepth: Int = defaultMaximumDepth) throws(AmalgamError) -> JSONValue
+    {
         let utf8 = Array(text.utf8)
         var result: Result<JSONValue, AmalgamError> = .success(.null)
         utf8.withUnsafeBytes { buffer in
@@ -59,9 +62,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)
         case UInt8(ascii: "\""): return .string(try parseString())
-        case UInt8(ascii: "t"): try expect("true"); return .bool(true)
-        case UInt8(ascii: "f"): try expect("false"); return .bool(false)
-        case UInt8(ascii: "n"): try expect("null"); return .null
+        case UInt8(ascii: "t"):
+            try expect("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try expect("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try expect("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try parseNumber()
         default: throw failure("unexpected character '\(Unicode.Scalar(byte))'")
         }
@@ -87,8 +96,14 @@ public struct JSONParser {
             skipWhitespace()
             members.append((key, try parseValue(depth: depth + 1)))
             skipWhitespace()
-            if current == UInt8(ascii: ",") { position += 1; continue }
-            if current == UInt8(ascii: "}") { position += 1; return .object(members) }
+            if current == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if current == UInt8(ascii: "}") {
+                position += 1
+                return .object(members)
+            }
             throw failure("expected ',' or '}' in object")
         }
     }
@@ -105,8 +120,14 @@ public struct JSONParser {
             skipWhitespace()
             items.append(try parseValue(depth: depth + 1))
             skipWhitespace()
-            if current == UInt8(ascii: ",") { position += 1; continue }
-            if current == UInt8(ascii: "]") { position += 1; return .array(items) }
+            if current == UInt8(ascii: ",") {
+                position += 1
+                continue
+            }
+            if current == UInt8(ascii: "]") {
+                position += 1
+                return .array(items)
+            }
             throw failure("expected ',' or ']' in array")
         }
     }
@@ -160,7 +181,10 @@ public struct JSONParser {
         var runStart = position
         func flushRun(_ end: Int) throws(AmalgamError) {
             if end > runStart {
-                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self) else {
+                guard
+                    let text = String(
+                        validating: UnsafeRawBufferPointer(rebasing: bytes[runStart..<end]), as: UTF8.self)
+                else {
                     throw failure("invalid UTF-8 in string", at: runStart)
                 }
                 scalars.append(contentsOf: text.unicodeScalars)
@@ -190,12 +214,16 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     var code = try parseHex4()
                     if (0xD800...0xDBFF).contains(code) {
-                        guard current == UInt8(ascii: "\\"), position + 1 < bytes.count, bytes[position + 1] == UInt8(ascii: "u") else {
+                        guard current == UInt8(ascii: "\\"), position + 1 < bytes.count,
+                            bytes[position + 1] == UInt8(ascii: "u")
+                        else {
                             throw failure("lone surrogate in \\u escape")
                         }
                         position += 2
                         let low = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw failure("invalid surrogate pair in \\u escape") }
+                        guard (0xDC00...0xDFFF).contains(low) else {
+                            throw failure("invalid surrogate pair in \\u escape")
+                        }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00...0xDFFF).contains(code) {
                         throw failure("lone surrogate in \\u escape")

@@ -15,9 +15,14 @@ extension JSONValue {
         case .number(let text): output += text
         case .string(let text): JSONValue.writeString(text, into: &output)
         case .array(let items):
-            if items.isEmpty { output += "[]"; return }
+            if items.isEmpty {
+                output += "[]"
+                return
+            }
             // Arrays of scalars stay on one line even when pretty (shapes read better).
-            let inline = !pretty || items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
+            let inline =
+                !pretty
+                || items.allSatisfy { if case .array = $0 { false } else if case .object = $0 { false } else { true } }
             output += "["
             for (index, item) in items.enumerated() {
                 if index > 0 { output += inline && pretty ? ", " : "," }
@@ -27,7 +32,10 @@ extension JSONValue {
             if !inline { output += "\n" + String(repeating: " ", count: indent) }
             output += "]"
         case .object(let members):
-            if members.isEmpty { output += "{}"; return }
+            if members.isEmpty {
+                output += "{}"
+                return
+            }
             output += "{"
             for (index, member) in members.enumerated() {
                 if index > 0 { output += "," }

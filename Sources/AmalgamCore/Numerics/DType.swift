@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (the float8 cases carry the names of the OCP and safetensors specs.)
+
 /// The element types Amalgam stores and converts. Values are little-endian in memory.
 ///
 /// Float8 variants follow the OCP definitions: `f8_e4m3` is E4M3FN (bias 7, no infinities,

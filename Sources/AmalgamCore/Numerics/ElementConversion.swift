@@ -40,7 +40,8 @@ public enum ElementConversion {
         let work: @Sendable (Int) -> Void = { index in
             let start = index * chunk
             let length = min(chunk, count - start)
-            convertRange(input + start * from.byteWidth, from: from, into: output + start * to.byteWidth, to: to, count: length)
+            convertRange(
+                input + start * from.byteWidth, from: from, into: output + start * to.byteWidth, to: to, count: length)
         }
         if chunks >= 4 {
             DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
@@ -98,7 +99,8 @@ public enum ElementConversion {
         default:
             for i in 0..<count {
                 if to == .f64 {
-                    destination.storeBytes(of: loadDouble(source, as: from, at: i), toByteOffset: 8 * i, as: Double.self)
+                    destination.storeBytes(
+                        of: loadDouble(source, as: from, at: i), toByteOffset: 8 * i, as: Double.self)
                 } else {
                     store(loadFloat(source, as: from, at: i), as: to, into: destination, at: i)
                 }
@@ -147,9 +149,15 @@ public enum ElementConversion {
     @inlinable
     static func storeNaN(_ value: Double, as dtype: DType, into destination: UnsafeMutableRawPointer, at index: Int) {
         switch dtype {
-        case .f16: destination.storeBytes(of: UInt16(FloatBits.encodeNaN(value, as: .f16)), toByteOffset: 2 * index, as: UInt16.self)
-        case .f8_e4m3: destination.storeBytes(of: UInt8(FloatBits.encodeNaN(value, as: .e4m3fn)), toByteOffset: index, as: UInt8.self)
-        case .f8_e5m2: destination.storeBytes(of: UInt8(FloatBits.encodeNaN(value, as: .e5m2)), toByteOffset: index, as: UInt8.self)
+        case .f16:
+            destination.storeBytes(
+                of: UInt16(FloatBits.encodeNaN(value, as: .f16)), toByteOffset: 2 * index, as: UInt16.self)
+        case .f8_e4m3:
+            destination.storeBytes(
+                of: UInt8(FloatBits.encodeNaN(value, as: .e4m3fn)), toByteOffset: index, as: UInt8.self)
+        case .f8_e5m2:
+            destination.storeBytes(
+                of: UInt8(FloatBits.encodeNaN(value, as: .e5m2)), toByteOffset: index, as: UInt8.self)
         default: store(Float(value), as: dtype, into: destination, at: index)
         }
     }

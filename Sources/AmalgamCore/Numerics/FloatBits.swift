@@ -34,9 +34,12 @@ public enum FloatBits {
         /// Largest finite magnitude pattern (for FN formats the all-ones pattern is NaN).
         @inlinable var maxFinite: UInt32 { finiteOnly ? (exponentMask | mantissaMask) - 1 : exponentMask - 1 }
 
-        @usableFromInline static let f16 = Minifloat(exponentBits: 5, mantissaBits: 10, finiteOnly: false, emptyNaNPayload: 1)
-        @usableFromInline static let e4m3fn = Minifloat(exponentBits: 4, mantissaBits: 3, finiteOnly: true, emptyNaNPayload: 0)
-        @usableFromInline static let e5m2 = Minifloat(exponentBits: 5, mantissaBits: 2, finiteOnly: false, emptyNaNPayload: 2)
+        @usableFromInline static let f16 = Minifloat(
+            exponentBits: 5, mantissaBits: 10, finiteOnly: false, emptyNaNPayload: 1)
+        @usableFromInline static let e4m3fn = Minifloat(
+            exponentBits: 4, mantissaBits: 3, finiteOnly: true, emptyNaNPayload: 0)
+        @usableFromInline static let e5m2 = Minifloat(
+            exponentBits: 5, mantissaBits: 2, finiteOnly: false, emptyNaNPayload: 2)
     }
 
     // MARK: Encoding (Float -> narrow), round to nearest even
@@ -99,7 +102,9 @@ public enum FloatBits {
         }
         if exponentField == 0 {
             // Subnormal (or zero): mantissa * 2^(1 - bias - mantissaBits), exact in Float.
-            let magnitude = Float(mantissa) * Float(sign: .plus, exponent: Int(1 - format.bias - Int32(format.mantissaBits)), significand: 1)
+            let magnitude =
+                Float(mantissa)
+                * Float(sign: .plus, exponent: Int(1 - format.bias - Int32(format.mantissaBits)), significand: 1)
             return sign != 0 ? -magnitude : magnitude
         }
         let exponent = UInt32(Int32(exponentField) - format.bias + 127)
@@ -148,12 +153,16 @@ public enum FloatBits {
     @inlinable public static func float(fromBF16 bits: UInt16) -> Float { Float(bitPattern: UInt32(bits) << 16) }
 
     /// f32 -> float8 E4M3FN bits, round to nearest even; overflow and infinity become NaN.
-    @inlinable public static func f8E4M3(from value: Float) -> UInt8 { UInt8(truncatingIfNeeded: encode(value, as: .e4m3fn)) }
+    @inlinable public static func f8E4M3(from value: Float) -> UInt8 {
+        UInt8(truncatingIfNeeded: encode(value, as: .e4m3fn))
+    }
     /// float8 E4M3FN bits -> f32, exact.
     @inlinable public static func float(fromF8E4M3 bits: UInt8) -> Float { decode(UInt32(bits), as: .e4m3fn) }
 
     /// f32 -> float8 E5M2 bits, round to nearest even.
-    @inlinable public static func f8E5M2(from value: Float) -> UInt8 { UInt8(truncatingIfNeeded: encode(value, as: .e5m2)) }
+    @inlinable public static func f8E5M2(from value: Float) -> UInt8 {
+        UInt8(truncatingIfNeeded: encode(value, as: .e5m2))
+    }
     /// float8 E5M2 bits -> f32, exact.
     @inlinable public static func float(fromF8E5M2 bits: UInt8) -> Float { decode(UInt32(bits), as: .e5m2) }
 

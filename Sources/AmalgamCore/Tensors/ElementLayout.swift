@@ -15,7 +15,8 @@ public enum ElementLayout {
             var index = [Int](repeating: 0, count: shape.count)
             var sourceElement = 0
             for element in 0..<count {
-                (output.pointer + element * width).copyMemory(from: source.baseAddress! + sourceElement * width, byteCount: width)
+                (output.pointer + element * width).copyMemory(
+                    from: source.baseAddress! + sourceElement * width, byteCount: width)
                 // Advance the row-major odometer (last axis fastest), tracking the source offset.
                 var axis = shape.count - 1
                 while axis >= 0 {
@@ -41,7 +42,8 @@ public enum ElementLayout {
                 for columnStart in stride(from: 0, to: columns, by: block) {
                     for row in rowStart..<min(rowStart + block, rows) {
                         for column in columnStart..<min(columnStart + block, columns) {
-                            (output.pointer + (column * rows + row) * width).copyMemory(from: source.baseAddress! + (row * columns + column) * width, byteCount: width)
+                            (output.pointer + (column * rows + row) * width).copyMemory(
+                                from: source.baseAddress! + (row * columns + column) * width, byteCount: width)
                         }
                     }
                 }

@@ -74,7 +74,9 @@ public struct Tensor: Sendable {
     public var encoding: TensorEncoding
     public var storage: TensorStorage
 
-    public init(name: String, originalName: String? = nil, shape: Shape, encoding: TensorEncoding, storage: TensorStorage) {
+    public init(
+        name: String, originalName: String? = nil, shape: Shape, encoding: TensorEncoding, storage: TensorStorage
+    ) {
         self.name = name
         self.originalName = originalName ?? name
         self.shape = shape
@@ -92,7 +94,9 @@ public struct Tensor: Sendable {
         let region = try storage.load()
         let expected = try byteCount
         guard region.count == expected else {
-            throw AmalgamError(.internal, "storage holds \(region.count) bytes, shape \(shape) in \(encoding) needs \(expected)", tensor: name)
+            throw AmalgamError(
+                .internal, "storage holds \(region.count) bytes, shape \(shape) in \(encoding) needs \(expected)",
+                tensor: name)
         }
         return region
     }
@@ -102,7 +106,9 @@ public struct Tensor: Sendable {
         let view = try storage.loadView()
         let expected = try byteCount
         guard view.bytes.count == expected else {
-            throw AmalgamError(.internal, "storage holds \(view.bytes.count) bytes, shape \(shape) in \(encoding) needs \(expected)", tensor: name)
+            throw AmalgamError(
+                .internal, "storage holds \(view.bytes.count) bytes, shape \(shape) in \(encoding) needs \(expected)",
+                tensor: name)
         }
         return view
     }
@@ -130,7 +136,8 @@ extension TensorStorage {
     /// for computed storage). For page management, not for reading values.
     public var mappedRegion: ByteRegion? {
         switch backing {
-        case .region(let region), .verified(let region, _), .columnMajor(let region, _, _): region.isMemoryMapped ? region : nil
+        case .region(let region), .verified(let region, _), .columnMajor(let region, _, _):
+            region.isMemoryMapped ? region : nil
         case .deferred: nil
         }
     }

@@ -64,11 +64,16 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
             let codec = encoding.codec
             let row = shape.dimensions.last ?? 1
             guard row % codec.blockElements == 0 else {
-                throw AmalgamError(.invalidFormat, "innermost dimension \(row) is not a multiple of the \(codec.name) block size \(codec.blockElements)")
+                throw AmalgamError(
+                    .invalidFormat,
+                    "innermost dimension \(row) is not a multiple of the \(codec.name) block size \(codec.blockElements)"
+                )
             }
             let blocks = shape.elementCount / codec.blockElements
             let (bytes, overflow) = blocks.multipliedReportingOverflow(by: codec.blockBytes)
-            guard !overflow else { throw AmalgamError(.overflow, "byte size of shape \(shape) in \(codec.name) overflows") }
+            guard !overflow else {
+                throw AmalgamError(.overflow, "byte size of shape \(shape) in \(codec.name) overflows")
+            }
             return bytes
         }
     }
@@ -82,7 +87,8 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
                 throw AmalgamError(.unsupported, "holds complex (\(dtype.rawValue)) values; this needs real numbers")
             }
             guard bytes.count == elementCount * dtype.byteWidth else {
-                throw AmalgamError(.internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
+                throw AmalgamError(
+                    .internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
             }
             return bytes.withUnsafeBytes { ElementConversion.decodeToFloat($0, from: dtype, count: elementCount) }
         case .quantized(let encoding):
@@ -111,11 +117,13 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         nonisolated(unsafe) let output = values.baseAddress!
         let failure = FirstFailure()
         DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let first = chunk * perChunk, count = min(perChunk, blockCount - first)
+            let first = chunk * perChunk
+            let count = min(perChunk, blockCount - first)
             do {
                 try codec.decode(
                     UnsafeRawBufferPointer(start: input + first * codec.blockBytes, count: count * codec.blockBytes),
-                    into: UnsafeMutableBufferPointer(start: output + first * codec.blockElements, count: count * codec.blockElements))
+                    into: UnsafeMutableBufferPointer(
+                        start: output + first * codec.blockElements, count: count * codec.blockElements))
             } catch {
                 failure.record(error)
             }

@@ -45,7 +45,8 @@ public struct AXISMerge: MergeMethod {
         guard input.isMergedMatrix, input.shape.rank == 2 else {
             return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
         }
-        let m = input.rows, n = input.columns
+        let m = input.rows
+        let n = input.columns
         let k = MergeMath.rank(count: count, fraction: fraction, rows: m, columns: n)
         let deltas = input.taskVectors
         let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
@@ -55,7 +56,9 @@ public struct AXISMerge: MergeMethod {
         }
         let seeds = input.sourceIndices.map { input.seed &+ UInt64($0) }
         let decompositions = try zip(matrices, seeds).map { matrix, seed in
-            exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k) : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
+            exactSVD
+                ? try SingularValueDecomposition(matrix).truncated(to: k)
+                : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
         }
         let selected = Self.select(decompositions, k: k)
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
@@ -71,7 +74,10 @@ public struct AXISMerge: MergeMethod {
             ("k", .integer(k)),
             ("components_per_source", .array(perSource.map { .integer($0) })),
             ("kept_energy_fraction", totalEnergy > 0 ? .number("\(keptEnergy / totalEnergy)") : .null),
-            ("top_singular_value_per_source", .array(decompositions.map { .number("\($0.singularValues.first ?? 0)") })),
+            (
+                "top_singular_value_per_source",
+                .array(decompositions.map { .number("\($0.singularValues.first ?? 0)") })
+            ),
             ("kth_singular_value_kept", .number("\(selected.last?.value ?? 0)")),
             ("merged_singular_values", .array(factors.s.prefix(8).map { .number("\($0)") })),
         ]
@@ -106,7 +112,8 @@ public struct AXISMerge: MergeMethod {
             for i in 0..<m { a[i, column] = svd.u[i, component.index] * component.value }
             for j in 0..<n { b[j, column] = svd.vt[component.index, j] }
         }
-        let qa = try QRDecomposition(a), qb = try QRDecomposition(b)
+        let qa = try QRDecomposition(a)
+        let qb = try QRDecomposition(b)
         let core = try BLAS.multiply(qa.r, qb.r, transposeB: true)  // ra x rb
         let small = try SingularValueDecomposition(core)
         let u = try BLAS.multiply(qa.q, small.u)  // m x r
@@ -114,7 +121,8 @@ public struct AXISMerge: MergeMethod {
         // Drop directions with (numerically) zero weight: the sum has rank <= count.
         let largest = small.singularValues.first ?? 0
         let rank = small.singularValues.prefix { $0 > largest * 1e-6 }.count
-        let svd = SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: v.transposed).truncated(to: rank)
+        let svd = SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: v.transposed).truncated(
+            to: rank)
         return LowRankFactors(u: svd.u, s: svd.singularValues, v: svd.vt.transposed)
     }
 }
@@ -132,15 +140,20 @@ public struct TSVMerge: MergeMethod {
         guard input.isMergedMatrix, input.shape.rank == 2, !input.taskVectors.isEmpty else {
             return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
         }
-        let m = input.rows, n = input.columns
+        let m = input.rows
+        let n = input.columns
         let t = input.taskVectors.count
         let k = max(1, min(m, n) / t)
-        var uColumns = Matrix(zeros: m, k * t), vColumns = Matrix(zeros: n, k * t)
+        var uColumns = Matrix(zeros: m, k * t)
+        var vColumns = Matrix(zeros: n, k * t)
         var values: [Float] = []
         for (position, delta) in input.taskVectors.enumerated() {
             let matrix = Matrix(rows: m, columns: n, elements: delta)
-            let svd = exactSVD ? try SingularValueDecomposition(matrix).truncated(to: k)
-                : try RandomizedSVD.truncated(matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
+            let svd =
+                exactSVD
+                ? try SingularValueDecomposition(matrix).truncated(to: k)
+                : try RandomizedSVD.truncated(
+                    matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
             for j in 0..<svd.singularValues.count {
                 for i in 0..<m { uColumns[i, position * k + j] = svd.u[i, j] }
                 for i in 0..<n { vColumns[i, position * k + j] = svd.vt[j, i] }
@@ -148,8 +161,10 @@ public struct TSVMerge: MergeMethod {
             values += svd.singularValues + [Float](repeating: 0, count: k - svd.singularValues.count)
         }
         let update = try BLAS.multiply(
-            try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns), transposeB: true)
-        return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: [("components_per_source", .integer(k))])
+            try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns),
+            transposeB: true)
+        return TensorMergeResult(
+            merged: zip(input.base, update.elements).map { $0 + $1 }, details: [("components_per_source", .integer(k))])
     }
 
     /// `P Q^T` where `X = P Σ Q^T`: the orthogonal matrix closest to `X` in Frobenius norm.

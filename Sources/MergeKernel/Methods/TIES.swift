@@ -16,7 +16,9 @@ public struct TIESMerge: MergeMethod {
     }
 
     public var name: String { "ties" }
-    public var settings: [(key: String, value: JSONValue)] { [("density", .number("\(density)")), ("lambda", .number("\(lambda)"))] }
+    public var settings: [(key: String, value: JSONValue)] {
+        [("density", .number("\(density)")), ("lambda", .number("\(lambda)"))]
+    }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         let trimmed = input.taskVectors.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
@@ -46,12 +48,14 @@ public struct TIESMerge: MergeMethod {
     /// The k-th largest |value| (k >= 1), by quickselect on a copy: O(n) expected.
     static func kthLargestMagnitude(_ values: [Float], k: Int) -> Float {
         var items = values.map { abs($0) }
-        var low = 0, high = items.count - 1
+        var low = 0
+        var high = items.count - 1
         let target = k - 1  // position in descending order
         var random = SeededRandom(seed: UInt64(items.count))
         while low < high {
             let pivot = items[low + Int(random.next() % UInt64(high - low + 1))]
-            var i = low, j = high
+            var i = low
+            var j = high
             while i <= j {
                 while items[i] > pivot { i += 1 }
                 while items[j] < pivot { j -= 1 }
@@ -114,11 +118,13 @@ public struct DAREMerge: MergeMethod {
         let scale = Float(1 / (1 - drop))
         var dropped: [[Float]] = []
         for (position, delta) in input.taskVectors.enumerated() {
-            var random = SeededRandom(seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
-            dropped.append(delta.map { value in
-                let uniform = Double(random.next() >> 11) * 0x1p-53
-                return uniform < drop ? 0 : value * scale
-            })
+            var random = SeededRandom(
+                seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
+            dropped.append(
+                delta.map { value in
+                    let uniform = Double(random.next() >> 11) * 0x1p-53
+                    return uniform < drop ? 0 : value * scale
+                })
         }
         if ties {
             return TensorMergeResult(merged: TIESMerge.electAndMerge(base: input.base, deltas: dropped, lambda: lambda))

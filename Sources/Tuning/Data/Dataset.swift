@@ -32,7 +32,8 @@ public struct Dataset: Sendable {
         }
         func integers(_ name: String, shape expected: [Int]? = nil) throws -> (values: [Int], shape: [Int]) {
             guard let tensor = graph[name] else { throw fail("has no '\(name)' array") }
-            guard let dtype = tensor.encoding.dtype, [.i64, .i32, .i16, .i8, .u8, .u16, .u32, .bool].contains(dtype) else {
+            guard let dtype = tensor.encoding.dtype, [.i64, .i32, .i16, .i8, .u8, .u16, .u32, .bool].contains(dtype)
+            else {
                 throw fail("must hold integers, not \(tensor.encoding)", tensor: name)
             }
             if let expected, tensor.shape.dimensions != expected {
@@ -48,13 +49,19 @@ public struct Dataset: Sendable {
         let labelName: String
         if graph["input_ids"] != nil {
             let (ids, shape) = try integers("input_ids")
-            guard shape.count == 2, shape[0] > 0, shape[1] > 0 else { throw fail("must be [examples, length], not \(Shape(shape))", tensor: "input_ids") }
+            guard shape.count == 2, shape[0] > 0, shape[1] > 0 else {
+                throw fail("must be [examples, length], not \(Shape(shape))", tensor: "input_ids")
+            }
             guard ids.allSatisfy({ $0 >= 0 }) else { throw fail("holds a negative token id", tensor: "input_ids") }
             let (mask, _) = try integers("attention_mask", shape: shape)
-            guard mask.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("must hold 0 or 1", tensor: "attention_mask") }
+            guard mask.allSatisfy({ $0 == 0 || $0 == 1 }) else {
+                throw fail("must hold 0 or 1", tensor: "attention_mask")
+            }
             if graph["token_type_ids"] != nil {
                 let (types, _) = try integers("token_type_ids", shape: shape)
-                guard types.allSatisfy({ $0 >= 0 }) else { throw fail("holds a negative type id", tensor: "token_type_ids") }
+                guard types.allSatisfy({ $0 >= 0 }) else {
+                    throw fail("holds a negative type id", tensor: "token_type_ids")
+                }
                 typeIds = types
             } else {
                 typeIds = nil
@@ -67,12 +74,16 @@ public struct Dataset: Sendable {
             labelName = "labels"
         } else {
             guard let x = graph["x"] else { throw fail("has neither 'x' (features or images) nor 'input_ids' (text)") }
-            guard x.encoding.dtype?.isFloatingPoint == true else { throw fail("must hold floating-point values, not \(x.encoding)", tensor: "x") }
+            guard x.encoding.dtype?.isFloatingPoint == true else {
+                throw fail("must hold floating-point values, not \(x.encoding)", tensor: "x")
+            }
             let dims = x.shape.dimensions
             switch dims.count {
             case 2: layout = .features(width: dims[1])
             case 4: layout = .images(channels: dims[1], height: dims[2], width: dims[3])
-            default: throw fail("must be [examples, features] or [examples, channels, height, width], not \(x.shape)", tensor: "x")
+            default:
+                throw fail(
+                    "must be [examples, features] or [examples, channels, height, width], not \(x.shape)", tensor: "x")
             }
             guard dims[0] > 0 else { throw fail("holds no examples", tensor: "x") }
             count = dims[0]
@@ -88,7 +99,9 @@ public struct Dataset: Sendable {
             return
         }
         let (labels, labelShape) = try integers(labelName)
-        guard labelShape == [count] else { throw fail("has shape \(Shape(labelShape)); one label per example needs [\(count)]", tensor: labelName) }
+        guard labelShape == [count] else {
+            throw fail("has shape \(Shape(labelShape)); one label per example needs [\(count)]", tensor: labelName)
+        }
         if let negative = labels.firstIndex(where: { $0 < 0 }) {
             throw fail("label \(labels[negative]) at example \(negative) is negative", tensor: labelName)
         }
@@ -98,7 +111,9 @@ public struct Dataset: Sendable {
     /// Checks the labels fit a model with `classes` outputs.
     public func checkLabels(classes: Int, path: String) throws {
         if let index = labels.firstIndex(where: { $0 >= classes }) {
-            throw AmalgamError(.mismatch, "label \(labels[index]) at example \(index) is out of range for \(classes) classes", file: path)
+            throw AmalgamError(
+                .mismatch, "label \(labels[index]) at example \(index) is out of range for \(classes) classes",
+                file: path)
         }
     }
 
@@ -109,15 +124,24 @@ public struct Dataset: Sendable {
         case .features(let width):
             return (.features(rows(indices, width: width)), labels)
         case .images(let channels, let height, let width):
-            return (.images(rows(indices, width: channels * height * width), channels: channels, height: height, width: width), labels)
+            return (
+                .images(
+                    rows(indices, width: channels * height * width), channels: channels, height: height, width: width),
+                labels
+            )
         case .tokens(let length):
-            var batchIds: [Int] = [], batchTypes: [Int]? = typeIds == nil ? nil : [], batchMask: [Float] = []
+            var batchIds: [Int] = []
+            var batchTypes: [Int]? = typeIds == nil ? nil : []
+            var batchMask: [Float] = []
             for index in indices {
                 batchIds += ids[(index * length)..<((index + 1) * length)]
                 batchMask += mask[(index * length)..<((index + 1) * length)]
                 if let typeIds { batchTypes! += typeIds[(index * length)..<((index + 1) * length)] }
             }
-            return (.tokens(ids: batchIds, typeIds: batchTypes, mask: batchMask, batch: indices.count, length: length), labels)
+            return (
+                .tokens(ids: batchIds, typeIds: batchTypes, mask: batchMask, batch: indices.count, length: length),
+                labels
+            )
         }
     }
 

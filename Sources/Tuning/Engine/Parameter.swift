@@ -44,7 +44,9 @@ protocol Layer: AnyObject {
 extension Matrix {
     /// Element-wise `self += other`.
     mutating func add(_ other: Matrix) {
-        precondition(rows == other.rows && columns == other.columns, "adding \(other.rows)x\(other.columns) to \(rows)x\(columns)")
+        precondition(
+            rows == other.rows && columns == other.columns,
+            "adding \(other.rows)x\(other.columns) to \(rows)x\(columns)")
         elements.withUnsafeMutableBufferPointer { target in
             other.elements.withUnsafeBufferPointer { source in
                 for index in 0..<target.count { target[index] += source[index] }

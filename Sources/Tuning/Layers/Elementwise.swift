@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import LinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The activation functions a network can use between linear layers.
 public enum Activation: String, Sendable, CaseIterable {
@@ -54,7 +55,8 @@ final class ActivationLayer: Layer {
                         for i in range { values[i] = max(values[i], 0) }
                     case .gelu:
                         for i in range {
-                            let x = values[i], p = 0.5 * (1 + erff(x * Self.inverseRoot2))
+                            let x = values[i]
+                            let p = 0.5 * (1 + erff(x * Self.inverseRoot2))
                             phi[i] = p
                             values[i] = x * p
                         }
@@ -94,10 +96,14 @@ final class ActivationLayer: Layer {
                             for i in range {
                                 let x = xs[i]
                                 let t = tanhf(Self.tanhScale * (x + 0.044715 * x * x * x))
-                                g[i] *= 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Self.tanhScale * (1 + 3 * 0.044715 * x * x)
+                                g[i] *=
+                                    0.5 * (1 + t) + 0.5 * x * (1 - t * t) * Self.tanhScale * (1 + 3 * 0.044715 * x * x)
                             }
                         case .tanh:
-                            for i in range { let t = tanhf(xs[i]); g[i] *= 1 - t * t }
+                            for i in range {
+                                let t = tanhf(xs[i])
+                                g[i] *= 1 - t * t
+                            }
                         }
                     }
                 }
@@ -128,7 +134,8 @@ final class LayerNorm: Layer {
         var normalized = input
         var output = input
         inverseDeviation = [Float](repeating: 0, count: input.rows)
-        let gammaValues = gamma.value.elements, betaValues = beta.value.elements
+        let gammaValues = gamma.value.elements
+        let betaValues = beta.value.elements
         var inverses = [Float](repeating: 0, count: input.rows)
         normalized.elements.withUnsafeMutableBufferPointer { xhat in
             output.elements.withUnsafeMutableBufferPointer { y in
@@ -138,7 +145,10 @@ final class LayerNorm: Layer {
                     for c in 0..<width { mean += Double(xhat[base + c]) }
                     mean /= Double(width)
                     var variance: Double = 0
-                    for c in 0..<width { let d = Double(xhat[base + c]) - mean; variance += d * d }
+                    for c in 0..<width {
+                        let d = Double(xhat[base + c]) - mean
+                        variance += d * d
+                    }
                     variance /= Double(width)
                     let inverse = Float(1 / (variance + Double(epsilon)).squareRoot())
                     inverses[row] = inverse
@@ -159,16 +169,20 @@ final class LayerNorm: Layer {
         guard let normalized else { preconditionFailure("backward before forward") }
         let width = outputGradient.columns
         var inputGradient = outputGradient
-        let gammaValues = gamma.value.elements, inverses = inverseDeviation
-        var gammaGradient = [Float](repeating: 0, count: width), betaGradient = [Float](repeating: 0, count: width)
+        let gammaValues = gamma.value.elements
+        let inverses = inverseDeviation
+        var gammaGradient = [Float](repeating: 0, count: width)
+        var betaGradient = [Float](repeating: 0, count: width)
         inputGradient.elements.withUnsafeMutableBufferPointer { dx in
             outputGradient.elements.withUnsafeBufferPointer { dy in
                 normalized.elements.withUnsafeBufferPointer { xhat in
                     for row in 0..<outputGradient.rows {
                         let base = row * width
-                        var meanGradient: Float = 0, meanProduct: Float = 0
+                        var meanGradient: Float = 0
+                        var meanProduct: Float = 0
                         for c in 0..<width {
-                            let d = dy[base + c], x = xhat[base + c]
+                            let d = dy[base + c]
+                            let x = xhat[base + c]
                             gammaGradient[c] += d * x
                             betaGradient[c] += d
                             let dxhat = d * gammaValues[c]
@@ -179,7 +193,8 @@ final class LayerNorm: Layer {
                         meanProduct /= Float(width)
                         let inverse = inverses[row]
                         for c in 0..<width {
-                            dx[base + c] = inverse * (dy[base + c] * gammaValues[c] - meanGradient - xhat[base + c] * meanProduct)
+                            dx[base + c] =
+                                inverse * (dy[base + c] * gammaValues[c] - meanGradient - xhat[base + c] * meanProduct)
                         }
                     }
                 }
@@ -217,7 +232,8 @@ final class Embedding {
 
     func backward(_ outputGradient: Matrix) {
         guard table.trainable else { return }
-        let width = table.value.columns, ids = self.ids
+        let width = table.value.columns
+        let ids = self.ids
         table.gradient.elements.withUnsafeMutableBufferPointer { rows in
             outputGradient.elements.withUnsafeBufferPointer { gradient in
                 for (position, id) in ids.enumerated() {

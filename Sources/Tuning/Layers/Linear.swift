@@ -89,7 +89,9 @@ final class Linear: Layer {
                 for j in 0..<n { singular.s.gradient.elements[j] += sums[j] }
             }
             if needsInputGradient {
-                try BLAS.gemm(back.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1, into: &inputGradient)
+                try BLAS.gemm(
+                    back.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1,
+                    into: &inputGradient)
             }
         }
         return inputGradient
@@ -100,7 +102,9 @@ final class Linear: Layer {
     func effectiveWeight() throws -> Matrix {
         guard let singular else { return weight.value }
         var dense = weight.value
-        try BLAS.gemm(singular.u.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1, into: &dense)
+        try BLAS.gemm(
+            singular.u.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1,
+            into: &dense)
         return dense
     }
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import LinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// How a sequence of token vectors becomes one vector.
 public enum Pooling: String, Sendable {
@@ -29,7 +30,9 @@ struct SequencePooling {
                 let count = max(weight(b, length: length, mask: mask), 1e-9)
                 for t in 0..<length where mask[b * length + t] != 0 {
                     let row = (b * length + t) * width
-                    for c in 0..<width { pooled.elements[b * width + c] += tokens.elements[row + c] * mask[b * length + t] }
+                    for c in 0..<width {
+                        pooled.elements[b * width + c] += tokens.elements[row + c] * mask[b * length + t]
+                    }
                 }
                 for c in 0..<width { pooled.elements[b * width + c] /= count }
             }
@@ -49,11 +52,14 @@ struct SequencePooling {
         for b in 0..<batch {
             switch kind {
             case .cls, .pooler:
-                for c in 0..<width { gradient.elements[b * length * width + c] = pooledGradient.elements[b * width + c] }
+                for c in 0..<width {
+                    gradient.elements[b * length * width + c] = pooledGradient.elements[b * width + c]
+                }
             case .mean:
                 let count = max(weight(b, length: length, mask: mask), 1e-9)
                 for t in 0..<length where mask[b * length + t] != 0 {
-                    let row = (b * length + t) * width, scale = mask[b * length + t] / count
+                    let row = (b * length + t) * width
+                    let scale = mask[b * length + t] / count
                     for c in 0..<width { gradient.elements[row + c] = pooledGradient.elements[b * width + c] * scale }
                 }
             }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import LinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Multi-head scaled dot-product self-attention over a batch of sequences, with the query,
 /// key and value projections; padded keys (mask 0) get no attention. The output projection
@@ -61,7 +62,9 @@ final class SelfAttention {
                                 for h in 0..<heads {
                                     let offset = b * t * width + h * d
                                     let scores = ps.base! + (b * heads + h) * t * t
-                                    BLAS.gemm(m: t, n: t, k: d, alpha: scale, qs.base! + offset, leading: width, ks.base! + offset, leading: width, transposeB: true, into: scores, leading: t)
+                                    BLAS.gemm(
+                                        m: t, n: t, k: d, alpha: scale, qs.base! + offset, leading: width,
+                                        ks.base! + offset, leading: width, transposeB: true, into: scores, leading: t)
                                     for i in 0..<t {
                                         let row = scores + i * t
                                         var largest = -Float.greatestFiniteMagnitude
@@ -78,7 +81,9 @@ final class SelfAttention {
                                         let inverse = 1 / sum
                                         for j in 0..<t { row[j] *= inverse }
                                     }
-                                    BLAS.gemm(m: t, n: d, k: t, scores, leading: t, vs.base! + offset, leading: width, into: cs.base! + offset, leading: width)
+                                    BLAS.gemm(
+                                        m: t, n: d, k: t, scores, leading: t, vs.base! + offset, leading: width,
+                                        into: cs.base! + offset, leading: width)
                                 }
                             }
                         }
@@ -93,7 +98,9 @@ final class SelfAttention {
     func backward(_ contextGradient: Matrix) throws -> Matrix {
         let (heads, d, width, t) = (self.heads, headWidth, query.outputs, length)
         let scale = 1 / Float(d).squareRoot()
-        var dq = Matrix(zeros: q.rows, q.columns), dk = dq, dv = dq
+        var dq = Matrix(zeros: q.rows, q.columns)
+        var dk = dq
+        var dv = dq
         var scratch = [Float](repeating: 0, count: 2 * t * t)
         let half = batch / 2
         q.elements.withUnsafeBufferPointer { qs in
@@ -105,8 +112,14 @@ final class SelfAttention {
                                 dk.elements.withUnsafeMutableBufferPointer { dks in
                                     dv.elements.withUnsafeMutableBufferPointer { dvs in
                                         scratch.withUnsafeMutableBufferPointer { scratch in
-                                            let (qs, ks, vs, dcs, ps) = (UncheckedBuffer(qs), UncheckedBuffer(ks), UncheckedBuffer(vs), UncheckedBuffer(dcs), UncheckedBuffer(ps))
-                                            let (dqs, dks, dvs, scratch) = (UncheckedBuffer(dqs), UncheckedBuffer(dks), UncheckedBuffer(dvs), UncheckedBuffer(scratch))
+                                            let (qs, ks, vs, dcs, ps) = (
+                                                UncheckedBuffer(qs), UncheckedBuffer(ks), UncheckedBuffer(vs),
+                                                UncheckedBuffer(dcs), UncheckedBuffer(ps)
+                                            )
+                                            let (dqs, dks, dvs, scratch) = (
+                                                UncheckedBuffer(dqs), UncheckedBuffer(dks), UncheckedBuffer(dvs),
+                                                UncheckedBuffer(scratch)
+                                            )
                                             forEachSequence { b in
                                                 // Each half of the batch has its own scratch block.
                                                 let dp = scratch.base! + (b < half ? 0 : t * t)
@@ -114,15 +127,27 @@ final class SelfAttention {
                                                     let offset = b * t * width + h * d
                                                     let p = ps.base! + (b * heads + h) * t * t
                                                     let dc = dcs.base! + offset
-                                                    BLAS.gemm(m: t, n: t, k: d, dc, leading: width, vs.base! + offset, leading: width, transposeB: true, into: dp, leading: t)
-                                                    BLAS.gemm(m: t, n: d, k: t, p, leading: t, transposeA: true, dc, leading: width, into: dvs.base! + offset, leading: width)
+                                                    BLAS.gemm(
+                                                        m: t, n: t, k: d, dc, leading: width, vs.base! + offset,
+                                                        leading: width, transposeB: true, into: dp, leading: t)
+                                                    BLAS.gemm(
+                                                        m: t, n: d, k: t, p, leading: t, transposeA: true, dc,
+                                                        leading: width, into: dvs.base! + offset, leading: width)
                                                     for i in 0..<t {
                                                         var dot: Float = 0
                                                         for j in 0..<t { dot += dp[i * t + j] * p[i * t + j] }
-                                                        for j in 0..<t { dp[i * t + j] = p[i * t + j] * (dp[i * t + j] - dot) }
+                                                        for j in 0..<t {
+                                                            dp[i * t + j] = p[i * t + j] * (dp[i * t + j] - dot)
+                                                        }
                                                     }
-                                                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, dp, leading: t, ks.base! + offset, leading: width, into: dqs.base! + offset, leading: width)
-                                                    BLAS.gemm(m: t, n: d, k: t, alpha: scale, dp, leading: t, transposeA: true, qs.base! + offset, leading: width, into: dks.base! + offset, leading: width)
+                                                    BLAS.gemm(
+                                                        m: t, n: d, k: t, alpha: scale, dp, leading: t,
+                                                        ks.base! + offset, leading: width, into: dqs.base! + offset,
+                                                        leading: width)
+                                                    BLAS.gemm(
+                                                        m: t, n: d, k: t, alpha: scale, dp, leading: t,
+                                                        transposeA: true, qs.base! + offset, leading: width,
+                                                        into: dks.base! + offset, leading: width)
                                                 }
                                             }
                                         }

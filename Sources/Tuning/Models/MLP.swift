@@ -14,7 +14,9 @@ final class MLPClassifier: Network {
             guard let dot = stem.lastIndex(of: "."), let index = Int(stem[stem.index(after: dot)...]) else { continue }
             byPrefix[String(stem[..<dot]), default: []].append((index, String(stem)))
         }
-        guard byPrefix.count == 1, let layers = byPrefix.values.first?.sorted(by: { $0.index < $1.index }), !layers.isEmpty else { return nil }
+        guard byPrefix.count == 1, let layers = byPrefix.values.first?.sorted(by: { $0.index < $1.index }),
+            !layers.isEmpty
+        else { return nil }
         let shapes = layers.map { graph[$0.name + ".weight"]!.shape.dimensions }
         for (previous, next) in zip(shapes, shapes.dropFirst()) where previous[0] != next[1] { return nil }
         return layers.map(\.name)
@@ -31,7 +33,8 @@ final class MLPClassifier: Network {
             var layer = try store.linear(prefix, head: isHead)
             if isHead, let classes, classes != layer.outputs {
                 // A head for another label count: a fresh one, trained.
-                let inputs = layer.inputs, bound = 1 / Float(inputs).squareRoot()
+                let inputs = layer.inputs
+                let bound = 1 / Float(inputs).squareRoot()
                 layer = Linear(
                     weight: store.newParameter(prefix + ".weight", shape: [classes, inputs], bound: bound),
                     bias: layer.bias.map { _ in store.newParameter(prefix + ".bias", shape: [classes], bound: bound) })

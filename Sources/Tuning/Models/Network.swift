@@ -80,8 +80,10 @@ final class ParameterStore {
     private(set) var capped: [(String, Int, Int)] = []
     private var random: SeededRandom
 
-    init(graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: ModelGraph? = nil,
-         count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0) {
+    init(
+        graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: ModelGraph? = nil,
+        count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0
+    ) {
         self.graph = graph
         self.mode = mode
         self.base = base
@@ -109,17 +111,22 @@ final class ParameterStore {
         case .singularValues: trainable = false
         }
         if head { headNames.insert(name) }
-        let parameter = Parameter(name: name, shape: dims, value: Matrix(rows: rows, columns: values.count / max(rows, 1), elements: values), trainable: trainable)
+        let parameter = Parameter(
+            name: name, shape: dims, value: Matrix(rows: rows, columns: values.count / max(rows, 1), elements: values),
+            trainable: trainable)
         created[name] = parameter
         return parameter
     }
 
     /// A new parameter drawn from U(-bound, bound), seeded (a new classification head).
     func newParameter(_ name: String, shape: [Int], bound: Float) -> Parameter {
-        let rows = shape.count >= 2 ? shape[0] : 1, total = shape.reduce(1, *)
+        let rows = shape.count >= 2 ? shape[0] : 1
+        let total = shape.reduce(1, *)
         var values = [Float](repeating: 0, count: total)
         for index in values.indices { values[index] = (Float(random.nextUnit()) * 2 - 1) * bound }
-        let parameter = Parameter(name: name, shape: shape, value: Matrix(rows: rows, columns: total / rows, elements: values), trainable: true, isNew: true)
+        let parameter = Parameter(
+            name: name, shape: shape, value: Matrix(rows: rows, columns: total / rows, elements: values),
+            trainable: true, isNew: true)
         headNames.insert(name)
         created[name] = parameter
         return parameter
@@ -130,7 +137,9 @@ final class ParameterStore {
     func linear(_ prefix: String, head: Bool = false) throws -> Linear {
         let weightName = prefix + ".weight"
         let bias = has(prefix + ".bias") ? try parameter(prefix + ".bias", head: head) : nil
-        if mode == .singularValues, !head, let factors, let u = factors[weightName + ".U"], let s = factors[weightName + ".S"], let v = factors[weightName + ".V"] {
+        if mode == .singularValues, !head, let factors, let u = factors[weightName + ".U"],
+            let s = factors[weightName + ".S"], let v = factors[weightName + ".V"]
+        {
             return try singularLinear(weightName, u: u, s: s, v: v, bias: bias)
         }
         return Linear(weight: try parameter(weightName, head: head), bias: bias)
@@ -138,19 +147,25 @@ final class ParameterStore {
 
     private func singularLinear(_ name: String, u: Tensor, s: Tensor, v: Tensor, bias: Parameter?) throws -> Linear {
         guard let base, let w0 = base[name] else {
-            throw AmalgamError(.notFound, "the base model has no tensor '\(name)', which the factors file has factors for")
+            throw AmalgamError(
+                .notFound, "the base model has no tensor '\(name)', which the factors file has factors for")
         }
         let dims = w0.shape.dimensions
         guard dims.count == 2, u.shape.dimensions.count == 2, v.shape.dimensions.count == 2,
-              u.shape.dimensions[0] == dims[0], v.shape.dimensions[0] == dims[1],
-              u.shape.dimensions[1] == v.shape.dimensions[1], s.shape.elementCount == u.shape.dimensions[1] else {
-            throw AmalgamError(.mismatch, "factors U \(u.shape), S \(s.shape), V \(v.shape) do not fit the base's \(w0.shape)", tensor: name)
+            u.shape.dimensions[0] == dims[0], v.shape.dimensions[0] == dims[1],
+            u.shape.dimensions[1] == v.shape.dimensions[1], s.shape.elementCount == u.shape.dimensions[1]
+        else {
+            throw AmalgamError(
+                .mismatch, "factors U \(u.shape), S \(s.shape), V \(v.shape) do not fit the base's \(w0.shape)",
+                tensor: name)
         }
         let (m, n, rank) = (dims[0], dims[1], u.shape.dimensions[1])
         let asked = count.resolve(rows: m, columns: n)
         let trained = min(asked, rank)
         if asked > rank { capped.append((name, asked, rank)) }
-        let uValues = try u.floatValues(), vValues = try v.floatValues(), sValues = try s.floatValues()
+        let uValues = try u.floatValues()
+        let vValues = try v.floatValues()
+        let sValues = try s.floatValues()
         func columns(_ values: [Float], rows: Int, _ range: Range<Int>) -> Matrix {
             var result = Matrix(zeros: rows, range.count)
             for i in 0..<rows {
@@ -161,13 +176,20 @@ final class ParameterStore {
         var folded = Matrix(rows: m, columns: n, elements: try w0.floatValues())
         if trained < rank {
             let rest = trained..<rank
-            try BLAS.gemm(columns(uValues, rows: m, rest).scalingColumns(by: Array(sValues[rest])), columns(vValues, rows: n, rest), transposeB: true, beta: 1, into: &folded)
+            try BLAS.gemm(
+                columns(uValues, rows: m, rest).scalingColumns(by: Array(sValues[rest])),
+                columns(vValues, rows: n, rest), transposeB: true, beta: 1, into: &folded)
         }
         let weight = Parameter(name: name, shape: dims, value: folded, trainable: false)
         created[name] = weight
         let initial = start == .zero ? [Float](repeating: 0, count: trained) : Array(sValues[0..<trained])
-        let singular = Parameter(name: name + ".S", shape: [trained], value: Matrix(rows: 1, columns: trained, elements: initial), trainable: true)
-        return Linear(weight: weight, bias: bias, singular: .init(u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular))
+        let singular = Parameter(
+            name: name + ".S", shape: [trained], value: Matrix(rows: 1, columns: trained, elements: initial),
+            trainable: true)
+        return Linear(
+            weight: weight, bias: bias,
+            singular: .init(
+                u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular))
     }
 
     func layerNorm(_ prefix: String, epsilon: Float) throws -> LayerNorm {

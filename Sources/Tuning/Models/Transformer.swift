@@ -42,7 +42,9 @@ final class TransformerBlock {
     func forward(_ x: Matrix, batch: Int, length: Int, mask: [Float]) throws -> Matrix {
         if preNorm {
             var h = x
-            h.add(try attentionOutput.forward(try attention.forward(try attentionNorm.forward(x), batch: batch, length: length, keyMask: mask)))
+            h.add(
+                try attentionOutput.forward(
+                    try attention.forward(try attentionNorm.forward(x), batch: batch, length: length, keyMask: mask)))
             var out = h
             out.add(try output.forward(try activation.forward(try intermediate.forward(try outputNorm.forward(h)))))
             return out
@@ -58,7 +60,9 @@ final class TransformerBlock {
     func backward(_ gradient: Matrix) throws -> Matrix {
         if preNorm {
             var dh = gradient
-            dh.add(try outputNorm.backward(try intermediate.backward(try activation.backward(try output.backward(gradient)))))
+            dh.add(
+                try outputNorm.backward(
+                    try intermediate.backward(try activation.backward(try output.backward(gradient)))))
             var dx = dh
             dx.add(try attentionNorm.backward(try attention.backward(try attentionOutput.backward(dh))))
             return dx
@@ -91,7 +95,9 @@ public struct TransformerSettings: Sendable {
     /// `hidden_act`), then defaults (eps 1e-12, GELU).
     func resolved(_ hints: ArchitectureHints) throws -> (heads: Int, epsilon: Float, activation: Activation) {
         guard let heads = heads ?? hints.parameters["num_attention_heads"]?.intValue, heads > 0 else {
-            throw AmalgamError(.usage, "the attention head count is unknown: pass --heads N (or keep the model's config.json beside it)")
+            throw AmalgamError(
+                .usage,
+                "the attention head count is unknown: pass --heads N (or keep the model's config.json beside it)")
         }
         var epsilon = self.epsilon ?? 1e-12
         if self.epsilon == nil, let value = hints.parameters["layer_norm_eps"] {
@@ -100,7 +106,8 @@ public struct TransformerSettings: Sendable {
         var activation = self.activation ?? .gelu
         if self.activation == nil, let name = hints.parameters["hidden_act"]?.stringValue {
             guard let known = Activation(huggingFace: name) else {
-                throw AmalgamError(.unsupported, "hidden_act '\(name)' is not supported (gelu, gelu_new, relu, tanh are)")
+                throw AmalgamError(
+                    .unsupported, "hidden_act '\(name)' is not supported (gelu, gelu_new, relu, tanh are)")
             }
             activation = known
         }
@@ -137,18 +144,23 @@ final class BertClassifier: Network {
         let (heads, epsilon, activation) = try settings.resolved(store.graph.architecture)
         word = Embedding(table: try store.parameter(prefix + "embeddings.word_embeddings.weight"))
         position = Embedding(table: try store.parameter(prefix + "embeddings.position_embeddings.weight"))
-        tokenType = store.has(prefix + "embeddings.token_type_embeddings.weight")
+        tokenType =
+            store.has(prefix + "embeddings.token_type_embeddings.weight")
             ? Embedding(table: try store.parameter(prefix + "embeddings.token_type_embeddings.weight")) : nil
         embeddingNorm = try store.layerNorm(prefix + "embeddings.LayerNorm", epsilon: epsilon)
         var blocks: [TransformerBlock] = []
         while store.has(prefix + "encoder.layer.\(blocks.count).attention.self.query.weight") {
-            blocks.append(try TransformerBlock(store: store, prefix: prefix + "encoder.layer.\(blocks.count)", heads: heads, epsilon: epsilon, activation: activation, vit: false))
+            blocks.append(
+                try TransformerBlock(
+                    store: store, prefix: prefix + "encoder.layer.\(blocks.count)", heads: heads, epsilon: epsilon,
+                    activation: activation, vit: false))
         }
         self.blocks = blocks
         pooling = SequencePooling(kind: settings.pooling ?? .mean)
         if settings.pooling == .pooler {
             guard store.has(prefix + "pooler.dense.weight") else {
-                throw AmalgamError(.mismatch, "--pooling pooler needs the model's \(prefix)pooler.dense.weight, which it lacks")
+                throw AmalgamError(
+                    .mismatch, "--pooling pooler needs the model's \(prefix)pooler.dense.weight, which it lacks")
             }
             pooler = (try store.linear(prefix + "pooler.dense"), ActivationLayer(.tanh))
         } else {
@@ -169,10 +181,12 @@ final class BertClassifier: Network {
     /// The last hidden state, `[batch·length, width]`.
     func encode(_ inputs: Inputs) throws -> Matrix {
         guard case .tokens(let ids, let typeIds, let mask, let batch, let length) = inputs else {
-            throw AmalgamError(.mismatch, "a BERT encoder takes token ids (input_ids, attention_mask), not feature vectors")
+            throw AmalgamError(
+                .mismatch, "a BERT encoder takes token ids (input_ids, attention_mask), not feature vectors")
         }
         guard length <= position.table.value.rows else {
-            throw AmalgamError(.mismatch, "sequences of \(length) tokens exceed the model's \(position.table.value.rows) positions")
+            throw AmalgamError(
+                .mismatch, "sequences of \(length) tokens exceed the model's \(position.table.value.rows) positions")
         }
         shape = (batch, length)
         self.mask = mask
@@ -210,7 +224,10 @@ final class BertClassifier: Network {
 /// vector into the head `classifier`.
 final class ViTClassifier: Network {
     static func prefix(in graph: ModelGraph) -> String? {
-        for tensor in graph.tensors where tensor.name.hasSuffix("embeddings.patch_embeddings.projection.weight") && tensor.shape.dimensions.count == 4 {
+        for tensor in graph.tensors
+        where tensor.name.hasSuffix("embeddings.patch_embeddings.projection.weight")
+            && tensor.shape.dimensions.count == 4
+        {
             return String(tensor.name.dropLast("embeddings.patch_embeddings.projection.weight".count))
         }
         return nil
@@ -229,7 +246,10 @@ final class ViTClassifier: Network {
         let (heads, epsilon, activation) = try settings.resolved(store.graph.architecture)
         let projection = prefix + "embeddings.patch_embeddings.projection"
         let kernel = store.graph[projection + ".weight"]!.shape.dimensions
-        guard kernel[2] == kernel[3] else { throw AmalgamError(.unsupported, "patches of \(kernel[2])x\(kernel[3]) are not square", tensor: projection + ".weight") }
+        guard kernel[2] == kernel[3] else {
+            throw AmalgamError(
+                .unsupported, "patches of \(kernel[2])x\(kernel[3]) are not square", tensor: projection + ".weight")
+        }
         patch = try store.linear(projection)
         patch.needsInputGradient = false
         patchSize = kernel[2]
@@ -238,7 +258,10 @@ final class ViTClassifier: Network {
         positions = try store.parameter(prefix + "embeddings.position_embeddings")
         var blocks: [TransformerBlock] = []
         while store.has(prefix + "encoder.layer.\(blocks.count).attention.attention.query.weight") {
-            blocks.append(try TransformerBlock(store: store, prefix: prefix + "encoder.layer.\(blocks.count)", heads: heads, epsilon: epsilon, activation: activation, vit: true))
+            blocks.append(
+                try TransformerBlock(
+                    store: store, prefix: prefix + "encoder.layer.\(blocks.count)", heads: heads, epsilon: epsilon,
+                    activation: activation, vit: true))
         }
         self.blocks = blocks
         finalNorm = try store.layerNorm(prefix + "layernorm", epsilon: epsilon)
@@ -258,12 +281,18 @@ final class ViTClassifier: Network {
         }
         let p = patchSize
         guard channels == self.channels, height % p == 0, width % p == 0 else {
-            throw AmalgamError(.mismatch, "images of \(channels)x\(height)x\(width) do not fit \(self.channels)-channel patches of \(p)x\(p)")
+            throw AmalgamError(
+                .mismatch,
+                "images of \(channels)x\(height)x\(width) do not fit \(self.channels)-channel patches of \(p)x\(p)")
         }
         let (rowsOfPatches, columnsOfPatches) = (height / p, width / p)
-        let patchCount = rowsOfPatches * columnsOfPatches, length = patchCount + 1
+        let patchCount = rowsOfPatches * columnsOfPatches
+        let length = patchCount + 1
         guard positions.count == length * patch.outputs else {
-            throw AmalgamError(.mismatch, "\(patchCount) patches need \(length) position embeddings, the model has \(positions.count / max(patch.outputs, 1))")
+            throw AmalgamError(
+                .mismatch,
+                "\(patchCount) patches need \(length) position embeddings, the model has \(positions.count / max(patch.outputs, 1))"
+            )
         }
         let batch = images.rows
         shape = (batch, length)
@@ -277,7 +306,9 @@ final class ViTClassifier: Network {
                     for c in 0..<channels {
                         for y in 0..<p {
                             for x in 0..<p {
-                                patches.elements[row + k] = images.elements[b * channels * height * width + (c * height + pr * p + y) * width + pc * p + x]
+                                patches.elements[row + k] =
+                                    images.elements[
+                                        b * channels * height * width + (c * height + pr * p + y) * width + pc * p + x]
                                 k += 1
                             }
                         }
@@ -305,10 +336,12 @@ final class ViTClassifier: Network {
     func backward(_ logitsGradient: Matrix) throws {
         let (batch, length) = shape
         let mask = [Float](repeating: 1, count: batch * length)
-        var g = SequencePooling(kind: .cls).backward(try head.backward(logitsGradient), batch: batch, length: length, mask: mask)
+        var g = SequencePooling(kind: .cls).backward(
+            try head.backward(logitsGradient), batch: batch, length: length, mask: mask)
         g = try finalNorm.backward(g)
         for block in blocks.reversed() { g = try block.backward(g) }
-        let dim = g.columns, patchCount = length - 1
+        let dim = g.columns
+        let patchCount = length - 1
         var patchGradient = Matrix(zeros: batch * patchCount, dim)
         for b in 0..<batch {
             for t in 0..<length {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AmalgamCore
 import Dispatch
 import LinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Optimisation settings (defaults: the AXIS paper's Stage 2 setup).
 public struct TrainingOptions: Sendable {
@@ -74,9 +75,12 @@ struct AdamW {
         let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
         let rate = learningRate(at: step)
         step += 1
-        let correction1 = 1 - pow(beta1, Double(step)), correction2 = 1 - pow(beta2, Double(step))
+        let correction1 = 1 - pow(beta1, Double(step))
+        let correction2 = 1 - pow(beta2, Double(step))
         let decay = Float(1 - rate * options.weightDecay)
-        let stepSize = Float(rate / correction1), root2 = Float(correction2.squareRoot()), epsilon32 = Float(epsilon)
+        let stepSize = Float(rate / correction1)
+        let root2 = Float(correction2.squareRoot())
+        let epsilon32 = Float(epsilon)
         let (b1, b2) = (Float(beta1), Float(beta2))
         for parameter in trainable {
             if parameter.firstMoment.isEmpty {
@@ -89,7 +93,10 @@ struct AdamW {
                 parameter.firstMoment.withUnsafeMutableBufferPointer { first in
                     parameter.secondMoment.withUnsafeMutableBufferPointer { second in
                         parameter.gradient.elements.withUnsafeBufferPointer { gradient in
-                            let (values, first, second, gradient) = (UncheckedBuffer(values), UncheckedBuffer(first), UncheckedBuffer(second), UncheckedBuffer(gradient))
+                            let (values, first, second, gradient) = (
+                                UncheckedBuffer(values), UncheckedBuffer(first), UncheckedBuffer(second),
+                                UncheckedBuffer(gradient)
+                            )
                             let step: @Sendable (Range<Int>) -> Void = { range in
                                 for i in range {
                                     let g = gradient[i] * clip
@@ -97,7 +104,8 @@ struct AdamW {
                                     let v = b2 * second[i] + (1 - b2) * g * g
                                     first[i] = m
                                     second[i] = v
-                                    values[i] = values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
+                                    values[i] =
+                                        values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
                                 }
                             }
                             Parallel.halves(count, step)
@@ -126,23 +134,32 @@ final class Trainer {
         var optimizer = AdamW(options: options, totalSteps: batches * options.epochs)
         var random = SeededRandom(seed: options.seed)
         var records: [EpochRecord] = []
-        var best = -1.0, sinceBest = 0
+        var best = -1.0
+        var sinceBest = 0
         let parameters = network.parameters
         for epoch in 1...max(options.epochs, 1) where options.epochs > 0 {
-            let last = records.last.map { " (loss \(($0.trainLoss * 10_000).rounded() / 10_000), \(Int($0.examplesPerSecond.rounded())) ex/s)" } ?? ""
+            let last =
+                records.last.map {
+                    " (loss \(($0.trainLoss * 10_000).rounded() / 10_000), \(Int($0.examplesPerSecond.rounded())) ex/s)"
+                } ?? ""
             progress.begin(label: "epoch \(epoch)/\(options.epochs)\(last)", total: Int64(data.count))
             let order = random.permutation(data.count)
             let start = DispatchTime.now().uptimeNanoseconds
-            var lossSum: Double = 0, correct = 0
+            var lossSum: Double = 0
+            var correct = 0
             var rate = 0.0
             for batchIndex in 0..<batches {
-                let indices = Array(order[(batchIndex * options.batchSize)..<min((batchIndex + 1) * options.batchSize, data.count)])
+                let indices = Array(
+                    order[(batchIndex * options.batchSize)..<min((batchIndex + 1) * options.batchSize, data.count)])
                 let (inputs, labels) = data.batch(indices)
                 for parameter in parameters { parameter.zeroGradient() }
                 let logits = try network.forward(inputs)
                 let result = CrossEntropy.evaluate(logits: logits, labels: labels)
                 guard result.loss.isFinite else {
-                    throw AmalgamError(.mismatch, "training diverged: the loss is \(result.loss) at epoch \(epoch), step \(batchIndex + 1); try a lower --lr")
+                    throw AmalgamError(
+                        .mismatch,
+                        "training diverged: the loss is \(result.loss) at epoch \(epoch), step \(batchIndex + 1); try a lower --lr"
+                    )
                 }
                 try network.backward(result.gradient)
                 rate = optimizer.update(parameters)
@@ -153,8 +170,10 @@ final class Trainer {
             progress.finish()
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             var record = EpochRecord(
-                epoch: epoch, trainLoss: lossSum / Double(data.count), trainAccuracy: Double(correct) / Double(data.count),
-                evalLoss: nil, evalAccuracy: nil, examplesPerSecond: Double(data.count) / max(seconds, 1e-9), learningRate: rate)
+                epoch: epoch, trainLoss: lossSum / Double(data.count),
+                trainAccuracy: Double(correct) / Double(data.count),
+                evalLoss: nil, evalAccuracy: nil, examplesPerSecond: Double(data.count) / max(seconds, 1e-9),
+                learningRate: rate)
             if let eval {
                 let result = try Self.evaluate(network, on: eval, batchSize: options.batchSize)
                 record.evalLoss = result.loss
@@ -162,7 +181,12 @@ final class Trainer {
             }
             records.append(record)
             if let patience = options.earlyStoppingPatience, let accuracy = record.evalAccuracy {
-                if accuracy > best { best = accuracy; sinceBest = 0 } else { sinceBest += 1 }
+                if accuracy > best {
+                    best = accuracy
+                    sinceBest = 0
+                } else {
+                    sinceBest += 1
+                }
                 if sinceBest >= patience { break }
             }
         }
@@ -170,12 +194,14 @@ final class Trainer {
     }
 
     static func evaluate(_ network: any Network, on data: Dataset, batchSize: Int) throws -> Evaluation {
-        var lossSum: Double = 0, correct = 0
+        var lossSum: Double = 0
+        var correct = 0
         try data.inOrder(batchSize: batchSize) { inputs, labels in
             let result = CrossEntropy.evaluate(logits: try network.forward(inputs), labels: labels)
             lossSum += result.loss * Double(labels.count)
             correct += result.correct
         }
-        return Evaluation(loss: lossSum / Double(data.count), accuracy: Double(correct) / Double(data.count), examples: data.count)
+        return Evaluation(
+            loss: lossSum / Double(data.count), accuracy: Double(correct) / Double(data.count), examples: data.count)
     }
 }

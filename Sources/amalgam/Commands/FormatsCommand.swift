@@ -25,28 +25,34 @@ struct FormatsCommand: Command {
             return names
         }
         if json {
-            let document = JSONValue.array(plugins.map { plugin in
-                .object([
-                    ("identifier", .string(plugin.identifier)),
-                    ("name", .string(plugin.displayName)),
-                    ("extensions", .array(plugin.fileExtensions.map { .string($0) })),
-                    ("capabilities", .array(abilities(plugin.capabilities).map { .string($0) })),
-                ])
-            })
+            let document = JSONValue.array(
+                plugins.map { plugin in
+                    .object([
+                        ("identifier", .string(plugin.identifier)),
+                        ("name", .string(plugin.displayName)),
+                        ("extensions", .array(plugin.fileExtensions.map { .string($0) })),
+                        ("capabilities", .array(abilities(plugin.capabilities).map { .string($0) })),
+                    ])
+                })
             Terminal.out(document.serialized(pretty: true))
             return
         }
-        let rows = [["format", "read", "write", "extensions", "also"]] + plugins.map { plugin in
-            [
-                plugin.identifier, plugin.capabilities.contains(.read) ? "yes" : "no",
-                plugin.capabilities.contains(.write) ? "yes" : "no",
-                plugin.fileExtensions.map { "." + $0 }.joined(separator: " "),
-                abilities(plugin.capabilities).filter { $0 != "read" && $0 != "write" }.joined(separator: ", "),
-            ]
-        }
+        let rows =
+            [["format", "read", "write", "extensions", "also"]]
+            + plugins.map { plugin in
+                [
+                    plugin.identifier, plugin.capabilities.contains(.read) ? "yes" : "no",
+                    plugin.capabilities.contains(.write) ? "yes" : "no",
+                    plugin.fileExtensions.map { "." + $0 }.joined(separator: " "),
+                    abilities(plugin.capabilities).filter { $0 != "read" && $0 != "write" }.joined(separator: ", "),
+                ]
+            }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max()! }
         for row in rows {
-            Terminal.out(row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(separator: "  ").trimmingTrailingSpaces)
+            Terminal.out(
+                row.enumerated().map { $1 + String(repeating: " ", count: widths[$0] - $1.count) }.joined(
+                    separator: "  "
+                ).trimmingTrailingSpaces)
         }
     }
 }

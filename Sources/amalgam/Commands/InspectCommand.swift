@@ -37,14 +37,20 @@ struct InspectCommand: Command {
         let flagged = checks.filter { ($0.nonFinite ?? 0) > 0 }
         if json {
             guard case .object(var members) = report.json else { return }
-            members.append(("verification", .object([
-                ("tensors_read", .integer(checks.count)),
-                ("non_finite", .object(flagged.map { ($0.name, JSONValue.integer($0.nonFinite!)) })),
-            ])))
+            members.append(
+                (
+                    "verification",
+                    .object([
+                        ("tensors_read", .integer(checks.count)),
+                        ("non_finite", .object(flagged.map { ($0.name, JSONValue.integer($0.nonFinite!)) })),
+                    ])
+                ))
             Terminal.out(JSONValue.object(members).serialized(pretty: true))
         } else {
             Terminal.out(report.text)
-            Terminal.out("  verified:    all \(checks.count) tensors read completely" + (flagged.isEmpty ? "; no NaN or infinite values" : ""))
+            Terminal.out(
+                "  verified:    all \(checks.count) tensors read completely"
+                    + (flagged.isEmpty ? "; no NaN or infinite values" : ""))
             for check in flagged { Terminal.out("    \(check.name): \(check.nonFinite!) NaN or infinite values") }
         }
     }

@@ -3,7 +3,8 @@ import Amalgam
 /// `amalgam run RECIPE.json`: a merge described in a file.
 struct RunCommand: Command {
     static let name = "run"
-    static let summary = "Run a recipe (JSON): a merge with several outputs, optionally followed by tuning and its exports."
+    static let summary =
+        "Run a recipe (JSON): a merge with several outputs, optionally followed by tuning and its exports."
     static let synopsis = "amalgam run RECIPE.json [--dry-run] [--force]"
     static let options: [OptionSpec] = [
         .flag("dry-run", "Check the inputs and print the plan; compute nothing."),
@@ -33,7 +34,9 @@ struct RunCommand: Command {
             for target in tune.outputs.map(\.path) + [tune.logPath].compactMap({ $0 }) { try check.checkTarget(target) }
             try MergeCommand.execute(options, dryRun: dryRun)
             if dryRun {
-                Terminal.out("then tune \(tune.model) on \(tune.data) (\(tune.setup.mode.rawValue), \(tune.setup.training.epochs) epochs) into \(tune.outputs.map(\.path).joined(separator: ", "))")
+                Terminal.out(
+                    "then tune \(tune.model) on \(tune.data) (\(tune.setup.mode.rawValue), \(tune.setup.training.epochs) epochs) into \(tune.outputs.map(\.path).joined(separator: ", "))"
+                )
                 return
             }
             tune.overwrite = force

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (one function per ggml type, named as ggml names it.)
+
 import AmalgamCore
 
 /// Dequantisation of ggml blocks to f32, one function per type.
@@ -24,8 +27,10 @@ enum BlockDecoders {
 
     static func q4_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 18, out = y + b * 32
-            let d = half(block, 0), qs = bytes(block, 2)
+            let block = x + b * 18
+            let out = y + b * 32
+            let d = half(block, 0)
+            let qs = bytes(block, 2)
             for j in 0..<16 {
                 out[j] = d * Float(Int8(qs[j] & 15) - 8)
                 out[j + 16] = d * Float(Int8(qs[j] >> 4) - 8)
@@ -35,8 +40,11 @@ enum BlockDecoders {
 
     static func q4_1(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 20, out = y + b * 32
-            let d = half(block, 0), m = half(block, 2), qs = bytes(block, 4)
+            let block = x + b * 20
+            let out = y + b * 32
+            let d = half(block, 0)
+            let m = half(block, 2)
+            let qs = bytes(block, 4)
             for j in 0..<16 {
                 out[j] = d * Float(qs[j] & 15) + m
                 out[j + 16] = d * Float(qs[j] >> 4) + m
@@ -46,8 +54,11 @@ enum BlockDecoders {
 
     static func q5_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 22, out = y + b * 32
-            let d = half(block, 0), qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self), qs = bytes(block, 6)
+            let block = x + b * 22
+            let out = y + b * 32
+            let d = half(block, 0)
+            let qh = block.loadUnaligned(fromByteOffset: 2, as: UInt32.self)
+            let qs = bytes(block, 6)
             for j in 0..<16 {
                 let h0 = UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) << 4) & 0x10)
                 let h1 = UInt8(truncatingIfNeeded: (qh >> UInt32(j + 12)) & 0x10)
@@ -59,9 +70,12 @@ enum BlockDecoders {
 
     static func q5_1(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 24, out = y + b * 32
-            let d = half(block, 0), m = half(block, 2)
-            let qh = block.loadUnaligned(fromByteOffset: 4, as: UInt32.self), qs = bytes(block, 8)
+            let block = x + b * 24
+            let out = y + b * 32
+            let d = half(block, 0)
+            let m = half(block, 2)
+            let qh = block.loadUnaligned(fromByteOffset: 4, as: UInt32.self)
+            let qs = bytes(block, 8)
             for j in 0..<16 {
                 let h0 = UInt8(truncatingIfNeeded: ((qh >> UInt32(j)) << 4) & 0x10)
                 let h1 = UInt8(truncatingIfNeeded: (qh >> UInt32(j + 12)) & 0x10)
@@ -73,8 +87,10 @@ enum BlockDecoders {
 
     static func q8_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 34, out = y + b * 32
-            let d = half(block, 0), qs = bytes(block, 2)
+            let block = x + b * 34
+            let out = y + b * 32
+            let d = half(block, 0)
+            let qs = bytes(block, 2)
             for j in 0..<32 { out[j] = Float(Int8(bitPattern: qs[j])) * d }
         }
     }
@@ -82,8 +98,10 @@ enum BlockDecoders {
     /// Q8_1: d, s (the block sum, unused for values), 32 signed bytes.
     static func q8_1(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 36, out = y + b * 32
-            let d = half(block, 0), qs = bytes(block, 4)
+            let block = x + b * 36
+            let out = y + b * 32
+            let d = half(block, 0)
+            let qs = bytes(block, 4)
             for j in 0..<32 { out[j] = d * Float(Int8(bitPattern: qs[j])) }
         }
     }
@@ -91,8 +109,10 @@ enum BlockDecoders {
     static func iq4_NL(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq4Grid.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 18, out = y + b * 32
-                let d = half(block, 0), qs = bytes(block, 2)
+                let block = x + b * 18
+                let out = y + b * 32
+                let d = half(block, 0)
+                let qs = bytes(block, 2)
                 for j in 0..<16 {
                     out[j] = d * Float(grid[Int(qs[j] & 15)])
                     out[j + 16] = d * Float(grid[Int(qs[j] >> 4)])
@@ -105,7 +125,8 @@ enum BlockDecoders {
     static func mxfp4(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         e2m1Doubled.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 17, out = y + b * 32
+                let block = x + b * 17
+                let out = y + b * 32
                 let e = UInt32(bytes(block, 0)[0])
                 let d = Float(bitPattern: e < 2 ? 0x0020_0000 << e : (e - 1) << 23)
                 let qs = bytes(block, 1)
@@ -121,14 +142,19 @@ enum BlockDecoders {
     static func nvfp4(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         func scale(_ byte: UInt8) -> Float {
             if byte == 0 || byte == 0x7F { return 0 }
-            let exponent = Int((byte >> 3) & 15), mantissa = Float(byte & 7)
-            let raw = exponent == 0 ? mantissa * 0x1p-9 : (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
+            let exponent = Int((byte >> 3) & 15)
+            let mantissa = Float(byte & 7)
+            let raw =
+                exponent == 0
+                ? mantissa * 0x1p-9 : (1 + mantissa / 8) * Float(sign: .plus, exponent: exponent - 7, significand: 1)
             return raw * 0.5
         }
         e2m1Doubled.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 36, out = y + b * 64
-                let scales = bytes(block, 0), qs = bytes(block, 4)
+                let block = x + b * 36
+                let out = y + b * 64
+                let scales = bytes(block, 0)
+                let qs = bytes(block, 4)
                 for s in 0..<4 {
                     let d = scale(scales[s])
                     for k in 0..<8 {
@@ -144,13 +170,19 @@ enum BlockDecoders {
 
     static func q2_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 84, out = y + b * 256
-            let scales = bytes(block, 0), qs = bytes(block, 16)
-            let d = half(block, 80), dmin = half(block, 82)
+            let block = x + b * 84
+            let out = y + b * 256
+            let scales = bytes(block, 0)
+            let qs = bytes(block, 16)
+            let d = half(block, 80)
+            let dmin = half(block, 82)
             for group in 0..<16 {
-                let dl = d * Float(scales[group] & 15), ml = dmin * Float(scales[group] >> 4)
+                let dl = d * Float(scales[group] & 15)
+                let ml = dmin * Float(scales[group] >> 4)
                 // Values 16g..16g+15 lie in one 32-byte chunk c at one 2-bit shift s.
-                let c = group / 8, s = (group % 8) / 2, first = (group % 2) * 16
+                let c = group / 8
+                let s = (group % 8) / 2
+                let first = (group % 2) * 16
                 for l in first..<(first + 16) {
                     let q = (qs[c * 32 + l] >> UInt8(2 * s)) & 3
                     out[group * 16 + l - first] = dl * Float(q) - ml
@@ -161,15 +193,20 @@ enum BlockDecoders {
 
     static func q3_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 110, out = y + b * 256
-            let hmask = bytes(block, 0), qs = bytes(block, 32), packed = bytes(block, 96)
+            let block = x + b * 110
+            let out = y + b * 256
+            let hmask = bytes(block, 0)
+            let qs = bytes(block, 32)
+            let packed = bytes(block, 96)
             let d = half(block, 108)
             for group in 0..<16 {
                 let low = group < 8 ? packed[group] & 15 : packed[group - 8] >> 4
                 let high = (packed[8 + group % 4] >> UInt8(2 * (group / 4))) & 3
                 let dl = d * Float(Int8(bitPattern: low | high << 4) - 32)
                 for i in (group * 16)..<(group * 16 + 16) {
-                    let c = i / 128, s = (i % 128) / 32, l = i % 32
+                    let c = i / 128
+                    let s = (i % 128) / 32
+                    let l = i % 32
                     let ql = (qs[c * 32 + l] >> UInt8(2 * s)) & 3
                     let hbit = (hmask[l] >> UInt8(c * 4 + s)) & 1
                     out[i] = dl * Float(Int8(ql) - Int8((hbit ^ 1) << 2))
@@ -186,12 +223,18 @@ enum BlockDecoders {
 
     static func q4_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 144, out = y + b * 256
-            let d = half(block, 0), dmin = half(block, 2), scales = bytes(block, 4), qs = bytes(block, 16)
+            let block = x + b * 144
+            let out = y + b * 256
+            let d = half(block, 0)
+            let dmin = half(block, 2)
+            let scales = bytes(block, 4)
+            let qs = bytes(block, 16)
             for j in 0..<8 {
                 let (sc, mn) = scaleMin(scales, j)
-                let dj = d * Float(sc), mj = dmin * Float(mn)
-                let c = j / 2, shift = UInt8(4 * (j % 2))
+                let dj = d * Float(sc)
+                let mj = dmin * Float(mn)
+                let c = j / 2
+                let shift = UInt8(4 * (j % 2))
                 for l in 0..<32 { out[j * 32 + l] = dj * Float((qs[c * 32 + l] >> shift) & 15) - mj }
             }
         }
@@ -199,13 +242,19 @@ enum BlockDecoders {
 
     static func q5_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 176, out = y + b * 256
-            let d = half(block, 0), dmin = half(block, 2), scales = bytes(block, 4)
-            let qh = bytes(block, 16), qs = bytes(block, 48)
+            let block = x + b * 176
+            let out = y + b * 256
+            let d = half(block, 0)
+            let dmin = half(block, 2)
+            let scales = bytes(block, 4)
+            let qh = bytes(block, 16)
+            let qs = bytes(block, 48)
             for j in 0..<8 {
                 let (sc, mn) = scaleMin(scales, j)
-                let dj = d * Float(sc), mj = dmin * Float(mn)
-                let c = j / 2, shift = UInt8(4 * (j % 2))
+                let dj = d * Float(sc)
+                let mj = dmin * Float(mn)
+                let c = j / 2
+                let shift = UInt8(4 * (j % 2))
                 for l in 0..<32 {
                     let q = ((qs[c * 32 + l] >> shift) & 15) | (((qh[l] >> UInt8(j)) & 1) << 4)
                     out[j * 32 + l] = dj * Float(q) - mj
@@ -216,13 +265,17 @@ enum BlockDecoders {
 
     static func q6_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 210, out = y + b * 256
-            let ql = bytes(block, 0), qh = bytes(block, 128), scales = bytes(block, 192)
+            let block = x + b * 210
+            let out = y + b * 256
+            let ql = bytes(block, 0)
+            let qh = bytes(block, 128)
+            let scales = bytes(block, 192)
             let d = half(block, 208)
             for group in 0..<16 {
                 let dg = d * Float(Int8(bitPattern: scales[group]))
                 for i in (group * 16)..<(group * 16 + 16) {
-                    let c = i / 128, k = i % 128
+                    let c = i / 128
+                    let k = i % 128
                     let low = (ql[c * 64 + k % 64] >> UInt8(4 * (k / 64))) & 15
                     let high = (qh[c * 32 + k % 32] >> UInt8(2 * (k / 32))) & 3
                     out[i] = dg * Float(Int8(bitPattern: low | high << 4) - 32)
@@ -234,8 +287,10 @@ enum BlockDecoders {
     /// Q8_K: f32 scale, 256 signed bytes, 16 i16 block sums (unused for values).
     static func q8_K(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 292, out = y + b * 256
-            let d = block.loadUnaligned(fromByteOffset: 0, as: Float.self), qs = bytes(block, 4)
+            let block = x + b * 292
+            let out = y + b * 256
+            let d = block.loadUnaligned(fromByteOffset: 0, as: Float.self)
+            let qs = bytes(block, 4)
             for j in 0..<256 { out[j] = d * Float(Int8(bitPattern: qs[j])) }
         }
     }
@@ -243,9 +298,12 @@ enum BlockDecoders {
     static func iq4_XS(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq4Grid.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 136, out = y + b * 256
-                let d = half(block, 0), scalesHigh = block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
-                let scalesLow = bytes(block, 4), qs = bytes(block, 8)
+                let block = x + b * 136
+                let out = y + b * 256
+                let d = half(block, 0)
+                let scalesHigh = block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
+                let scalesLow = bytes(block, 4)
+                let qs = bytes(block, 8)
                 for j in 0..<8 {
                     let low = (scalesLow[j / 2] >> UInt8(4 * (j % 2))) & 15
                     let high = UInt8(truncatingIfNeeded: scalesHigh >> UInt16(2 * j)) & 3
@@ -267,8 +325,11 @@ enum BlockDecoders {
             return Float(Int8((UInt16(shifted) * 3) >> 8) - 1)
         }
         for b in 0..<count {
-            let block = x + b * 54, out = y + b * 256
-            let qs = bytes(block, 0), qh = bytes(block, 48), d = half(block, 52)
+            let block = x + b * 54
+            let out = y + b * 256
+            let qs = bytes(block, 0)
+            let qh = bytes(block, 48)
+            let d = half(block, 52)
             for n in 0..<5 {
                 for l in 0..<32 { out[n * 32 + l] = d * trit(qs[l], powers[n]) }
                 for l in 0..<16 { out[160 + n * 16 + l] = d * trit(qs[32 + l], powers[n]) }
@@ -281,10 +342,14 @@ enum BlockDecoders {
 
     static func tq2_0(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         for b in 0..<count {
-            let block = x + b * 66, out = y + b * 256
-            let qs = bytes(block, 0), d = half(block, 64)
+            let block = x + b * 66
+            let out = y + b * 256
+            let qs = bytes(block, 0)
+            let d = half(block, 64)
             for i in 0..<256 {
-                let c = i / 128, s = (i % 128) / 32, l = i % 32
+                let c = i / 128
+                let s = (i % 128) / 32
+                let l = i % 32
                 out[i] = d * Float(Int8((qs[c * 32 + l] >> UInt8(2 * s)) & 3) - 1)
             }
         }

@@ -42,7 +42,10 @@ struct GGMLCodec: QuantizedCodec {
         case .iq1_S: IQDecoders.iq1_S(input, output, count)
         case .iq1_M: IQDecoders.iq1_M(input, output, count)
         default:
-            throw AmalgamError(.unsupported, "unsupported encoding \(name): Amalgam cannot decode it (it can still copy it unchanged into another GGUF file)")
+            throw AmalgamError(
+                .unsupported,
+                "unsupported encoding \(name): Amalgam cannot decode it (it can still copy it unchanged into another GGUF file)"
+            )
         }
     }
 

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (cases carry ggml's type names (Q4_K, IQ2_XXS) as gguf-py spells them.)
+
 import AmalgamCore
 
 /// ggml's tensor types, by the u32 code GGUF stores in each tensor info.
@@ -5,11 +8,40 @@ import AmalgamCore
 /// Sizes are from ggml (`GGML_QUANT_SIZES`); codes 4, 5, 31-33 and 36-38 are retired and
 /// rejected. Plain types map to core dtypes; block-quantised ones to a `QuantizedCodec`.
 public enum GGMLType: UInt32, CaseIterable, Sendable {
-    case f32 = 0, f16 = 1, q4_0 = 2, q4_1 = 3, q5_0 = 6, q5_1 = 7, q8_0 = 8, q8_1 = 9
-    case q2_K = 10, q3_K = 11, q4_K = 12, q5_K = 13, q6_K = 14, q8_K = 15
-    case iq2_XXS = 16, iq2_XS = 17, iq3_XXS = 18, iq1_S = 19, iq4_NL = 20, iq3_S = 21, iq2_S = 22, iq4_XS = 23
-    case i8 = 24, i16 = 25, i32 = 26, i64 = 27, f64 = 28, iq1_M = 29, bf16 = 30
-    case tq1_0 = 34, tq2_0 = 35, mxfp4 = 39, nvfp4 = 40, q1_0 = 41
+    case f32 = 0
+    case f16 = 1
+    case q4_0 = 2
+    case q4_1 = 3
+    case q5_0 = 6
+    case q5_1 = 7
+    case q8_0 = 8
+    case q8_1 = 9
+    case q2_K = 10
+    case q3_K = 11
+    case q4_K = 12
+    case q5_K = 13
+    case q6_K = 14
+    case q8_K = 15
+    case iq2_XXS = 16
+    case iq2_XS = 17
+    case iq3_XXS = 18
+    case iq1_S = 19
+    case iq4_NL = 20
+    case iq3_S = 21
+    case iq2_S = 22
+    case iq4_XS = 23
+    case i8 = 24
+    case i16 = 25
+    case i32 = 26
+    case i64 = 27
+    case f64 = 28
+    case iq1_M = 29
+    case bf16 = 30
+    case tq1_0 = 34
+    case tq2_0 = 35
+    case mxfp4 = 39
+    case nvfp4 = 40
+    case q1_0 = 41
 
     /// The name ggml and gguf-py use (`Q4_K`, `IQ4_NL`, `BF16`).
     public var name: String {

@@ -9,15 +9,21 @@ enum GGUFQuantizer {
     /// Encodes `values.count / blockElements` blocks of `type` into `blocks`.
     /// Throws for types it cannot encode and for NaN or infinite values, which no block
     /// scale can represent (ggml would write meaningless blocks).
-    static func encode(_ values: UnsafeBufferPointer<Float>, as type: GGMLType, into blocks: UnsafeMutableRawBufferPointer) throws {
+    static func encode(
+        _ values: UnsafeBufferPointer<Float>, as type: GGMLType, into blocks: UnsafeMutableRawBufferPointer
+    ) throws {
         guard encodable.contains(type) else {
-            throw AmalgamError(.unsupported, "encoding to \(type.name) is not supported; use one of \(encodable.map(\.name).sorted().joined(separator: ", "))")
+            throw AmalgamError(
+                .unsupported,
+                "encoding to \(type.name) is not supported; use one of \(encodable.map(\.name).sorted().joined(separator: ", "))"
+            )
         }
         let (elements, bytes) = type.blockLayout
         let count = values.count / elements
         precondition(values.count == count * elements && blocks.count >= count * bytes)
         if let bad = firstNonFinite(values) {
-            throw AmalgamError(.unsupported, "element \(bad) is \(values[bad]); \(type.name) blocks cannot hold NaN or infinity")
+            throw AmalgamError(
+                .unsupported, "element \(bad) is \(values[bad]); \(type.name) blocks cannot hold NaN or infinity")
         }
         guard count > 0 else { return }
         nonisolated(unsafe) let input = values.baseAddress!
@@ -28,7 +34,8 @@ enum GGUFQuantizer {
         let work: @Sendable (Int) -> Void = { chunk in
             let first = chunk * perChunk
             let n = min(perChunk, count - first)
-            let x = input + first * elements, y = output + first * bytes
+            let x = input + first * elements
+            let y = output + first * bytes
             switch type {
             case .q8_0: LegacyQuantizer.q8_0(x, y, n)
             case .q4_0: LegacyQuantizer.q4_0(x, y, n)

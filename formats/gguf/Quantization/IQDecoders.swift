@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (one function per ggml type, named as ggml names it.)
+
 import AmalgamCore
 
 /// Dequantisation of ggml's grid-based IQ types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
@@ -13,7 +16,8 @@ enum IQDecoders {
             var expanded: [Float] = []
             expanded.reserveCapacity(data.rows * data.width)
             for digit in data.digits.utf8 where digit != UInt8(ascii: "\n") && digit != UInt8(ascii: " ") {
-                let index = digit <= UInt8(ascii: "9") ? Int(digit - UInt8(ascii: "0")) : Int(digit - UInt8(ascii: "a")) + 10
+                let index =
+                    digit <= UInt8(ascii: "9") ? Int(digit - UInt8(ascii: "0")) : Int(digit - UInt8(ascii: "a")) + 10
                 expanded.append(data.values[index])
             }
             precondition(expanded.count == data.rows * data.width, "grid table is damaged")
@@ -37,16 +41,22 @@ enum IQDecoders {
 
     @inline(__always) static func sign(_ bits: UInt8, _ j: Int) -> Float { (bits >> UInt8(j)) & 1 == 0 ? 1 : -1 }
 
-    @inline(__always) static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 { p.loadUnaligned(fromByteOffset: offset, as: UInt16.self) }
-    @inline(__always) static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 { p.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+    @inline(__always) static func u16(_ p: UnsafeRawPointer, _ offset: Int) -> UInt16 {
+        p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)
+    }
+    @inline(__always) static func u32(_ p: UnsafeRawPointer, _ offset: Int) -> UInt32 {
+        p.loadUnaligned(fromByteOffset: offset, as: UInt32.self)
+    }
 
     static func iq2_XXS(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq2xxs.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 66, out = y + b * 256
+                let block = x + b * 66
+                let out = y + b * 256
                 let d = BlockDecoders.half(block, 0)
                 for g in 0..<8 {
-                    let indices = u32(block, 2 + 8 * g), aux = u32(block, 2 + 8 * g + 4)
+                    let indices = u32(block, 2 + 8 * g)
+                    let aux = u32(block, 2 + 8 * g + 4)
                     let db = d * (0.5 + Float(aux >> 28)) * 0.25
                     for l in 0..<4 {
                         let row = Int((indices >> UInt32(8 * l)) & 255) * 8
@@ -66,12 +76,14 @@ enum IQDecoders {
     static func iq2_XS(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq2xs.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 74, out = y + b * 256
+                let block = x + b * 74
+                let out = y + b * 256
                 let d = BlockDecoders.half(block, 0)
                 for q in 0..<32 {
                     let db = d * (0.5 + nibble(block, 66, q / 2)) * 0.25
                     let code = u16(block, 2 + 2 * q)
-                    let row = Int(code & 511) * 8, bits = signs(UInt32(code >> 9))
+                    let row = Int(code & 511) * 8
+                    let bits = signs(UInt32(code >> 9))
                     for j in 0..<8 { out[q * 8 + j] = db * grid[row + j] * sign(bits, j) }
                 }
             }
@@ -81,9 +93,12 @@ enum IQDecoders {
     static func iq2_S(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq2s.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 82, out = y + b * 256
+                let block = x + b * 82
+                let out = y + b * 256
                 let d = BlockDecoders.half(block, 0)
-                let qs = BlockDecoders.bytes(block, 2), signBytes = BlockDecoders.bytes(block, 34), qh = BlockDecoders.bytes(block, 66)
+                let qs = BlockDecoders.bytes(block, 2)
+                let signBytes = BlockDecoders.bytes(block, 34)
+                let qh = BlockDecoders.bytes(block, 66)
                 for q in 0..<32 {
                     let db = d * (0.5 + nibble(block, 74, q / 2)) * 0.25
                     let high = Int((qh[q / 4] >> UInt8(2 * (q % 4))) & 3)
@@ -97,8 +112,10 @@ enum IQDecoders {
     static func iq3_XXS(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq3xxs.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 98, out = y + b * 256
-                let d = BlockDecoders.half(block, 0), qs = BlockDecoders.bytes(block, 2)
+                let block = x + b * 98
+                let out = y + b * 256
+                let d = BlockDecoders.half(block, 0)
+                let qs = BlockDecoders.bytes(block, 2)
                 for g in 0..<8 {
                     let aux = u32(block, 66 + 4 * g)
                     let db = d * (0.5 + Float(aux >> 28)) * 0.5
@@ -117,9 +134,12 @@ enum IQDecoders {
     static func iq3_S(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq3s.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 110, out = y + b * 256
+                let block = x + b * 110
+                let out = y + b * 256
                 let d = BlockDecoders.half(block, 0)
-                let qs = BlockDecoders.bytes(block, 2), qh = BlockDecoders.bytes(block, 66), signBytes = BlockDecoders.bytes(block, 74)
+                let qs = BlockDecoders.bytes(block, 2)
+                let qh = BlockDecoders.bytes(block, 66)
+                let signBytes = BlockDecoders.bytes(block, 74)
                 for g in 0..<8 {
                     let db = d * (1 + 2 * nibble(block, 106, g))
                     for e in (g * 32)..<(g * 32 + 32) {
@@ -135,8 +155,10 @@ enum IQDecoders {
     static func iq1_S(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq1s.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 50, out = y + b * 256
-                let d = BlockDecoders.half(block, 0), qs = BlockDecoders.bytes(block, 2)
+                let block = x + b * 50
+                let out = y + b * 256
+                let d = BlockDecoders.half(block, 0)
+                let qs = BlockDecoders.bytes(block, 2)
                 for g in 0..<8 {
                     let qh = u16(block, 34 + 2 * g)
                     let dl = d * Float(2 * ((qh >> 12) & 7) + 1)
@@ -153,11 +175,15 @@ enum IQDecoders {
     static func iq1_M(_ x: UnsafeRawPointer, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         iq1s.values.withUnsafeBufferPointer { grid in
             for b in 0..<count {
-                let block = x + b * 56, out = y + b * 256
-                let qs = BlockDecoders.bytes(block, 0), qh = BlockDecoders.bytes(block, 32)
+                let block = x + b * 56
+                let out = y + b * 256
+                let qs = BlockDecoders.bytes(block, 0)
+                let qh = BlockDecoders.bytes(block, 32)
                 let scales = (0..<4).map { u16(block, 48 + 2 * $0) }
                 // The f16 super-block scale is spread over the top nibbles of the four scale words.
-                let bits = (scales[0] & 0xF000) >> 12 | (scales[1] & 0xF000) >> 8 | (scales[2] & 0xF000) >> 4 | (scales[3] & 0xF000)
+                let bits =
+                    (scales[0] & 0xF000) >> 12 | (scales[1] & 0xF000) >> 8 | (scales[2] & 0xF000) >> 4
+                    | (scales[3] & 0xF000)
                 let d = FloatBits.float(fromF16: bits)
                 for i in 0..<32 {
                     let scale = (scales[(i / 2) / 4] >> UInt16(3 * ((i / 2) % 4))) & 7

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (L is llama.cpp's name for the quantised levels; kept so the code reads against the reference.)
+
 import AmalgamCore
 
 /// Encoders for Q4_K, Q5_K and Q6_K following llama.cpp's reference quantiser
@@ -11,7 +14,9 @@ import AmalgamCore
 enum KQuantizer {
     /// Round half to even, as ggml's `nearest_int` (adds 1.5 * 2^23). |value| <= 4194303.
     @inline(__always) static func nearestInt(_ value: Float) -> Int {
-        guard value.isFinite, abs(value) <= 4_194_303 else { return value > 0 ? 4_194_303 : (value < 0 ? -4_194_303 : 0) }
+        guard value.isFinite, abs(value) <= 4_194_303 else {
+            return value > 0 ? 4_194_303 : (value < 0 ? -4_194_303 : 0)
+        }
         let shifted = value + 12_582_912
         return Int(shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
     }
@@ -28,7 +33,8 @@ enum KQuantizer {
         into L: UnsafeMutablePointer<UInt8>, scratch: UnsafeMutablePointer<UInt8>,
         rmin: Float, rdelta: Float, steps: Int
     ) -> (scale: Float, minimum: Float) {
-        var low = x[0], high = x[0]
+        var low = x[0]
+        var high = x[0]
         var sumW = weights[0]
         var sumX = sumW * x[0]
         for i in 1..<n {
@@ -55,11 +61,14 @@ enum KQuantizer {
         }
         for step in 0...steps {
             iscale = (rmin + rdelta * Float(step) + levels) / (high - low)
-            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
+            var sumL: Float = 0
+            var sumL2: Float = 0
+            var sumXL: Float = 0
             for i in 0..<n {
                 let l = max(0, min(nmax, nearestInt(iscale * (x[i] - low))))
                 scratch[i] = UInt8(l)
-                let w = weights[i], fl = Float(l)
+                let w = weights[i]
+                let fl = Float(l)
                 sumL += w * fl
                 sumL2 += w * fl * fl
                 sumXL += w * fl * x[i]
@@ -96,14 +105,22 @@ enum KQuantizer {
         let L = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
         let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
         let weights = UnsafeMutablePointer<Float>.allocate(capacity: 32)
-        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 8), mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 8)
+        let mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
         let packed = UnsafeMutablePointer<UInt8>.allocate(capacity: 12)
         defer {
-            L.deallocate(); scratch.deallocate(); weights.deallocate(); scales.deallocate(); mins.deallocate(); packed.deallocate()
+            L.deallocate()
+            scratch.deallocate()
+            weights.deallocate()
+            scales.deallocate()
+            mins.deallocate()
+            packed.deallocate()
         }
         for b in 0..<count {
-            let v = x + b * 256, block = y + b * blockBytes
-            var maxScale: Float = 0, maxMin: Float = 0
+            let v = x + b * 256
+            let block = y + b * blockBytes
+            var maxScale: Float = 0
+            var maxMin: Float = 0
             for j in 0..<8 {
                 let sub = v + 32 * j
                 var sumX2: Float = 0
@@ -133,7 +150,8 @@ enum KQuantizer {
                     packed[j] |= (lm >> 4) << 6
                 }
             }
-            let d = half(maxScale / 63), dmin = half(maxMin / 63)
+            let d = half(maxScale / 63)
+            let dmin = half(maxMin / 63)
             block.storeBytes(of: d.bits, toByteOffset: 0, as: UInt16.self)
             block.storeBytes(of: dmin.bits, toByteOffset: 2, as: UInt16.self)
             (block + 4).copyMemory(from: packed, byteCount: 12)
@@ -145,15 +163,24 @@ enum KQuantizer {
                 for i in 0..<32 { L[32 * j + i] = UInt8(max(0, min(nmax, nearestInt((v[32 * j + i] + dm) / dj)))) }
             }
             if fiveBit {
-                let qh = block + 16, ql = block + 48
+                let qh = block + 16
+                let ql = block + 48
                 for k in 0..<32 { qh.storeBytes(of: 0, toByteOffset: k, as: UInt8.self) }
-                var m1: UInt8 = 1, m2: UInt8 = 2
+                var m1: UInt8 = 1
+                var m2: UInt8 = 2
                 for (chunk, n) in stride(from: 0, to: 256, by: 64).enumerated() {
                     for j in 0..<32 {
-                        var l1 = L[n + j], l2 = L[n + j + 32]
+                        var l1 = L[n + j]
+                        var l2 = L[n + j + 32]
                         var high = qh.load(fromByteOffset: j, as: UInt8.self)
-                        if l1 > 15 { l1 -= 16; high |= m1 }
-                        if l2 > 15 { l2 -= 16; high |= m2 }
+                        if l1 > 15 {
+                            l1 -= 16
+                            high |= m1
+                        }
+                        if l2 > 15 {
+                            l2 -= 16
+                            high |= m2
+                        }
                         qh.storeBytes(of: high, toByteOffset: j, as: UInt8.self)
                         ql.storeBytes(of: l1 | (l2 << 4), toByteOffset: chunk * 32 + j, as: UInt8.self)
                     }
@@ -163,7 +190,8 @@ enum KQuantizer {
             } else {
                 for (chunk, n) in stride(from: 0, to: 256, by: 64).enumerated() {
                     for l in 0..<32 {
-                        block.storeBytes(of: L[n + l] | (L[n + l + 32] << 4), toByteOffset: 16 + chunk * 32 + l, as: UInt8.self)
+                        block.storeBytes(
+                            of: L[n + l] | (L[n + l + 32] << 4), toByteOffset: 16 + chunk * 32 + l, as: UInt8.self)
                     }
                 }
             }
@@ -172,8 +200,11 @@ enum KQuantizer {
 
     /// `make_qx_quants` with rmse_type 1 (weights x^2): signed levels -nmax..nmax-1 stored
     /// with +nmax, scale refined over 18 trial values. Returns the scale.
-    static func fitSignedScale(_ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, into L: UnsafeMutablePointer<Int8>) -> Float {
-        var maxValue: Float = 0, amax: Float = 0
+    static func fitSignedScale(
+        _ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, into L: UnsafeMutablePointer<Int8>
+    ) -> Float {
+        var maxValue: Float = 0
+        var amax: Float = 0
         for i in 0..<n {
             let ax = abs(x[i])
             if ax > amax {
@@ -187,11 +218,13 @@ enum KQuantizer {
         }
         let levels = Float(nmax)
         var iscale = -levels / maxValue
-        var sumLX: Float = 0, sumL2: Float = 0
+        var sumLX: Float = 0
+        var sumL2: Float = 0
         for i in 0..<n {
             let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
             L[i] = Int8(l + nmax)
-            let w = x[i] * x[i], fl = Float(l)
+            let w = x[i] * x[i]
+            let fl = Float(l)
             sumLX += w * x[i] * fl
             sumL2 += w * fl * fl
         }
@@ -203,7 +236,8 @@ enum KQuantizer {
             sumL2 = 0
             for i in 0..<n {
                 let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
-                let w = x[i] * x[i], fl = Float(l)
+                let w = x[i] * x[i]
+                let fl = Float(l)
                 sumLX += w * x[i] * fl
                 sumL2 += w * fl * fl
             }
@@ -220,11 +254,14 @@ enum KQuantizer {
         var L = [Int8](repeating: 0, count: 256)
         var scales = [Float](repeating: 0, count: 16)
         for b in 0..<count {
-            let v = x + b * 256, block = y + b * 210
-            var maxScale: Float = 0, maxAbsScale: Float = 0
+            let v = x + b * 256
+            let block = y + b * 210
+            var maxScale: Float = 0
+            var maxAbsScale: Float = 0
             L.withUnsafeMutableBufferPointer { levels in
                 for group in 0..<16 {
-                    let scale = fitSignedScale(v + 16 * group, count: 16, levels: 32, into: levels.baseAddress! + 16 * group)
+                    let scale = fitSignedScale(
+                        v + 16 * group, count: 16, levels: 32, into: levels.baseAddress! + 16 * group)
                     scales[group] = scale
                     if abs(scale) > maxAbsScale {
                         maxAbsScale = abs(scale)
@@ -253,9 +290,13 @@ enum KQuantizer {
             }
             for (chunk, j) in stride(from: 0, to: 256, by: 128).enumerated() {
                 for l in 0..<32 {
-                    let q1 = UInt8(L[j + l]), q2 = UInt8(L[j + l + 32]), q3 = UInt8(L[j + l + 64]), q4 = UInt8(L[j + l + 96])
+                    let q1 = UInt8(L[j + l])
+                    let q2 = UInt8(L[j + l + 32])
+                    let q3 = UInt8(L[j + l + 64])
+                    let q4 = UInt8(L[j + l + 96])
                     block.storeBytes(of: (q1 & 15) | ((q3 & 15) << 4), toByteOffset: chunk * 64 + l, as: UInt8.self)
-                    block.storeBytes(of: (q2 & 15) | ((q4 & 15) << 4), toByteOffset: chunk * 64 + 32 + l, as: UInt8.self)
+                    block.storeBytes(
+                        of: (q2 & 15) | ((q4 & 15) << 4), toByteOffset: chunk * 64 + 32 + l, as: UInt8.self)
                     let high = (q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6)
                     block.storeBytes(of: high, toByteOffset: 128 + chunk * 32 + l, as: UInt8.self)
                 }

@@ -1,3 +1,6 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// (one function per ggml type, named as ggml names it.)
+
 import AmalgamCore
 
 /// Encoders for ggml's 32-element block types, producing the bytes gguf-py's
@@ -10,7 +13,8 @@ enum LegacyQuantizer {
 
     /// The element of largest magnitude (the first one on ties), with its sign.
     @inline(__always) static func signedAbsMax(_ x: UnsafePointer<Float>) -> Float {
-        var best: Float = 0, bestMagnitude: Float = -1
+        var best: Float = 0
+        var bestMagnitude: Float = -1
         for j in 0..<32 where abs(x[j]) > bestMagnitude {
             bestMagnitude = abs(x[j])
             best = x[j]
@@ -19,7 +23,8 @@ enum LegacyQuantizer {
     }
 
     @inline(__always) static func minMax(_ x: UnsafePointer<Float>) -> (Float, Float) {
-        var low = x[0], high = x[0]
+        var low = x[0]
+        var high = x[0]
         for j in 1..<32 {
             low = min(low, x[j])
             high = max(high, x[j])
@@ -43,21 +48,25 @@ enum LegacyQuantizer {
 
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
-            let v = x + b * 32, block = y + b * 34
+            let v = x + b * 32
+            let block = y + b * 34
             var amax: Float = 0
             for j in 0..<32 { amax = max(amax, abs(v[j])) }
             let d = amax / 127
             let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
             for j in 0..<32 {
-                block.storeBytes(of: Int8(bitPattern: byte(roundHalfAway(v[j] * id) + 128, upTo: 255) &- 128), toByteOffset: 2 + j, as: Int8.self)
+                block.storeBytes(
+                    of: Int8(bitPattern: byte(roundHalfAway(v[j] * id) + 128, upTo: 255) &- 128), toByteOffset: 2 + j,
+                    as: Int8.self)
             }
         }
     }
 
     static func q4_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
-            let v = x + b * 32, block = y + b * 18
+            let v = x + b * 32
+            let block = y + b * 18
             let d = signedAbsMax(v) / -8
             let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
@@ -71,7 +80,8 @@ enum LegacyQuantizer {
 
     static func q4_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
-            let v = x + b * 32, block = y + b * 20
+            let v = x + b * 32
+            let block = y + b * 20
             let (low, high) = minMax(v)
             let d = (high - low) / 15
             let id: Float = d == 0 ? 0 : 1 / d
@@ -85,10 +95,10 @@ enum LegacyQuantizer {
         }
     }
 
-
     static func q5_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
-            let v = x + b * 32, block = y + b * 22
+            let v = x + b * 32
+            let block = y + b * 22
             let d = signedAbsMax(v) / -16
             let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
@@ -105,7 +115,8 @@ enum LegacyQuantizer {
 
     static func q5_1(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
-            let v = x + b * 32, block = y + b * 24
+            let v = x + b * 32
+            let block = y + b * 24
             let (low, high) = minMax(v)
             let d = (high - low) / 31
             let id: Float = d == 0 ? 0 : 1 / d

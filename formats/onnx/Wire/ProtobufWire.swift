@@ -2,7 +2,12 @@ import AmalgamCore
 
 /// Protobuf wire types (the low three bits of a field key).
 enum WireType: UInt8 {
-    case varint = 0, fixed64 = 1, lengthDelimited = 2, startGroup = 3, endGroup = 4, fixed32 = 5
+    case varint = 0
+    case fixed64 = 1
+    case lengthDelimited = 2
+    case startGroup = 3
+    case endGroup = 4
+    case fixed32 = 5
 }
 
 /// One field as it sits in the bytes: its number, wire type, where the whole field starts
@@ -46,10 +51,14 @@ struct WireReader {
         var value: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            guard position < end else { throw error("truncated protobuf: varint runs past the end of its message", at: start) }
+            guard position < end else {
+                throw error("truncated protobuf: varint runs past the end of its message", at: start)
+            }
             let byte = bytes[position]
             position += 1
-            guard shift < 64, shift < 63 || byte <= 1 else { throw error("protobuf varint longer than 10 bytes", at: start) }
+            guard shift < 64, shift < 63 || byte <= 1 else {
+                throw error("protobuf varint longer than 10 bytes", at: start)
+            }
             value |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { return value }
             shift += 7
@@ -61,7 +70,9 @@ struct WireReader {
         let start = position
         let key = try varint()
         let number = key >> 3
-        guard number != 0, number < (1 << 29) else { throw error("protobuf field number \(number) is out of range", at: start) }
+        guard number != 0, number < (1 << 29) else {
+            throw error("protobuf field number \(number) is out of range", at: start)
+        }
         guard let type = WireType(rawValue: UInt8(key & 7)) else {
             throw error("unknown protobuf wire type \(key & 7) in field \(number)", at: start)
         }
@@ -73,24 +84,33 @@ struct WireReader {
             _ = try varint()
             payloadCount = position - payloadStart
             position = payloadStart
-        case .fixed64: payloadStart = position; payloadCount = 8
-        case .fixed32: payloadStart = position; payloadCount = 4
+        case .fixed64:
+            payloadStart = position
+            payloadCount = 8
+        case .fixed32:
+            payloadStart = position
+            payloadCount = 4
         case .lengthDelimited:
             let lengthOffset = position
             let length = try varint()
             payloadStart = position
             guard length <= UInt64(end - payloadStart) else {
-                throw error("truncated protobuf: field \(number) claims \(length) bytes, \(end - payloadStart) remain", at: lengthOffset)
+                throw error(
+                    "truncated protobuf: field \(number) claims \(length) bytes, \(end - payloadStart) remain",
+                    at: lengthOffset)
             }
             payloadCount = Int(length)
         case .startGroup, .endGroup:
-            throw AmalgamError(.unsupported, "protobuf groups (field \(number)) are not used by ONNX", file: path, offset: UInt64(start))
+            throw AmalgamError(
+                .unsupported, "protobuf groups (field \(number)) are not used by ONNX", file: path,
+                offset: UInt64(start))
         }
         guard payloadCount <= end - payloadStart else {
             throw error("truncated protobuf: field \(number) runs past the end of its message", at: start)
         }
         position = payloadStart + payloadCount
-        return WireField(number: number, type: type, start: start, payload: payloadStart..<(payloadStart + payloadCount))
+        return WireField(
+            number: number, type: type, start: start, payload: payloadStart..<(payloadStart + payloadCount))
     }
 
     /// The payload of a length-delimited field as UTF-8 text.
@@ -113,7 +133,10 @@ enum WireEncoding {
     static func varintSize(_ value: UInt64) -> Int {
         var size = 1
         var value = value >> 7
-        while value != 0 { size += 1; value >>= 7 }
+        while value != 0 {
+            size += 1
+            value >>= 7
+        }
         return size
     }
 

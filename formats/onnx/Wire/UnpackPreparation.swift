@@ -56,7 +56,9 @@ struct UnpackPreparation {
             let schema = protobuf_c_message_descriptor_get_field(descriptor, UInt32(field.number))
             if let schema, schema.pointee.type == PROTOBUF_C_TYPE_MESSAGE {
                 guard field.type == .lengthDelimited else {
-                    throw reader.error("field \(field.number) (\(String(cString: schema.pointee.name))) should be a message, has wire type \(field.type.rawValue)", at: field.start)
+                    throw reader.error(
+                        "field \(field.number) (\(String(cString: schema.pointee.name))) should be a message, has wire type \(field.type.rawValue)",
+                        at: field.start)
                 }
                 WireEncoding.key(Int(field.number), .lengthDelimited, into: &output)
                 let lengthPosition = output.count
@@ -65,7 +67,8 @@ struct UnpackPreparation {
                 try rewrite(field.payload, descriptor: child, depth: depth + 1)
                 let length = output.count - lengthPosition - 5
                 guard length < (1 << 31) else {
-                    throw AmalgamError(.overflow, "a message exceeds protobuf's 2 GiB limit", file: path, offset: UInt64(field.start))
+                    throw AmalgamError(
+                        .overflow, "a message exceeds protobuf's 2 GiB limit", file: path, offset: UInt64(field.start))
                 }
                 for index in 0..<5 {
                     let bits = UInt8((length >> (7 * index)) & 0x7F)
@@ -87,7 +90,9 @@ struct UnpackPreparation {
     }
 
     /// Refuses a known field whose wire type cannot encode its declared type.
-    private static func checkWireType(_ field: WireField, schema: ProtobufCFieldDescriptor, reader: WireReader) throws(AmalgamError) {
+    private static func checkWireType(_ field: WireField, schema: ProtobufCFieldDescriptor, reader: WireReader)
+        throws(AmalgamError)
+    {
         let expected: WireType
         switch schema.type {
         case PROTOBUF_C_TYPE_STRING, PROTOBUF_C_TYPE_BYTES: expected = .lengthDelimited
@@ -96,7 +101,9 @@ struct UnpackPreparation {
         default: expected = .varint
         }
         // Repeated scalars may also come packed (length-delimited).
-        if field.type == expected || (schema.label == PROTOBUF_C_LABEL_REPEATED && field.type == .lengthDelimited) { return }
+        if field.type == expected || (schema.label == PROTOBUF_C_LABEL_REPEATED && field.type == .lengthDelimited) {
+            return
+        }
         throw reader.error(
             "field \(field.number) (\(String(cString: schema.name))) has wire type \(field.type.rawValue), expected \(expected.rawValue)",
             at: field.start)
