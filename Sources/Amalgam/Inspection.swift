@@ -5,8 +5,11 @@ public struct InspectionReport: Sendable {
     public let graph: ModelGraph
 
     /// Reads the headers of `path` (tensor bytes are not touched).
-    public init(path: String, format: String? = nil, registry: FormatRegistry = Amalgam.builtInFormats) throws {
-        let (plugin, graph) = try registry.read(path, explicit: format)
+    public init(
+        path: String, format: String? = nil, read: ReadOptions = ReadOptions(),
+        registry: FormatRegistry = Amalgam.builtInFormats
+    ) throws {
+        let (plugin, graph) = try registry.read(path, explicit: format, options: read)
         self.path = path
         self.format = plugin.identifier
         self.graph = graph
@@ -106,7 +109,11 @@ public struct InspectionReport: Sendable {
     }
 
     /// Human-readable text, one fact per line, tensors as an aligned table.
-    public var text: String {
+    public var text: String { text(verdict: nil) }
+
+    /// The text with `verdict` (what `--verify` found) after the summary, before the metadata
+    /// and the tensor table, where it is seen.
+    public func text(verdict: String?) -> String {
         var lines: [String] = []
         lines.append(path)
         lines.append("  format:      \(format)")
@@ -122,6 +129,7 @@ public struct InspectionReport: Sendable {
             lines.append("  architecture: \(name)" + (parameters.isEmpty ? "" : "  \(parameters)"))
         }
         for note in graph.notes { lines.append("  note:        \(note)") }
+        if let verdict { lines.append(verdict) }
         lines.append("  metadata:    \(graph.metadata.count) key\(graph.metadata.count == 1 ? "" : "s")")
         for entry in graph.metadata {
             lines.append("    \(entry.key) = \(Self.summaryText(entry.value))")

@@ -1,51 +1,66 @@
 @_exported import MergeKernel
-
-/// One file a merge writes.
-public struct MergeOutput: Sendable {
-    public var path: String
-    /// Format identifier; nil uses the extension.
-    public var format: String?
-    /// Convert floating-point tensors to this dtype; nil keeps the base's.
-    public var dtype: DType?
-    public var maximumShardBytes: Int?
-    /// Writer options (`compress`, `keep-dtype`).
-    public var writerOptions: [String: String]
-
-    public init(
-        path: String, format: String? = nil, dtype: DType? = nil, maximumShardBytes: Int? = nil,
-        writerOptions: [String: String] = [:]
-    ) {
-        self.path = path
-        self.format = format
-        self.dtype = dtype
-        self.maximumShardBytes = maximumShardBytes
-        self.writerOptions = writerOptions
-    }
-}
+import SafetensorsFormat
 
 /// Everything `amalgam merge` and recipes choose.
 public struct MergeOptions: Sendable {
     public var base: String
     public var sources: [String]
     public var method: any MergeMethod
-    public var outputs: [MergeOutput]
-    /// safetensors file for the AXIS factors (`<name>.U`, `.S`, `.V`).
+    public var outputs: [ModelOutput]
+    /// safetensors file for the factors of every merged matrix (`<name>.U`, `.S`, `.V`).
     public var factors: String?
     /// JSON report path.
     public var report: String?
     public var skip: [NamePattern] = []
     public var allowMissing = false
     public var seed: UInt64 = 0
-    public var threads = 2
+    public var parallelism = Parallelism.current
+    public var read = ReadOptions()
     public var overwrite = false
     public var progress: any ProgressReporter = SilentProgress()
     public var warn: @Sendable (String) -> Void = { _ in }
 
-    public init(base: String, sources: [String], method: any MergeMethod, outputs: [MergeOutput]) {
+    public init(base: String, sources: [String], method: any MergeMethod, outputs: [ModelOutput]) {
         self.base = base
         self.sources = sources
         self.method = method
         self.outputs = outputs
+    }
+
+    /// The settings of a merge besides its method options and outputs.
+    public static let settings: [Setting] = [
+        .base, .source, .method, .factors, .report, .seed, .threads, .skip, .allowMissing, .keepConstants, .force,
+    ]
+
+    /// Reads a merge from `values` (the command line, or a recipe's top level), its method's
+    /// options from `methodOptions` (the same values on the command line, a recipe's
+    /// `options`), with `outputs` already read.
+    public init(_ values: SettingValues, methodOptions: SettingValues, outputs: [ModelOutput]) throws(AmalgamError) {
+        let base = try values.required(.base)
+        let sources = values.texts(.source)
+        guard !sources.isEmpty else {
+            let named =
+                values.label(.source).hasPrefix("--")
+                ? "--source (give one per fine-tuned model)" : "'\(values.label(.source))'"
+            throw AmalgamError(.usage, "missing \(named)")
+        }
+        let methodName = values.text(.method) ?? "axis"
+        let method = try MergeMethods.make(methodName, options: methodOptions, sourceCount: sources.count)
+        self.init(base: base, sources: sources, method: method, outputs: outputs)
+        factors = values.text(.factors)
+        report = values.text(.report)
+        skip = values.texts(.skip).map(NamePattern.init)
+        if !skip.isEmpty, !MergeMethods.svdMethods.contains(method.name) {
+            throw AmalgamError(
+                .usage,
+                "\(values.label(.skip)) applies to the SVD methods (\(MergeMethods.svdMethods.sorted().joined(separator: ", "))); \(method.name) merges every tensor the same way"
+            )
+        }
+        allowMissing = values.flag(.allowMissing)
+        seed = values.seed(.seed) ?? 0
+        parallelism = Parallelism(threads: values.integer(.threads) ?? Parallelism.current.threads)
+        read.keepConstants = values.flag(.keepConstants)
+        overwrite = values.flag(.force)
     }
 }
 
@@ -56,77 +71,127 @@ public struct MergeOutcome: Sendable {
     public var report: JSONValue
 }
 
+/// What a dry run found: the plan, and the files a real run would write.
+public struct MergeDryRun: Sendable {
+    public var request: MergeRequest
+    public var plan: MergePlan
+    public var files: [String]
+    /// What the outputs would tell the user (dtypes a format lacks...).
+    public var warnings: [String]
+}
+
+/// The merge part of a command that may go on (a recipe's tune stage): its outcome, the
+/// factors, and the merged model itself when asked for.
+struct MergeStage {
+    var outcome: MergeOutcome
+    var factors: FactorSet
+    /// The merged model, readable again (from a scratch copy), when `keepingGraph`.
+    var graph: ModelGraph?
+}
+
 extension Amalgam {
     /// Reads the base and sources (headers only) and plans the merge.
-    public static func planMerge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws -> (
-        MergeRequest, MergePlan
-    ) {
-        func load(_ path: String) throws -> ModelGraph { try registry.read(path).graph }
+    public static func planMerge(
+        _ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats
+    ) throws -> (MergeRequest, MergePlan) {
+        func load(_ path: String) throws -> ModelGraph { try registry.read(path, options: options.read).graph }
         let request = MergeRequest(
             base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
             sourceLabels: options.sources, method: options.method, skip: options.skip,
-            allowMissing: options.allowMissing,
-            seed: options.seed, threads: options.threads)
+            allowMissing: options.allowMissing, seed: options.seed, parallelism: options.parallelism)
         return (request, try MergePlan.make(request))
     }
 
-    /// Merges, streaming tensor by tensor into the first output; further outputs are
-    /// converted from the first; then the factors and the report are written. Every file is
-    /// written atomically, and existing files are refused up front unless `overwrite`.
+    /// Checks everything a merge would do without computing or writing: the inputs against
+    /// each other, and every output (its format and settings, and that it may be written).
+    public static func dryRun(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws
+        -> MergeDryRun
+    {
+        let outputs = OutputSet(
+            overwrite: options.overwrite, protecting: identities(of: [options.base] + options.sources))
+        try precheck(options, outputs: outputs, registry: registry, requiringOutputs: false)
+        let (request, plan) = try planMerge(options, registry: registry)
+        let run = MergeRun(request, plan: plan)
+        let planned = try PlannedOutputs(options.outputs, graph: try run.mergedGraph, into: outputs, registry: registry)
+        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.reserve(extra) }
+        return MergeDryRun(
+            request: request, plan: plan, files: planned.files + [options.factors, options.report].compactMap { $0 },
+            warnings: planned.warnings)
+    }
+
+    /// Merges, streaming tensor by tensor into the outputs, then writes the factors and the
+    /// report. Every file appears together at the end, or none does; existing files are
+    /// refused up front unless `overwrite`.
     public static func merge(_ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws
         -> MergeOutcome
     {
-        guard let first = options.outputs.first else { throw AmalgamError(.usage, "a merge needs an --output") }
-        let protected = identities(of: [options.base] + options.sources)
-        let writers = try prepareOutputs(
-            options.outputs, extraTargets: [options.factors, options.report].compactMap { $0 },
-            overwrite: options.overwrite,
-            protecting: protected, registry: registry)
+        let outputs = OutputSet(
+            overwrite: options.overwrite, protecting: identities(of: [options.base] + options.sources),
+            warn: options.warn)
+        let stage = try merge(options, into: outputs, keepingGraph: false, registry: registry)
+        try outputs.commit()
+        var outcome = stage.outcome
+        outcome.files = outputs.paths
+        return outcome
+    }
 
+    /// Output formats, settings and targets, checked before any input is read.
+    static func precheck(
+        _ options: MergeOptions, outputs: OutputSet, registry: FormatRegistry, requiringOutputs: Bool = true
+    ) throws {
+        guard !options.outputs.isEmpty || !requiringOutputs else {
+            throw AmalgamError(.usage, "a merge needs an --output")
+        }
+        for output in options.outputs {
+            let writer = try output.writer(in: registry)
+            _ = try writer.options(from: output.settings)
+            // A folder's files are known once planned, and checked then.
+            if !output.isFolder { try outputs.checkTarget(output.writerPath(for: writer)) }
+        }
+        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.checkTarget(extra) }
+    }
+
+    /// The merge into `outputs` (not committed). With several outputs, or `keepingGraph`, the
+    /// merged tensors go once to a scratch file and every output is written from it.
+    static func merge(
+        _ options: MergeOptions, into outputs: OutputSet, keepingGraph: Bool, registry: FormatRegistry
+    ) throws -> MergeStage {
+        try precheck(options, outputs: outputs, registry: registry)
         let (request, plan) = try planMerge(options, registry: registry)
         for note in plan.notes { options.warn(note) }
         let run = MergeRun(request, plan: plan, progress: options.progress)
         defer { run.cancel() }
-        var graph = try run.mergedGraph
-        if let dtype = first.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
-        let writeOptions = WriteOptions(
-            overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
-            extra: first.writerOptions, warn: options.warn, validateBeforeCommit: { try run.checkSources() })
-        run.start(loadOrder: writers[0].loadOrder(of: graph, options: writeOptions))
-        options.progress.begin(
-            label: "merging \(plan.entries.count) tensors (\(options.method.name))", total: Int64(run.outputBytes))
-        var files: [String]
-        do {
-            files = try writers[0].write(graph, to: first.path, options: writeOptions)
-        } catch {
+        let merged = try run.mergedGraph
+        let planned = try PlannedOutputs(options.outputs, graph: merged, into: outputs, registry: registry)
+        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.reserve(extra) }
+        for line in planned.warnings { options.warn(line) }
+
+        let label = "merging \(plan.entries.count) tensors (\(options.method.name))"
+        var kept: ModelGraph?
+        if planned.items.count == 1 && !keepingGraph {
+            run.start(loadOrder: planned.firstLoadOrder)
+            try planned.write(merged, into: outputs, progress: options.progress, label: label)
+        } else {
+            run.start()
+            options.progress.begin(label: label, total: Int64(run.outputBytes))
+            let copy = try TensorSpill.spill(merged, besides: options.outputs[0].path, into: outputs)
             options.progress.finish()
-            throw error
+            try planned.write(copy, into: outputs, progress: options.progress)
+            kept = copy
         }
-        options.progress.finish()
-        files += try convertFurtherOutputs(
-            options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry
-        )
+        try run.checkSources()
+        let factors = run.factorSet
         if let path = options.factors {
-            var tensors: [Tensor] = []
-            for (name, factors) in run.factors {
-                tensors.append(
-                    Tensor(name: name + ".U", shape: [factors.u.rows, factors.u.columns], floats: factors.u.elements))
-                tensors.append(Tensor(name: name + ".S", shape: [factors.s.count], floats: factors.s))
-                tensors.append(
-                    Tensor(name: name + ".V", shape: [factors.v.rows, factors.v.columns], floats: factors.v.elements))
-            }
             var metadata = Metadata()
-            metadata["amalgam.factors_of"] = .string(first.path)
+            metadata["amalgam.factors_of"] = .string(options.outputs[0].path)
             metadata["amalgam.merge_method"] = .string(options.method.name)
-            let factorGraph = try ModelGraph(tensors: tensors, metadata: metadata)
-            files += try registry.plugin(named: "safetensors").write(
-                factorGraph, to: path, options: WriteOptions(overwrite: options.overwrite, protectedInputs: protected))
+            let graph = try factors.graph(metadata: metadata)
+            let plan = try SafetensorsPlugin().plan(graph, to: path, options: SafetensorsWriterOptions())
+            try plan.write(graph, into: outputs, progress: SilentProgress())
         }
         let report = run.report
-        if let path = options.report {
-            try writeJSON(report, to: path, overwrite: options.overwrite, protecting: protected)
-            files.append(path)
-        }
-        return MergeOutcome(plan: plan, files: files, report: report)
+        if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
+        return MergeStage(
+            outcome: MergeOutcome(plan: plan, files: outputs.paths, report: report), factors: factors, graph: kept)
     }
 }

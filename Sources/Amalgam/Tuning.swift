@@ -13,14 +13,14 @@ public struct TuneOptions: Sendable {
     public var setup: TuningSetup
     /// Label count; default: the largest label in the data, plus one.
     public var classes: Int?
-    public var outputs: [MergeOutput]
+    public var outputs: [ModelOutput]
     /// The JSON log; default: the first output's path + `.log.json`.
     public var log: String?
     public var overwrite = false
     public var progress: any ProgressReporter = SilentProgress()
     public var warn: @Sendable (String) -> Void = { _ in }
 
-    public init(model: String, data: String, setup: TuningSetup, outputs: [MergeOutput]) {
+    public init(model: String, data: String, setup: TuningSetup, outputs: [ModelOutput]) {
         self.model = model
         self.data = data
         self.setup = setup
@@ -33,6 +33,83 @@ public struct TuneOptions: Sendable {
             ?? outputs.first.map { output in
                 (output.path.hasSuffix("/") ? String(output.path.dropLast()) : output.path) + ".log.json"
             }
+    }
+
+    /// The training settings of `tune` and `train` (with their model's and outputs').
+    public static let trainingSettings: [Setting] = [
+        .data, .eval, .epochs, .learningRate, .batch, .seed, .weightDecay, .clip, .earlyStopping, .log, .threads,
+        .force,
+    ]
+    /// Stage 2's own settings.
+    public static let stageTwoSettings: [Setting] = [
+        .tuneBase, .tuneFactors, .merged, .tuneMode, .svFraction, .svCount, .svInit,
+    ]
+    /// How the classifier is built (`tune`, `train`, `eval`, `forward`).
+    public static let modelSettings: [Setting] = [.architecture, .activation, .heads, .pooling, .labels]
+
+    /// Reads `tune` or `train` options from `values`, the outputs already read.
+    /// - Parameters:
+    ///   - model: the model to train (train's MODEL); nil reads tune's `--merged`.
+    ///   - modeSetting: `.tuneMode` (default sv) or `.trainMode` (default full).
+    ///   - readsStageTwoInputs: Stage 2's base and factors come from `values` (not from a
+    ///     recipe's merge).
+    public init(
+        _ values: SettingValues, model: String?, mode modeSetting: Setting, outputs: [ModelOutput],
+        readsStageTwoInputs: Bool = true
+    ) throws(AmalgamError) {
+        let modeName = values.text(modeSetting) ?? modeSetting.defaultText ?? "full"
+        guard let mode = TrainingMode(rawValue: modeName) else {
+            throw AmalgamError(
+                .usage, "\(values.label(modeSetting)) must be \(modeSetting.requirement), not '\(modeName)'")
+        }
+        let trained: String
+        if let model { trained = model } else { trained = try values.required(.merged) }
+        let data = try values.required(.data)
+        var setup = try TuningSetup(values, mode: mode)
+        setup.training = try TrainingOptions(values, mode: mode)
+        self.init(model: trained, data: data, setup: setup, outputs: outputs)
+        if readsStageTwoInputs, mode == .singularValues {
+            base = try values.required(.tuneBase, why: "singular-value tuning needs W0")
+            factors = try values.required(.tuneFactors, why: "from amalgam merge --factors")
+        }
+        classes = values.integer(.labels)
+        eval = values.text(.eval)
+        log = values.text(.log)
+        overwrite = values.flag(.force)
+    }
+}
+
+extension TuningSetup {
+    /// The classifier and Stage 2 settings in `values`; cross-field rules checked here.
+    public init(_ values: SettingValues, mode: TrainingMode) throws(AmalgamError) {
+        self.init(mode: mode)
+        architecture = values.text(.architecture)
+        activation = values.text(.activation).flatMap(Activation.init(rawValue:))
+        transformer.heads = values.integer(.heads)
+        transformer.pooling = values.text(.pooling).flatMap(Pooling.init(rawValue:))
+        for setting in [Setting.activation, .heads, .pooling] where values.has(setting) {
+            labels[setting.name] = values.label(setting)
+        }
+        if values.has(.svFraction) && values.has(.svCount) {
+            throw AmalgamError(.usage, "give \(values.label(.svFraction)) or \(values.label(.svCount)), not both")
+        }
+        if let fraction = values.real(.svFraction) { singularValueCount = .fraction(fraction) }
+        if let count = values.integer(.svCount) { singularValueCount = .count(count) }
+        if let start = values.text(.svInit).flatMap(SingularValueStart.init(rawValue:)) { singularValueStart = start }
+    }
+}
+
+extension TrainingOptions {
+    /// The training loop's settings in `values`, with `mode`'s defaults for the rest.
+    public init(_ values: SettingValues, mode: TrainingMode) throws(AmalgamError) {
+        self = TuningSetup(mode: mode).training
+        epochs = values.integer(.epochs) ?? epochs
+        learningRate = values.real(.learningRate) ?? learningRate
+        batchSize = values.integer(.batch) ?? batchSize
+        seed = values.seed(.seed) ?? seed
+        weightDecay = values.real(.weightDecay) ?? weightDecay
+        clipNorm = values.real(.clip) ?? clipNorm
+        earlyStoppingPatience = values.integer(.earlyStopping)
     }
 }
 
@@ -61,61 +138,93 @@ extension Amalgam {
         _ model: String, base: String? = nil, factors: String? = nil, setup: TuningSetup, classes: Int?,
         data: [(Dataset, String)], registry: FormatRegistry = Amalgam.builtInFormats
     ) throws -> TunableModel {
-        let graph = try registry.read(model).graph
+        let factorSet = try factors.map { path in
+            try AmalgamError.withContext(file: path) { try FactorSet(graph: try registry.read(path).graph) }
+        }
+        return try tunableModel(
+            try registry.read(model).graph, label: model, base: base, factors: factorSet, setup: setup,
+            classes: classes, data: data, registry: registry)
+    }
+
+    static func tunableModel(
+        _ graph: ModelGraph, label: String, base: String?, factors: FactorSet?, setup: TuningSetup, classes: Int?,
+        data: [(Dataset, String)], registry: FormatRegistry
+    ) throws -> TunableModel {
         let needed = data.map(\.0.classCount).max() ?? 0
         let classes =
             classes ?? TunableModel.headClassCount(in: graph).flatMap { $0 >= needed ? $0 : nil } ?? max(needed, 2)
         let baseGraph = try base.map { try registry.read($0).graph }
-        let factorGraph = try factors.map { try registry.read($0).graph }
-        let tunable = try AmalgamError.withContext(file: model) {
-            try TunableModel(graph: graph, base: baseGraph, factors: factorGraph, setup: setup, classes: classes)
+        let tunable = try AmalgamError.withContext(file: label) {
+            try TunableModel(graph: graph, base: baseGraph, factors: factors, setup: setup, classes: classes)
         }
         for (dataset, path) in data { try tunable.check(dataset, path: path) }
         return tunable
     }
 
     /// Trains (Stage 2 singular values, the head, or everything), evaluates after each
-    /// epoch, writes the trained dense model to every output and the JSON log.
+    /// epoch, writes the trained dense model to every output and the JSON log, all together.
     public static func tune(_ options: TuneOptions, registry: FormatRegistry = Amalgam.builtInFormats) throws
         -> TuneOutcome
     {
-        guard let first = options.outputs.first else { throw AmalgamError(.usage, "training needs an --output") }
-        let protected = identities(
-            of: [options.model, options.base, options.factors, options.data, options.eval].compactMap { $0 })
-        let writers = try prepareOutputs(
-            options.outputs, extraTargets: [options.logPath].compactMap { $0 }, overwrite: options.overwrite,
-            protecting: protected, registry: registry)
+        let outputs = OutputSet(
+            overwrite: options.overwrite,
+            protecting: identities(
+                of: [options.model, options.base, options.factors, options.data, options.eval].compactMap { $0 }),
+            warn: options.warn)
+        var outcome = try tune(options, into: outputs, registry: registry)
+        try outputs.commit()
+        outcome.files = outputs.paths
+        return outcome
+    }
 
+    /// Checks a tuning stage's output targets without reading anything.
+    static func precheck(_ options: TuneOptions, outputs: OutputSet, registry: FormatRegistry) throws {
+        guard !options.outputs.isEmpty else { throw AmalgamError(.usage, "training needs an --output") }
+        for output in options.outputs {
+            let writer = try output.writer(in: registry)
+            _ = try writer.options(from: output.settings)
+            if !output.isFolder { try outputs.checkTarget(output.writerPath(for: writer)) }
+        }
+        if let log = options.logPath { try outputs.checkTarget(log) }
+    }
+
+    /// Tuning into `outputs` (not committed). `model` and `factors`, when given, are used
+    /// instead of reading `options.model` and `options.factors` (a recipe's merge hands its
+    /// results on).
+    static func tune(
+        _ options: TuneOptions, into outputs: OutputSet, model: ModelGraph? = nil, factors: FactorSet? = nil,
+        registry: FormatRegistry
+    ) throws -> TuneOutcome {
+        try precheck(options, outputs: outputs, registry: registry)
         let train = try dataset(options.data, registry: registry)
         let eval = try options.eval.map { try dataset($0, registry: registry) }
         var data = [(train, options.data)]
         if let eval, let path = options.eval { data.append((eval, path)) }
+        let factorSet =
+            try factors
+            ?? options.factors.map { path in
+                try AmalgamError.withContext(file: path) { try FactorSet(graph: try registry.read(path).graph) }
+            }
         let model = try tunableModel(
-            options.model, base: options.base, factors: options.factors, setup: options.setup, classes: options.classes,
-            data: data, registry: registry)
+            try model ?? registry.read(options.model).graph, label: options.model, base: options.base,
+            factors: factorSet, setup: options.setup, classes: options.classes, data: data, registry: registry)
+        // Plan the outputs on the model's structure before training: a bad output fails now.
+        let structure = try model.trainedGraph()
+        let planned = try PlannedOutputs(options.outputs, graph: structure, into: outputs, registry: registry)
+        if let log = options.logPath { try outputs.reserve(log) }
         let classes = model.classes
         for note in model.notes { options.warn(note) }
         let start = DispatchTime.now().uptimeNanoseconds
         let records = try model.train(on: train, eval: eval, progress: options.progress)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 
-        var graph = try model.trainedGraph()
-        if let dtype = first.dtype { graph = try graph.convertingFloatingPoint(to: dtype) }
-        var files = try writers[0].write(
-            graph, to: first.path,
-            options: WriteOptions(
-                overwrite: options.overwrite, maximumShardBytes: first.maximumShardBytes, protectedInputs: protected,
-                extra: first.writerOptions, warn: options.warn))
-        files += try convertFurtherOutputs(
-            options.outputs, writtenBy: writers[0], overwrite: options.overwrite, warn: options.warn, registry: registry
-        )
+        for line in planned.warnings { options.warn(line) }
+        try planned.write(try model.trainedGraph(), into: outputs, progress: options.progress)
+        let files = planned.files
         let log = tuneLog(
             options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
-        if let path = options.logPath {
-            try writeJSON(log, to: path, overwrite: options.overwrite, protecting: protected)
-            files.append(path)
-        }
-        return TuneOutcome(files: files, records: records, counts: model.trainableCounts, log: log)
+        if let path = options.logPath { try outputs.create(path).write(log.serialized(pretty: true) + "\n") }
+        return TuneOutcome(files: outputs.paths, records: records, counts: model.trainableCounts, log: log)
     }
 
     static func tuneLog(
@@ -141,7 +250,7 @@ extension Amalgam {
         return .object([
             ("schema", .string("amalgam.tune-log/1")),
             ("mode", .string(setup.mode.rawValue)),
-            ("architecture", .string(model.architecture.rawValue)),
+            ("architecture", .string(model.architecture)),
             ("model", .string(options.model)),
             ("base", options.base.map { .string($0) } ?? .null),
             ("factors", options.factors.map { .string($0) } ?? .null),

@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// The result of loading one tensor completely.
@@ -11,27 +10,19 @@ public struct TensorVerification: Sendable {
 extension InspectionReport {
     /// Loads every tensor's bytes (checking CRCs, inflating, reordering, as the format
     /// requires), decodes quantised blocks, and counts non-finite values of floating-point
-    /// tensors. Tensors are checked
-    /// in parallel on `threads` threads; the first error is thrown.
-    public func verify(threads: Int = 2) throws -> [TensorVerification] {
+    /// tensors, several tensors at once on the threads of `parallelism`. After an error no new
+    /// tensor is started, and the first error in model order among those read is thrown.
+    public func verify(parallelism: Parallelism = .current) throws -> [TensorVerification] {
         let tensors = graph.tensors
-        let results = Mutex([TensorVerification?](repeating: nil, count: tensors.count))
-        let failure = Mutex<(any Error)?>(nil)
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: max(1, min(threads, tensors.count))) { _ in
-            while failure.withLock({ $0 == nil }) {
-                let index = next.add(1, ordering: .relaxed).oldValue
-                guard index < tensors.count else { return }
-                do {
-                    let check = try Self.verify(tensors[index])
-                    results.withLock { $0[index] = check }
-                } catch {
-                    failure.withLock { if $0 == nil { $0 = error } }
-                }
-            }
+        let results = Mutex([Result<TensorVerification, any Error>?](repeating: nil, count: tensors.count))
+        let failed = Atomic<Bool>(false)
+        parallelism.forEach(tensors.count) { index in
+            guard !failed.load(ordering: .relaxed) else { return }
+            let result = Result { try Self.verify(tensors[index]) }
+            if case .failure = result { failed.store(true, ordering: .relaxed) }
+            results.withLock { $0[index] = result }
         }
-        if let error = failure.withLock({ $0 }) { throw error }
-        return results.withLock { $0.map { $0! } }
+        return try results.withLock { $0 }.compactMap { try $0?.get() }
     }
 
     private static func verify(_ tensor: Tensor) throws -> TensorVerification {

@@ -14,13 +14,13 @@ public struct MergeRequest: Sendable {
     /// Leave a source out of tensors it lacks instead of failing.
     public var allowMissing: Bool
     public var seed: UInt64
-    /// Tensors merged concurrently (BLAS threads are divided among them).
-    public var threads: Int
+    /// Threads in all: tensors merged at once times BLAS threads each.
+    public var parallelism: Parallelism
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,
         skip: [NamePattern] = [], skipVocabulary: Bool = true, allowMissing: Bool = false, seed: UInt64 = 0,
-        threads: Int = 2
+        parallelism: Parallelism = .current
     ) {
         self.base = base
         self.baseLabel = baseLabel
@@ -31,7 +31,7 @@ public struct MergeRequest: Sendable {
         self.skipVocabulary = skipVocabulary
         self.allowMissing = allowMissing
         self.seed = seed
-        self.threads = threads
+        self.parallelism = parallelism
     }
 }
 

@@ -18,6 +18,8 @@ public final class MergeRun: @unchecked Sendable {
     private var sourceChanged: [Bool]
     private let started = Date()
     private let progress: any ProgressReporter
+    /// BLAS threads each worker may use.
+    private let blasThreads: Int
 
     /// Bytes of merged output, the unit in which the run reports progress.
     public var outputBytes: Int {
@@ -32,14 +34,15 @@ public final class MergeRun: @unchecked Sendable {
         reports = [JSONValue?](repeating: nil, count: plan.entries.count)
         factorList = Array(repeating: nil, count: plan.entries.count)
         sourceChanged = [Bool](repeating: false, count: request.sources.count)
-        let workers = max(1, min(request.threads, plan.entries.count))
-        BLAS.setThreadCount(max(1, ProcessInfo.processInfo.activeProcessorCount / workers))
+        let (workers, blasThreads) = request.parallelism.split(items: plan.entries.count)
+        self.blasThreads = blasThreads
         pipeline = Pipeline(count: plan.entries.count, workers: workers)
     }
 
     /// Starts the workers. - Parameter loadOrder: the order the writer will load the merged
     ///   tensors in (`FormatPlugin.loadOrder`); workers compute ahead in that order.
     public func start(loadOrder: [Int]? = nil) {
+        BLAS.setThreadCount(blasThreads)
         pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in
             try self.compute(index)
         }
@@ -97,7 +100,7 @@ public final class MergeRun: @unchecked Sendable {
                 ("base", .string(request.baseLabel)),
                 ("sources", .array(request.sourceLabels.map { .string($0) })),
                 ("seed", .integer(request.seed)),
-                ("threads", .integer(request.threads)),
+                ("threads", .integer(request.parallelism.threads)),
                 ("seconds", .number(ByteSize.formatFixed(Date().timeIntervalSince(started), digits: 3))),
                 ("notes", .array(plan.notes.map { .string($0) })),
                 ("tensors", .array(reports.compactMap { $0 })),
@@ -108,6 +111,19 @@ public final class MergeRun: @unchecked Sendable {
     /// Factors of every merged matrix that has them, in model order.
     public var factors: [(name: String, factors: LowRankFactors)] {
         lock.withLock { factorList.compactMap { $0 } }
+    }
+
+    /// The same factors in the shared schema `merge --factors` writes and `tune` reads.
+    public var factorSet: FactorSet {
+        var set = FactorSet()
+        for (name, factors) in factors {
+            set.add(
+                FactorSet.Factors(
+                    rows: factors.u.rows, columns: factors.v.rows, u: factors.u.elements, s: factors.s,
+                    v: factors.v.elements),
+                for: name)
+        }
+        return set
     }
 
     /// A stable per-tensor seed: the run seed mixed with the name (FNV-1a).

@@ -29,6 +29,17 @@ enum CLI {
             """
     }
 
+    /// Parses the command's arguments, then prints its help or builds and runs it.
+    static func launch<C: Command>(_ command: C.Type, _ arguments: [String]) throws {
+        let parsed = try ParsedArguments(arguments, settings: C.settings, command: C.name)
+        if parsed.wantsHelp {
+            Terminal.out(C.help)
+            return
+        }
+        if let threads = parsed.values.integer(.threads) { Parallelism.current = Parallelism(threads: threads) }
+        try C(parsed).run()
+    }
+
     static func main(_ arguments: [String]) -> Int32 {
         guard let first = arguments.first else {
             Terminal.err(overview)
@@ -43,30 +54,35 @@ enum CLI {
             }
             return 0
         case "--version":
-            Terminal.out("amalgam \(Amalgam.version) (OpenBLAS kernel \(BLAS.coreName))")
+            if arguments.dropFirst().contains("--json") {
+                let document = JSONValue.object([
+                    ("name", .string("amalgam")), ("version", .string(Amalgam.version)),
+                    ("openblas_kernel", .string(BLAS.coreName)),
+                    ("threads", .integer(Parallelism.machine.threads)),
+                ])
+                Terminal.out(document.serialized())
+            } else {
+                Terminal.out("amalgam \(Amalgam.version) (OpenBLAS kernel \(BLAS.coreName))")
+            }
             return 0
         default:
             break
         }
         guard let command = commands.first(where: { $0.name == first }) else {
-            Terminal.err("amalgam: unknown command '\(first)'; run 'amalgam --help' for the list")
+            let hint =
+                Suggestion.closest(to: first, among: commands.map { $0.name }).map { " (did you mean '\($0)'?)" } ?? ""
+            Terminal.err("amalgam: unknown command '\(first)'\(hint); run 'amalgam --help' for the list")
             return 64
         }
         do {
-            let parsed = try ParsedArguments(
-                Array(arguments.dropFirst()), options: command.options, command: command.name)
-            if parsed.wantsHelp {
-                Terminal.out(command.help)
-                return 0
-            }
-            try command.init(parsed).run()
+            try launch(command, Array(arguments.dropFirst()))
             return 0
-        } catch let error as UsageError {
-            Terminal.err("amalgam \(command.name): \(error.message); see 'amalgam \(command.name) --help'")
+        } catch let error as AmalgamError where error.code == .usage {
+            Terminal.err("amalgam \(command.name): \(error); see 'amalgam \(command.name) --help'")
             return 64
         } catch let error as AmalgamError {
             Terminal.err("amalgam \(command.name): error: \(error)")
-            return error.code == .usage ? 64 : 1
+            return 1
         } catch {
             Terminal.err("amalgam \(command.name): error: \(error)")
             return 1

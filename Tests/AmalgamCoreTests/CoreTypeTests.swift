@@ -98,27 +98,27 @@ struct LayerGroupingTests {
     }
 }
 
-struct OutputTransactionTests {
+struct OutputSetTests {
     static func scratchFolder() -> String {
         var template = Array("/tmp/amalgam-test-XXXXXX".utf8CString)
         let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
         return path
     }
 
-    @Test("nothing appears until commit; an abandoned transaction leaves no file")
+    @Test("nothing appears until commit; an abandoned output set leaves no file")
     func atomic() throws {
         let folder = Self.scratchFolder()
         do {
-            let transaction = OutputTransaction(overwrite: false)
-            let file = try transaction.create(folder + "/a.bin")
+            let outputs = OutputSet(overwrite: false)
+            let file = try outputs.create(folder + "/a.bin")
             try file.write([1, 2, 3])
             #expect(FileIdentity.of(path: folder + "/a.bin") == nil)
             #expect(FileSystem.list(folder).count == 1)  // only the hidden temporary
         }
         #expect(FileSystem.list(folder).isEmpty)
-        let transaction = OutputTransaction(overwrite: false)
-        try transaction.create(folder + "/a.bin").write([UInt8](repeating: 7, count: 3 << 20))
-        try transaction.commit()
+        let outputs = OutputSet(overwrite: false)
+        try outputs.create(folder + "/a.bin").write([UInt8](repeating: 7, count: 3 << 20))
+        try outputs.commit()
         #expect(FileSystem.list(folder) == ["a.bin"])
         let mapped = try MappedFile(path: folder + "/a.bin")
         #expect(mapped.size == 3 << 20 && mapped.region.bytes.allSatisfy { $0 == 7 })
@@ -127,18 +127,18 @@ struct OutputTransactionTests {
     @Test("existing outputs need overwrite; inputs are never overwritten")
     func refusals() throws {
         let folder = Self.scratchFolder()
-        let transaction = OutputTransaction(overwrite: false)
-        try transaction.create(folder + "/x").write([1])
-        try transaction.commit()
-        #expect(throws: AmalgamError.self) { try OutputTransaction(overwrite: false).create(folder + "/x") }
+        let outputs = OutputSet(overwrite: false)
+        try outputs.create(folder + "/x").write([1])
+        try outputs.commit()
+        #expect(throws: AmalgamError.self) { try OutputSet(overwrite: false).create(folder + "/x") }
         let identity = FileIdentity.of(path: folder + "/x")!
         do {
-            _ = try OutputTransaction(overwrite: true, protecting: [identity]).create(folder + "/x")
+            _ = try OutputSet(overwrite: true, protecting: [identity]).create(folder + "/x")
             Issue.record("overwrote an input")
         } catch {
             #expect(error.message == "refusing to overwrite an input file")
         }
-        let replacing = OutputTransaction(overwrite: true)
+        let replacing = OutputSet(overwrite: true)
         try replacing.create(folder + "/x").write([9, 9])
         try replacing.commit()
         #expect(try MappedFile(path: folder + "/x").region.bytes == [9, 9])

@@ -27,7 +27,7 @@ struct MergeFixture {
     func write(_ graph: ModelGraph, _ name: String) throws -> String {
         let path = folder + "/" + name
         let format = name.hasSuffix(".npz") ? "npz" : name.hasSuffix(".onnx") ? "onnx" : "safetensors"
-        try Amalgam.builtInFormats.plugin(named: format).write(graph, to: path, options: WriteOptions())
+        try Amalgam.builtInFormats.writer(named: format).write(graph, to: path, settings: OutputSettings())
         return path
     }
 }
@@ -239,14 +239,17 @@ struct MergeCLITests {
         try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.safetensors"}], "methd": "axis"}"#.write(
             toFile: recipe, atomically: true, encoding: .utf8)
         let unknown = try CLI.run("run", recipe)
-        #expect(unknown.status == 1 && unknown.stderr.contains("recipe: unknown key 'methd'"))
+        // Every usage fault in a recipe exits 64 and names the key's path (issue 21, item 14).
+        #expect(
+            unknown.status == 64 && unknown.stderr.contains("recipe.json: unknown key 'methd' (did you mean 'method'?)")
+        )
         try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.gguf", "quant": "q3_k"}]}"#.write(
             toFile: recipe, atomically: true, encoding: .utf8)
         let badQuant = try CLI.run("run", recipe)
         #expect(
-            badQuant.status == 1
+            badQuant.status == 64
                 && badQuant.stderr.contains(
-                    "output quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, not 'q3_k'"
+                    "outputs[0].quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, not 'q3_k'"
                 ))
     }
 }

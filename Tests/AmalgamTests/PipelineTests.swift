@@ -17,8 +17,8 @@ struct PipelineTests {
         let graph = try ModelGraph(tensors: tensors)
         for limit in [nil, 20] as [Int?] {
             do {
-                try Amalgam.builtInFormats.plugin(named: "safetensors").write(
-                    graph, to: folder + "/out.safetensors", options: WriteOptions(maximumShardBytes: limit))
+                try Amalgam.builtInFormats.writer(named: "safetensors").write(
+                    graph, to: folder + "/out.safetensors", settings: OutputSettings(maximumShardBytes: limit))
                 Issue.record("write succeeded")
             } catch let error as AmalgamError {
                 #expect(error.description.contains("tensor 'broken': simulated read failure"))
@@ -31,14 +31,14 @@ struct PipelineTests {
     func registry() throws {
         let folder = CLI.scratch()
         let disguised = try CLI.model(in: folder, name: "weights.bin")
-        #expect(try Amalgam.builtInFormats.readerPlugin(for: disguised).identifier == "safetensors")
+        #expect(try Amalgam.builtInFormats.reader(for: disguised).identifier == "safetensors")
         #expect(
-            try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.bin", explicit: "safetensors").identifier
+            try Amalgam.builtInFormats.writer(for: folder + "/x.bin", explicit: "safetensors").identifier
                 == "safetensors")
         #expect(
-            try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.safetensors.index.json").identifier
+            try Amalgam.builtInFormats.writer(for: folder + "/x.safetensors.index.json").identifier
                 == "safetensors")
-        #expect(throws: AmalgamError.self) { try Amalgam.builtInFormats.writerPlugin(for: folder + "/x.bin") }
+        #expect(throws: AmalgamError.self) { try Amalgam.builtInFormats.writer(for: folder + "/x.bin") }
         do {
             _ = try Amalgam.builtInFormats.plugin(named: "pickle")
             Issue.record("found pickle")
@@ -53,7 +53,7 @@ struct PipelineTests {
     func dtypeConversion() throws {
         let folder = CLI.scratch()
         let input = try CLI.model(in: folder)
-        _ = try Amalgam.convert(input, to: folder + "/bf16.safetensors", options: ConversionOptions(dtype: .bf16))
+        _ = try Amalgam.convert(input, to: folder + "/bf16.safetensors", dtype: .bf16)
         let original = try InspectionReport(path: input).graph
         let converted = try InspectionReport(path: folder + "/bf16.safetensors").graph
         for tensor in original.tensors {

@@ -112,7 +112,7 @@ struct GGUFRoundTripTests {
             metadata: metadata, architecture: ArchitectureHints(name: "mlp"))
         graph.sourceFormat = nil
         let path = folder + "/m.gguf"
-        _ = try GGUFPlugin().write(graph, to: path, options: WriteOptions(extra: ["quant": "q8_0"]))
+        _ = try GGUFPlugin().write(graph, to: path, options: GGUFWriterOptions(quant: "q8_0"))
         let read = try GGUFPlugin().load(path)
         #expect(read.tensors.map(\.name) == ["layers.0.weight", "bias"])
         #expect(read.tensors[0].encoding.description == "Q8_0" && read.tensors[0].shape == [64, 32])

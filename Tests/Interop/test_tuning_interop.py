@@ -340,7 +340,8 @@ def test_recipe_chains_merge_tune_and_exports(merged_setup, tmp_path):
     bad = dict(recipe, tune=dict(recipe["tune"], speed=3))
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     result = amalgam("run", str(tmp_path / "bad.json"), check=False)
-    assert result.returncode == 1 and "recipe: unknown tune key 'speed'" in result.stderr
+    # Usage faults in a recipe exit 64 and name the key's path (issue 21, item 14).
+    assert result.returncode == 64 and "unknown key 'tune.speed'" in result.stderr
 
 
 def test_eval_and_forward_use_the_models_own_head(merged_setup, tmp_path):

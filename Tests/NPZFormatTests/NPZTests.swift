@@ -148,9 +148,10 @@ struct NPZRoundTripTests {
         ] as [([String: String], Bool)])
     func roundTrip(extra: [String: String], zeroCopy: Bool) throws {
         let path = Scratch.folder() + "/m.npz"
-        var options = extra
-        options["keep-dtype"] = "1"
-        try NPZPlugin().write(try graph(), to: path, options: WriteOptions(extra: options))
+        let options = NPZWriterOptions(
+            compress: extra["compress"] != nil, keepDType: true,
+            zip64Threshold: extra["zip64-threshold"].flatMap { Int($0) } ?? 0xFFFF_FFFF)
+        try NPZPlugin().write(try graph(), to: path, options: options)
         let read = try NPZPlugin().read(path, options: ReadOptions())
         #expect(read.tensors.map(\.name) == ["w", "ids", "h", "scalar", "empty"])
         for tensor in try graph().tensors {
@@ -178,7 +179,7 @@ struct NPZRoundTripTests {
     func widening() throws {
         let path = Scratch.folder() + "/m.npz"
         let warnings = WarningLog()
-        try NPZPlugin().write(try graph(), to: path, options: WriteOptions(warn: { warnings.append($0) }))
+        try NPZPlugin().write(try graph(), to: path, warn: { warnings.append($0) })
         let read = try NPZPlugin().read(path, options: ReadOptions())
         #expect(read["h"]?.encoding == .plain(.f32))
         #expect(try read["h"]?.floatValues() == [1, -2, 0.5, 3])
@@ -192,9 +193,9 @@ struct NPZRoundTripTests {
     func deterministic() throws {
         let folder = Scratch.folder()
         try NPZPlugin().write(
-            try graph(), to: folder + "/a.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
+            try graph(), to: folder + "/a.npz", options: NPZWriterOptions(compress: true, keepDType: true))
         try NPZPlugin().write(
-            try graph(), to: folder + "/b.npz", options: WriteOptions(extra: ["compress": "1", "keep-dtype": "1"]))
+            try graph(), to: folder + "/b.npz", options: NPZWriterOptions(compress: true, keepDType: true))
         #expect(
             try MappedFile(path: folder + "/a.npz").region.bytes == MappedFile(path: folder + "/b.npz").region.bytes)
     }

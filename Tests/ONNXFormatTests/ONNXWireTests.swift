@@ -105,15 +105,15 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
                         field: 5,
                         [
                             .varintField(1, 75), .varintField(2, 1), .stringField(8, "w"),
-                            .payload(field: 9, count: 300, load: { payload }),
+                            .payload(field: 9, count: 300, load: { _ in payload }),
                         ]),
                 ]),
         ]
         let path = folder + "/x.bin"
-        let transaction = OutputTransaction(overwrite: false)
-        let file = try transaction.create(path)
-        for part in parts { try part.emit(into: file) { _ in } }
-        try transaction.commit()
+        let outputs = OutputSet(overwrite: false)
+        let file = try outputs.create(path)
+        for part in parts { try part.emit(into: file, graph: try ModelGraph()) { _ in } }
+        try outputs.commit()
         let written = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(written.count == parts.reduce(0) { $0 + $1.size })
         let parsed = try Array(written).withUnsafeBytes { try ONNXModel(bytes: $0, path: path) }
@@ -249,7 +249,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
         let graph = try ModelGraph(tensors: tensors, metadata: Metadata(["note": .string("x")]))
         let path = folder + "/m.onnx"
         let files = try ONNXPlugin().write(
-            graph, to: path, options: WriteOptions(extra: external ? ["external-data": "true"] : [:]))
+            graph, to: path, options: ONNXWriterOptions(externalData: external))
         #expect(files == (external ? [path, path + ".data"] : [path]))
         let read = try ONNXPlugin().read(path, options: ReadOptions())
         #expect(read.tensors.map(\.name) == tensors.map(\.name))
@@ -270,8 +270,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
         let path = folder + "/big.onnx"
         let files = try ONNXPlugin().write(
             graph, to: path,
-            options: WriteOptions(
-                extra: ["inline-limit": "10000"], warn: { line in warnings.withLock { $0.append(line) } }))
+            options: ONNXWriterOptions(inlineLimit: 10000), warn: { line in warnings.withLock { $0.append(line) } })
         #expect(files == [path, path + ".data"])
         #expect(
             warnings.withLock { $0 } == ["the model exceeds protobuf's 2 GiB limit: tensor data goes to big.onnx.data"])
@@ -293,7 +292,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
             name: "w", shape: [32], encoding: .quantized(QuantizedEncoding(Fake())),
             storage: .region(ByteRegion(copying: [UInt8](repeating: 0, count: 34))))
         let graph = try ModelGraph(tensors: [tensor])
-        #expect { try ONNXPlugin().write(graph, to: folder + "/q.onnx", options: WriteOptions()) } throws: {
+        #expect { try ONNXPlugin().write(graph, to: folder + "/q.onnx") } throws: {
             "\($0)"
                 == "tensor 'w': is Q8_0-quantised; ONNX initializers hold plain dtypes: add --dtype f32, f16 or bf16 to decode it"
         }

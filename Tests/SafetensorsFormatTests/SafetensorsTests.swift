@@ -33,7 +33,7 @@ struct SafetensorsRoundTripTests {
     func roundTrip() throws {
         let folder = Scratch.folder()
         let graph = try sampleGraph()
-        try plugin.write(graph, to: folder + "/m.safetensors", options: WriteOptions())
+        try plugin.write(graph, to: folder + "/m.safetensors")
         let read = try plugin.read(folder + "/m.safetensors", options: ReadOptions())
         #expect(read.tensors.count == graph.tensors.count)
         for tensor in graph.tensors {
@@ -78,7 +78,7 @@ struct SafetensorsRoundTripTests {
         }
         let graph = try ModelGraph(tensors: tensors)
         let written = try plugin.write(
-            graph, to: folder + "/model.safetensors", options: WriteOptions(maximumShardBytes: 100))
+            graph, to: folder + "/model.safetensors", options: SafetensorsWriterOptions(maximumShardBytes: 100))
         #expect(
             written.map { $0.split(separator: "/").last! } == [
                 "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
@@ -110,7 +110,7 @@ struct SafetensorsRoundTripTests {
             storage: .region(ByteRegion(copying: [UInt8](repeating: 0, count: 18))))
         do {
             try plugin.write(
-                try ModelGraph(tensors: [tensor]), to: Scratch.folder() + "/q.safetensors", options: WriteOptions())
+                try ModelGraph(tensors: [tensor]), to: Scratch.folder() + "/q.safetensors")
             Issue.record("wrote a quantised tensor")
         } catch let error as AmalgamError {
             #expect(
@@ -143,7 +143,7 @@ struct SafetensorsMalformedTests {
         let graph = try ModelGraph(tensors: [
             Tensor(name: "a", shape: [1], floats: [1]), Tensor(name: "b", shape: [1], floats: [2]),
         ])
-        try SafetensorsPlugin().write(graph, to: folder + "/s.safetensors", options: WriteOptions())
+        try SafetensorsPlugin().write(graph, to: folder + "/s.safetensors")
         let cases: [(String, String)] = [
             (#"{"weight_map":{"a":"../s.safetensors"}}"#, "which is not a plain file name"),
             (#"{"weight_map":{"a":"missing.safetensors"}}"#, "which does not exist"),

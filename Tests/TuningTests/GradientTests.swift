@@ -157,11 +157,12 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
         let graph = try Models.mlp(widths: [6, 9, 4], seed: 3)
         var generator = SeededRandom(seed: 4)
         let rank = 3
-        let factors = try ModelGraph(tensors: [
-            Tensor(name: "layers.0.weight.U", shape: [9, rank], floats: Models.random([9, rank], &generator)),
-            Tensor(name: "layers.0.weight.S", shape: [rank], floats: [1.5, 1.0, 0.5]),
-            Tensor(name: "layers.0.weight.V", shape: [6, rank], floats: Models.random([6, rank], &generator)),
-        ])
+        let factors = try FactorSet(
+            graph: try ModelGraph(tensors: [
+                Tensor(name: "layers.0.weight.U", shape: [9, rank], floats: Models.random([9, rank], &generator)),
+                Tensor(name: "layers.0.weight.S", shape: [rank], floats: [1.5, 1.0, 0.5]),
+                Tensor(name: "layers.0.weight.V", shape: [6, rank], floats: Models.random([6, rank], &generator)),
+            ]))
         for start in [SingularValueStart.zero, .merged] {
             let store = ParameterStore(
                 graph: graph, mode: .singularValues, base: graph, factors: factors, count: .count(2), start: start)

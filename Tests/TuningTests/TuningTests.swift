@@ -10,7 +10,7 @@ import Testing
 struct PlantedTask {
     let base: ModelGraph
     let merged: ModelGraph
-    let factors: ModelGraph
+    let factors: FactorSet
     let train: Dataset
     let test: Dataset
     static let (inputs, hidden, classes, rank) = (8, 16, 3, 4)
@@ -28,11 +28,12 @@ struct PlantedTask {
                 rows: Self.inputs, columns: Self.rank, elements: Models.random([Self.inputs, Self.rank], &generator))
         ).q
         let planted: [Float] = [4, 3, 2.5, 2]
-        factors = try ModelGraph(tensors: [
-            Tensor(name: "layers.0.weight.U", shape: [Self.hidden, Self.rank], floats: u.elements),
-            Tensor(name: "layers.0.weight.S", shape: [Self.rank], floats: [1, 1, 1, 1]),
-            Tensor(name: "layers.0.weight.V", shape: [Self.inputs, Self.rank], floats: v.elements),
-        ])
+        factors = try FactorSet(
+            graph: try ModelGraph(tensors: [
+                Tensor(name: "layers.0.weight.U", shape: [Self.hidden, Self.rank], floats: u.elements),
+                Tensor(name: "layers.0.weight.S", shape: [Self.rank], floats: [1, 1, 1, 1]),
+                Tensor(name: "layers.0.weight.V", shape: [Self.inputs, Self.rank], floats: v.elements),
+            ]))
         var w0 = Matrix(rows: Self.hidden, columns: Self.inputs, elements: try base["layers.0.weight"]!.floatValues())
         var mergedWeight = w0
         try BLAS.gemm(u, v, transposeB: true, beta: 1, into: &mergedWeight)

@@ -2,14 +2,14 @@ import AmalgamCore
 
 /// The GGUF format (llama.cpp): reads v2 and v3 files with every ggml type, writes v3 with
 /// optional quantisation, and translates between GGUF and Hugging Face names and layouts.
-public struct GGUFPlugin: FormatPlugin {
+public struct GGUFPlugin: FormatReader, FormatWriter {
+    public typealias Options = GGUFWriterOptions
+
     public init() {}
 
     public var identifier: String { "gguf" }
     public var displayName: String { "GGUF" }
     public var fileExtensions: [String] { ["gguf"] }
-    public var capabilities: FormatCapabilities { [.read, .write, .quantization] }
-    public var writeOptionNames: [String] { ["quant"] }
 
     /// The values `--quant` accepts, lowercase (`q4_k`).
     public static var quantizationChoices: [String] { GGUFWriter.quantChoices.map(\.name) }
@@ -107,7 +107,8 @@ public struct GGUFPlugin: FormatPlugin {
         }
     }
 
-    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
-        try GGUFWriter(graph: graph, options: options).write(to: path)
+    public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
+        var writer = GGUFWriter(graph: graph, options: options)
+        return try writer.plan(to: path)
     }
 }

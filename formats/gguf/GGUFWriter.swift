@@ -1,14 +1,23 @@
 import AmalgamCore
 
-/// Writes a `ModelGraph` as a GGUF v3 file: canonical names mapped to GGUF names with the
-/// architecture's transforms, metadata carried over (or rebuilt from config.json), tensors
-/// streamed one at a time and, with `--quant`, quantised.
+/// Plans a `ModelGraph` as a GGUF v3 file: canonical names mapped to GGUF names with the
+/// architecture's transforms, metadata carried over (or rebuilt from config.json), and with
+/// `--quant` the type of every tensor. `GGUFWritePlan` then streams the tensors.
 struct GGUFWriter {
     let graph: ModelGraph
-    let options: WriteOptions
+    let options: GGUFWriterOptions
+    /// Lines for the user, gathered while planning.
+    var warnings: [String] = []
+
+    init(graph: ModelGraph, options: GGUFWriterOptions) {
+        self.graph = graph
+        self.options = options
+    }
 
     /// One output tensor.
     struct Planned {
+        /// Position of the source tensor in the graph.
+        var index: Int
         var tensor: Tensor
         var name: String
         /// Shape in GGUF orientation (after the transform), row-major.
@@ -34,17 +43,17 @@ struct GGUFWriter {
         return (choice.type, choice.fileType)
     }
 
-    func write(to path: String) throws -> [String] {
-        let quant = try Self.parseQuant(options.extra["quant"])
+    mutating func plan(to path: String) throws -> GGUFWritePlan {
+        let quant = try Self.parseQuant(options.quant)
         let architecture = resolvedArchitecture()
         let naming = GGUFNaming.forArchitecture(architecture)
         let (heads, kvHeads) = headCounts(architecture: architecture)
 
         var planned: [Planned] = []
         var names = Set<String>()
-        for tensor in graph.tensors {
+        for (index, tensor) in graph.tensors.enumerated() {
             let item = try AmalgamError.withContext(file: path, tensor: tensor.name) {
-                try plan(tensor, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
+                try plan(tensor, index: index, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
             }
             guard names.insert(item.name).inserted else {
                 throw AmalgamError(
@@ -61,29 +70,8 @@ struct GGUFWriter {
         try AmalgamError.withContext(file: path) {
             try header.encodeHeader(metadata: metadata, tensors: planned, alignment: alignment)
         }
-
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
-        try transaction.checkTarget(path)
-        let file = try transaction.create(path)
-        let total = planned.reduce(0) { $0 + $1.byteCount }
-        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(total))
-        defer { options.progress.finish() }
-        try file.write(header.bytes)
-        try file.pad(Self.padding(header.bytes.count, alignment))
-        for item in planned {
-            let bytes = try AmalgamError.withContext(file: path, tensor: item.tensor.name) { try produce(item) }
-            guard bytes.count == item.byteCount else {
-                throw AmalgamError(
-                    .internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path,
-                    tensor: item.tensor.name)
-            }
-            try file.write(bytes)
-            try file.pad(Self.padding(item.byteCount, alignment))
-            options.progress.advance(by: Int64(item.byteCount))
-        }
-        try options.validateBeforeCommit()
-        try transaction.commit()
-        return transaction.targetPaths
+        return GGUFWritePlan(
+            path: path, header: header.bytes, tensors: planned, alignment: alignment, warnings: warnings)
     }
 
     static func padding(_ count: Int, _ alignment: Int) -> Int { (alignment - count % alignment) % alignment }
@@ -93,6 +81,7 @@ struct GGUFWriter {
     /// The GGUF architecture: the source's `general.architecture`, else the one matching
     /// config.json's `model_type`, else that model type verbatim.
     func resolvedArchitecture() -> String {
+        if let explicit = options.architecture { return explicit }
         if let name = graph.metadata["general.architecture"]?.stringValue, !name.isEmpty { return name }
         if let naming = GGUFNaming.forModelType(graph.architecture.name) { return naming.architecture }
         return graph.architecture.name ?? "unknown"
@@ -109,7 +98,9 @@ struct GGUFWriter {
         return (heads, kvHeads)
     }
 
-    func plan(_ tensor: Tensor, naming: GGUFNaming?, heads: Int?, kvHeads: Int?, quant: GGMLType?) throws -> Planned {
+    mutating func plan(
+        _ tensor: Tensor, index: Int, naming: GGUFNaming?, heads: Int?, kvHeads: Int?, quant: GGMLType?
+    ) throws -> Planned {
         var name = tensor.name
         var transform = GGUFTensorTransform.none
         if let naming, let mapped = naming.ggufName(forHuggingFace: tensor.name) {
@@ -133,11 +124,11 @@ struct GGUFWriter {
         let type = try targetType(tensor, shape: shape, quant: quant)
         let storedShape = shape.dimensions.isEmpty ? Shape([1]) : shape
         return Planned(
-            tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
+            index: index, tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
             byteCount: try type.encoding.byteCount(for: storedShape))
     }
 
-    func targetType(_ tensor: Tensor, shape: Shape, quant: GGMLType?) throws -> GGMLType {
+    mutating func targetType(_ tensor: Tensor, shape: Shape, quant: GGMLType?) throws -> GGMLType {
         let source = GGMLType(tensor.encoding)
         let isFloat: Bool = {
             if case .plain(let dtype) = tensor.encoding { return dtype.isFloatingPoint }
@@ -148,7 +139,7 @@ struct GGUFWriter {
             if source == quant { return quant }
             let row = shape.dimensions.last ?? 1
             if row % quant.blockLayout.elements != 0 {
-                options.warn(
+                warnings.append(
                     "\(tensor.name): row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16"
                 )
                 return .f16
@@ -168,15 +159,15 @@ struct GGUFWriter {
         default:
             throw AmalgamError(.unsupported, "GGUF has no type that holds \(dtype.rawValue) values exactly")
         }
-        options.warn("\(tensor.name): GGUF has no \(dtype.rawValue) type; stored as \(replacement.name)")
+        warnings.append("\(tensor.name): GGUF has no \(dtype.rawValue) type; stored as \(replacement.name)")
         return replacement
     }
 
     // MARK: Tensor bytes
 
-    /// The bytes of one planned tensor in its GGUF type and orientation.
-    func produce(_ item: Planned) throws -> ByteRegion {
-        let tensor = item.tensor
+    /// The bytes of one planned tensor in its GGUF type and orientation, from `tensor` (the
+    /// planned tensor, or one of the same shape and encoding).
+    static func produce(_ item: Planned, from tensor: Tensor) throws -> ByteRegion {
         var bytes: ByteRegion
         let valueTransform = item.transform == .transpose || item.transform == .addOne
         if !valueTransform, GGMLType(tensor.encoding) == item.type {

@@ -2,13 +2,14 @@ import AmalgamCore
 
 /// A single NumPy `.npy` array: a graph of one tensor named after the file (`emb.npy` ->
 /// `emb`). Little-endian C-order data is exposed zero-copy from the memory map.
-public struct NPYPlugin: FormatPlugin {
+public struct NPYPlugin: FormatReader, FormatWriter {
+    public typealias Options = NPYWriterOptions
+
     public init() {}
 
     public var identifier: String { "npy" }
     public var displayName: String { "NumPy .npy" }
     public var fileExtensions: [String] { ["npy"] }
-    public var capabilities: FormatCapabilities { [.read, .write] }
 
     public func sniff(_ prefix: [UInt8]) -> Bool { prefix.starts(with: NPYHeader.magic) }
 
@@ -42,8 +43,7 @@ public struct NPYPlugin: FormatPlugin {
         }
     }
 
-    @discardableResult
-    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
+    public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
         guard graph.tensors.count == 1 else {
             throw AmalgamError(
                 .usage,
@@ -51,19 +51,43 @@ public struct NPYPlugin: FormatPlugin {
                 file: path)
         }
         let tensor = graph.tensors[0]
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
-        let file = try transaction.create(path)
+        guard let dtype = tensor.encoding.dtype else {
+            throw AmalgamError(
+                .unsupported,
+                "is \(tensor.encoding)-quantised; npy stores plain dtypes: add --dtype f32, f16 or bf16 to decode it",
+                file: path, tensor: tensor.name)
+        }
+        let widened = NPYHeader.descr(for: dtype) == nil
+        return NPYWritePlan(
+            path: path, tensorBytes: try tensor.byteCount,
+            warnings: widened ? ["'\(tensor.name)' is \(tensor.encoding), which numpy lacks; written as float32"] : [])
+    }
+}
+
+/// `.npy` output takes no options.
+public struct NPYWriterOptions: WriterOptions {
+    public init() {}
+    public static let accepted: Set<OutputSetting> = []
+    public init(_ settings: OutputSettings) {}
+}
+
+/// One array written as a `.npy` file.
+struct NPYWritePlan: WritePlan {
+    let path: String
+    let tensorBytes: Int
+    let warnings: [String]
+    var targets: [String] { [path] }
+    var loadOrder: [Int] { [0] }
+
+    func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {
+        let tensor = graph.tensors[0]
+        let file = try outputs.create(path)
         try AmalgamError.withContext(file: path, tensor: tensor.name) {
             let array = try NPYArray.encode(tensor, transposeBack: false, keepDType: false)
             try file.write(
                 NPYHeader.serialize(descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder))
             try file.write(array.bytes)
-            if array.widened {
-                options.warn("'\(tensor.name)' is \(tensor.encoding), which numpy lacks; written as float32")
-            }
+            progress.advance(by: Int64(array.bytes.count))
         }
-        try options.validateBeforeCommit()
-        try transaction.commit()
-        return transaction.targetPaths
     }
 }

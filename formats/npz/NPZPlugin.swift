@@ -7,14 +7,14 @@ import AmalgamCore
 /// bf16 and float8 have no numpy descr. By default they are written as f32 with a warning;
 /// with the `keep-dtype` write option they are written as raw `<u2`/`|u1` bit patterns and
 /// an `__amalgam_dtypes__.json` member records their true dtype, which reading honours.
-public struct NPZPlugin: FormatPlugin {
+public struct NPZPlugin: FormatReader, FormatWriter {
+    public typealias Options = NPZWriterOptions
+
     public init() {}
 
     public var identifier: String { "npz" }
     public var displayName: String { "NumPy .npz" }
     public var fileExtensions: [String] { ["npz"] }
-    public var capabilities: FormatCapabilities { [.read, .write] }
-    public var writeOptionNames: [String] { ["compress", "keep-dtype"] }
 
     static let dtypesMember = "__amalgam_dtypes__.json"
 
@@ -170,69 +170,123 @@ public struct NPZPlugin: FormatPlugin {
         return result
     }
 
-    @discardableResult
-    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
-        let compress = options.extra["compress"] != nil
-        let keepDType = options.extra["keep-dtype"] != nil
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
-        let file = try transaction.create(path)
-        var zip = ZipWriter(zip64Threshold: Int(options.extra["zip64-threshold"] ?? "") ?? 0xFFFF_FFFF)
-        var keys = Set<String>()
-        var sidecar: [(key: String, value: JSONValue)] = []
+    public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
+        try NPZWritePlan(graph, to: path, options: options)
+    }
+}
+
+/// Options of `.npz` output.
+public struct NPZWriterOptions: WriterOptions {
+    /// Deflate every member, as `numpy.savez_compressed` does.
+    public var compress = false
+    /// Store bf16/float8 as raw bit patterns plus `__amalgam_dtypes__.json`, not as float32.
+    public var keepDType = false
+    /// Sizes and offsets at or above this get ZIP64 records (0xFFFFFFFF per the format;
+    /// tests lower it to exercise the ZIP64 path on small files).
+    public var zip64Threshold = 0xFFFF_FFFF
+
+    public init() {}
+
+    public init(compress: Bool = false, keepDType: Bool = false, zip64Threshold: Int = 0xFFFF_FFFF) {
+        self.compress = compress
+        self.keepDType = keepDType
+        self.zip64Threshold = zip64Threshold
+    }
+
+    public static let accepted: Set<OutputSetting> = [.compress, .keepDType]
+
+    public init(_ settings: OutputSettings) {
+        compress = settings.compress
+        keepDType = settings.keepDType
+    }
+}
+
+/// An `.npz` output decided in full: one member per tensor, its key checked.
+struct NPZWritePlan: WritePlan {
+    let path: String
+    let options: NPZWriterOptions
+    /// The member key of each tensor and whether it is transposed back (Flax kernels).
+    let keys: [(key: String, transpose: Bool)]
+    let tensorBytes: Int
+    var targets: [String] { [path] }
+    var loadOrder: [Int] { Array(keys.indices) }
+    let warnings: [String]
+
+    init(_ graph: ModelGraph, to path: String, options: NPZWriterOptions) throws {
+        var seen = Set<String>()
+        var keys: [(key: String, transpose: Bool)] = []
         var widened: [String] = []
-        let total = try graph.tensors.reduce(0) { $0 + (try $1.byteCount) }
-        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(total))
-        defer { options.progress.finish() }
         for tensor in graph.tensors {
             try AmalgamError.withContext(file: path, tensor: tensor.name) {
                 let (key, transpose) = NPZKeys.key(for: tensor, graph: graph)
                 try NPZKeys.validate(key)
-                guard keys.insert(key).inserted else {
+                guard seen.insert(key).inserted else {
                     throw AmalgamError(.invalidFormat, "two tensors map to the npz key '\(key)'")
                 }
-                let array = try NPYArray.encode(tensor, transposeBack: transpose, keepDType: keepDType)
+                guard let dtype = tensor.encoding.dtype else {
+                    throw AmalgamError(
+                        .unsupported,
+                        "is \(tensor.encoding)-quantised; npz stores plain dtypes: add --dtype f32, f16 or bf16 to decode it"
+                    )
+                }
+                if NPYHeader.descr(for: dtype) == nil, !options.keepDType { widened.append(tensor.name) }
+                keys.append((key, transpose))
+            }
+        }
+        self.path = path
+        self.options = options
+        self.keys = keys
+        self.tensorBytes = try graph.tensors.reduce(0) { $0 + (try $1.byteCount) }
+        self.warnings =
+            widened.isEmpty
+            ? []
+            : [
+                "\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits"
+            ]
+    }
+
+    func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {
+        let file = try outputs.create(path)
+        var archive = ZipWriter(zip64Threshold: options.zip64Threshold)
+        var sidecar: [(key: String, value: JSONValue)] = []
+        for (tensor, (key, transpose)) in zip(graph.tensors, keys) {
+            try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                let array = try NPYArray.encode(tensor, transposeBack: transpose, keepDType: options.keepDType)
                 if let recorded = array.recordedDType { sidecar.append((key, .string(recorded.rawValue))) }
-                if array.widened { widened.append(tensor.name) }
                 let header = NPYHeader.serialize(
                     descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder)
                 try array.bytes.withUnsafeBytes { (data) throws in
                     try header.withUnsafeBytes { (head) throws in
                         let crc = Zlib.crc32(data, continuing: Zlib.crc32(head))
                         let size = head.count + data.count
-                        if compress {
+                        if options.compress {
                             let deflated = try Zlib.deflate(parts: [head, data])
                             try deflated.withUnsafeBytes { (payload) throws in
-                                try zip.add(
+                                try archive.add(
                                     name: key + ".npy", method: 8, crc32: crc, uncompressedSize: size,
-                                    payload: [payload], into: file)
+                                    payload: [payload],
+                                    into: file)
                             }
                         } else {
-                            try zip.add(
+                            try archive.add(
                                 name: key + ".npy", method: 0, crc32: crc, uncompressedSize: size,
-                                payload: [head, data], into: file)
+                                payload: [head, data],
+                                into: file)
                         }
                     }
                 }
-                options.progress.advance(by: Int64(array.bytes.count))
+                progress.advance(by: Int64(array.bytes.count))
             }
         }
         if !sidecar.isEmpty {
             let json = Array(JSONValue.object(sidecar).serialized().utf8)
             try json.withUnsafeBytes { (bytes) throws in
-                try zip.add(
-                    name: Self.dtypesMember, method: 0, crc32: Zlib.crc32(bytes), uncompressedSize: bytes.count,
+                try archive.add(
+                    name: NPZPlugin.dtypesMember, method: 0, crc32: Zlib.crc32(bytes), uncompressedSize: bytes.count,
                     payload: [bytes], into: file)
             }
         }
-        try zip.finish(into: file)
-        try options.validateBeforeCommit()
-        try transaction.commit()
-        if !widened.isEmpty {
-            options.warn(
-                "\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits"
-            )
-        }
-        return transaction.targetPaths
+        try archive.finish(into: file)
     }
 }
 

@@ -4,7 +4,9 @@ import AmalgamCore
 /// external data included) with canonical names recovered from the graph; writes
 /// weights-only models, or a template's graph with new weights (`--template`), inline or
 /// with `--external-data`.
-public struct ONNXPlugin: FormatPlugin {
+public struct ONNXPlugin: FormatReader, FormatWriter {
+    public typealias Options = ONNXWriterOptions
+
     public init() {}
 
     /// Written as `producer_version`.
@@ -13,8 +15,6 @@ public struct ONNXPlugin: FormatPlugin {
     public var identifier: String { "onnx" }
     public var displayName: String { "ONNX" }
     public var fileExtensions: [String] { ["onnx"] }
-    public var capabilities: FormatCapabilities { [.read, .write] }
-    public var writeOptionNames: [String] { ["template", "external-data"] }
 
     /// ONNX has no magic bytes. Exporters write `ir_version` first (field 1, varint: 0x08,
     /// then a small version), followed by the key of another ModelProto field.
@@ -51,25 +51,7 @@ public struct ONNXPlugin: FormatPlugin {
         return graph
     }
 
-    /// Graph order for weights-only models; with `--template`, the template's order for the
-    /// tensors it takes, then the rest (which are not written). Reads the template's headers
-    /// once more than `write` does: cheap, no tensor data is touched.
-    public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
-        let all = Array(graph.tensors.indices)
-        guard let template = options.extra["template"],
-            let names = try? ONNXTemplateExport(templatePath: template, graph: graph).loadOrder()
-        else { return all }
-        let positions = Dictionary(
-            graph.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
-        var order: [Int] = []
-        var taken = Set<Int>()
-        for index in names.compactMap({ positions[$0] }) + all where taken.insert(index).inserted {
-            order.append(index)
-        }
-        return order
-    }
-
-    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
-        try ONNXWriter(graph: graph, options: options).write(to: path)
+    public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
+        try ONNXWriter(graph: graph, options: options).plan(to: path)
     }
 }

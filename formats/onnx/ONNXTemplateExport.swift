@@ -50,8 +50,9 @@ struct ONNXTemplateExport {
             let transpose = entry.transposed && tensor.shape.dimensions.count == 2
             let dims = tensor.shape.dimensions
             let width = entry.dtype.byteWidth
-            replacements[entry.qualifiedName] = ONNXPayload(tensorName: tensor.name, count: count) {
-                let bytes = try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
+            let name = tensor.name
+            replacements[entry.qualifiedName] = ONNXPayload(tensorName: name, count: count) { graph in
+                let bytes = try AmalgamError.withContext(tensor: name) { try graph[name]!.loadBytes() }
                 return transpose
                     ? ElementLayout.transposed(bytes, rows: dims[0], columns: dims[1], width: width) : bytes
             }
@@ -75,14 +76,8 @@ struct ONNXTemplateExport {
         names.prefix(5).joined(separator: ", ") + (names.count > 5 ? ", ..." : "")
     }
 
-    /// The names of the graph's tensors that replace template tensors, in the order the
-    /// output loads them (the template's wire order).
-    func loadOrder() throws -> [String] {
-        let placement = ONNXDataPlacement(externalFileName: nil)
-        _ = try assemble(placement)
-        let replacing = Set(replacements.values.map(\.tensorName))
-        return placement.loadOrder.filter { replacing.contains($0) }
-    }
+    /// The names of the graph tensors that replace template tensors.
+    var replacingNames: Set<String> { Set(replacements.values.map(\.tensorName)) }
 
     /// The output ModelProto's parts: the template's fields, its graph rewritten.
     func assemble(_ placement: ONNXDataPlacement) throws -> [ProtoPart] {
@@ -204,7 +199,7 @@ struct ONNXTemplateExport {
                 payload = replacement
             } else if let entry = entries[qualifiedName] {
                 let stored = entry.storedRegion
-                payload = ONNXPayload(tensorName: qualifiedName, count: stored.count) { stored }
+                payload = ONNXPayload(tensorName: qualifiedName, count: stored.count) { _ in stored }
             } else {
                 // Not a tensor Amalgam reads (an integer Constant): copied as it is.
                 return try fields(range).map(slice)

@@ -1,11 +1,11 @@
 import AmalgamCore
 
-/// One tensor's bytes in an output model: how many, and how to get them (loaded only
-/// while they are written).
+/// One tensor's bytes in an output model: how many, and how to take them from the graph
+/// being written (loaded only while they are written).
 struct ONNXPayload {
     var tensorName: String
     var count: Int
-    var load: () throws -> ByteRegion
+    var load: (ModelGraph) throws -> ByteRegion
 }
 
 /// Where output tensor bytes go: inline `raw_data`, or an external data file beside the
@@ -43,73 +43,44 @@ final class ONNXDataPlacement {
     }
 }
 
-/// Writes ONNX files: a weights-only model (every tensor an initializer of a graph without
+/// Plans ONNX files: a weights-only model (every tensor an initializer of a graph without
 /// nodes), or, with `--template BASE.onnx`, the template's graph with its initializers
 /// replaced by the graph's tensors (see `ONNXTemplateExport`).
 struct ONNXWriter {
     let graph: ModelGraph
-    let options: WriteOptions
+    let options: ONNXWriterOptions
 
     /// Builds the model's top-level parts for a given data placement.
     typealias Assembly = (ONNXDataPlacement) throws -> [ProtoPart]
 
-    func write(to path: String) throws -> [String] {
+    func plan(to path: String) throws -> ONNXWritePlan {
         let assembly: Assembly
         var warnings: [String] = []
-        if let template = options.extra["template"] {
+        var written: Set<String>?
+        if let template = options.template {
             let export = try ONNXTemplateExport(templatePath: template, graph: graph)
             warnings = export.warnings
             assembly = export.assemble
+            written = export.replacingNames
         } else {
             assembly = try weightsOnly()
         }
         let dataName = FileSystem.baseName(of: path) + ".data"
-        var placement = ONNXDataPlacement(externalFileName: options.extra["external-data"] != nil ? dataName : nil)
+        var placement = ONNXDataPlacement(externalFileName: options.externalData ? dataName : nil)
         var parts = try assembly(placement)
-        // `inline-limit` lowers protobuf's limit, for tests (as npz's `zip64-threshold`).
-        let limit = options.extra["inline-limit"].flatMap { Int($0) } ?? ONNXModel.protobufLimit
-        if placement.externalFileName == nil, parts.reduce(0, { $0 + $1.size }) > limit {
-            options.warn("the model exceeds protobuf's 2 GiB limit: tensor data goes to \(dataName)")
+        if placement.externalFileName == nil, parts.reduce(0, { $0 + $1.size }) > options.inlineLimit {
+            warnings.insert("the model exceeds protobuf's 2 GiB limit: tensor data goes to \(dataName)", at: 0)
             placement = ONNXDataPlacement(externalFileName: dataName)
             parts = try assembly(placement)
         }
-        for warning in warnings { options.warn(warning) }
-
-        var protected = options.protectedInputs
-        if let template = options.extra["template"], let identity = FileIdentity.of(path: template) {
-            protected.insert(identity)
-        }
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: protected)
-        let dataPath = FileSystem.folder(of: path) + "/" + dataName
-        try transaction.checkTarget(path)
-        if placement.externalFileName != nil { try transaction.checkTarget(dataPath) }
-        let total = graph.tensors.reduce(0) { $0 + ((try? $1.byteCount) ?? 0) }
-        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(total))
-        defer { options.progress.finish() }
-        let model = try transaction.create(path)
-        for part in parts {
-            try part.emit(into: model) { options.progress.advance(by: Int64($0)) }
-        }
-        var created = [path]
-        if placement.externalFileName != nil {
-            let data = try transaction.create(dataPath)
-            for (offset, payload) in placement.externalPayloads {
-                try data.pad(offset - data.position)
-                let region = try AmalgamError.withContext(tensor: payload.tensorName) { try payload.load() }
-                guard region.count == payload.count else {
-                    throw AmalgamError(
-                        .internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned",
-                        tensor: payload.tensorName)
-                }
-                region.adviseSequentialRead()
-                try data.write(region)
-                options.progress.advance(by: Int64(region.count))
-            }
-            created.append(dataPath)
-        }
-        try options.validateBeforeCommit()
-        try transaction.commit()
-        return created
+        let positions = Dictionary(
+            graph.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
+        return ONNXWritePlan(
+            path: path, dataPath: placement.externalFileName.map { FileSystem.folder(of: path) + "/" + $0 },
+            parts: parts, external: placement.externalPayloads, warnings: warnings,
+            loadOrder: placement.loadOrder.filter { written?.contains($0) ?? true }.compactMap { positions[$0] },
+            inputs: options.template.map { [$0] } ?? [],
+            tensorBytes: graph.tensors.reduce(0) { $0 + ((try? $1.byteCount) ?? 0) })
     }
 
     /// A model whose graph has the tensors as initializers and no nodes, with the lowest IR
@@ -136,9 +107,10 @@ struct ONNXWriter {
                 var fields = tensor.shape.dimensions.map { ProtoPart.varintField(1, UInt64($0)) }
                 fields.append(.varintField(2, UInt64(ONNXDataType.code(for: dtype))))
                 fields.append(.stringField(8, tensor.name))
+                let name = tensor.name
                 fields += placement.dataFields(
-                    ONNXPayload(tensorName: tensor.name, count: count) {
-                        try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
+                    ONNXPayload(tensorName: name, count: count) { graph in
+                        try AmalgamError.withContext(tensor: name) { try graph[name]!.loadBytes() }
                     })
                 graphParts.append(.message(field: 5, fields))
             }
@@ -161,5 +133,66 @@ struct ONNXWriter {
             }
             return model
         }
+    }
+}
+
+/// An ONNX output decided in full: the model's parts (sizes known, tensors loaded while
+/// written) and, for external data, the data file's payloads at their aligned offsets.
+struct ONNXWritePlan: WritePlan {
+    let path: String
+    let dataPath: String?
+    let parts: [ProtoPart]
+    let external: [(offset: Int, payload: ONNXPayload)]
+    let warnings: [String]
+    let loadOrder: [Int]
+    let inputs: [String]
+    let tensorBytes: Int
+
+    var targets: [String] { [path] + (dataPath.map { [$0] } ?? []) }
+
+    func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {
+        let model = try outputs.create(path)
+        for part in parts {
+            try part.emit(into: model, graph: graph) { progress.advance(by: Int64($0)) }
+        }
+        guard let dataPath else { return }
+        let data = try outputs.create(dataPath)
+        for (offset, payload) in external {
+            try data.pad(offset - data.position)
+            let region = try AmalgamError.withContext(tensor: payload.tensorName) { try payload.load(graph) }
+            guard region.count == payload.count else {
+                throw AmalgamError(
+                    .internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned",
+                    tensor: payload.tensorName)
+            }
+            region.adviseSequentialRead()
+            try data.write(region)
+            progress.advance(by: Int64(region.count))
+        }
+    }
+}
+
+/// Options of ONNX output.
+public struct ONNXWriterOptions: WriterOptions {
+    /// Write this model's graph with its initializers replaced (`--template BASE.onnx`).
+    public var template: String?
+    /// Keep tensor data in `OUT.data` beside the model.
+    public var externalData = false
+    /// Models larger than this get external data (protobuf's 2 GiB limit; tests lower it).
+    public var inlineLimit = Int(Int32.max)
+
+    public init() {}
+
+    public init(template: String? = nil, externalData: Bool = false, inlineLimit: Int = Int(Int32.max)) {
+        self.template = template
+        self.externalData = externalData
+        self.inlineLimit = inlineLimit
+    }
+
+    public static let accepted: Set<OutputSetting> = [.template, .externalData]
+
+    public init(_ settings: OutputSettings) {
+        template = settings.template
+        externalData = settings.externalData
     }
 }

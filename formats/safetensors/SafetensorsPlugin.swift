@@ -1,20 +1,15 @@
 import AmalgamCore
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
-/// The safetensors format: single files and sharded checkpoints
+/// The safetensors format: single files, Hugging Face folders and sharded checkpoints
 /// (`model.safetensors.index.json` plus `model-0000i-of-0000n.safetensors`).
-public struct SafetensorsPlugin: FormatPlugin {
+public struct SafetensorsPlugin: FormatReader, FormatWriter {
+    public typealias Options = SafetensorsWriterOptions
+
     public init() {}
 
     public var identifier: String { "safetensors" }
     public var displayName: String { "safetensors" }
     public var fileExtensions: [String] { ["safetensors", "safetensors.index.json"] }
-    public var capabilities: FormatCapabilities { [.read, .write, .sharding] }
 
     /// A plausible header length (at most the 100 MB limit) followed by `{`.
     public func sniff(_ prefix: [UInt8]) -> Bool {
@@ -99,116 +94,21 @@ public struct SafetensorsPlugin: FormatPlugin {
         }
     }
 
-    /// Shard by shard, each sorted as the reference writer sorts it.
-    public func loadOrder(of graph: ModelGraph, options: WriteOptions) -> [Int] {
-        guard let planned = try? SafetensorsWriter.plan(graph) else { return Array(graph.tensors.indices) }
-        let position = Dictionary(uniqueKeysWithValues: graph.tensors.enumerated().map { ($1.name, $0) })
-        return SafetensorsWriter.split(planned, limit: options.maximumShardBytes).flatMap { shard in
-            SafetensorsWriter.header(for: shard, metadata: nil).order.map { position[$0.tensor.name]! }
-        }
+    public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
+        try AmalgamError.withContext(file: path) { try SafetensorsWritePlan(graph, to: path, options: options) }
     }
+}
 
-    @discardableResult
-    public func write(_ graph: ModelGraph, to path: String, options: WriteOptions) throws -> [String] {
-        let planned = try AmalgamError.withContext(file: path) { try SafetensorsWriter.plan(graph) }
-        let shards = SafetensorsWriter.split(planned, limit: options.maximumShardBytes)
-        let targets = Self.shardPaths(for: path, count: shards.count)
-        let transaction = OutputTransaction(overwrite: options.overwrite, protecting: options.protectedInputs)
-        for target in targets.files + [targets.index].compactMap({ $0 }) { try transaction.checkTarget(target) }
+/// Options of safetensors output.
+public struct SafetensorsWriterOptions: WriterOptions {
+    /// Split the output into files of at most this many bytes of tensor data; nil writes one.
+    public var maximumShardBytes: Int?
 
-        let totalBytes = planned.reduce(0) { $0 + $1.byteCount }
-        options.progress.begin(label: "writing \(FileSystem.baseName(of: path))", total: Int64(totalBytes))
-        defer { options.progress.finish() }
-        // The metadata travels in every shard (as transformers' save_pretrained does).
-        let metadata = Self.storableMetadata(graph, warn: options.warn)
-        var weightMap: [(tensor: String, shard: String)] = []
-        for (shard, target) in zip(shards, targets.files) {
-            let file = try transaction.create(target)
-            try AmalgamError.withContext(file: target) {
-                try SafetensorsWriter.write(shard, metadata: metadata, into: file, progress: options.progress)
-            }
-            weightMap += shard.tensors.map { ($0.tensor.name, FileSystem.baseName(of: target)) }
-        }
-        if let indexPath = targets.index {
-            let file = try transaction.create(indexPath)
-            try file.write(ShardIndex.serialize(totalSize: totalBytes, weightMap: weightMap))
-        }
-        try writeAttachments(graph, besides: targets.files[0], transaction: transaction, options: options)
-        try options.validateBeforeCommit()
-        try transaction.commit()
-        return transaction.targetPaths
-    }
+    public init() {}
 
-    /// Arrays longer than this stay out of the string metadata (a GGUF vocabulary would
-    /// bloat every shard's header; the tokenizer travels as tokenizer.json instead).
-    static let maximumMetadataArrayLength = 1024
+    public init(maximumShardBytes: Int?) { self.maximumShardBytes = maximumShardBytes }
 
-    static func storableMetadata(_ graph: ModelGraph, warn: (String) -> Void) -> Metadata? {
-        var metadata = Metadata()
-        var dropped: [String] = []
-        for entry in graph.metadata {
-            if case .array(let elements) = entry.value, elements.count > maximumMetadataArrayLength {
-                dropped.append(entry.key)
-            } else {
-                metadata[entry.key] = entry.value
-            }
-        }
-        if !dropped.isEmpty {
-            let tokenizer =
-                graph.attachments.keys.contains { $0.hasPrefix("tokenizer") }
-                ? " (the tokenizer is written as a file beside the output)" : ""
-            warn(
-                "metadata arrays longer than \(maximumMetadataArrayLength) elements are not stored in safetensors metadata: \(dropped.joined(separator: ", "))\(tokenizer)"
-            )
-        }
-        return metadata.isEmpty ? nil : metadata
-    }
+    public static let accepted: Set<OutputSetting> = [.maximumShardSize]
 
-    /// Companion files (config.json, tokenizer.json) go beside the output. An existing file
-    /// with the same contents is left alone; a different one is kept unless --force.
-    func writeAttachments(
-        _ graph: ModelGraph, besides output: String, transaction: OutputTransaction, options: WriteOptions
-    ) throws {
-        let folder = FileSystem.folder(of: output)
-        for name in graph.attachments.keys.sorted() {
-            let contents = graph.attachments[name]!
-            let target = folder + "/" + name
-            if FileIdentity.of(path: target) != nil {
-                if let existing = try? MappedFile(path: target), existing.region.bytes == contents.bytes { continue }
-                if options.protectedInputs.contains(FileIdentity.of(path: target)!) { continue }
-                guard options.overwrite else {
-                    options.warn(
-                        "kept the existing \(target); it differs from the source model's \(name) (--force replaces it)")
-                    continue
-                }
-            }
-            try transaction.checkTarget(target)
-            let file = try transaction.create(target)
-            try file.write(contents)
-        }
-    }
-
-    /// Output names: `OUT` for one shard; otherwise `STEM-0000i-of-0000n.safetensors` and
-    /// `STEM.safetensors.index.json` beside it. A folder (existing, or ending in `/`) gets
-    /// `model.safetensors` or `model-...` shards and `model.safetensors.index.json`.
-    static func shardPaths(for path: String, count: Int) -> (files: [String], index: String?) {
-        let isFolder = path.hasSuffix("/") || FileSystem.isFolder(path)
-        let folder: String
-        var stem: String
-        if isFolder {
-            folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
-            stem = "model"
-        } else {
-            folder = FileSystem.folder(of: path)
-            stem = FileSystem.baseName(of: path)
-            if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
-        }
-        if count <= 1 {
-            return ([isFolder ? folder + "/model.safetensors" : path], nil)
-        }
-        let width = max(5, String(count).count)
-        func padded(_ n: Int) -> String { String(repeating: "0", count: max(0, width - String(n).count)) + String(n) }
-        let files = (1...count).map { "\(folder)/\(stem)-\(padded($0))-of-\(padded(count)).safetensors" }
-        return (files, "\(folder)/\(stem)\(ShardIndex.suffix)")
-    }
+    public init(_ settings: OutputSettings) { maximumShardBytes = settings.maximumShardBytes }
 }

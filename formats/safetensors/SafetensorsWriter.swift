@@ -1,19 +1,28 @@
 import AmalgamCore
 
-/// Writes safetensors files byte-identical to the reference writer for the same tensors
+/// Serialises safetensors headers byte-identical to the reference writer for the same tensors
 /// and metadata: tensors sorted by dtype rank (descending) then name (bytewise), compact
 /// JSON header, metadata keys sorted, header padded with spaces to a multiple of 8.
 enum SafetensorsWriter {
+    /// One tensor to store: its position in the graph, dtype and size.
+    struct Item {
+        let index: Int
+        let name: String
+        let shape: Shape
+        let dtype: DType
+        let byteCount: Int
+    }
+
     /// One output file's worth of tensors.
     struct Shard {
-        var tensors: [(tensor: Tensor, dtype: DType, byteCount: Int)] = []
+        var tensors: [Item] = []
         var dataBytes = 0
     }
 
     /// Checks every tensor is storable and computes its size, in graph order.
-    static func plan(_ graph: ModelGraph) throws(AmalgamError) -> [(tensor: Tensor, dtype: DType, byteCount: Int)] {
-        var planned: [(tensor: Tensor, dtype: DType, byteCount: Int)] = []
-        for tensor in graph.tensors {
+    static func plan(_ graph: ModelGraph) throws(AmalgamError) -> [Item] {
+        var planned: [Item] = []
+        for (index, tensor) in graph.tensors.enumerated() {
             guard let dtype = tensor.encoding.dtype else {
                 throw AmalgamError(
                     .unsupported,
@@ -25,14 +34,17 @@ enum SafetensorsWriter {
                     .unsupported, "is complex128, which safetensors cannot store (it has C64 only)", tensor: tensor.name
                 )
             }
-            planned.append((tensor, dtype, try tensor.byteCount))
+            planned.append(
+                Item(
+                    index: index, name: tensor.name, shape: tensor.shape, dtype: dtype, byteCount: try tensor.byteCount)
+            )
         }
         return planned
     }
 
     /// Splits tensors, in graph order, into shards of at most `limit` data bytes (a tensor
     /// larger than the limit gets a shard of its own), like Hugging Face's splitter.
-    static func split(_ planned: [(tensor: Tensor, dtype: DType, byteCount: Int)], limit: Int?) -> [Shard] {
+    static func split(_ planned: [Item], limit: Int?) -> [Shard] {
         var shards: [Shard] = [Shard()]
         for item in planned {
             if let limit, !shards[shards.count - 1].tensors.isEmpty,
@@ -47,13 +59,11 @@ enum SafetensorsWriter {
     }
 
     /// The header bytes (length prefix included) for `shard`, and the tensors in data order.
-    static func header(for shard: Shard, metadata: Metadata?) -> (
-        bytes: [UInt8], order: [(tensor: Tensor, dtype: DType, byteCount: Int)]
-    ) {
+    static func header(for shard: Shard, metadata: Metadata?) -> (bytes: [UInt8], order: [Item]) {
         let order = shard.tensors.sorted { left, right in
             let (l, r) = (SafetensorsDType.rank(of: left.dtype), SafetensorsDType.rank(of: right.dtype))
             if l != r { return l > r }
-            return Array(left.tensor.name.utf8).lexicographicallyPrecedes(Array(right.tensor.name.utf8))
+            return Array(left.name.utf8).lexicographicallyPrecedes(Array(right.name.utf8))
         }
         var members: [(key: String, value: JSONValue)] = []
         if let metadata {
@@ -64,10 +74,10 @@ enum SafetensorsWriter {
         for item in order {
             members.append(
                 (
-                    item.tensor.name,
+                    item.name,
                     .object([
                         ("dtype", .string(SafetensorsDType.name(of: item.dtype))),
-                        ("shape", .array(item.tensor.shape.dimensions.map { .integer($0) })),
+                        ("shape", .array(item.shape.dimensions.map { .integer($0) })),
                         ("data_offsets", .array([.integer(offset), .integer(offset + item.byteCount)])),
                     ])
                 ))
@@ -82,17 +92,55 @@ enum SafetensorsWriter {
         bytes.append(contentsOf: json)
         return (bytes, order)
     }
+}
 
-    /// Streams one shard into `file`, loading each tensor once.
-    static func write(_ shard: Shard, metadata: Metadata?, into file: OutputFile, progress: any ProgressReporter) throws
-    {
-        let (header, order) = header(for: shard, metadata: metadata)
-        try file.write(header)
-        for item in order {
-            let bytes = try AmalgamError.withContext(tensor: item.tensor.name) { try item.tensor.loadBytes() }
-            bytes.adviseSequentialRead()
-            try file.write(bytes)
-            progress.advance(by: Int64(bytes.count))
+extension SafetensorsPlugin {
+    /// Arrays longer than this stay out of the string metadata (a GGUF vocabulary would
+    /// bloat every shard's header; the tokenizer travels as tokenizer.json instead).
+    static let maximumMetadataArrayLength = 1024
+
+    static func storableMetadata(_ graph: ModelGraph, warn: (String) -> Void) -> Metadata? {
+        var metadata = Metadata()
+        var dropped: [String] = []
+        for entry in graph.metadata {
+            if case .array(let elements) = entry.value, elements.count > maximumMetadataArrayLength {
+                dropped.append(entry.key)
+            } else {
+                metadata[entry.key] = entry.value
+            }
         }
+        if !dropped.isEmpty {
+            let tokenizer =
+                graph.attachments.keys.contains { $0.hasPrefix("tokenizer") }
+                ? " (the tokenizer is written as a file beside the output)" : ""
+            warn(
+                "metadata arrays longer than \(maximumMetadataArrayLength) elements are not stored in safetensors metadata: \(dropped.joined(separator: ", "))\(tokenizer)"
+            )
+        }
+        return metadata.isEmpty ? nil : metadata
+    }
+
+    /// Output names: `OUT` for one shard; otherwise `STEM-0000i-of-0000n.safetensors` and
+    /// `STEM.safetensors.index.json` beside it. A folder (existing, or ending in `/`) gets
+    /// `model.safetensors` or `model-...` shards and `model.safetensors.index.json`.
+    static func shardPaths(for path: String, count: Int) -> (files: [String], index: String?) {
+        let isFolder = path.hasSuffix("/") || FileSystem.isFolder(path)
+        let folder: String
+        var stem: String
+        if isFolder {
+            folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+            stem = "model"
+        } else {
+            folder = FileSystem.folder(of: path)
+            stem = FileSystem.baseName(of: path)
+            if stem.hasSuffix(".safetensors") { stem.removeLast(".safetensors".count) }
+        }
+        if count <= 1 {
+            return ([isFolder ? folder + "/model.safetensors" : path], nil)
+        }
+        let width = max(5, String(count).count)
+        func padded(_ n: Int) -> String { String(repeating: "0", count: max(0, width - String(n).count)) + String(n) }
+        let files = (1...count).map { "\(folder)/\(stem)-\(padded($0))-of-\(padded(count)).safetensors" }
+        return (files, "\(folder)/\(stem)\(ShardIndex.suffix)")
     }
 }

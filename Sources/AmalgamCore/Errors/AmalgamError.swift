@@ -39,20 +39,51 @@ public struct AmalgamError: Error, CustomStringConvertible, Sendable {
         }
     }
 
+    /// What lies under an error: a failed system call's error number, or another failure's text.
+    public enum Cause: Sendable, Equatable, CustomStringConvertible {
+        case system(Errno)
+        case other(String)
+
+        public var description: String {
+            switch self {
+            case .system(let number): number.description
+            case .other(let text): text
+            }
+        }
+    }
+
     public var code: Code
     public var message: String
     public var context: Context
-    /// The error this one wraps, if any (an `errno` description, a nested failure).
-    public var cause: String?
+    /// The error this one wraps, if any.
+    public var cause: Cause?
+
+    /// The error number of the system call that failed, when that is the cause.
+    public var errno: Errno? {
+        if case .system(let number) = cause { return number }
+        return nil
+    }
 
     public init(
         _ code: Code, _ message: String, file: String? = nil, tensor: String? = nil,
-        offset: UInt64? = nil, cause: String? = nil
+        offset: UInt64? = nil, cause: Cause? = nil
     ) {
         self.code = code
         self.message = message
         self.context = Context(file: file, tensor: tensor, offset: offset)
         self.cause = cause
+    }
+
+    /// A failed system call on `file`: `.notFound` for `ENOENT`, `.alreadyExists` for
+    /// `EEXIST`, `.io` otherwise; the error number is kept as the cause.
+    public init(_ message: String, file: String, errno number: Errno, offset: UInt64? = nil) {
+        let code: Code =
+            switch number {
+            case .noSuchFile: .notFound
+            case .fileExists: .alreadyExists
+            default: .io
+            }
+        self.init(code, message, file: file, offset: offset, cause: .system(number))
     }
 
     /// Returns a copy with context filled in where this error has none (inner layers know
@@ -90,8 +121,10 @@ extension AmalgamError {
             return try body()
         } catch let error as AmalgamError {
             throw error.adding(file: file, tensor: tensor)
+        } catch let number as Errno {
+            throw AmalgamError(.io, "system call failed", file: file, tensor: tensor, cause: .system(number))
         } catch {
-            throw AmalgamError(.io, "unexpected failure", file: file, tensor: tensor, cause: "\(error)")
+            throw AmalgamError(.io, "unexpected failure", file: file, tensor: tensor, cause: .other("\(error)"))
         }
     }
 }

@@ -1,11 +1,5 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The set of known format plugins and the rules for picking one:
-/// an explicit `--from`/`--to` wins; otherwise for reading, a folder asks each plugin
+/// an explicit `--from`/`--to` wins; otherwise for reading, a folder asks each reader
 /// whether it recognises it, and a file is sniffed by its magic bytes first and its
 /// extension second; for writing, the extension decides.
 public struct FormatRegistry: Sendable {
@@ -21,6 +15,9 @@ public struct FormatRegistry: Sendable {
         plugins.append(plugin)
     }
 
+    public var readers: [any FormatReader] { plugins.compactMap { $0 as? any FormatReader } }
+    public var writers: [any FormatWriter] { plugins.compactMap { $0 as? any FormatWriter } }
+
     private var identifiers: String { plugins.map(\.identifier).joined(separator: ", ") }
 
     /// The plugin named `identifier` (case-insensitive).
@@ -31,64 +28,64 @@ public struct FormatRegistry: Sendable {
         return plugin
     }
 
-    /// Picks the plugin to read `path`.
-    public func readerPlugin(for path: String, explicit: String? = nil) throws(AmalgamError) -> any FormatPlugin {
-        if let explicit {
-            let plugin = try plugin(named: explicit)
-            guard plugin.capabilities.contains(.read) else {
-                throw AmalgamError(.unsupported, "\(plugin.displayName) files cannot be read", file: path)
-            }
-            return plugin
+    /// The reader named `identifier`.
+    public func reader(named identifier: String, for path: String? = nil) throws(AmalgamError) -> any FormatReader {
+        let plugin = try plugin(named: identifier)
+        guard let reader = plugin as? any FormatReader else {
+            throw AmalgamError(.unsupported, "\(plugin.displayName) files cannot be read", file: path)
         }
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw AmalgamError(.notFound, "no such file or folder", file: path)
+        return reader
+    }
+
+    /// The writer named `identifier`.
+    public func writer(named identifier: String, for path: String? = nil) throws(AmalgamError) -> any FormatWriter {
+        let plugin = try plugin(named: identifier)
+        guard let writer = plugin as? any FormatWriter else {
+            throw AmalgamError(.unsupported, "\(plugin.displayName) files cannot be written", file: path)
         }
-        if (info.st_mode & S_IFMT) == S_IFDIR {
-            if let plugin = plugins.first(where: { $0.capabilities.contains(.read) && $0.recognizesDirectory(path) }) {
-                return plugin
-            }
+        return writer
+    }
+
+    /// Picks the reader for `path`.
+    public func reader(for path: String, explicit: String? = nil) throws(AmalgamError) -> any FormatReader {
+        if let explicit { return try reader(named: explicit, for: path) }
+        let status: FileStatus?
+        do { status = try SystemCall.status(of: path) } catch {
+            throw AmalgamError("cannot stat", file: path, errno: error)
+        }
+        guard let status else { throw AmalgamError(.notFound, "no such file or folder", file: path) }
+        if status.kind == .directory {
+            if let reader = readers.first(where: { $0.recognizesDirectory(path) }) { return reader }
             throw AmalgamError(
                 .notFound, "folder holds no model Amalgam recognises (looked for: \(identifiers))", file: path)
         }
-        let prefix = FormatRegistry.readPrefix(path, count: 64)
-        if let plugin = plugins.first(where: { $0.capabilities.contains(.read) && $0.sniff(prefix) }) {
-            return plugin
-        }
-        if let plugin = pluginByExtension(path), plugin.capabilities.contains(.read) {
-            return plugin
-        }
+        let prefix = SystemCall.readPrefix(of: path, count: 64)
+        if let reader = readers.first(where: { $0.sniff(prefix) }) { return reader }
+        if let reader = pluginByExtension(path) as? any FormatReader { return reader }
         throw AmalgamError(
             .notFound,
             "cannot tell the format (no known signature or extension); name it with --from FORMAT (one of \(identifiers))",
             file: path)
     }
 
-    /// Picks the plugin for `path` (see `readerPlugin`) and reads it. Errors raised later,
-    /// while a tensor's bytes are loaded (a CRC check, an inflate), name `path`.
-    public func read(_ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()) throws -> (
-        plugin: any FormatPlugin, graph: ModelGraph
-    ) {
-        let plugin = try readerPlugin(for: path, explicit: explicit)
-        return (plugin, try plugin.load(path, options: options))
+    /// Picks the reader for `path` (see `reader(for:explicit:)`) and loads it.
+    public func read(
+        _ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()
+    ) throws -> (reader: any FormatReader, graph: ModelGraph) {
+        let reader = try reader(for: path, explicit: explicit)
+        return (reader, try reader.load(path, options: options))
     }
 
-    /// Picks the plugin to write `path`.
-    public func writerPlugin(for path: String, explicit: String? = nil) throws(AmalgamError) -> any FormatPlugin {
-        let plugin: any FormatPlugin
-        if let explicit {
-            plugin = try self.plugin(named: explicit)
-        } else if let byExtension = pluginByExtension(path) {
-            plugin = byExtension
-        } else {
+    /// Picks the writer for `path`: `explicit`, else the extension.
+    public func writer(for path: String, explicit: String? = nil) throws(AmalgamError) -> any FormatWriter {
+        if let explicit { return try writer(named: explicit, for: path) }
+        guard let plugin = pluginByExtension(path) else {
             throw AmalgamError(
-                .usage, "cannot tell the output format from the file name; add --to FORMAT (one of \(identifiers))",
+                .usage,
+                "cannot tell the output format from the file name; add --to FORMAT (one of \(writers.map(\.identifier).joined(separator: ", ")))",
                 file: path)
         }
-        guard plugin.capabilities.contains(.write) else {
-            throw AmalgamError(.unsupported, "\(plugin.displayName) files cannot be written", file: path)
-        }
-        return plugin
+        return try writer(named: plugin.identifier, for: path)
     }
 
     private func pluginByExtension(_ path: String) -> (any FormatPlugin)? {
@@ -101,15 +98,5 @@ public struct FormatRegistry: Sendable {
             }
         }
         return best?.plugin
-    }
-
-    /// Up to `count` leading bytes of a file (fewer for short or unreadable files).
-    static func readPrefix(_ path: String, count: Int) -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return [] }
-        defer { close(descriptor) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress!, count) }
-        return Array(bytes.prefix(max(got, 0)))
     }
 }

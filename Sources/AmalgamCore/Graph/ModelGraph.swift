@@ -64,6 +64,9 @@ public struct ModelGraph: Sendable {
 
     public subscript(name: String) -> Tensor? { positions[name].map { tensors[$0] } }
 
+    /// The position of the tensor named `name` in `tensors`.
+    public func index(of name: String) -> Int? { positions[name] }
+
     /// Total number of elements over all tensors.
     public var parameterCount: Int { tensors.reduce(0) { $0 + $1.shape.elementCount } }
 

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// Read-only bytes that stay valid as long as the region is alive: a slice of a memory
 /// mapped file (zero-copy) or a buffer Amalgam owns. Slicing shares the owner.
 public struct ByteRegion: @unchecked Sendable {
@@ -35,8 +29,8 @@ public struct ByteRegion: @unchecked Sendable {
     /// no-op for owned memory). Call before streaming the bytes to an output.
     public func adviseSequentialRead() {
         guard let (start, length) = pageRange(inward: false) else { return }
-        _ = madvise(start, length, MADV_SEQUENTIAL)
-        _ = madvise(start, length, MADV_WILLNEED)
+        SystemCall.advise(.sequential, start, length: length)
+        SystemCall.advise(.willNeed, start, length: length)
     }
 
     /// Drops the region's pages from this process's resident set (memory-mapped regions only;
@@ -44,7 +38,7 @@ public struct ByteRegion: @unchecked Sendable {
     /// streaming readers that are done with a tensor.
     public func releaseResidentPages() {
         guard let (start, length) = pageRange(inward: true) else { return }
-        _ = madvise(start, length, MADV_DONTNEED)
+        SystemCall.advise(.dontNeed, start, length: length)
     }
 
     /// The page-aligned range of a mapped region for `madvise`: widened to whole pages, or
@@ -52,7 +46,7 @@ public struct ByteRegion: @unchecked Sendable {
     /// empty range.
     private func pageRange(inward: Bool) -> (UnsafeMutableRawPointer, Int)? {
         guard owner is MappedFile, count > 0 else { return nil }
-        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let page = SystemCall.pageSize
         let first = Int(bitPattern: baseAddress)
         let last = first + count
         let start = inward ? (first + page - 1) & ~(page - 1) : first & ~(page - 1)
@@ -102,31 +96,25 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws(AmalgamError) {
         self.path = path
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            let code: AmalgamError.Code = errno == ENOENT ? .notFound : .io
-            throw AmalgamError(code, "cannot open for reading", file: path, cause: String(cString: strerror(errno)))
+        let descriptor: FileDescriptor
+        do { descriptor = try FileDescriptor.open(path) } catch {
+            throw AmalgamError("cannot open for reading", file: path, errno: error)
         }
-        defer { close(descriptor) }
-        var info = stat()
-        guard fstat(descriptor, &info) == 0 else {
-            throw AmalgamError(.io, "cannot stat", file: path, cause: String(cString: strerror(errno)))
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
+        defer { descriptor.close() }
+        let status: FileStatus
+        do { status = try descriptor.status() } catch { throw AmalgamError("cannot stat", file: path, errno: error) }
+        guard status.kind == .regular else {
             throw AmalgamError(.invalidFormat, "not a regular file", file: path)
         }
-        self.identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        self.size = Int(info.st_size)
+        identity = status.identity
+        size = status.size
         if size == 0 {
             address = nil
             return
         }
-        let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, descriptor, 0)
-        guard let mapped, mapped != MAP_FAILED else {
-            throw AmalgamError(
-                .io, "cannot memory-map \(size) bytes", file: path, cause: String(cString: strerror(errno)))
+        do { address = try descriptor.mapReadOnly(size: size) } catch {
+            throw AmalgamError("cannot memory-map \(size) bytes", file: path, errno: error)
         }
-        address = mapped
     }
 
     /// The whole file as a region.
@@ -139,7 +127,7 @@ public final class MappedFile: @unchecked Sendable {
     nonisolated(unsafe) private static let emptyByte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
 
     deinit {
-        if let address { munmap(address, size) }
+        if let address { SystemCall.unmap(address, length: size) }
     }
 }
 
@@ -148,11 +136,14 @@ public struct FileIdentity: Hashable, Sendable {
     public let device: UInt64
     public let inode: UInt64
 
+    public init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
     /// The identity of the file at `path`, or nil when it does not exist.
     public static func of(path: String) -> FileIdentity? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        return FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        (try? SystemCall.status(of: path))??.identity
     }
 }
 
@@ -160,16 +151,7 @@ public struct FileIdentity: Hashable, Sendable {
 public enum FileSystem {
     /// Names in `folder` (without `.` and `..`), sorted; empty when it cannot be read.
     public static func list(_ folder: String) -> [String] {
-        guard let directory = opendir(folder) else { return [] }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) {
-                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        (try? SystemCall.listDirectory(folder)) ?? []
     }
 
     /// The folder part of `path`: `.` when it has none, `/` for paths directly under the root.
@@ -185,7 +167,48 @@ public enum FileSystem {
 
     /// True when `path` is an existing folder.
     public static func isFolder(_ path: String) -> Bool {
-        var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+        (try? SystemCall.status(of: path))??.kind == .directory
+    }
+
+    /// True when something exists at `path`.
+    public static func exists(_ path: String) -> Bool { FileIdentity.of(path: path) != nil }
+
+    /// Creates `path` and its missing parents (like `mkdir -p`); returns the folders it
+    /// created, outermost first.
+    @discardableResult
+    public static func createFolder(_ path: String) throws(AmalgamError) -> [String] {
+        var missing: [String] = []
+        var current = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+        while !current.isEmpty, current != "/", current != ".", !exists(current) {
+            missing.append(current)
+            current = folder(of: current)
+        }
+        var created: [String] = []
+        for folder in missing.reversed() {
+            do {
+                try SystemCall.makeDirectory(folder)
+                created.append(folder)
+            } catch {
+                // Another process may have made it meanwhile.
+                if error != .fileExists { throw AmalgamError("cannot create the folder", file: folder, errno: error) }
+            }
+        }
+        return created
+    }
+
+    /// The size of the file at `path`.
+    public static func size(of path: String) throws(AmalgamError) -> Int {
+        do {
+            guard let status = try SystemCall.status(of: path) else {
+                throw AmalgamError(.notFound, "no such file or folder", file: path)
+            }
+            return status.size
+        } catch let error as Errno {
+            throw AmalgamError("cannot stat", file: path, errno: error)
+        } catch let error as AmalgamError {
+            throw error
+        } catch {
+            throw AmalgamError(.internal, "\(error)", file: path)
+        }
     }
 }

@@ -22,6 +22,19 @@ public enum ByteSize {
         return Int(bytes)
     }
 
+    /// Refuses a bare number below 1 MB, which is almost certainly a size whose unit was
+    /// forgotten (`--max-shard-size 10` would write one shard per tensor).
+    public static func checkUnit(_ text: String, label: String) throws(AmalgamError) {
+        let trimmed = text.trimmingSpaces
+        guard !trimmed.isEmpty, trimmed.allSatisfy(\.isNumber), let value = Int(trimmed), value < 1_000_000 else {
+            return
+        }
+        throw AmalgamError(
+            .usage,
+            "\(label) \(trimmed) has no unit and would mean \(trimmed) bytes; give a unit (\(trimmed)GB, \(trimmed)MB, \(trimmed)GiB)"
+        )
+    }
+
     /// `1.50 GB`, `912 B`: decimal units, three significant digits.
     public static func format(_ bytes: Int) -> String {
         let units = ["B", "kB", "MB", "GB", "TB"]

@@ -1,9 +1,7 @@
-import Dispatch
-
 /// Bulk conversion of element buffers between dtypes.
 ///
 /// Reads are unaligned-safe (memory-mapped tensors need not be aligned). Work above about
-/// a million elements is split across the cores. Cost: O(count); f16 -> f32 is a table
+/// a million elements is split across the threads of `Parallelism.current`. Cost: O(count); f16 -> f32 is a table
 /// lookup, f32 <-> bf16 and f32 -> f16 are branch-light bit arithmetic.
 public enum ElementConversion {
     /// Every f16 bit pattern decoded to f32 (256 KiB, built once).
@@ -44,7 +42,7 @@ public enum ElementConversion {
                 input + start * from.byteWidth, from: from, into: output + start * to.byteWidth, to: to, count: length)
         }
         if chunks >= 4 {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+            Parallelism.current.forEach(chunks, work)
         } else {
             for index in 0..<chunks { work(index) }
         }

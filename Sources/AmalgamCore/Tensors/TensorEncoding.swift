@@ -1,4 +1,3 @@
-import Dispatch
 import Synchronization
 
 /// A codec for a block-quantised encoding (GGUF's Q4_0, Q6_K, IQ4_NL...), contributed by
@@ -104,7 +103,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Decodes blocks in chunks of about 64 Ki values, on every core when there are several
+    /// Decodes blocks in chunks of about 64 Ki values, on the threads of `Parallelism.current` when there are several
     /// chunks. Chunks write disjoint ranges of `values`.
     static func decodeInParallel(
         _ blocks: UnsafeRawBufferPointer, codec: any QuantizedCodec, into values: UnsafeMutableBufferPointer<Float>
@@ -116,7 +115,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         nonisolated(unsafe) let input = blocks.baseAddress!
         nonisolated(unsafe) let output = values.baseAddress!
         let failure = FirstFailure()
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+        Parallelism.current.forEach(chunks) { chunk in
             let first = chunk * perChunk
             let count = min(perChunk, blockCount - first)
             do {

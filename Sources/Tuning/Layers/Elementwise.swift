@@ -49,7 +49,7 @@ final class ActivationLayer: Layer {
             cumulative.withUnsafeMutableBufferPointer { phi in
                 let (values, phi) = (UncheckedBuffer(values), UncheckedBuffer(phi))
                 let function = self.function
-                Parallel.halves(count) { range in
+                Parallel.ranges(count) { range in
                     switch function {
                     case .relu:
                         for i in range { values[i] = max(values[i], 0) }
@@ -83,7 +83,7 @@ final class ActivationLayer: Layer {
                 cumulative.withUnsafeBufferPointer { phi in
                     let (g, xs, phi) = (UncheckedBuffer(g), UncheckedBuffer(xs), UncheckedBuffer(phi))
                     let function = self.function
-                    Parallel.halves(count) { range in
+                    Parallel.ranges(count) { range in
                         switch function {
                         case .relu:
                             for i in range where xs[i] <= 0 { g[i] = 0 }

@@ -36,7 +36,7 @@ final class SelfAttention {
     /// call touches only its sequence's rows and probability blocks, and its matrix
     /// products are small enough that OpenBLAS runs them on the calling thread.
     private func forEachSequence(_ body: @Sendable (Int) -> Void) {
-        Parallel.halves(batch, threshold: 2) { range in range.forEach(body) }
+        Parallel.ranges(batch, threshold: 2) { range in range.forEach(body) }
     }
 
     /// - Parameters:

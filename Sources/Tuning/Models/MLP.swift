@@ -4,7 +4,34 @@ import LinearAlgebra
 /// A stack of linear layers with an activation between them (`layers.0.weight`,
 /// `layers.2.weight`, ...: any `PREFIX.N.weight` chain whose widths line up). The last
 /// layer gives the logits and is the head.
-final class MLPClassifier: Network {
+final class MLPClassifier: NetworkArchitecture {
+    static let name = "mlp"
+
+    static func recognizes(_ graph: ModelGraph) -> Bool { layerPrefixes(in: graph) != nil }
+
+    static func headClassCount(in graph: ModelGraph) -> Int? {
+        guard let last = layerPrefixes(in: graph)?.last, let weight = graph[last + ".weight"] else { return nil }
+        return weight.shape.dimensions[0]
+    }
+
+    static func build(store: ParameterStore, setup: TuningSetup, classes: Int) throws -> MLPClassifier {
+        try setup.refuse(["heads", "pooling"], architecture: name)
+        let graph = store.graph
+        guard let prefixes = layerPrefixes(in: graph) else {
+            throw AmalgamError(
+                .unsupported, "no chain of linear layers (PREFIX.0.weight, PREFIX.1.weight, ...) whose widths line up")
+        }
+        let activation =
+            try setup.activation
+            ?? graph.metadata["amalgam.activation"]?.stringValue.map { name in
+                guard let known = Activation(rawValue: name) else {
+                    throw AmalgamError(.invalidFormat, "unknown amalgam.activation '\(name)' in the model's metadata")
+                }
+                return known
+            } ?? .relu
+        return try MLPClassifier(store: store, prefixes: prefixes, activation: activation, classes: classes)
+    }
+
     /// The linear layers' name prefixes in order, found in `graph`, or nil when the graph is
     /// not such a stack.
     static func layerPrefixes(in graph: ModelGraph) -> [String]? {
@@ -24,6 +51,7 @@ final class MLPClassifier: Network {
 
     let layers: [Linear]
     let activations: [ActivationLayer]
+    let activation: Activation
     let classes: Int
 
     init(store: ParameterStore, prefixes: [String], activation: Activation, classes: Int?) throws {
@@ -43,11 +71,30 @@ final class MLPClassifier: Network {
         }
         layers[0].needsInputGradient = false
         self.layers = layers
+        self.activation = activation
         self.activations = (0..<(layers.count - 1)).map { _ in ActivationLayer(activation) }
         self.classes = layers.last!.outputs
     }
 
     var inputWidth: Int { layers[0].inputs }
+
+    var recordedMetadata: [(key: String, value: MetadataValue)] {
+        [("amalgam.activation", .string(activation.rawValue))]
+    }
+
+    func check(_ data: Dataset, path: String) throws {
+        let width: Int
+        switch data.layout {
+        case .features(let w): width = w
+        case .images(let c, let h, let w): width = c * h * w
+        case .tokens:
+            throw AmalgamError(.mismatch, "holds token ids; an MLP classifier takes feature vectors (x)", file: path)
+        }
+        guard width == inputWidth else {
+            throw AmalgamError(
+                .mismatch, "has \(width) features per example; the model's first layer takes \(inputWidth)", file: path)
+        }
+    }
 
     var parameters: [Parameter] { layers.flatMap(\.parameters) }
     var linears: [Linear] { layers }

@@ -30,6 +30,24 @@ protocol Network: AnyObject {
     /// Linear layers whose weight to write back as `effectiveWeight()`.
     var linears: [Linear] { get }
     var classes: Int { get }
+    /// Checks that `data` (read from `path`) is the input this network takes: the layout,
+    /// widths, token ids against the vocabulary, lengths against the positions.
+    func check(_ data: Dataset, path: String) throws
+    /// Metadata the trained model records so it is rebuilt the same way (`amalgam.activation`).
+    var recordedMetadata: [(key: String, value: MetadataValue)] { get }
+    /// The last hidden state of every token, `[batch·length, width]`, where the network has one.
+    func hiddenStates(_ inputs: Inputs) throws -> Matrix
+    var hasHiddenStates: Bool { get }
+}
+
+extension Network {
+    var recordedMetadata: [(key: String, value: MetadataValue)] { [] }
+
+    func hiddenStates(_ inputs: Inputs) throws -> Matrix {
+        throw AmalgamError(.unsupported, "hidden states are available for BERT encoders")
+    }
+
+    var hasHiddenStates: Bool { false }
 }
 
 /// How Stage 2 or ordinary training decides what trains.
@@ -68,9 +86,9 @@ public enum SingularValueCount: Sendable, Equatable {
 final class ParameterStore {
     let graph: ModelGraph
     let mode: TrainingMode
-    /// Stage 2: the base model (W0 of the merged matrices) and the factors file.
+    /// Stage 2: the base model (W0 of the merged matrices) and the merge's factors.
     let base: ModelGraph?
-    let factors: ModelGraph?
+    let factors: FactorSet?
     let count: SingularValueCount
     let start: SingularValueStart
     /// Names of parameters that belong to the head (trainable under `.head`).
@@ -81,7 +99,7 @@ final class ParameterStore {
     private var random: SeededRandom
 
     init(
-        graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: ModelGraph? = nil,
+        graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: FactorSet? = nil,
         count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0
     ) {
         self.graph = graph
@@ -137,35 +155,29 @@ final class ParameterStore {
     func linear(_ prefix: String, head: Bool = false) throws -> Linear {
         let weightName = prefix + ".weight"
         let bias = has(prefix + ".bias") ? try parameter(prefix + ".bias", head: head) : nil
-        if mode == .singularValues, !head, let factors, let u = factors[weightName + ".U"],
-            let s = factors[weightName + ".S"], let v = factors[weightName + ".V"]
-        {
-            return try singularLinear(weightName, u: u, s: s, v: v, bias: bias)
+        if mode == .singularValues, !head, let factors = factors?[weightName] {
+            return try singularLinear(weightName, factors: factors, bias: bias)
         }
         return Linear(weight: try parameter(weightName, head: head), bias: bias)
     }
 
-    private func singularLinear(_ name: String, u: Tensor, s: Tensor, v: Tensor, bias: Parameter?) throws -> Linear {
+    private func singularLinear(_ name: String, factors: FactorSet.Factors, bias: Parameter?) throws -> Linear {
         guard let base, let w0 = base[name] else {
             throw AmalgamError(
                 .notFound, "the base model has no tensor '\(name)', which the factors file has factors for")
         }
         let dims = w0.shape.dimensions
-        guard dims.count == 2, u.shape.dimensions.count == 2, v.shape.dimensions.count == 2,
-            u.shape.dimensions[0] == dims[0], v.shape.dimensions[0] == dims[1],
-            u.shape.dimensions[1] == v.shape.dimensions[1], s.shape.elementCount == u.shape.dimensions[1]
-        else {
+        guard dims.count == 2, factors.rows == dims[0], factors.columns == dims[1] else {
             throw AmalgamError(
-                .mismatch, "factors U \(u.shape), S \(s.shape), V \(v.shape) do not fit the base's \(w0.shape)",
+                .mismatch,
+                "factors of a \(factors.rows) x \(factors.columns) matrix (rank \(factors.rank)) do not fit the base's \(w0.shape)",
                 tensor: name)
         }
-        let (m, n, rank) = (dims[0], dims[1], u.shape.dimensions[1])
+        let (m, n, rank) = (dims[0], dims[1], factors.rank)
         let asked = count.resolve(rows: m, columns: n)
         let trained = min(asked, rank)
         if asked > rank { capped.append((name, asked, rank)) }
-        let uValues = try u.floatValues()
-        let vValues = try v.floatValues()
-        let sValues = try s.floatValues()
+        let (uValues, vValues, sValues) = (factors.u, factors.v, factors.s)
         func columns(_ values: [Float], rows: Int, _ range: Range<Int>) -> Matrix {
             var result = Matrix(zeros: rows, range.count)
             for i in 0..<rows {

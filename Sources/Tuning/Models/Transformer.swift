@@ -117,7 +117,42 @@ public struct TransformerSettings: Sendable {
 
 /// A BERT-style encoder (MiniLM, BERT): word + position + token-type embeddings with a
 /// LayerNorm, post-LN blocks, pooling, and a linear head `classifier`.
-final class BertClassifier: Network {
+final class BertClassifier: NetworkArchitecture {
+    static let name = "bert"
+
+    static func recognizes(_ graph: ModelGraph) -> Bool { prefix(in: graph) != nil }
+
+    static func headClassCount(in graph: ModelGraph) -> Int? { classifierRows(graph) }
+
+    static func build(store: ParameterStore, setup: TuningSetup, classes: Int) throws -> BertClassifier {
+        try setup.refuse(["activation"], architecture: name)
+        guard let prefix = prefix(in: store.graph) else {
+            throw AmalgamError(.unsupported, "no BERT encoder (embeddings.word_embeddings.weight, encoder.layer.0...)")
+        }
+        return try BertClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
+    }
+
+    var hasHiddenStates: Bool { true }
+
+    func hiddenStates(_ inputs: Inputs) throws -> Matrix { try encode(inputs) }
+
+    func check(_ data: Dataset, path: String) throws {
+        func fail(_ message: String) -> AmalgamError { AmalgamError(.mismatch, message, file: path) }
+        guard case .tokens(let length) = data.layout else {
+            throw fail("holds feature vectors; a BERT encoder takes input_ids and attention_mask")
+        }
+        let vocabulary = word.table.value.rows
+        if let largest = data.largestTokenID, largest >= vocabulary {
+            throw fail("token id \(largest) is outside the vocabulary of \(vocabulary)")
+        }
+        if let largest = data.largestTypeID, largest >= (tokenType?.table.value.rows ?? 1) {
+            throw fail("token type id \(largest) is outside the model's \(tokenType?.table.value.rows ?? 0) types")
+        }
+        guard length <= position.table.value.rows else {
+            throw fail("sequences of \(length) tokens exceed the model's \(position.table.value.rows) positions")
+        }
+    }
+
     /// The text before `embeddings.word_embeddings.weight` (`""`, `bert.`), when the graph
     /// has a BERT encoder.
     static func prefix(in graph: ModelGraph) -> String? {
@@ -222,7 +257,29 @@ final class BertClassifier: Network {
 /// A ViT (Hugging Face `ViTModel` names): patch embedding as a linear map over flattened
 /// patches, a CLS token, position embeddings, pre-LN blocks, a final LayerNorm, the CLS
 /// vector into the head `classifier`.
-final class ViTClassifier: Network {
+final class ViTClassifier: NetworkArchitecture {
+    static let name = "vit"
+
+    static func recognizes(_ graph: ModelGraph) -> Bool { prefix(in: graph) != nil }
+
+    static func headClassCount(in graph: ModelGraph) -> Int? { classifierRows(graph) }
+
+    static func build(store: ParameterStore, setup: TuningSetup, classes: Int) throws -> ViTClassifier {
+        try setup.refuse(["activation", "pooling"], architecture: name)
+        guard let prefix = prefix(in: store.graph) else {
+            throw AmalgamError(
+                .unsupported, "no ViT (embeddings.patch_embeddings.projection.weight, encoder.layer.0...)")
+        }
+        return try ViTClassifier(store: store, prefix: prefix, settings: setup.transformer, classes: classes)
+    }
+
+    func check(_ data: Dataset, path: String) throws {
+        guard case .images = data.layout else {
+            throw AmalgamError(
+                .mismatch, "holds no images; a ViT takes x of shape [n, channels, height, width]", file: path)
+        }
+    }
+
     static func prefix(in graph: ModelGraph) -> String? {
         for tensor in graph.tensors
         where tensor.name.hasSuffix("embeddings.patch_embeddings.projection.weight")
@@ -358,6 +415,12 @@ final class ViTClassifier: Network {
         }
         _ = try patch.backward(patchGradient)
     }
+}
+
+/// The rows of the model's `classifier.weight` (its label count), when it has one.
+func classifierRows(_ graph: ModelGraph) -> Int? {
+    guard let head = graph["classifier.weight"], head.shape.dimensions.count == 2 else { return nil }
+    return head.shape.dimensions[0]
 }
 
 /// The model's head `name` when its output count matches `classes`, else a new one

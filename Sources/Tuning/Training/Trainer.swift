@@ -108,7 +108,7 @@ struct AdamW {
                                         values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
                                 }
                             }
-                            Parallel.halves(count, step)
+                            Parallel.ranges(count, step)
                         }
                     }
                 }
@@ -130,6 +130,7 @@ final class Trainer {
     }
 
     func train(_ data: Dataset, eval: Dataset?, progress: any ProgressReporter) throws -> [EpochRecord] {
+        BLAS.setThreadCount(Parallelism.current.threads)
         let batches = (data.count + options.batchSize - 1) / options.batchSize
         var optimizer = AdamW(options: options, totalSteps: batches * options.epochs)
         var random = SeededRandom(seed: options.seed)
@@ -194,6 +195,7 @@ final class Trainer {
     }
 
     static func evaluate(_ network: any Network, on data: Dataset, batchSize: Int) throws -> Evaluation {
+        BLAS.setThreadCount(Parallelism.current.threads)
         var lossSum: Double = 0
         var correct = 0
         try data.inOrder(batchSize: batchSize) { inputs, labels in

@@ -5,27 +5,24 @@ struct DemoCommand: Command {
     static let name = "demo"
     static let summary =
         "Build a small model in memory; write, inspect and convert it; merge three fine-tunes of it with AXIS; train, merge and tune a classifier."
-    static let synopsis = "amalgam demo [--output DIR]"
-    static let options: [OptionSpec] = [
-        .option("output", "DIR", "Folder for the demo files (default .build/demo; replaced on each run).")
-    ]
+    static let settings: [Setting] = [.demoFolder]
 
     let folder: String
 
-    init(_ arguments: ParsedArguments) throws(UsageError) {
-        _ = try arguments.positionals()
-        folder = try arguments.value("output") ?? ".build/demo"
+    init(_ arguments: ParsedArguments) throws(AmalgamError) {
+        _ = try arguments.positionals([])
+        folder = arguments.values.text(.demoFolder) ?? ".build/demo"
     }
 
     func run() throws {
-        try Folder.create(folder)
+        try FileSystem.createFolder(folder)
         let graph = try DemoModel.make()
         let original = folder + "/model.safetensors"
         Terminal.out(
             "1. built a llama-shaped model in memory: \(graph.tensors.count) tensors, \(InspectionReport.grouped(graph.parameterCount)) parameters"
         )
-        let plugin = try Amalgam.builtInFormats.writerPlugin(for: original)
-        try plugin.write(graph, to: original, options: WriteOptions(overwrite: true))
+        try Amalgam.builtInFormats.writer(for: original).write(
+            graph, to: original, settings: OutputSettings(), overwrite: true)
         Terminal.out("2. wrote \(original)\n")
 
         Terminal.out("3. amalgam inspect \(original)")
@@ -34,17 +31,18 @@ struct DemoCommand: Command {
 
         let bf16 = folder + "/model-bf16.safetensors"
         let converted = try Amalgam.convert(
-            original, to: bf16, options: ConversionOptions(dtype: .bf16, overwrite: true))
+            original, to: bf16, dtype: .bf16, options: ConversionOptions(overwrite: true))
         Terminal.out("4. amalgam convert \(original) \(bf16) --dtype bf16")
         Terminal.out(
-            "   wrote \(converted.files.joined(separator: ", ")): \(ByteSize.format(try Folder.size(of: converted.files))) instead of \(ByteSize.format(try Folder.size(of: [original])))"
+            "   wrote \(converted.files.joined(separator: ", ")): \(ByteSize.format(try sizes(converted.files))) instead of \(ByteSize.format(try sizes([original])))"
         )
 
         let shardFolder = folder + "/sharded/"
-        try Folder.create(shardFolder)
+        try FileSystem.createFolder(shardFolder)
         let sharded = try Amalgam.convert(
-            original, to: shardFolder,
-            options: ConversionOptions(dtype: .f16, overwrite: true, maximumShardBytes: 64_000))
+            original,
+            to: ModelOutput(path: shardFolder, settings: OutputSettings(dtype: .f16, maximumShardBytes: 64_000)),
+            options: ConversionOptions(overwrite: true))
         Terminal.out("5. amalgam convert \(original) \(shardFolder) --dtype f16 --max-shard-size 64kB")
         let shardCount = sharded.files.filter { $0.hasSuffix(".safetensors") }.count
         Terminal.out(
@@ -84,6 +82,11 @@ struct DemoCommand: Command {
         Terminal.out("done: the files are in \(folder)")
     }
 
+    /// The total size of the files at `paths`.
+    private func sizes(_ paths: [String]) throws -> Int {
+        try paths.reduce(0) { $0 + (try FileSystem.size(of: $1)) }
+    }
+
     /// Three fine-tunes (rank-2 updates of different strengths, one pure noise), saved in
     /// mixed formats and merged with AXIS.
     private func mergeStep(base: ModelGraph, original: String) throws {
@@ -110,17 +113,17 @@ struct DemoCommand: Command {
         var paths: [String] = []
         for (name, graph) in sources {
             let path = folder + "/" + name
-            let extra = name.hasSuffix(".gguf") ? ["quant": "q8_0"] : [:]
-            try Amalgam.builtInFormats.writerPlugin(for: path).write(
-                graph, to: path, options: WriteOptions(overwrite: true, extra: extra))
+            try Amalgam.builtInFormats.writer(for: path).write(
+                graph, to: path, settings: OutputSettings(quant: name.hasSuffix(".gguf") ? "q8_0" : nil),
+                overwrite: true)
             paths.append(path)
         }
         Terminal.out(
             "7. made three fine-tunes (rank-2 updates of strength 0.05, 0.03, 0.02): \(paths.map(FileSystem.baseName(of:)).joined(separator: ", ")) (the GGUF one in Q8_0, llama names, rotary-permuted Q/K)"
         )
         let outputs = [
-            MergeOutput(path: folder + "/merged.safetensors"),
-            MergeOutput(path: folder + "/merged-q8_0.gguf", writerOptions: ["quant": "q8_0"]),
+            ModelOutput(path: folder + "/merged.safetensors"),
+            ModelOutput(path: folder + "/merged-q8_0.gguf", settings: OutputSettings(quant: "q8_0")),
         ]
         var options = MergeOptions(base: original, sources: paths, method: AXISMerge(count: 4), outputs: outputs)
         options.factors = folder + "/factors.safetensors"
@@ -146,7 +149,7 @@ struct DemoCommand: Command {
     /// third task, then Stage 2 (only singular values train), and an ONNX export.
     private func transferStep() throws {
         let folder = self.folder + "/transfer"
-        try Folder.create(folder)
+        try FileSystem.createFolder(folder)
         let widths = [16, 32, 4]
         var random = SeededRandom(seed: 11)
         var tensors: [Tensor] = []
@@ -164,8 +167,8 @@ struct DemoCommand: Command {
         var metadata = Metadata()
         metadata["amalgam.activation"] = .string("gelu")
         let base = folder + "/base.safetensors"
-        try Amalgam.builtInFormats.writerPlugin(for: base).write(
-            try ModelGraph(tensors: tensors, metadata: metadata), to: base, options: WriteOptions(overwrite: true))
+        try Amalgam.builtInFormats.writer(for: base).write(
+            try ModelGraph(tensors: tensors, metadata: metadata), to: base, settings: OutputSettings(), overwrite: true)
 
         // Tasks: 4 classes from a random linear rule on 16 features; the rules share a
         // common part, so what the sources learn is worth something for the target.
@@ -188,8 +191,8 @@ struct DemoCommand: Command {
                     name: "y", shape: [count], encoding: .plain(.i64),
                     storage: .region(y.withUnsafeBytes { ByteRegion(copying: $0) })),
             ])
-            try Amalgam.builtInFormats.writerPlugin(for: path).write(
-                graph, to: path, options: WriteOptions(overwrite: true))
+            try Amalgam.builtInFormats.writer(for: path).write(
+                graph, to: path, settings: OutputSettings(), overwrite: true)
             return path
         }
         func train(
@@ -202,7 +205,7 @@ struct DemoCommand: Command {
             setup.training.learningRate = rate
             setup.training.batchSize = 64
             var options = TuneOptions(
-                model: model, data: data, setup: setup, outputs: [MergeOutput(path: folder + "/" + output)])
+                model: model, data: data, setup: setup, outputs: [ModelOutput(path: folder + "/" + output)])
             options.eval = eval
             options.overwrite = true
             configure(&options)
@@ -228,7 +231,7 @@ struct DemoCommand: Command {
 
         var merge = MergeOptions(
             base: base, sources: sources, method: AXISMerge(count: 8),
-            outputs: [MergeOutput(path: folder + "/merged.safetensors")])
+            outputs: [ModelOutput(path: folder + "/merged.safetensors")])
         merge.factors = folder + "/factors.safetensors"
         merge.overwrite = true
         _ = try Amalgam.merge(merge)
@@ -248,7 +251,7 @@ struct DemoCommand: Command {
             options.base = base
             options.factors = folder + "/factors.safetensors"
             options.setup.singularValueCount = .count(8)
-            options.outputs.append(MergeOutput(path: folder + "/tuned.onnx"))
+            options.outputs.append(ModelOutput(path: folder + "/tuned.onnx"))
         }
         Terminal.out(
             "10. amalgam merge --k 8 --factors, a head fitted to a third task (train --train head), then amalgam tune --sv-count 8: \(tuned.counts.singularValues) singular values trained"

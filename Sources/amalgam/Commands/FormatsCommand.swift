@@ -4,26 +4,34 @@ import Amalgam
 struct FormatsCommand: Command {
     static let name = "formats"
     static let summary = "List the model formats Amalgam reads and writes."
-    static let synopsis = "amalgam formats [--json]"
-    static let options: [OptionSpec] = [.flag("json", "Print a JSON array instead of a table.")]
+    static let settings: [Setting] = [.json]
+    static let discussion = """
+        example:
+          amalgam formats --json
+        """
 
     let json: Bool
 
-    init(_ arguments: ParsedArguments) throws(UsageError) {
-        _ = try arguments.positionals()
-        json = arguments.flag("json")
+    init(_ arguments: ParsedArguments) throws(AmalgamError) {
+        _ = try arguments.positionals([])
+        json = arguments.values.flag(.json)
+    }
+
+    /// What a plugin can do, from the protocols it conforms to and the settings its writer takes.
+    static func abilities(_ plugin: any FormatPlugin) -> [String] {
+        var names: [String] = []
+        if plugin is any FormatReader { names.append("read") }
+        if let writer = plugin as? any FormatWriter {
+            names.append("write")
+            if writer.accepts(.maximumShardSize) { names.append("sharding") }
+            if writer.accepts(.quant) { names.append("quantization") }
+        }
+        return names
     }
 
     func run() throws {
         let plugins = Amalgam.builtInFormats.plugins
-        func abilities(_ capabilities: FormatCapabilities) -> [String] {
-            var names: [String] = []
-            if capabilities.contains(.read) { names.append("read") }
-            if capabilities.contains(.write) { names.append("write") }
-            if capabilities.contains(.sharding) { names.append("sharding") }
-            if capabilities.contains(.quantization) { names.append("quantization") }
-            return names
-        }
+        let abilities = Self.abilities
         if json {
             let document = JSONValue.array(
                 plugins.map { plugin in
@@ -31,7 +39,7 @@ struct FormatsCommand: Command {
                         ("identifier", .string(plugin.identifier)),
                         ("name", .string(plugin.displayName)),
                         ("extensions", .array(plugin.fileExtensions.map { .string($0) })),
-                        ("capabilities", .array(abilities(plugin.capabilities).map { .string($0) })),
+                        ("capabilities", .array(abilities(plugin).map { .string($0) })),
                     ])
                 })
             Terminal.out(document.serialized(pretty: true))
@@ -41,10 +49,10 @@ struct FormatsCommand: Command {
             [["format", "read", "write", "extensions", "also"]]
             + plugins.map { plugin in
                 [
-                    plugin.identifier, plugin.capabilities.contains(.read) ? "yes" : "no",
-                    plugin.capabilities.contains(.write) ? "yes" : "no",
+                    plugin.identifier, abilities(plugin).contains("read") ? "yes" : "no",
+                    abilities(plugin).contains("write") ? "yes" : "no",
                     plugin.fileExtensions.map { "." + $0 }.joined(separator: " "),
-                    abilities(plugin.capabilities).filter { $0 != "read" && $0 != "write" }.joined(separator: ", "),
+                    abilities(plugin).filter { $0 != "read" && $0 != "write" }.joined(separator: ", "),
                 ]
             }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max()! }

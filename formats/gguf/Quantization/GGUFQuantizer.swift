@@ -1,5 +1,4 @@
 import AmalgamCore
-import Dispatch
 
 /// Quantises f32 values into ggml blocks, in parallel over chunks of blocks.
 enum GGUFQuantizer {
@@ -49,7 +48,7 @@ enum GGUFQuantizer {
             }
         }
         if chunks > 1 {
-            DispatchQueue.concurrentPerform(iterations: chunks, execute: work)
+            Parallelism.current.forEach(chunks, work)
         } else {
             work(0)
         }

@@ -152,8 +152,9 @@ enum WireEncoding {
 indirect enum ProtoPart {
     case bytes([UInt8])
     case slice(ByteRegion)
-    /// A length-delimited field whose `count` payload bytes come from `load` (a tensor).
-    case payload(field: Int, count: Int, load: () throws -> ByteRegion)
+    /// A length-delimited field whose `count` payload bytes `load` takes from the graph
+    /// being written (a tensor).
+    case payload(field: Int, count: Int, load: (ModelGraph) throws -> ByteRegion)
     case message(field: Int, [ProtoPart])
 
     /// Encoded size in bytes.
@@ -172,8 +173,9 @@ indirect enum ProtoPart {
         WireEncoding.varintSize(UInt64(field) << 3) + WireEncoding.varintSize(UInt64(contents)) + contents
     }
 
-    /// Writes the part; `advance` receives the number of payload bytes after each tensor.
-    func emit(into file: OutputFile, advance: (Int) -> Void) throws {
+    /// Writes the part, tensors taken from `graph`; `advance` receives the number of payload
+    /// bytes after each tensor.
+    func emit(into file: OutputFile, graph: ModelGraph, advance: (Int) -> Void) throws {
         switch self {
         case .bytes(let bytes): try file.write(bytes)
         case .slice(let region): try file.write(region)
@@ -182,7 +184,7 @@ indirect enum ProtoPart {
             WireEncoding.key(field, .lengthDelimited, into: &header)
             WireEncoding.varint(UInt64(count), into: &header)
             try file.write(header)
-            let region = try load()
+            let region = try load(graph)
             guard region.count == count else {
                 throw AmalgamError(.internal, "tensor payload holds \(region.count) bytes, \(count) were planned")
             }
@@ -194,7 +196,7 @@ indirect enum ProtoPart {
             WireEncoding.key(field, .lengthDelimited, into: &header)
             WireEncoding.varint(UInt64(parts.reduce(0) { $0 + $1.size }), into: &header)
             try file.write(header)
-            for part in parts { try part.emit(into: file, advance: advance) }
+            for part in parts { try part.emit(into: file, graph: graph, advance: advance) }
         }
     }
 }

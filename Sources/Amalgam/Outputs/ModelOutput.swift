@@ -1,0 +1,56 @@
+/// One model a command writes: where, and how (format, dtype, writer settings).
+public struct ModelOutput: Sendable {
+    /// A file, or a folder (ending in `/`, or existing) for a Hugging Face folder.
+    public var path: String
+    public var settings: OutputSettings
+
+    public init(path: String, settings: OutputSettings = OutputSettings()) {
+        self.path = path
+        self.settings = settings
+    }
+
+    /// The settings that describe an output, on the command line and in a recipe's outputs.
+    public static let settings: [Setting] = [
+        .to, .dtype, .maximumShardSize, .compress, .keepDType, .quant, .template, .externalData,
+    ]
+
+    /// Reads an output's settings (`--to`, `--dtype`, `--quant`...) from `values`.
+    public static func settings(from values: SettingValues) -> OutputSettings {
+        var settings = OutputSettings(
+            format: values.text(.to), dtype: values.text(.dtype).flatMap(DType.init(name:)),
+            maximumShardBytes: values.size(.maximumShardSize), compress: values.flag(.compress),
+            keepDType: values.flag(.keepDType), quant: values.text(.quant), template: values.text(.template),
+            externalData: values.flag(.externalData), architecture: values.text(.ggufArchitecture))
+        let named: [(OutputSetting, Setting)] = [
+            (.maximumShardSize, .maximumShardSize), (.compress, .compress), (.keepDType, .keepDType), (.quant, .quant),
+            (.template, .template), (.externalData, .externalData), (.architecture, .ggufArchitecture),
+        ]
+        for (output, setting) in named { settings.labels[output] = values.label(setting) }
+        return settings
+    }
+
+    /// True when the path names a folder (ends in `/` or is an existing folder).
+    public var isFolder: Bool { path.hasSuffix("/") || FileSystem.isFolder(path) }
+
+    /// The writer for this output: `--to`, else safetensors for a folder (a Hugging Face
+    /// folder), else the file's extension.
+    public func writer(in registry: FormatRegistry) throws(AmalgamError) -> any FormatWriter {
+        if let format = settings.format { return try registry.writer(named: format, for: path) }
+        if isFolder { return try registry.writer(named: "safetensors", for: path) }
+        return try registry.writer(for: path)
+    }
+
+    /// The file the writer is given: the path itself, or for a folder output in a format
+    /// other than safetensors (which names its own files), `model.EXT` inside it.
+    func writerPath(for writer: any FormatWriter) -> String {
+        guard isFolder, writer.identifier != "safetensors" else { return path }
+        let folder = path.hasSuffix("/") ? String(path.dropLast()) : path
+        return folder + "/model." + (writer.fileExtensions.first ?? writer.identifier)
+    }
+
+    /// `graph` as this output stores it: floating-point tensors converted to the dtype.
+    func prepared(_ graph: ModelGraph) throws -> ModelGraph {
+        guard let dtype = settings.dtype else { return graph }
+        return try graph.convertingFloatingPoint(to: dtype)
+    }
+}

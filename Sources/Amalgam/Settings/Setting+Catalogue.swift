@@ -1,0 +1,174 @@
+/// Every setting of Amalgam's commands and recipes, declared once. Commands list the ones
+/// they take; recipe sections take the same ones under their `recipeKey`.
+extension Setting {
+    // MARK: Running
+
+    public static let threads = Setting(
+        "threads", .integer(1...4096), placeholder: "N", default: "the cores this process may use",
+        help: "Threads to use in all (merges divide them between tensors and BLAS).")
+    public static let force = Setting(
+        "force", .flag, help: "Overwrite existing outputs (inputs are never overwritten).")
+    public static let dryRun = Setting(
+        "dry-run", .flag, help: "Check the inputs and outputs and print the plan; compute and write nothing.")
+    public static let json = Setting("json", .flag, help: "Print JSON instead of text.")
+
+    // MARK: Reading
+
+    public static let from = Setting(
+        "from", .text, placeholder: "FORMAT", default: "detected from the bytes, then the extension",
+        help: "Read the input as this format.")
+    public static let keepConstants = Setting(
+        "keep-constants", .flag,
+        help: "ONNX input: keep every initializer and constant, not only the weights that nodes consume.")
+
+    // MARK: Writing
+
+    public static let output = Setting(
+        "output", .text, placeholder: "OUT", recipeKey: "path",
+        help: "Where to write (a file, or a folder ending in '/' for a Hugging Face folder).")
+    public static let to = Setting(
+        "to", .text, placeholder: "FORMAT", default: "from the output's name", recipeKey: "format",
+        help: "Output format.")
+    public static let dtype = Setting(
+        "dtype", .choice(["f32", "f16", "bf16"]), placeholder: "DTYPE", default: "as they are",
+        help: "Write floating-point tensors as f32, f16 or bf16 (round to nearest even).")
+    public static let maximumShardSize = Setting(
+        "max-shard-size", .size,
+        help: "safetensors output: split into shards of at most SIZE of tensor data (5GB, 500MB, 2GiB).")
+    public static let compress = Setting(
+        "compress", .flag, help: "npz output: deflate every member (as numpy.savez_compressed).")
+    public static let keepDType = Setting(
+        "keep-dtype", .flag,
+        help: "npz output: store bf16/float8 as raw bits plus __amalgam_dtypes__.json instead of float32.")
+    public static let quant = Setting(
+        "quant", .choice(Amalgam.quantizationChoices), placeholder: "TYPE",
+        help:
+            "GGUF output: quantise tensors of two or more dimensions to this type (\(Amalgam.quantizationChoices.joined(separator: ", "))); vectors stay f32."
+    )
+    public static let template = Setting(
+        "template", .text, placeholder: "BASE.onnx",
+        help: "ONNX output: write BASE.onnx's graph with its initializers replaced by the model's tensors.")
+    public static let externalData = Setting(
+        "external-data", .flag,
+        help: "ONNX output: keep tensor data in OUT.data beside OUT (automatic above protobuf's 2 GiB limit).")
+    public static let ggufArchitecture = Setting(
+        "arch", .text, placeholder: "NAME",
+        help: "GGUF output: general.architecture to write when the model does not say (llama, qwen2, gemma3, ...).")
+
+    // MARK: Merging
+
+    public static let base = Setting(
+        "base", .text, placeholder: "BASE", help: "The base model the sources were fine-tuned from.")
+    public static let source = Setting(
+        "source", .text, placeholder: "FILE", recipeKey: "sources", repeatable: true,
+        help: "A fine-tuned model (repeat for each source; any readable format).")
+    public static let method = Setting(
+        "method", .text, placeholder: "METHOD", default: "axis",
+        help: "The merge method: \(MergeMethods.names.joined(separator: ", ")).")
+    public static let factors = Setting(
+        "factors", .text, placeholder: "FILE",
+        help: "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune).")
+    public static let report = Setting("report", .text, placeholder: "FILE", help: "Write a per-tensor JSON report.")
+    public static let seed = Setting(
+        "seed", .seed, default: "0", help: "Seed of randomized SVDs and DARE, or of shuffles and new heads in training."
+    )
+    public static let skip = Setting(
+        "skip", .text, placeholder: "PATTERN", repeatable: true,
+        help:
+            "axis, tsv: average tensors matching PATTERN (* and ?) instead of SVD-merging them. Embeddings and vocabulary heads are always averaged."
+    )
+    public static let allowMissing = Setting(
+        "allow-missing", .flag, help: "Leave a source out of tensors it lacks instead of failing.")
+
+    // MARK: Method options (recipes: under "options")
+
+    public static let k = Setting("k", .integer(1...Int.max), help: "axis: components kept per matrix.")
+    public static let kFraction = Setting(
+        "k-fraction", .real(.closed(1e-9...1)), default: "0.1",
+        help: "axis: K as a fraction of min(m, n), rounded half up.")
+    public static let exactSVD = Setting(
+        "exact-svd", .flag, help: "axis, tsv: full SVD of every task vector instead of the randomized top K.")
+    public static let lambda = Setting(
+        "lambda", .real(.closed(-100...100)),
+        help: "task_arithmetic (default 1 for one source, 0.3 otherwise), ties, dare (default 1): scale of the update.")
+    public static let density = Setting(
+        "density", .real(.closed(1e-9...1)), default: "0.2",
+        help: "ties: fraction of each task vector kept by magnitude.")
+    public static let drop = Setting(
+        "drop", .real(.closed(0...0.999_999)), placeholder: "P", default: "0.9",
+        help: "dare: probability of dropping each entry.")
+    public static let dareTies = Setting(
+        "dare-ties", .flag, help: "dare: combine with TIES sign election instead of a sum.")
+
+    // MARK: Training
+
+    public static let merged = Setting(
+        "merged", .text, placeholder: "MERGED",
+        help: "The merged model (every tensor without factors is taken from it).")
+    public static let tuneBase = Setting(
+        "base", .text, placeholder: "BASE",
+        help: "The base model the sources were fine-tuned from (W0 of the merged matrices).")
+    public static let tuneFactors = Setting(
+        "factors", .text, placeholder: "FILE", help: "The factors file a merge wrote with --factors.")
+    public static let data = Setting(
+        "data", .text, placeholder: "DATA.npz",
+        help: "Labelled data: x and y, or input_ids, attention_mask[, token_type_ids] and labels.")
+    public static let eval = Setting(
+        "eval", .text, placeholder: "TEST.npz", help: "Data to evaluate on after every epoch.")
+    public static let tuneMode = Setting(
+        "train", .choice(["sv", "head", "full"]), placeholder: "MODE", default: "sv",
+        help: "sv: the top singular values of the merged matrices; head: the classification head; full: every weight.")
+    public static let trainMode = Setting(
+        "train", .choice(["full", "head"]), placeholder: "MODE", default: "full",
+        advice: ["sv": "singular-value tuning is 'amalgam tune'"],
+        help: "full: every weight; head: the classification head only (a linear probe).")
+    public static let svFraction = Setting(
+        "sv-fraction", .real(.openClosed(lower: 0, upper: 1)), default: "0.1",
+        help: "Train the top round(F * min(m, n)) singular values of each matrix (capped at the factors' rank).")
+    public static let svCount = Setting(
+        "sv-count", .integer(1...Int.max), help: "Train the top N singular values of each matrix instead.")
+    public static let svInit = Setting(
+        "sv-init", .choice(["zero", "merged"]), placeholder: "START", default: "zero",
+        help: "zero (the authors' reference: W = W0 + frozen rest) or merged (start from the merge's values).")
+    public static let epochs = Setting("epochs", .integer(0...Int.max), default: "10", help: "Passes over the data.")
+    public static let learningRate = Setting(
+        "lr", .real(.closed(0...10)), default: "0.1 for sv, 0.001 otherwise", help: "AdamW learning rate.")
+    public static let batch = Setting("batch", .integer(1...Int.max), default: "128", help: "Examples per step.")
+    public static let weightDecay = Setting(
+        "weight-decay", .real(.closed(0...1)), default: "0.1", help: "AdamW weight decay.")
+    public static let clip = Setting(
+        "clip", .real(.closed(1e-6...1e6)), default: "1.0", help: "Clip the global gradient norm at F.")
+    public static let earlyStopping = Setting(
+        "early-stopping", .integer(1...Int.max), help: "Stop after N epochs without a better eval accuracy.")
+    public static let log = Setting("log", .text, placeholder: "FILE", default: "OUT.log.json", help: "The JSON log.")
+    public static let evalBatch = Setting(
+        "batch", .integer(1...Int.max), default: "128", help: "Examples per forward pass.")
+
+    // MARK: The classifier (tune, train, eval, forward)
+
+    public static let architecture = Setting(
+        "arch", .choice(TuningArchitectures.names), placeholder: "ARCH",
+        default: "from the model's metadata, then its tensor names", help: "The network to build.")
+    public static let activation = Setting(
+        "activation", .choice(["relu", "gelu", "gelu_tanh", "tanh"]), placeholder: "NAME",
+        default: "the model's amalgam.activation, else relu",
+        help: "mlp: the activation between layers (weights cannot tell).")
+    public static let heads = Setting(
+        "heads", .integer(1...Int.max), default: "num_attention_heads of config.json beside the model",
+        help: "bert, vit: attention heads.")
+    public static let pooling = Setting(
+        "pooling", .choice(["mean", "cls", "pooler"]), placeholder: "KIND", default: "mean",
+        help: "bert: mean, cls, or pooler (CLS through pooler.dense and tanh, as BertForSequenceClassification).")
+    public static let labels = Setting(
+        "labels", .integer(2...Int.max),
+        default: "the model's head when the labels fit it, else the largest label plus one",
+        help: "Number of classes.")
+
+    // MARK: Other commands
+
+    public static let verify = Setting(
+        "verify", .flag, help: "Also read every tensor completely (checksums, decompression) and count NaN/Inf values.")
+    public static let demoFolder = Setting(
+        "output", .text, placeholder: "DIR", default: ".build/demo",
+        help: "Folder for the demo's files (the demo's own files in it are replaced; others are left alone).")
+}

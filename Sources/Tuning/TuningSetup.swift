@@ -1,0 +1,46 @@
+import AmalgamCore
+
+/// What to build and how to train it.
+public struct TuningSetup: Sendable {
+    public var mode: TrainingMode
+    /// The architecture's name (`--arch`); nil detects it.
+    public var architecture: String?
+    /// MLP activation (weights cannot tell); default: the model's `amalgam.activation`
+    /// metadata, else ReLU.
+    public var activation: Activation?
+    public var transformer = TransformerSettings()
+    public var singularValueCount: SingularValueCount = .fraction(0.1)
+    public var singularValueStart: SingularValueStart = .zero
+    public var training = TrainingOptions()
+    /// How the user named settings they gave (`activation` → `--activation`), so an
+    /// architecture that does not take one can say so in the user's words.
+    public var labels: [String: String] = [:]
+
+    /// The defaults of `mode`: the paper's learning rate 0.1 for singular values, 0.001 for
+    /// training weights.
+    public init(mode: TrainingMode) {
+        self.mode = mode
+        if mode != .singularValues { training.learningRate = 1e-3 }
+    }
+
+    /// Refuses the settings among `names` (`activation`, `heads`, `pooling`) that were given,
+    /// for an architecture that does not take them.
+    func refuse(_ names: [String], architecture: String) throws {
+        let given: [String: Bool] = [
+            "activation": activation != nil, "heads": transformer.heads != nil, "pooling": transformer.pooling != nil,
+        ]
+        for name in names where given[name] == true {
+            throw AmalgamError(.usage, "\(labels[name] ?? "--" + name) does not apply to \(architecture) models")
+        }
+    }
+}
+
+/// Trainable-parameter counts, reported in logs.
+public struct TrainableCounts: Sendable {
+    /// Every trainable scalar.
+    public var total: Int
+    /// Of which in the classification head (new or taken from the model).
+    public var head: Int
+    /// Of which singular values (Stage 2).
+    public var singularValues: Int
+}

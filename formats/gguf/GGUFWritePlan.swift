@@ -1,0 +1,67 @@
+import AmalgamCore
+
+/// A GGUF output decided in full: the header bytes (metadata and tensor infos), and each
+/// tensor's GGUF name, type and transform. `write` streams the tensors after the header.
+struct GGUFWritePlan: WritePlan {
+    let path: String
+    let header: [UInt8]
+    let tensors: [GGUFWriter.Planned]
+    let alignment: Int
+    let warnings: [String]
+
+    var targets: [String] { [path] }
+    var loadOrder: [Int] { tensors.map(\.index) }
+    var tensorBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+
+    func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {
+        let file = try outputs.create(path)
+        try file.write(header)
+        try file.pad(GGUFWriter.padding(header.count, alignment))
+        for item in tensors {
+            let tensor = graph.tensors[item.index]
+            let bytes = try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                try GGUFWriter.produce(item, from: tensor)
+            }
+            guard bytes.count == item.byteCount else {
+                throw AmalgamError(
+                    .internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path,
+                    tensor: tensor.name)
+            }
+            try file.write(bytes)
+            try file.pad(GGUFWriter.padding(item.byteCount, alignment))
+            progress.advance(by: Int64(item.byteCount))
+        }
+    }
+}
+
+/// Options of GGUF output.
+public struct GGUFWriterOptions: WriterOptions {
+    /// Quantise every tensor of two or more dimensions to this type (`q8_0`); nil keeps each
+    /// tensor's encoding.
+    public var quant: String?
+    /// `general.architecture` to write when the model does not say (no GGUF metadata, no
+    /// config.json `model_type`).
+    public var architecture: String?
+
+    public init() {}
+
+    public init(quant: String? = nil, architecture: String? = nil) {
+        self.quant = quant
+        self.architecture = architecture
+    }
+
+    public static let accepted: Set<OutputSetting> = [.quant, .architecture]
+
+    public init(_ settings: OutputSettings) throws(AmalgamError) {
+        if let quant = settings.quant {
+            guard GGUFWriter.quantChoices.contains(where: { $0.name == quant.lowercased() }) else {
+                throw AmalgamError(
+                    .usage,
+                    "\(settings.label(.quant)) must be one of \(GGUFWriter.quantChoices.map(\.name).joined(separator: ", ")), not '\(quant)'"
+                )
+            }
+        }
+        quant = settings.quant?.lowercased()
+        architecture = settings.architecture
+    }
+}
