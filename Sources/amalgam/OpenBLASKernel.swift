@@ -1,6 +1,7 @@
 #if canImport(Glibc)
     import Glibc
 #endif
+import AmalgamCore
 
 /// Debian's OpenBLAS does not recognise recent Xeons and falls back to its slowest kernel;
 /// the choice is made when the library loads, from `OPENBLAS_CORETYPE`. So `amalgam`
@@ -9,19 +10,12 @@
 enum OpenBLASKernel {
     /// The OpenBLAS core name that suits this CPU, from `/proc/cpuinfo` flags.
     static func preferredCore() -> String? {
-        guard let file = fopen("/proc/cpuinfo", "r") else { return nil }
-        defer { fclose(file) }
-        var buffer = [CChar](repeating: 0, count: 1 << 16)
-        while fgets(&buffer, Int32(buffer.count), file) != nil {
-            let line = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            guard line.hasPrefix("flags") else { continue }
-            let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).map(String.init))
-            if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) {
-                return "SkylakeX"
-            }
-            if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
-            return nil
-        }
+        // The first processor's flags line is within the first 64 KiB.
+        guard let text = SystemCall.readSmallFile("/proc/cpuinfo") else { return nil }
+        guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return nil }
+        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init))
+        if ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"].allSatisfy(flags.contains) { return "SkylakeX" }
+        if ["avx2", "fma"].allSatisfy(flags.contains) { return "Haswell" }
         return nil
     }
 

@@ -15,16 +15,8 @@ enum Terminal {
 
     /// Writes raw text to a descriptor (unbuffered, so stdout and stderr interleave in order).
     static func writeAll(_ descriptor: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeMutableBytes {
-                Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset)
-            }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return }
-            offset += written
-        }
+        // A closed or full stream loses the text; there is nowhere left to say so.
+        Array(text.utf8).withUnsafeBytes { try? FileDescriptor(rawValue: descriptor).writeAll($0) }
     }
 
     static var stderrIsTerminal: Bool { isatty(2) == 1 }

@@ -1,9 +1,5 @@
 import AmalgamCore
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Opens the files that `data_location: EXTERNAL` tensors point into, enforcing ONNX's
 /// path rules against traversal (CVE-2022-25882, CVE-2024-27318): the location must be a
 /// relative path inside the model's folder, without `..` components, and must still lie
@@ -56,10 +52,10 @@ final class ExternalDataFiles {
         if let file = files[location] { return file }
         try Self.checkLocation(location, modelPath: modelPath)
         let path = folder + "/" + location
-        guard let resolved = Self.realPath(path) else {
+        guard let resolved = SystemCall.resolvedPath(path) else {
             throw AmalgamError(.notFound, "external data file '\(location)' does not exist", file: modelPath)
         }
-        guard let root = Self.realPath(folder), resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
+        guard let root = SystemCall.resolvedPath(folder), resolved.hasPrefix(root == "/" ? "/" : root + "/") else {
             throw AmalgamError(
                 .invalidFormat,
                 "external data location '\(location)' leads outside the model's folder (through a symbolic link)",
@@ -89,11 +85,5 @@ final class ExternalDataFiles {
                 "external data location '\(location)' contains '..'; it must stay inside the model's folder",
                 file: modelPath)
         }
-    }
-
-    private static func realPath(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
     }
 }

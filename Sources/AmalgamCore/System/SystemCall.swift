@@ -134,7 +134,7 @@ public enum SystemCall {
     }
 
     /// The text of a small file (its first 64 KiB), or nil when it cannot be read.
-    static func readSmallFile(_ path: String) -> String? {
+    public static func readSmallFile(_ path: String) -> String? {
         guard FileIdentity.of(path: path) != nil else { return nil }
         return String(decoding: readPrefix(of: path, count: 1 << 16), as: UTF8.self)
     }
