@@ -1,39 +1,3 @@
-/// Choices for `Amalgam.convert`. Conversion works on `Parallelism.current` threads.
-public struct ConversionOptions: Sendable {
-    /// Input format identifier; nil sniffs the file.
-    public var inputFormat: String?
-    public var read = ReadOptions()
-    public var overwrite = false
-    public var progress: any ProgressReporter = SilentProgress()
-    /// Receives the writer's warnings, one line each.
-    public var warn: @Sendable (String) -> Void = { _ in }
-
-    public init(inputFormat: String? = nil, overwrite: Bool = false) {
-        self.inputFormat = inputFormat
-        self.overwrite = overwrite
-    }
-
-    /// The settings `amalgam convert` takes besides the output's.
-    public static let settings: [Setting] = [.from, .keepConstants, .threads, .force]
-
-    /// Reads the conversion settings from `values`.
-    public init(_ values: SettingValues) {
-        inputFormat = values.text(.from)
-        read.keepConstants = values.flag(.keepConstants)
-        overwrite = values.flag(.force)
-    }
-}
-
-/// What a conversion did.
-public struct ConversionResult: Sendable {
-    public var inputFormat: String
-    public var outputFormat: String
-    /// Files created, in the order they were created.
-    public var files: [String]
-    public var tensorCount: Int
-    public var parameterCount: Int
-}
-
 extension Amalgam {
     /// Reads `input` (any readable format) and writes it as `output`, streaming tensor by
     /// tensor. Nothing is created under an output name unless the whole conversion succeeds.

@@ -1,7 +1,8 @@
+import AmalgamCore
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import AmalgamCore
 
 /// Debian's OpenBLAS does not recognise recent Xeons and falls back to its slowest kernel;
 /// the choice is made when the library loads, from `OPENBLAS_CORETYPE`. So `amalgam`

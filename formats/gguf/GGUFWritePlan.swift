@@ -33,35 +33,3 @@ struct GGUFWritePlan: WritePlan {
         }
     }
 }
-
-/// Options of GGUF output.
-public struct GGUFWriterOptions: WriterOptions {
-    /// Quantise every tensor of two or more dimensions to this type (`q8_0`); nil keeps each
-    /// tensor's encoding.
-    public var quant: String?
-    /// `general.architecture` to write when the model does not say (no GGUF metadata, no
-    /// config.json `model_type`).
-    public var architecture: String?
-
-    public init() {}
-
-    public init(quant: String? = nil, architecture: String? = nil) {
-        self.quant = quant
-        self.architecture = architecture
-    }
-
-    public static let accepted: Set<OutputSetting> = [.quant, .architecture]
-
-    public init(_ settings: OutputSettings) throws(AmalgamError) {
-        if let quant = settings.quant {
-            guard GGUFWriter.quantChoices.contains(where: { $0.name == quant.lowercased() }) else {
-                throw AmalgamError(
-                    .usage,
-                    "\(settings.label(.quant)) must be one of \(GGUFWriter.quantChoices.map(\.name).joined(separator: ", ")), not '\(quant)'"
-                )
-            }
-        }
-        quant = settings.quant?.lowercased()
-        architecture = settings.architecture
-    }
-}

@@ -2,61 +2,6 @@ import AmalgamCore
 import CONNXProto
 import CProtobufC
 
-/// Where a TensorProto's values are.
-enum ONNXTensorData {
-    /// No data field (legal for empty tensors only).
-    case none
-    /// `raw_data`, left in the file at this offset.
-    case raw(offset: Int, count: Int)
-    /// A typed field (`float_data`, `int32_data`...), already re-encoded as little-endian
-    /// elements of the tensor's dtype.
-    case typed([UInt8])
-    /// `data_location: EXTERNAL`, with the `external_data` entries as given.
-    case external(location: String?, offset: String?, length: String?)
-}
-
-/// A TensorProto, decoded (values not yet read).
-struct ONNXTensorProto {
-    var name: String
-    var dims: [Int64]
-    var dataType: Int32
-    var data: ONNXTensorData
-}
-
-struct ONNXNode {
-    var name: String
-    var opType: String
-    var inputs: [String]
-    var outputs: [String]
-    /// Integer attributes by name (`transB`...).
-    var integers: [String: Int64]
-    /// The `value` of a Constant node.
-    var constant: ONNXTensorProto?
-    /// Graph-valued attributes (If/Loop/Scan bodies): attribute name (with `[i]` for the
-    /// elements of a `graphs` list) and the graph.
-    var subgraphs: [(attribute: String, graph: ONNXGraph)]
-
-    /// The node's name, or `op_type` + position when it has none, to qualify subgraph names.
-    func label(index: Int) -> String { Self.label(name: name, opType: opType, index: index) }
-
-    static func label(name: String, opType: String, index: Int) -> String { name.isEmpty ? "\(opType)_\(index)" : name }
-}
-
-/// A `SparseTensorProto`: `values` (1-D, one per stored element, named as the tensor),
-/// `indices` (INT64: `[nnz]` linear positions or `[nnz, rank]` coordinates) and the dense dims.
-struct ONNXSparseTensor {
-    var values: ONNXTensorProto
-    var indices: ONNXTensorProto
-    var dims: [Int64]
-}
-
-struct ONNXGraph {
-    var name: String
-    var nodes: [ONNXNode]
-    var initializers: [ONNXTensorProto]
-    var sparseInitializers: [ONNXSparseTensor] = []
-}
-
 /// An ONNX model as Amalgam needs it: the model fields and the graph tree, decoded through
 /// protobuf-c from bytes prepared by `UnpackPreparation` (so no tensor data is copied).
 struct ONNXModel {

@@ -1,48 +1,5 @@
 import AmalgamCore
 
-/// One tensor's bytes in an output model: how many, and how to take them from the graph
-/// being written (loaded only while they are written).
-struct ONNXPayload {
-    var tensorName: String
-    var count: Int
-    var load: (ModelGraph) throws -> ByteRegion
-}
-
-/// Where output tensor bytes go: inline `raw_data`, or an external data file beside the
-/// model with 4096-byte-aligned offsets (`--external-data`, and automatically when the
-/// model would exceed protobuf's 2 GiB limit).
-final class ONNXDataPlacement {
-    static let externalAlignment = 4096
-
-    let externalFileName: String?
-    private(set) var externalPayloads: [(offset: Int, payload: ONNXPayload)] = []
-    /// Every payload's tensor name, in the order the model will load them.
-    private(set) var loadOrder: [String] = []
-    private var nextOffset = 0
-
-    init(externalFileName: String?) { self.externalFileName = externalFileName }
-
-    /// The TensorProto fields that hold (or point to) `payload`.
-    func dataFields(_ payload: ONNXPayload) -> [ProtoPart] {
-        loadOrder.append(payload.tensorName)
-        guard let externalFileName else {
-            return [.payload(field: 9, count: payload.count, load: payload.load)]
-        }
-        let offset = nextOffset
-        externalPayloads.append((offset, payload))
-        nextOffset =
-            (offset + payload.count + Self.externalAlignment - 1) / Self.externalAlignment * Self.externalAlignment
-        func entry(_ key: String, _ value: String) -> ProtoPart {
-            .message(field: 13, [.stringField(1, key), .stringField(2, value)])
-        }
-        return [
-            entry("location", externalFileName), entry("offset", String(offset)),
-            entry("length", String(payload.count)),
-            .varintField(14, 1),
-        ]
-    }
-}
-
 /// Plans ONNX files: a weights-only model (every tensor an initializer of a graph without
 /// nodes), or, with `--template BASE.onnx`, the template's graph with its initializers
 /// replaced by the graph's tensors (see `ONNXTemplateExport`).
@@ -133,66 +90,5 @@ struct ONNXWriter {
             }
             return model
         }
-    }
-}
-
-/// An ONNX output decided in full: the model's parts (sizes known, tensors loaded while
-/// written) and, for external data, the data file's payloads at their aligned offsets.
-struct ONNXWritePlan: WritePlan {
-    let path: String
-    let dataPath: String?
-    let parts: [ProtoPart]
-    let external: [(offset: Int, payload: ONNXPayload)]
-    let warnings: [String]
-    let loadOrder: [Int]
-    let inputs: [String]
-    let tensorBytes: Int
-
-    var targets: [String] { [path] + (dataPath.map { [$0] } ?? []) }
-
-    func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {
-        let model = try outputs.create(path)
-        for part in parts {
-            try part.emit(into: model, graph: graph) { progress.advance(by: Int64($0)) }
-        }
-        guard let dataPath else { return }
-        let data = try outputs.create(dataPath)
-        for (offset, payload) in external {
-            try data.pad(offset - data.position)
-            let region = try AmalgamError.withContext(tensor: payload.tensorName) { try payload.load(graph) }
-            guard region.count == payload.count else {
-                throw AmalgamError(
-                    .internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned",
-                    tensor: payload.tensorName)
-            }
-            region.adviseSequentialRead()
-            try data.write(region)
-            progress.advance(by: Int64(region.count))
-        }
-    }
-}
-
-/// Options of ONNX output.
-public struct ONNXWriterOptions: WriterOptions {
-    /// Write this model's graph with its initializers replaced (`--template BASE.onnx`).
-    public var template: String?
-    /// Keep tensor data in `OUT.data` beside the model.
-    public var externalData = false
-    /// Models larger than this get external data (protobuf's 2 GiB limit; tests lower it).
-    public var inlineLimit = Int(Int32.max)
-
-    public init() {}
-
-    public init(template: String? = nil, externalData: Bool = false, inlineLimit: Int = Int(Int32.max)) {
-        self.template = template
-        self.externalData = externalData
-        self.inlineLimit = inlineLimit
-    }
-
-    public static let accepted: Set<OutputSetting> = [.template, .externalData]
-
-    public init(_ settings: OutputSettings) {
-        template = settings.template
-        externalData = settings.externalData
     }
 }

@@ -98,17 +98,3 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
         try AmalgamError.withContext(file: path) { try SafetensorsWritePlan(graph, to: path, options: options) }
     }
 }
-
-/// Options of safetensors output.
-public struct SafetensorsWriterOptions: WriterOptions {
-    /// Split the output into files of at most this many bytes of tensor data; nil writes one.
-    public var maximumShardBytes: Int?
-
-    public init() {}
-
-    public init(maximumShardBytes: Int?) { self.maximumShardBytes = maximumShardBytes }
-
-    public static let accepted: Set<OutputSetting> = [.maximumShardSize]
-
-    public init(_ settings: OutputSettings) { maximumShardBytes = settings.maximumShardBytes }
-}

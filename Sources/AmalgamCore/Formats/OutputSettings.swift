@@ -1,15 +1,3 @@
-/// The output settings a user can give for any written model (`--quant`, an output's
-/// `"compress": true` in a recipe); each writer takes the ones it understands.
-public enum OutputSetting: String, CaseIterable, Sendable, Hashable {
-    case maximumShardSize = "max-shard-size"
-    case compress
-    case keepDType = "keep-dtype"
-    case quant
-    case template
-    case externalData = "external-data"
-    case architecture = "arch"
-}
-
 /// Typed output settings, decoded once from the command line or a recipe. The dtype and the
 /// format apply to every output; the rest are for the writers that take them
 /// (`WriterOptions.accepted`), and a writer refuses one it does not take.

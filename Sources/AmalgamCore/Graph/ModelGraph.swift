@@ -1,16 +1,3 @@
-/// Hints about the architecture, gathered from GGUF keys, `config.json` or an ONNX graph.
-public struct ArchitectureHints: Sendable, Hashable {
-    /// e.g. `llama`, `bert`, `gpt2`; nil when unknown.
-    public var name: String?
-    /// Hyper-parameters by Hugging Face config name (`hidden_size`, `num_attention_heads`...).
-    public var parameters: Metadata
-
-    public init(name: String? = nil, parameters: Metadata = Metadata()) {
-        self.name = name
-        self.parameters = parameters
-    }
-}
-
 /// The common layer graph every format reads into and writes from: ordered tensors with
 /// canonical names, typed metadata, architecture hints and files carried through untouched
 /// (a tokenizer, a `config.json`).

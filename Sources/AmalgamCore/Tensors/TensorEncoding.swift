@@ -1,39 +1,5 @@
 import Synchronization
 
-/// A codec for a block-quantised encoding (GGUF's Q4_0, Q6_K, IQ4_NL...), contributed by
-/// the plugin that reads it. Elements are grouped along the innermost (fastest) axis into
-/// blocks of `blockElements` values stored in `blockBytes` bytes.
-///
-/// Conforming types must be stateless or immutable: one codec is shared by every thread.
-public protocol QuantizedCodec: Sendable {
-    /// The encoding's name as its format spells it, e.g. `Q4_K`. Unique among codecs.
-    var name: String { get }
-    var blockElements: Int { get }
-    var blockBytes: Int { get }
-    /// Decodes whole blocks: `blocks.count / blockBytes` blocks into as many times
-    /// `blockElements` floats. Must not read or write outside the two buffers.
-    func decode(_ blocks: UnsafeRawBufferPointer, into values: UnsafeMutableBufferPointer<Float>) throws
-    /// True when `encode` is implemented.
-    var canEncode: Bool { get }
-    /// Encodes `values.count / blockElements` blocks. Only called when `canEncode`.
-    func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws
-}
-
-extension QuantizedCodec {
-    public var canEncode: Bool { false }
-    public func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws {
-        throw AmalgamError(.unsupported, "encoding to \(name) is not supported")
-    }
-}
-
-/// A quantised encoding, compared by its codec's name.
-public struct QuantizedEncoding: Sendable, Hashable {
-    public let codec: any QuantizedCodec
-    public init(_ codec: any QuantizedCodec) { self.codec = codec }
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.codec.name == rhs.codec.name }
-    public func hash(into hasher: inout Hasher) { hasher.combine(codec.name) }
-}
-
 /// How a tensor's bytes encode its values: a plain dtype, or blocks of a quantised codec.
 public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     case plain(DType)
@@ -129,11 +95,4 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         }
         if let error = failure.error { throw error }
     }
-}
-
-/// The first error thrown by any of several concurrent tasks.
-final class FirstFailure: Sendable {
-    private let stored = Mutex<(any Error)?>(nil)
-    func record(_ error: any Error) { stored.withLock { if $0 == nil { $0 = error } } }
-    var error: (any Error)? { stored.withLock { $0 } }
 }

@@ -55,8 +55,3 @@ struct GGMLCodec: QuantizedCodec {
         try GGUFQuantizer.encode(values, as: type, into: blocks)
     }
 }
-
-/// Codecs are stateless; one per type is shared by every tensor.
-enum GGMLCodecs {
-    static func codec(for type: GGMLType) -> GGMLCodec { GGMLCodec(type: type) }
-}

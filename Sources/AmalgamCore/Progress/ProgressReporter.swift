@@ -8,11 +8,3 @@ public protocol ProgressReporter: Sendable {
     /// The phase is over (successfully or not).
     func finish()
 }
-
-/// Reports nothing.
-public struct SilentProgress: ProgressReporter {
-    public init() {}
-    public func begin(label: String, total: Int64) {}
-    public func advance(by units: Int64) {}
-    public func finish() {}
-}

@@ -1,16 +1,5 @@
 import AmalgamCore
 
-/// Weight average: `mean_i Wi`, computed as `W0 + mean_i Di` (f64 accumulation).
-public struct AverageMerge: MergeMethod {
-    public init() {}
-    public var name: String { "average" }
-    public var settings: [(key: String, value: JSONValue)] { [] }
-
-    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        TensorMergeResult(merged: MergeMath.meanTaskVector(input))
-    }
-}
-
 /// Task arithmetic: `W0 + lambda * sum_i (Wi - W0)`, in f32 with mergekit's operation order
 /// (differences, then a running sum over sources, then the scale, then the base).
 public struct TaskArithmeticMerge: MergeMethod {

@@ -1,0 +1,65 @@
+@_exported import MergeKernel
+import SafetensorsFormat
+
+/// Everything `amalgam merge` and recipes choose.
+public struct MergeOptions: Sendable {
+    public var base: String
+    public var sources: [String]
+    public var method: any MergeMethod
+    public var outputs: [ModelOutput]
+    /// safetensors file for the factors of every merged matrix (`<name>.U`, `.S`, `.V`).
+    public var factors: String?
+    /// JSON report path.
+    public var report: String?
+    public var skip: [NamePattern] = []
+    public var allowMissing = false
+    public var seed: UInt64 = 0
+    public var parallelism = Parallelism.current
+    public var read = ReadOptions()
+    public var overwrite = false
+    public var progress: any ProgressReporter = SilentProgress()
+    public var warn: @Sendable (String) -> Void = { _ in }
+
+    public init(base: String, sources: [String], method: any MergeMethod, outputs: [ModelOutput]) {
+        self.base = base
+        self.sources = sources
+        self.method = method
+        self.outputs = outputs
+    }
+
+    /// The settings of a merge besides its method options and outputs.
+    public static let settings: [Setting] = [
+        .base, .source, .method, .factors, .report, .seed, .threads, .skip, .allowMissing, .keepConstants, .force,
+    ]
+
+    /// Reads a merge from `values` (the command line, or a recipe's top level), its method's
+    /// options from `methodOptions` (the same values on the command line, a recipe's
+    /// `options`), with `outputs` already read.
+    public init(_ values: SettingValues, methodOptions: SettingValues, outputs: [ModelOutput]) throws(AmalgamError) {
+        let base = try values.required(.base)
+        let sources = values.texts(.source)
+        guard !sources.isEmpty else {
+            let named =
+                values.label(.source).hasPrefix("--")
+                ? "--source (give one per fine-tuned model)" : "'\(values.label(.source))'"
+            throw AmalgamError(.usage, "missing \(named)")
+        }
+        let methodName = values.text(.method) ?? "axis"
+        let method = try MergeMethods.make(methodName, options: methodOptions, sourceCount: sources.count)
+        self.init(base: base, sources: sources, method: method, outputs: outputs)
+        factors = values.text(.factors)
+        report = values.text(.report)
+        skip = values.texts(.skip).map(NamePattern.init)
+        if !skip.isEmpty, !MergeMethods.svdMethods.contains(method.name) {
+            throw AmalgamError(
+                .usage,
+                "\(values.label(.skip)) applies to the SVD methods (\(MergeMethods.svdMethods.sorted().joined(separator: ", "))); \(method.name) merges every tensor the same way"
+            )
+        }
+        allowMissing = values.flag(.allowMissing)
+        seed = values.seed(.seed) ?? 0
+        parallelism = Parallelism(threads: values.integer(.threads) ?? Parallelism.current.threads)
+        read.keepConstants = values.flag(.keepConstants)
+        overwrite = values.flag(.force)
+    }
+}

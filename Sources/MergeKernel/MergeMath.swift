@@ -1,0 +1,30 @@
+import AmalgamCore
+import LinearAlgebra
+
+/// Shared arithmetic.
+public enum MergeMath {
+    /// `W0 + mean_i Di`, accumulated in f64.
+    public static func meanTaskVector(_ input: TensorMergeInput) -> [Float] {
+        let count = Double(input.taskVectors.count)
+        guard count > 0 else { return input.base }
+        var result = [Float](repeating: 0, count: input.base.count)
+        for i in 0..<input.base.count {
+            var sum = 0.0
+            for delta in input.taskVectors { sum += Double(delta[i]) }
+            result[i] = Float(Double(input.base[i]) + sum / count)
+        }
+        return result
+    }
+
+    /// Frobenius norm accumulated in f64.
+    public static func norm(_ values: [Float]) -> Double {
+        values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    }
+
+    /// `K` from a count or a fraction of `min(m, n)` (round half up, at least 1).
+    public static func rank(count: Int?, fraction: Double?, rows: Int, columns: Int) -> Int {
+        if let count { return max(1, count) }
+        let limit = Double(min(rows, columns))
+        return max(1, Int((fraction ?? 0.1) * limit + 0.5))
+    }
+}

@@ -1,0 +1,36 @@
+import AmalgamCore
+
+/// What to merge: a base, the sources, a method and its run settings.
+public struct MergeRequest: Sendable {
+    public var base: ModelGraph
+    public var baseLabel: String
+    public var sources: [ModelGraph]
+    public var sourceLabels: [String]
+    public var method: any MergeMethod
+    /// Extra name patterns whose tensors are averaged instead of SVD-merged.
+    public var skip: [NamePattern]
+    /// Also skip embeddings, position embeddings and vocabulary heads (the default).
+    public var skipVocabulary: Bool
+    /// Leave a source out of tensors it lacks instead of failing.
+    public var allowMissing: Bool
+    public var seed: UInt64
+    /// Threads in all: tensors merged at once times BLAS threads each.
+    public var parallelism: Parallelism
+
+    public init(
+        base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,
+        skip: [NamePattern] = [], skipVocabulary: Bool = true, allowMissing: Bool = false, seed: UInt64 = 0,
+        parallelism: Parallelism = .current
+    ) {
+        self.base = base
+        self.baseLabel = baseLabel
+        self.sources = sources
+        self.sourceLabels = sourceLabels
+        self.method = method
+        self.skip = skip
+        self.skipVocabulary = skipVocabulary
+        self.allowMissing = allowMissing
+        self.seed = seed
+        self.parallelism = parallelism
+    }
+}

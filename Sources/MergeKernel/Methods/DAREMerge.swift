@@ -1,0 +1,43 @@
+import AmalgamCore
+
+/// DARE: drop each task-vector entry with probability `drop` (seeded per tensor and
+/// source) and rescale the survivors by `1 / (1 - drop)`, then combine linearly
+/// (`W0 + lambda * sum`) or with TIES sign election (`ties`).
+public struct DAREMerge: MergeMethod {
+    public let drop: Double
+    public let lambda: Float
+    public let ties: Bool
+
+    public init(drop: Double, lambda: Float, ties: Bool) {
+        self.drop = drop
+        self.lambda = lambda
+        self.ties = ties
+    }
+
+    public var name: String { ties ? "dare_ties" : "dare" }
+    public var settings: [(key: String, value: JSONValue)] {
+        [("drop", .number("\(drop)")), ("lambda", .number("\(lambda)")), ("ties", .bool(ties))]
+    }
+
+    public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        let scale = Float(1 / (1 - drop))
+        var dropped: [[Float]] = []
+        for (position, delta) in input.taskVectors.enumerated() {
+            var random = SeededRandom(
+                seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
+            dropped.append(
+                delta.map { value in
+                    let uniform = Double(random.next() >> 11) * 0x1p-53
+                    return uniform < drop ? 0 : value * scale
+                })
+        }
+        if ties {
+            return TensorMergeResult(merged: TIESMerge.electAndMerge(base: input.base, deltas: dropped, lambda: lambda))
+        }
+        var mixed = [Float](repeating: 0, count: input.base.count)
+        for delta in dropped {
+            for i in mixed.indices { mixed[i] += delta[i] }
+        }
+        return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
+    }
+}

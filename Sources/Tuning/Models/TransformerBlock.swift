@@ -1,0 +1,78 @@
+import AmalgamCore
+import LinearAlgebra
+
+/// One transformer block in Hugging Face's BERT (post-LN) or ViT (pre-LN) arrangement.
+final class TransformerBlock {
+    let attention: SelfAttention
+    let attentionOutput: Linear
+    let attentionNorm: LayerNorm
+    let intermediate: Linear
+    let activation: ActivationLayer
+    let output: Linear
+    let outputNorm: LayerNorm
+    /// ViT: `x + f(LN(x))`; BERT: `LN(x + f(x))`.
+    let preNorm: Bool
+
+    init(store: ParameterStore, prefix: String, heads: Int, epsilon: Float, activation: Activation, vit: Bool) throws {
+        let attentionPrefix = prefix + (vit ? ".attention.attention" : ".attention.self")
+        attention = SelfAttention(
+            query: try store.linear(attentionPrefix + ".query"), key: try store.linear(attentionPrefix + ".key"),
+            value: try store.linear(attentionPrefix + ".value"), heads: heads)
+        attentionOutput = try store.linear(prefix + ".attention.output.dense")
+        intermediate = try store.linear(prefix + ".intermediate.dense")
+        output = try store.linear(prefix + ".output.dense")
+        if vit {
+            attentionNorm = try store.layerNorm(prefix + ".layernorm_before", epsilon: epsilon)
+            outputNorm = try store.layerNorm(prefix + ".layernorm_after", epsilon: epsilon)
+        } else {
+            attentionNorm = try store.layerNorm(prefix + ".attention.output.LayerNorm", epsilon: epsilon)
+            outputNorm = try store.layerNorm(prefix + ".output.LayerNorm", epsilon: epsilon)
+        }
+        self.activation = ActivationLayer(activation)
+        preNorm = vit
+    }
+
+    var parameters: [Parameter] {
+        attention.parameters + attentionOutput.parameters + attentionNorm.parameters + intermediate.parameters
+            + output.parameters + outputNorm.parameters
+    }
+
+    var linears: [Linear] { [attention.query, attention.key, attention.value, attentionOutput, intermediate, output] }
+
+    func forward(_ x: Matrix, batch: Int, length: Int, mask: [Float]) throws -> Matrix {
+        if preNorm {
+            var h = x
+            h.add(
+                try attentionOutput.forward(
+                    try attention.forward(try attentionNorm.forward(x), batch: batch, length: length, keyMask: mask)))
+            var out = h
+            out.add(try output.forward(try activation.forward(try intermediate.forward(try outputNorm.forward(h)))))
+            return out
+        }
+        var a = try attentionOutput.forward(try attention.forward(x, batch: batch, length: length, keyMask: mask))
+        a.add(x)
+        let h = try attentionNorm.forward(a)
+        var o = try output.forward(try activation.forward(try intermediate.forward(h)))
+        o.add(h)
+        return try outputNorm.forward(o)
+    }
+
+    func backward(_ gradient: Matrix) throws -> Matrix {
+        if preNorm {
+            var dh = gradient
+            dh.add(
+                try outputNorm.backward(
+                    try intermediate.backward(try activation.backward(try output.backward(gradient)))))
+            var dx = dh
+            dx.add(try attentionNorm.backward(try attention.backward(try attentionOutput.backward(dh))))
+            return dx
+        }
+        let g = try outputNorm.backward(gradient)
+        var dh = g
+        dh.add(try intermediate.backward(try activation.backward(try output.backward(g))))
+        let g1 = try attentionNorm.backward(dh)
+        var dx = g1
+        dx.add(try attention.backward(try attentionOutput.backward(g1)))
+        return dx
+    }
+}

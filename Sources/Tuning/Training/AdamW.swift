@@ -1,0 +1,84 @@
+import AmalgamCore
+import Dispatch
+import LinearAlgebra
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// AdamW (PyTorch's form: decay, then the Adam step) with a cosine schedule without
+/// warm-up over all steps, and global-norm gradient clipping.
+struct AdamW {
+    let options: TrainingOptions
+    let totalSteps: Int
+    private(set) var step = 0
+    let beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8
+
+    init(options: TrainingOptions, totalSteps: Int) {
+        self.options = options
+        self.totalSteps = max(totalSteps, 1)
+    }
+
+    /// The learning rate of step `index` (0-based).
+    func learningRate(at index: Int) -> Double {
+        options.learningRate * 0.5 * (1 + cos(Double.pi * Double(index) / Double(totalSteps)))
+    }
+
+    /// Clips, then updates every trainable parameter; returns the rate used.
+    @discardableResult
+    mutating func update(_ parameters: [Parameter]) -> Double {
+        let trainable = parameters.filter(\.trainable)
+        var squared: Double = 0
+        for parameter in trainable {
+            squared += parameter.gradient.elements.withUnsafeBufferPointer { gradient in
+                var sum: Double = 0
+                for g in gradient { sum += Double(g) * Double(g) }
+                return sum
+            }
+        }
+        let norm = squared.squareRoot()
+        let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
+        let rate = learningRate(at: step)
+        step += 1
+        let correction1 = 1 - pow(beta1, Double(step))
+        let correction2 = 1 - pow(beta2, Double(step))
+        let decay = Float(1 - rate * options.weightDecay)
+        let stepSize = Float(rate / correction1)
+        let root2 = Float(correction2.squareRoot())
+        let epsilon32 = Float(epsilon)
+        let (b1, b2) = (Float(beta1), Float(beta2))
+        for parameter in trainable {
+            if parameter.firstMoment.isEmpty {
+                parameter.firstMoment = [Float](repeating: 0, count: parameter.count)
+                parameter.secondMoment = [Float](repeating: 0, count: parameter.count)
+            }
+            // One exclusive access per array, not one per element; large tensors in two halves.
+            let count = parameter.count
+            parameter.value.elements.withUnsafeMutableBufferPointer { values in
+                parameter.firstMoment.withUnsafeMutableBufferPointer { first in
+                    parameter.secondMoment.withUnsafeMutableBufferPointer { second in
+                        parameter.gradient.elements.withUnsafeBufferPointer { gradient in
+                            let (values, first, second, gradient) = (
+                                UncheckedBuffer(values), UncheckedBuffer(first), UncheckedBuffer(second),
+                                UncheckedBuffer(gradient)
+                            )
+                            let step: @Sendable (Range<Int>) -> Void = { range in
+                                for i in range {
+                                    let g = gradient[i] * clip
+                                    let m = b1 * first[i] + (1 - b1) * g
+                                    let v = b2 * second[i] + (1 - b2) * g * g
+                                    first[i] = m
+                                    second[i] = v
+                                    values[i] =
+                                        values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
+                                }
+                            }
+                            Parallel.ranges(count, step)
+                        }
+                    }
+                }
+            }
+        }
+        return rate
+    }
+}
