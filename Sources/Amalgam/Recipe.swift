@@ -101,8 +101,9 @@ public enum Recipe {
         }
         return try items.enumerated().map { index, item in
             let values = try read(item, as: output, at: "\(path)[\(index)]")
-            return ModelOutput(
-                path: resolve(try values.required(.output)), settings: ModelOutput.settings(from: values))
+            var settings = ModelOutput.settings(from: values)
+            settings.template = settings.template.map(resolve)
+            return ModelOutput(path: resolve(try values.required(.output)), settings: settings)
         }
     }
 

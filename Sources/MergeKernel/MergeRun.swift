@@ -5,7 +5,7 @@ import LinearAlgebra
 /// One merge, executed as a stream: `mergedGraph` has the base's tensors in order, each
 /// computed when a writer loads it. Worker threads compute up to `threads + 1` tensors
 /// ahead of the writer, so peak memory depends on the largest tensors, not on their count.
-/// OpenBLAS threads are divided among the workers so the cores are not oversubscribed.
+/// Each worker uses one BLAS thread, so the output does not depend on the thread count.
 ///
 /// After the writer has loaded every tensor, `report` and `factors` are complete.
 public final class MergeRun: @unchecked Sendable {
@@ -18,8 +18,6 @@ public final class MergeRun: @unchecked Sendable {
     private var sourceChanged: [Bool]
     private let started = Date()
     private let progress: any ProgressReporter
-    /// BLAS threads each worker may use.
-    private let blasThreads: Int
 
     /// Bytes of merged output, the unit in which the run reports progress.
     public var outputBytes: Int {
@@ -34,15 +32,18 @@ public final class MergeRun: @unchecked Sendable {
         reports = [JSONValue?](repeating: nil, count: plan.entries.count)
         factorList = Array(repeating: nil, count: plan.entries.count)
         sourceChanged = [Bool](repeating: false, count: request.sources.count)
-        let (workers, blasThreads) = request.parallelism.split(items: plan.entries.count)
-        self.blasThreads = blasThreads
+        // One BLAS thread per worker: LAPACK's results depend on its thread count, a merge's
+        // bytes must not. Threads go to tensors instead, as many at once as half the memory holds.
+        var workers = request.parallelism.workers(for: plan.entries.count)
+        let budget = SystemCall.physicalMemory / 2
+        while workers > 1, plan.memoryEstimate(threads: workers) > budget { workers -= 1 }
         pipeline = Pipeline(count: plan.entries.count, workers: workers)
     }
 
     /// Starts the workers. - Parameter loadOrder: the order the writer will load the merged
     ///   tensors in (`FormatPlugin.loadOrder`); workers compute ahead in that order.
     public func start(loadOrder: [Int]? = nil) {
-        BLAS.setThreadCount(blasThreads)
+        BLAS.setThreadCount(1)
         pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in
             try self.compute(index)
         }

@@ -225,10 +225,12 @@ struct CLITests {
 }
 
 extension CLI {
-    static func run(arguments: [String]) throws -> Result {
+    /// Runs the executable with `arguments` (in `folder` when given), waiting for it.
+    static func run(arguments: [String], in folder: String? = nil) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

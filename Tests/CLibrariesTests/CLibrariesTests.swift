@@ -2,27 +2,11 @@ import CMalloc
 import COpenBLAS
 import CProtobufC
 import CZlib
-import CZstd
 import Testing
 
 /// Each system library is linked and exercised, so a broken install fails loudly here.
 struct CLibrariesTests {
     static let sample: [UInt8] = (0..<100_000).map { UInt8(truncatingIfNeeded: ($0 * 7) ^ ($0 >> 5)) }
-
-    @Test("zstd compresses and restores bytes exactly")
-    func zstd() {
-        let source = Self.sample
-        var compressed = [UInt8](repeating: 0, count: ZSTD_compressBound(source.count))
-        let size = compressed.withUnsafeMutableBytes { out in
-            source.withUnsafeBytes { ZSTD_compress(out.baseAddress, out.count, $0.baseAddress, $0.count, 3) }
-        }
-        #expect(ZSTD_isError(size) == 0 && size < source.count)
-        var restored = [UInt8](repeating: 0, count: source.count)
-        let restoredSize = restored.withUnsafeMutableBytes { out in
-            compressed.withUnsafeBytes { ZSTD_decompress(out.baseAddress, out.count, $0.baseAddress, size) }
-        }
-        #expect(restoredSize == source.count && restored == source)
-    }
 
     @Test("zlib raw deflate (as in zip members) round-trips and crc32 matches the known value")
     func zlib() {

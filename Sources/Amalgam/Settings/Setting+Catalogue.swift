@@ -5,7 +5,7 @@ extension Setting {
 
     public static let threads = Setting(
         "threads", .integer(1...4096), placeholder: "N", default: "the cores this process may use",
-        help: "Threads to use in all (merges divide them between tensors and BLAS).")
+        help: "Threads to use in all (a merge works on that many tensors at once, as far as memory allows).")
     public static let force = Setting(
         "force", .flag, help: "Overwrite existing outputs (inputs are never overwritten).")
     public static let dryRun = Setting(

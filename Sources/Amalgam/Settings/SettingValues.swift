@@ -6,7 +6,7 @@ public struct SettingValues: Sendable {
         public let label: String
     }
 
-    private var given: [String: [Given]] = [:]
+    private var given: [Setting: [Given]] = [:]
     /// Labels of settings in this section, by name, also for settings not given (so a
     /// message about a missing one can name it as the user would write it).
     private let labelStyle: @Sendable (Setting) -> String
@@ -23,24 +23,24 @@ public struct SettingValues: Sendable {
 
     /// How `setting` is named here.
     public func label(_ setting: Setting) -> String {
-        given[setting.name]?.first?.label ?? labelStyle(setting)
+        given[setting]?.first?.label ?? labelStyle(setting)
     }
 
     /// Records a value. - Throws: `.usage` when a setting that is not repeatable comes twice.
     public mutating func add(_ value: SettingValue, for setting: Setting, label: String? = nil) throws(AmalgamError) {
         let label = label ?? labelStyle(setting)
-        if !setting.repeatable, let earlier = given[setting.name], !earlier.isEmpty {
+        if !setting.repeatable, let earlier = given[setting], !earlier.isEmpty {
             throw AmalgamError(.usage, "option '\(label)' given \(earlier.count + 1) times")
         }
-        given[setting.name, default: []].append(Given(value: value, label: label))
+        given[setting, default: []].append(Given(value: value, label: label))
     }
 
-    public func has(_ setting: Setting) -> Bool { !(given[setting.name] ?? []).isEmpty }
+    public func has(_ setting: Setting) -> Bool { !(given[setting] ?? []).isEmpty }
 
     /// Every value of a repeatable setting, in the order given.
-    public func all(_ setting: Setting) -> [SettingValue] { given[setting.name]?.map(\.value) ?? [] }
+    public func all(_ setting: Setting) -> [SettingValue] { given[setting]?.map(\.value) ?? [] }
 
-    public func value(_ setting: Setting) -> SettingValue? { given[setting.name]?.first?.value }
+    public func value(_ setting: Setting) -> SettingValue? { given[setting]?.first?.value }
 
     public func flag(_ setting: Setting) -> Bool {
         if case .flag(let on)? = value(setting) { return on }

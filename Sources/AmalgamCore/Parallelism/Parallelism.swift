@@ -30,12 +30,8 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
         set { stored.store(newValue.threads, ordering: .relaxed) }
     }
 
-    /// For `items` independent items (tensors to merge): how many run at once, and how many
-    /// BLAS threads each may use, so that workers × BLAS threads never exceeds `threads`.
-    public func split(items: Int) -> (workers: Int, blasThreads: Int) {
-        let workers = max(1, min(threads, items))
-        return (workers, max(1, threads / workers))
-    }
+    /// How many of `items` independent items (tensors to merge) run at once: one per thread.
+    public func workers(for items: Int) -> Int { max(1, min(threads, items)) }
 
     /// Runs `body(index)` for every index in `0..<count`, on up to `threads` threads at once.
     /// Each index must touch only its own data; the caller cuts the work, so the result is the

@@ -156,6 +156,9 @@ public enum SystemCall {
         return Array(bytes.prefix(filled))
     }
 
+    /// The machine's physical memory in bytes.
+    public static var physicalMemory: Int { Int(sysconf(Int32(_SC_PHYS_PAGES))) * pageSize }
+
     /// The size of a memory page.
     public static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
 }

@@ -1,2 +1,0 @@
-// Zstandard (libzstd-dev).
-#include <zstd.h>
