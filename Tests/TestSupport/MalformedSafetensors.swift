@@ -4,31 +4,6 @@ import Testing
     import Glibc
 #endif
 
-// Shared by the test targets: scratch files and the corpus of malformed inputs.
-
-/// Scratch folders and raw file writing for tests.
-public enum Scratch {
-    /// A new empty folder under /tmp.
-    public static func folder() -> String {
-        var template = Array("/tmp/amalgam-test-XXXXXX".utf8CString)
-        return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)!) }
-    }
-
-    public static func write(_ bytes: [UInt8], to path: String) {
-        let file = fopen(path, "wb")!
-        _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, bytes.count, file) }
-        fclose(file)
-    }
-
-    /// A safetensors file from a header string and data bytes (no padding added).
-    public static func safetensors(header: String, data: [UInt8], declaredLength: UInt64? = nil) -> [UInt8] {
-        let json = Array(header.utf8)
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: (declaredLength ?? UInt64(json.count)).littleEndian) { bytes.append(contentsOf: $0) }
-        return bytes + json + data
-    }
-}
-
 /// Malformed safetensors files, one per rule of the format (FORMATS.md) and per known
 /// attack, each with the text its error message must contain.
 public enum MalformedSafetensors {
@@ -141,48 +116,4 @@ public enum MalformedSafetensors {
                 header: #"{"a":{"dtype":"U8","shape":[0],"data_offsets":[18446744073709551615,18446744073709551615]}}"#,
                 data: []), message: "are too large"),
     ]
-}
-
-/// The Python of the reference environment that `make test` creates in `.build/pyref`.
-public enum ReferencePython {
-    public static let executable: String? = {
-        var root = #filePath
-        for _ in 0..<3 { root = String(root[..<root.lastIndex(of: "/")!]) }
-        let path = root + "/.build/pyref/bin/python"
-        return access(path, X_OK) == 0 ? path : nil
-    }()
-
-    /// Runs `script` with `arguments` (as sys.argv[1:]); returns the exit status and stdout.
-    public static func run(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
-        guard let executable else { throw ReferencePythonMissing() }
-        var pipe: [Int32] = [0, 0]
-        guard Glibc.pipe(&pipe) == 0 else { throw ReferencePythonMissing() }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
-        posix_spawn_file_actions_addclose(&actions, pipe[0])
-        let argv = [executable, "-c", script] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, &cArguments, environ)
-        posix_spawn_file_actions_destroy(&actions)
-        close(pipe[1])
-        var output: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = read(pipe[0], &buffer, buffer.count)
-            if count <= 0 { break }
-            output += buffer.prefix(count)
-        }
-        close(pipe[0])
-        guard spawned == 0 else { throw ReferencePythonMissing() }
-        var status: Int32 = 0
-        waitpid(pid, &status, 0)
-        return ((status >> 8) & 0xFF, String(decoding: output, as: UTF8.self))
-    }
-}
-
-public struct ReferencePythonMissing: Error, CustomStringConvertible {
-    public var description: String { "the reference Python environment .build/pyref is missing: run make test" }
 }

@@ -1,0 +1,42 @@
+import AmalgamCore
+import TestSupport
+import Testing
+
+@testable import GGUFFormat
+
+struct QuantizerTests {
+    static func roundTrip(_ values: [Float], _ type: GGMLType) throws -> [Float] {
+        let (elements, bytes) = type.blockLayout
+        var blocks = [UInt8](repeating: 0, count: values.count / elements * bytes)
+        try values.withUnsafeBufferPointer { source in
+            try blocks.withUnsafeMutableBytes { try GGUFQuantizer.encode(source, as: type, into: $0) }
+        }
+        return try TensorEncoding.quantized(QuantizedEncoding(GGMLCodec(type: type)))
+            .decodeToFloat(ByteRegion(copying: blocks), elementCount: values.count)
+    }
+
+    @Test(
+        "encode then decode stays within each type's error",
+        arguments: [
+            (GGMLType.q8_0, 0.01), (.q4_0, 0.13), (.q4_1, 0.12), (.q5_0, 0.065), (.q5_1, 0.06), (.q4_K, 0.095),
+            (.q5_K, 0.048), (.q6_K, 0.024),
+        ])
+    func errorBound(type: GGMLType, bound: Double) throws {
+        var random = SeededRandom(seed: 7)
+        let values = (0..<(256 * 64)).map { _ in Float(random.nextGaussian()) }
+        let decoded = try Self.roundTrip(values, type)
+        let error = zip(values, decoded).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }
+        let energy = values.reduce(0.0) { $0 + Double($1 * $1) }
+        #expect((error / energy).squareRoot() < bound)
+    }
+
+    @Test("zero blocks decode to zeros; NaN and infinity are refused", arguments: Array(GGUFQuantizer.encodable))
+    func edges(type: GGMLType) throws {
+        #expect(try Self.roundTrip([Float](repeating: 0, count: 256), type).allSatisfy { $0 == 0 })
+        var values = [Float](repeating: 1, count: 256)
+        values[77] = .nan
+        #expect(throws: AmalgamError.self) { try Self.roundTrip(values, type) }
+        values[77] = .infinity
+        #expect(throws: AmalgamError.self) { try Self.roundTrip(values, type) }
+    }
+}
