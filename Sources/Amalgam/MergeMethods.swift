@@ -38,17 +38,22 @@ public enum MergeMethods {
             }
             let count = values.integer(.k)
             return AXISMerge(
-                count: count, fraction: count == nil ? values.real(.kFraction) ?? 0.1 : nil,
+                count: count, fraction: count == nil ? values.real(.kFraction) ?? AXISMerge.defaultFraction : nil,
                 exactSVD: values.flag(.exactSVD))
         case "average":
             return AverageMerge()
         case "task_arithmetic":
-            return TaskArithmeticMerge(lambda: Float(values.real(.lambda) ?? (sourceCount == 1 ? 1 : 0.3)))
+            return TaskArithmeticMerge(
+                lambda: values.real(.lambda).map(Float.init)
+                    ?? TaskArithmeticMerge.defaultLambda(sourceCount: sourceCount))
         case "ties":
-            return TIESMerge(density: values.real(.density) ?? 0.2, lambda: Float(values.real(.lambda) ?? 1))
+            return TIESMerge(
+                density: values.real(.density) ?? TIESMerge.defaultDensity,
+                lambda: values.real(.lambda).map(Float.init) ?? TIESMerge.defaultLambda)
         case "dare":
             return DAREMerge(
-                drop: values.real(.drop) ?? 0.9, lambda: Float(values.real(.lambda) ?? 1), ties: values.flag(.dareTies))
+                drop: values.real(.drop) ?? DAREMerge.defaultDrop,
+                lambda: values.real(.lambda).map(Float.init) ?? DAREMerge.defaultLambda, ties: values.flag(.dareTies))
         default:
             return TSVMerge(exactSVD: values.flag(.exactSVD))
         }

@@ -84,12 +84,15 @@ public final class TunableModel {
         try Trainer(network: network, options: setup.training).train(data, eval: eval, progress: progress)
     }
 
-    public func evaluate(on data: Dataset, batchSize: Int = 128) throws -> Evaluation {
+    /// Examples per forward pass when evaluating, unless a caller says otherwise.
+    public static let evaluationBatch = 128
+
+    public func evaluate(on data: Dataset, batchSize: Int = evaluationBatch) throws -> Evaluation {
         try Trainer.evaluate(network, on: data, batchSize: batchSize)
     }
 
     /// The logits of `data`'s examples, `[n, classes]` row-major.
-    public func logits(for data: Dataset, batchSize: Int = 128) throws -> [Float] {
+    public func logits(for data: Dataset, batchSize: Int = evaluationBatch) throws -> [Float] {
         var result: [Float] = []
         try data.inOrder(batchSize: batchSize) { inputs, _ in result += try network.forward(inputs).elements }
         return result

@@ -50,10 +50,26 @@ extension Command {
         let labels = settings.map(\.synopsis) + ["--help"]
         let width = labels.map(\.count).max() ?? 0
         for (label, help) in zip(labels, settings.map(\.helpText) + ["Show this help."]) {
-            text += "  \(label)\(String(repeating: " ", count: width - label.count))  \(help)\n"
+            let lines = wrapped(help, width: max(40, 110 - width - 4))
+            text += "  \(label)\(String(repeating: " ", count: width - label.count))  \(lines[0])\n"
+            for line in lines.dropFirst() { text += String(repeating: " ", count: width + 4) + line + "\n" }
         }
         if !discussion.isEmpty { text += "\n\(discussion)\n" }
         return text
+    }
+
+    /// `text` in lines of at most `width` characters, broken at spaces.
+    static func wrapped(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        return lines + [line]
     }
 
     /// The example command lines of `discussion` (continuation lines joined).

@@ -84,7 +84,7 @@ extension Setting {
 
     public static let k = Setting("k", .integer(1...Int.max), help: "axis: components kept per matrix.")
     public static let kFraction = Setting(
-        "k-fraction", .real(.closed(1e-9...1)), default: "0.1",
+        "k-fraction", .real(.closed(1e-9...1)), default: "\(AXISMerge.defaultFraction)",
         help: "axis: K as a fraction of min(m, n), rounded half up.")
     public static let exactSVD = Setting(
         "exact-svd", .flag, help: "axis, tsv: full SVD of every task vector instead of the randomized top K.")
@@ -92,10 +92,10 @@ extension Setting {
         "lambda", .real(.closed(-100...100)),
         help: "task_arithmetic (default 1 for one source, 0.3 otherwise), ties, dare (default 1): scale of the update.")
     public static let density = Setting(
-        "density", .real(.closed(1e-9...1)), default: "0.2",
+        "density", .real(.closed(1e-9...1)), default: "\(TIESMerge.defaultDensity)",
         help: "ties: fraction of each task vector kept by magnitude.")
     public static let drop = Setting(
-        "drop", .real(.closed(0...0.999_999)), placeholder: "P", default: "0.9",
+        "drop", .real(.closed(0...0.999_999)), placeholder: "P", default: "\(DAREMerge.defaultDrop)",
         help: "dare: probability of dropping each entry.")
     public static let dareTies = Setting(
         "dare-ties", .flag, help: "dare: combine with TIES sign election instead of a sum.")
@@ -130,19 +130,25 @@ extension Setting {
     public static let svInit = Setting(
         "sv-init", .choice(["zero", "merged"]), placeholder: "START", default: "zero",
         help: "zero (the authors' reference: W = W0 + frozen rest) or merged (start from the merge's values).")
-    public static let epochs = Setting("epochs", .integer(0...Int.max), default: "10", help: "Passes over the data.")
+    public static let epochs = Setting(
+        "epochs", .integer(0...Int.max), default: "\(TrainingOptions().epochs)", help: "Passes over the data.")
     public static let learningRate = Setting(
-        "lr", .real(.closed(0...10)), default: "0.1 for sv, 0.001 otherwise", help: "AdamW learning rate.")
-    public static let batch = Setting("batch", .integer(1...Int.max), default: "128", help: "Examples per step.")
+        "lr", .real(.closed(0...10)),
+        default:
+            "\(TuningSetup(mode: .singularValues).training.learningRate) for sv, \(TuningSetup(mode: .full).training.learningRate) otherwise",
+        help: "AdamW learning rate.")
+    public static let batch = Setting(
+        "batch", .integer(1...Int.max), default: "\(TrainingOptions().batchSize)", help: "Examples per step.")
     public static let weightDecay = Setting(
-        "weight-decay", .real(.closed(0...1)), default: "0.1", help: "AdamW weight decay.")
+        "weight-decay", .real(.closed(0...1)), default: "\(TrainingOptions().weightDecay)", help: "AdamW weight decay.")
     public static let clip = Setting(
-        "clip", .real(.closed(1e-6...1e6)), default: "1.0", help: "Clip the global gradient norm at F.")
+        "clip", .real(.closed(1e-6...1e6)), default: "\(TrainingOptions().clipNorm)",
+        help: "Clip the global gradient norm at F.")
     public static let earlyStopping = Setting(
         "early-stopping", .integer(1...Int.max), help: "Stop after N epochs without a better eval accuracy.")
     public static let log = Setting("log", .text, placeholder: "FILE", default: "OUT.log.json", help: "The JSON log.")
     public static let evalBatch = Setting(
-        "batch", .integer(1...Int.max), default: "128", help: "Examples per forward pass.")
+        "batch", .integer(1...Int.max), default: "\(TunableModel.evaluationBatch)", help: "Examples per forward pass.")
 
     // MARK: The classifier (tune, train, eval, forward)
 

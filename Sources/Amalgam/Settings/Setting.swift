@@ -78,7 +78,10 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
     public var synopsis: String { "--" + name + (placeholder.map { " " + $0 } ?? "") }
 
     /// The help line's text, with the default when there is one.
-    public var helpText: String { help + (defaultText.map { " (default: \($0))" } ?? "") }
+    public var helpText: String {
+        guard let defaultText else { return help }
+        return (help.hasSuffix(".") ? String(help.dropLast()) : help) + " (default: \(defaultText))."
+    }
 
     /// What the value must be, as error messages say it: `f32, f16 or bf16`,
     /// `a positive whole number`.

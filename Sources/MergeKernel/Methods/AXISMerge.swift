@@ -19,6 +19,9 @@ public struct AXISMerge: MergeMethod {
     public let fraction: Double?
     public let exactSVD: Bool
 
+    /// K's fraction of `min(m, n)` when neither a count nor a fraction is given.
+    public static let defaultFraction = 0.1
+
     public init(count: Int? = nil, fraction: Double? = nil, exactSVD: Bool = false) {
         self.count = count
         self.fraction = count == nil ? (fraction ?? 0.1) : nil

@@ -8,7 +8,10 @@ public struct DAREMerge: MergeMethod {
     public let lambda: Float
     public let ties: Bool
 
-    public init(drop: Double, lambda: Float, ties: Bool) {
+    public static let defaultDrop = 0.9
+    public static let defaultLambda: Float = 1
+
+    public init(drop: Double = defaultDrop, lambda: Float = defaultLambda, ties: Bool = false) {
         self.drop = drop
         self.lambda = lambda
         self.ties = ties

@@ -10,7 +10,10 @@ public struct TIESMerge: MergeMethod {
     public let density: Double
     public let lambda: Float
 
-    public init(density: Double, lambda: Float) {
+    public static let defaultDensity = 0.2
+    public static let defaultLambda: Float = 1
+
+    public init(density: Double = defaultDensity, lambda: Float = defaultLambda) {
         self.density = density
         self.lambda = lambda
     }

@@ -4,6 +4,9 @@ import AmalgamCore
 /// (differences, then a running sum over sources, then the scale, then the base).
 public struct TaskArithmeticMerge: MergeMethod {
     public let lambda: Float
+    /// Lambda for one source and for several (the sum of many task vectors is scaled down).
+    public static func defaultLambda(sourceCount: Int) -> Float { sourceCount == 1 ? 1 : 0.3 }
+
     public init(lambda: Float) { self.lambda = lambda }
     public var name: String { "task_arithmetic" }
     public var settings: [(key: String, value: JSONValue)] { [("lambda", .number("\(lambda)"))] }

@@ -25,7 +25,7 @@ struct EvalCommand: Command {
         data = try values.required(.data)
         setup = try TuningSetup(values, mode: .head)
         classes = values.integer(.labels)
-        batch = values.integer(.evalBatch) ?? 128
+        batch = values.integer(.evalBatch) ?? TunableModel.evaluationBatch
         json = values.flag(.json)
     }
 

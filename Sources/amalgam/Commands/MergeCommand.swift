@@ -7,7 +7,7 @@ struct MergeCommand: Command {
     static let requiredSettings: [Setting] = [.base, .source, .output]
     static let settings: [Setting] =
         [.base, .source, .output, .method] + MergeMethods.settings + ModelOutput.settings + [.ggufArchitecture]
-        + MergeOptions.settings.filter { ![.base, .source, .force].contains($0) } + [.dryRun, .force]
+        + MergeOptions.settings.filter { ![.base, .source, .method, .force].contains($0) } + [.dryRun, .force]
     static let discussion = """
         Every file a merge writes (models, factors, report) appears together when it succeeds,
         or none does. An --output ending in '/' is a Hugging Face folder.
