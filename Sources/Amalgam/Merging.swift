@@ -47,6 +47,36 @@ extension Amalgam {
         return outcome
     }
 
+    /// A quantised source whose components fill most of an SVD merge's selection: its
+    /// quantisation noise is full-rank and ranks like knowledge by raw singular value.
+    static func quantisedSourceWarnings(_ report: JSONValue, request: MergeRequest) -> [String] {
+        let count = request.sources.count
+        guard count > 1, let tensors = report["tensors"]?.arrayValue else { return [] }
+        var taken = [Int](repeating: 0, count: count)
+        for tensor in tensors {
+            guard let perSource = tensor["components_per_source"]?.arrayValue, perSource.count == count else {
+                continue
+            }
+            for (index, value) in perSource.enumerated() { taken[index] += Int(value.uint64Value ?? 0) }
+        }
+        let total = taken.reduce(0, +)
+        guard total > 0 else { return [] }
+        var lines: [String] = []
+        for (index, source) in request.sources.enumerated() {
+            let types = Set(
+                source.tensors.compactMap { tensor -> String? in
+                    if case .quantized(let encoding) = tensor.encoding { return encoding.codec.name }
+                    return nil
+                })
+            let share = Double(taken[index]) / Double(total)
+            guard !types.isEmpty, share > 0.5, share > 1.5 / Double(count) else { continue }
+            lines.append(
+                "source \(request.sourceLabels[index]) is quantised (\(types.sorted().joined(separator: ", "))) and took \(taken[index]) of the \(total) components kept: its quantisation noise, full-rank, ranks like knowledge by singular value; merge from its f16/f32 weights where you can"
+            )
+        }
+        return lines
+    }
+
     /// Output formats, settings and targets, checked before any input is read.
     static func precheck(
         _ options: MergeOptions, outputs: OutputSet, registry: FormatRegistry, requiringOutputs: Bool = true
@@ -92,6 +122,7 @@ extension Amalgam {
             kept = copy
         }
         try run.checkSources()
+        for line in quantisedSourceWarnings(run.report, request: request) { options.warn(line) }
         let factors = run.factorSet
         if let path = options.factors {
             var metadata = Metadata()

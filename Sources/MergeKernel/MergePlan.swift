@@ -30,7 +30,10 @@ public struct MergePlan: Sendable {
     /// shapes and dtypes. Errors name the tensor and both files.
     public static func make(_ request: MergeRequest) throws -> MergePlan {
         guard !request.sources.isEmpty else { throw AmalgamError(.usage, "a merge needs at least one --source") }
-        var notes: [String] = []
+        var notes = request.base.notes.map { "the base \(request.baseLabel): \($0)" }
+        for (label, source) in zip(request.sourceLabels, request.sources) {
+            notes += source.notes.map { "source \(label): \($0)" }
+        }
         for (index, source) in request.sources.enumerated() {
             if let expected = request.base.architecture.name, let found = source.architecture.name, expected != found {
                 throw AmalgamError(
@@ -105,6 +108,20 @@ public struct MergePlan: Sendable {
                 Entry(
                     name: tensor.name, shape: tensor.shape, kind: kind, base: tensor, sources: present,
                     outputDType: outputDType))
+        }
+        for pattern in request.skip where !request.base.tensors.contains(where: { pattern.matches($0.name) }) {
+            notes.append("the skip pattern '\(pattern)' matches no tensor of the base")
+        }
+        if let axis = request.method as? AXISMerge, let count = axis.count {
+            let ranks = entries.filter { $0.kind == .matrix }.map {
+                min($0.shape.dimensions[0], $0.shape.dimensions[1])
+            }
+            let short = ranks.filter { $0 < count }
+            if !short.isEmpty {
+                notes.append(
+                    "K = \(count) is more than min(m, n) of \(short.count) of the \(ranks.count) merged matrices (at most \(short.max()!)): those keep every component"
+                )
+            }
         }
         return MergePlan(entries: entries, notes: notes)
     }

@@ -54,7 +54,7 @@ public final class MergeRun: @unchecked Sendable {
     /// Stops the workers (after an error in the writer, say).
     public func cancel() { pipeline.cancel() }
 
-    /// The merged model: the base's metadata and tensors, with deferred storage.
+    /// The merged model: the base's metadata, companion files and tensors, with deferred storage.
     public var mergedGraph: ModelGraph {
         get throws {
             var tensors: [Tensor] = []
@@ -65,9 +65,10 @@ public final class MergeRun: @unchecked Sendable {
                         name: entry.name, originalName: entry.base.originalName, shape: entry.shape,
                         encoding: .plain(entry.outputDType), storage: storage))
             }
+            // The base's configuration and tokenizer go with the merge to every output.
             var graph = try ModelGraph(
                 tensors: tensors, metadata: request.base.metadata, architecture: request.base.architecture,
-                sourceFormat: request.base.sourceFormat)
+                sourceFormat: request.base.sourceFormat, attachments: request.base.attachments)
             graph.metadata["amalgam.merge_method"] = .string(request.method.name)
             return graph
         }

@@ -201,10 +201,13 @@ def test_mixed_format_sources_merge_like_safetensors(tmp_path, method):
 def test_merge_writes_quantised_gguf(tmp_path):
     import gguf
     base, models, paths = make_models(tmp_path, 2, seed=8)
-    (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama", "num_attention_heads": HEADS, "num_key_value_heads": HEADS}))
     merged_f32 = run_merge(tmp_path, paths, "--method", "average")
+    # The base as a Hugging Face folder: its config.json (llama, head counts) is its own.
+    (tmp_path / "hf").mkdir()
+    save_file(base, str(tmp_path / "hf" / "model.safetensors"))
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({"model_type": "llama", "num_attention_heads": HEADS, "num_key_value_heads": HEADS}))
     out = tmp_path / "merged.gguf"
-    amalgam("merge", "--base", str(tmp_path / "base.safetensors"), "--source", str(paths[0]), "--source", str(paths[1]),
+    amalgam("merge", "--base", str(tmp_path / "hf"), "--source", str(paths[0]), "--source", str(paths[1]),
             "--method", "average", "--output", str(out), "--quant", "q8_0")
     reader = gguf.GGUFReader(str(out))
     tensors = {t.name: t for t in reader.tensors}

@@ -558,11 +558,14 @@ def test_quantised_input_needs_a_dtype_for_onnx_output(tmp_path):
     writer.add_tensor("w", blocks, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
     writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
     out = tmp_path / "q.onnx"
+    # Without --dtype, quantised tensors decode to the model's float type with a note (issue 13);
+    # with it, to the type asked for.
     result = amalgam("convert", str(path), str(out), check=False)
-    assert result.returncode == 1 and "is Q8_0-quantised; ONNX initializers hold plain dtypes: add --dtype f32, f16 or bf16 to decode it" in result.stderr
-    amalgam("convert", str(path), str(out), "--dtype", "f32")
-    model = onnx.load(str(out))
+    assert result.returncode == 0 and "decoded 1 quantised tensor (Q8_0) to f32, as ONNX stores plain dtypes" in result.stderr
     expected = gguf.quants.dequantize(blocks, gguf.GGMLQuantizationType.Q8_0)
+    assert same_bits(numpy_helper.to_array(onnx.load(str(out)).graph.initializer[0]), expected)
+    amalgam("convert", str(path), str(out), "--dtype", "f32", "--force")
+    model = onnx.load(str(out))
     assert same_bits(numpy_helper.to_array(model.graph.initializer[0]), expected)
 
 

@@ -18,6 +18,9 @@ struct GGUFNaming: Sendable {
     let block: [(gguf: String, hf: String)]
     /// HF prefixes that some checkpoints add (`transformer.`, `bert.`), dropped on input.
     let optionalPrefixes: [String]
+    /// Hugging Face tensors llama.cpp's converter leaves out of this architecture's GGUF
+    /// (BERT's `position_ids` buffer and pooler), after `optionalPrefixes`.
+    var leftOut: [String] = []
 
     // MARK: Tables
 
@@ -81,7 +84,8 @@ struct GGUFNaming: Sendable {
                 ("ffn_up", "intermediate.dense"), ("ffn_down", "output.dense"),
                 ("layer_output_norm", "output.LayerNorm"),
             ],
-            optionalPrefixes: ["bert."]),
+            optionalPrefixes: ["bert."],
+            leftOut: ["embeddings.position_ids", "pooler.dense.weight", "pooler.dense.bias"]),
     ]
 
     /// Hugging Face model types that GGUF files store under another architecture.
@@ -121,6 +125,14 @@ struct GGUFNaming: Sendable {
         }
         guard let entry = global.first(where: { $0.gguf == stem }) else { return nil }
         return entry.hf + suffix
+    }
+
+    /// True when llama.cpp's converter leaves the canonical tensor `name` out of this
+    /// architecture's GGUF.
+    func leavesOut(_ name: String) -> Bool {
+        var stem = Substring(name)
+        for prefix in optionalPrefixes where stem.hasPrefix(prefix) { stem = stem.dropFirst(prefix.count) }
+        return leftOut.contains(String(stem))
     }
 
     /// The GGUF name of canonical tensor `name`, or nil when the table has no entry.

@@ -68,6 +68,10 @@ public struct GGUFPlugin: FormatReader, FormatWriter {
         if let tokenizer = HuggingFaceTokenizer.export(from: file.metadata) {
             graph.attachments[tokenizer.name] = ByteRegion(copying: Array(tokenizer.json.serialized().utf8))
         }
+        if let config = TokenizerConfig.export(from: file.metadata) {
+            graph.attachments["tokenizer_config.json"] = ByteRegion(
+                copying: Array(config.serialized(pretty: true).utf8) + [0x0A])
+        }
         return graph
     }
 

@@ -6,8 +6,31 @@ import AmalgamCore
 struct GGUFWriter {
     let graph: ModelGraph
     let options: GGUFWriterOptions
-    /// Lines for the user, gathered while planning.
-    var warnings: [String] = []
+    /// Choices the user should know about, by what was chosen, with the tensors concerned
+    /// (one summary line each, however many tensors).
+    var choices: [(what: String, tensors: [String])] = []
+
+    mutating func note(_ what: String, _ tensor: String) {
+        if let index = choices.firstIndex(where: { $0.what == what }) {
+            choices[index].tensors.append(tensor)
+        } else {
+            choices.append((what, [tensor]))
+        }
+    }
+
+    /// Lines about the whole file (the architecture, tensors left out).
+    var extraWarnings: [String] = []
+
+    /// One line per choice: `NAME: what`, or `181 tensors ('a', 'b', 'c', ...): what`.
+    var warnings: [String] {
+        extraWarnings
+            + choices.map { what, tensors in
+                guard tensors.count > 1 else { return "\(tensors[0]): \(what)" }
+                let names =
+                    tensors.prefix(3).map { "'\($0)'" }.joined(separator: ", ") + (tensors.count > 3 ? ", ..." : "")
+                return "\(tensors.count) tensors (\(names)): \(what)"
+            }
+    }
 
     init(graph: ModelGraph, options: GGUFWriterOptions) {
         self.graph = graph
@@ -45,13 +68,25 @@ struct GGUFWriter {
 
     mutating func plan(to path: String) throws -> GGUFWritePlan {
         let quant = try Self.parseQuant(options.quant)
-        let architecture = resolvedArchitecture()
+        let (architecture, stated) = resolvedArchitecture()
         let naming = GGUFNaming.forArchitecture(architecture)
+        if naming == nil {
+            extraWarnings.append(
+                stated
+                    ? "general.architecture '\(architecture)' has no name table in Amalgam: tensors keep their names, and llama.cpp will not load the file"
+                    : "the model does not say its architecture (no general.architecture, no config.json model_type): general.architecture is 'unknown', tensors keep their names, and llama.cpp will not load the file; --arch NAME sets one (\(GGUFNaming.all.map(\.architecture).joined(separator: ", ")))"
+            )
+        }
         let (heads, kvHeads) = headCounts(architecture: architecture)
 
         var planned: [Planned] = []
         var names = Set<String>()
+        var leftOut: [String] = []
         for (index, tensor) in graph.tensors.enumerated() {
+            if let naming, naming.leavesOut(tensor.name) {
+                leftOut.append(tensor.name)
+                continue
+            }
             let item = try AmalgamError.withContext(file: path, tensor: tensor.name) {
                 try plan(tensor, index: index, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
             }
@@ -61,9 +96,15 @@ struct GGUFWriter {
             }
             planned.append(item)
         }
+        if !leftOut.isEmpty {
+            extraWarnings.append(
+                "left out \(leftOut.joined(separator: ", ")), which llama.cpp's \(architecture) does not use (as its converter does)"
+            )
+        }
         let metadata = try AmalgamError.withContext(file: path) {
             try outputMetadata(
-                architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil })
+                architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil },
+                fileType: fileType(of: planned, quant: quant))
         }
         let alignment = metadata["general.alignment"]?.intValue ?? GGUFFile.defaultAlignment
         var header = GGUFHeaderEncoder()
@@ -78,13 +119,60 @@ struct GGUFWriter {
 
     // MARK: Planning
 
-    /// The GGUF architecture: the source's `general.architecture`, else the one matching
-    /// config.json's `model_type`, else that model type verbatim.
-    func resolvedArchitecture() -> String {
-        if let explicit = options.architecture { return explicit }
-        if let name = graph.metadata["general.architecture"]?.stringValue, !name.isEmpty { return name }
-        if let naming = GGUFNaming.forModelType(graph.architecture.name) { return naming.architecture }
-        return graph.architecture.name ?? "unknown"
+    /// The GGUF architecture, and whether anything stated it: `--arch`, else the source's
+    /// `general.architecture`, else the one matching config.json's `model_type`, else that
+    /// model type or the trainer's `amalgam.architecture` verbatim, else `unknown`.
+    func resolvedArchitecture() -> (name: String, stated: Bool) {
+        if let explicit = options.architecture { return (explicit, true) }
+        if let name = graph.metadata["general.architecture"]?.stringValue, !name.isEmpty { return (name, true) }
+        if let naming = GGUFNaming.forModelType(graph.architecture.name) { return (naming.architecture, true) }
+        if let name = graph.architecture.name ?? graph.metadata["amalgam.architecture"]?.stringValue {
+            return (name, true)
+        }
+        return ("unknown", false)
+    }
+
+    /// `general.file_type` for what is written. With `--quant`, that type's, as
+    /// llama-quantize writes it, when any tensor got it; otherwise the type most weights have
+    /// (tensors of two or more dimensions, floating-point: llama.cpp's file types are "mostly
+    /// X, except 1-D tensors"; the first to reach the count in name order wins a tie), named
+    /// as llama.cpp's loader guesses it. A GGUF source's own value stands when it names that type.
+    func fileType(of planned: [Planned], quant: (type: GGMLType, fileType: UInt32)?) -> UInt32 {
+        if let quant, planned.contains(where: { $0.type == quant.type }) { return quant.fileType }
+        let weights = planned.filter { $0.shape.rank >= 2 && !$0.type.isInteger }
+        var counts: [GGMLType: Int] = [:]
+        var dominant = GGMLType.f32
+        var most = 0
+        for item in (weights.isEmpty ? planned : weights).sorted(by: {
+            Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8))
+        }) {
+            counts[item.type, default: 0] += 1
+            if counts[item.type]! > most {
+                most = counts[item.type]!
+                dominant = item.type
+            }
+        }
+        if graph.sourceFormat == "gguf", let stated = graph.metadata["general.file_type"]?.intValue,
+            Self.dominantType(ofFileType: UInt32(stated)) == dominant
+        {
+            return UInt32(stated)
+        }
+        return Self.guessedFileTypes[dominant] ?? 0
+    }
+
+    /// llama.cpp's guess of a file type from its dominant tensor type (llama-model-loader).
+    static let guessedFileTypes: [GGMLType: UInt32] = [
+        .f32: 0, .f16: 1, .bf16: 32, .q4_0: 2, .q4_1: 3, .q5_0: 8, .q5_1: 9, .q8_0: 7, .q2_K: 10, .q3_K: 12,
+        .q4_K: 15, .q5_K: 17, .q6_K: 18, .tq1_0: 36, .tq2_0: 37, .iq2_XXS: 19, .iq2_XS: 20, .iq2_S: 28,
+        .iq3_XXS: 23, .iq1_S: 24, .iq1_M: 31, .iq4_NL: 25, .iq4_XS: 30, .iq3_S: 26, .nvfp4: 39, .q1_0: 40,
+    ]
+
+    /// The tensor type a llama_ftype is mostly made of (the K-quant mixtures by their main type).
+    static func dominantType(ofFileType fileType: UInt32) -> GGMLType? {
+        let mixtures: [UInt32: GGMLType] = [
+            11: .q3_K, 13: .q3_K, 14: .q4_K, 16: .q5_K, 21: .q2_K, 22: .iq3_XXS, 27: .iq3_S, 29: .iq2_S, 38: .mxfp4,
+        ]
+        return mixtures[fileType] ?? guessedFileTypes.first { $0.value == fileType }?.key
     }
 
     func headCounts(architecture: String) -> (Int?, Int?) {
@@ -139,10 +227,15 @@ struct GGUFWriter {
             if source == quant { return quant }
             let row = shape.dimensions.last ?? 1
             if row % quant.blockLayout.elements != 0 {
-                warnings.append(
-                    "\(tensor.name): row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16"
-                )
+                note(
+                    "row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16",
+                    tensor.name)
                 return .f16
+            }
+            if case .quantized(let encoding) = tensor.encoding, quant.plainDType == nil {
+                note(
+                    "re-quantised from \(encoding.codec.name) to \(quant.name): the two quantisation errors add up; quantise from the f16/f32 weights where you can",
+                    tensor.name)
             }
             return quant
         }
@@ -153,13 +246,16 @@ struct GGUFWriter {
         let replacement: GGMLType
         switch dtype {
         case .f8_e4m3, .f8_e5m2: replacement = .f16
-        case .bool, .u8: replacement = .i16
+        case .bool: replacement = .i8
+        case .u8: replacement = .i16
         case .u16: replacement = .i32
         case .u32: replacement = .i64
         default:
-            throw AmalgamError(.unsupported, "GGUF has no type that holds \(dtype.rawValue) values exactly")
+            throw AmalgamError(
+                .unsupported,
+                "GGUF has no type that holds \(dtype.rawValue) values exactly (its integers are I8, I16, I32 and I64)")
         }
-        warnings.append("\(tensor.name): GGUF has no \(dtype.rawValue) type; stored as \(replacement.name)")
+        note("GGUF has no \(dtype.rawValue) type; stored as \(replacement.name), every value kept", tensor.name)
         return replacement
     }
 
@@ -218,9 +314,9 @@ struct GGUFWriter {
         "general.architecture", "general.quantization_version", "general.file_type",
     ]
 
-    func outputMetadata(architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool) throws
-        -> Metadata
-    {
+    mutating func outputMetadata(
+        architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool, fileType: UInt32
+    ) throws -> Metadata {
         var metadata = Metadata()
         metadata["general.architecture"] = .string(architecture)
         if graph.sourceFormat == "gguf" {
@@ -234,17 +330,19 @@ struct GGUFWriter {
             {
                 metadata[entry.key] = entry.value
             }
-            if let tokenizer = graph.attachments["tokenizer.json"],
-                let keys = GGUFTokenizerImport.metadata(
-                    fromTokenizerJSON: tokenizer, config: graph.architecture.parameters)
+            if let (keys, notes) = GGUFTokenizerImport.metadata(
+                from: graph.attachments, config: graph.architecture.parameters)
             {
                 for entry in keys { metadata[entry.key] = entry.value }
+                extraWarnings += notes
             }
-            for entry in graph.metadata where !Self.computedKeys.contains(entry.key) && metadata[entry.key] == nil {
+            // `format` is safetensors' own key (transformers reads it), not the model's.
+            for entry in graph.metadata
+            where !Self.computedKeys.contains(entry.key) && entry.key != "format" && metadata[entry.key] == nil {
                 if let value = Self.retyped(entry, architecture: architecture) { metadata[entry.key] = value }
             }
         }
-        if let quant { metadata["general.file_type"] = .u32(quant.fileType) }
+        metadata["general.file_type"] = .u32(fileType)
         if anyQuantized { metadata["general.quantization_version"] = .u32(2) }
         return metadata
     }

@@ -1,7 +1,7 @@
 import AmalgamCore
 
-/// Reads a Hugging Face `config.json` beside a model into architecture hints, and carries it
-/// (and a `tokenizer.json` there) along as attachments.
+/// Reads a Hugging Face folder's `config.json` into architecture hints, and carries it and
+/// the other companion files (tokenizer and its configuration) along as attachments.
 enum ConfigHints {
     /// The config's scalar values that describe the architecture.
     static let keys = [
@@ -13,13 +13,26 @@ enum ConfigHints {
         "n_embd", "n_layer", "n_head", "n_positions", "n_inner", "layer_norm_epsilon",
     ]
 
-    /// Returns `graph` with hints from `folder/config.json` when that file exists and parses;
-    /// a missing or malformed config is not an error for reading weights.
+    /// Returns `graph` with the companion files of `folder` attached and hints from its
+    /// config.json. A missing or malformed config is not an error for reading weights; a
+    /// config that contradicts the file's own metadata (another architecture) is ignored,
+    /// with a note.
     static func attach(to graph: ModelGraph, folder: String) throws -> ModelGraph {
-        let path = folder + "/config.json"
-        guard FileIdentity.of(path: path) != nil, let file = try? MappedFile(path: path), file.size < 10_000_000,
-            let json = try? file.region.withUnsafeBytes({ (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) })
-        else { return graph }
+        let companions = CompanionFiles.read(in: folder)
+        guard !companions.isEmpty else { return graph }
+        var result = graph
+        guard let config = companions["config.json"],
+            let json = try? config.withUnsafeBytes({ (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) })
+        else {
+            result.attachments.merge(companions) { own, _ in own }
+            return result
+        }
+        if let own = ownArchitecture(graph), let type = json["model_type"]?.stringValue, !sameFamily(own, type) {
+            result.notes.append(
+                "the config.json beside it describes a \(type) model, but the file itself says \(own): the folder's companion files are ignored"
+            )
+            return result
+        }
         var hints = graph.architecture
         hints.name = json["model_type"]?.stringValue ?? hints.name
         for key in keys {
@@ -35,16 +48,20 @@ enum ConfigHints {
             default: break
             }
         }
-        var result = graph
         result.architecture = hints
-        result.attachments["config.json"] = file.region
-        // The tokenizer travels with the weights too (and lets GGUF output embed it).
-        let tokenizerPath = folder + "/tokenizer.json"
-        if FileIdentity.of(path: tokenizerPath) != nil, let tokenizer = try? MappedFile(path: tokenizerPath),
-            tokenizer.size < 200_000_000
-        {
-            result.attachments["tokenizer.json"] = tokenizer.region
-        }
+        result.attachments.merge(companions) { own, _ in own }
         return result
+    }
+
+    /// The architecture the file's own metadata states: GGUF's `general.architecture`, or
+    /// the one Amalgam's trainer records.
+    static func ownArchitecture(_ graph: ModelGraph) -> String? {
+        graph.metadata["general.architecture"]?.stringValue ?? graph.metadata["amalgam.architecture"]?.stringValue
+    }
+
+    /// `llama` and `llama`, `gemma3` and `gemma3_text`, `qwen2` and `qwen2_moe`: one family.
+    static func sameFamily(_ own: String, _ modelType: String) -> Bool {
+        let (a, b) = (own.lowercased(), modelType.lowercased())
+        return a == b || b.hasPrefix(a + "_") || a.hasPrefix(b + "_")
     }
 }

@@ -19,7 +19,24 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
     }
 
     public func recognizesDirectory(_ path: String) -> Bool {
-        (try? indexFile(inFolder: path)) != nil
+        (try? modelFile(inFolder: path)) != nil
+    }
+
+    /// The file that holds a Hugging Face folder's model: its `*.safetensors.index.json`
+    /// (sharded), else `model.safetensors`, else the folder's only `*.safetensors` file.
+    func modelFile(inFolder folder: String) throws(AmalgamError) -> String {
+        if let index = try? indexFile(inFolder: folder) { return index }
+        let single = folder + "/model.safetensors"
+        if FileIdentity.of(path: single) != nil { return single }
+        let candidates = FileSystem.list(folder).filter { $0.hasSuffix(".safetensors") && !$0.hasPrefix(".") }
+        guard candidates.count == 1 else {
+            throw AmalgamError(
+                .notFound,
+                candidates.isEmpty
+                    ? "folder holds no model.safetensors or *.safetensors.index.json"
+                    : "folder holds several .safetensors files and no index; name one", file: folder)
+        }
+        return folder + "/" + candidates[0]
     }
 
     /// The index file of a sharded checkpoint folder: `model.safetensors.index.json`, or the
@@ -40,18 +57,19 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
         let isFolder = FileSystem.isFolder(path)
+        let file = isFolder ? try modelFile(inFolder: path) : path
         let graph: ModelGraph
-        if isFolder {
-            graph = try readSharded(indexPath: try indexFile(inFolder: path))
-        } else if path.hasSuffix(ShardIndex.suffix) {
-            graph = try readSharded(indexPath: path)
+        if file.hasSuffix(ShardIndex.suffix) {
+            graph = try readSharded(indexPath: file)
         } else {
-            let file = try SafetensorsFile(path: path)
-            graph = try AmalgamError.withContext(file: path) {
-                try ModelGraph(tensors: file.tensors, metadata: file.metadata, sourceFormat: identifier)
+            let contents = try SafetensorsFile(path: file)
+            graph = try AmalgamError.withContext(file: file) {
+                try ModelGraph(tensors: contents.tensors, metadata: contents.metadata, sourceFormat: identifier)
             }
         }
-        return try ConfigHints.attach(to: graph, folder: isFolder ? path : FileSystem.folder(of: path))
+        // Companion files are the model's only in a Hugging Face layout.
+        guard isFolder || CompanionFiles.isHuggingFaceName(FileSystem.baseName(of: file)) else { return graph }
+        return try ConfigHints.attach(to: graph, folder: FileSystem.folder(of: file))
     }
 
     private func readSharded(indexPath: String) throws -> ModelGraph {

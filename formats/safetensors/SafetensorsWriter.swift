@@ -99,10 +99,24 @@ extension SafetensorsPlugin {
     /// bloat every shard's header; the tokenizer travels as tokenizer.json instead).
     static let maximumMetadataArrayLength = 1024
 
+    /// Metadata of another format that describes its file, not these tensors: GGUF's file
+    /// type, quantisation version, alignment and split records, its tokenizer keys (the
+    /// tokenizer is written as tokenizer.json and tokenizer_config.json), ONNX's IR, opset and
+    /// producer records. The architecture's hyper-parameters (`llama.block_count`...) stay:
+    /// they are true of the tensors, and keep a file outside a Hugging Face folder readable.
+    static func isSourceFormatKey(_ key: String) -> Bool {
+        if ["general.file_type", "general.quantization_version", "general.alignment"].contains(key) { return true }
+        return key.hasPrefix("tokenizer.") || key.hasPrefix("split.") || key.hasPrefix("onnx.")
+    }
+
+    /// The metadata a safetensors file of `graph` stores: `format = pt` (transformers requires
+    /// it when there is metadata), the graph's own keys, less those of another format that no
+    /// longer describe the data and arrays too long for a header.
     static func storableMetadata(_ graph: ModelGraph, warn: (String) -> Void) -> Metadata? {
         var metadata = Metadata()
+        metadata["format"] = .string("pt")
         var dropped: [String] = []
-        for entry in graph.metadata {
+        for entry in graph.metadata where !isSourceFormatKey(entry.key) {
             if case .array(let elements) = entry.value, elements.count > maximumMetadataArrayLength {
                 dropped.append(entry.key)
             } else {

@@ -48,9 +48,17 @@ public struct ModelOutput: Sendable {
         return folder + "/model." + (writer.fileExtensions.first ?? writer.identifier)
     }
 
-    /// `graph` as this output stores it: floating-point tensors converted to the dtype.
-    func prepared(_ graph: ModelGraph) throws -> ModelGraph {
-        guard let dtype = settings.dtype else { return graph }
-        return try graph.convertingFloatingPoint(to: dtype)
+    /// `graph` as this output stores it: floating-point tensors converted to the dtype; for a
+    /// writer that stores plain dtypes only, quantised tensors decoded (to the dtype asked
+    /// for, else the one the model's other float tensors have), with a note saying so.
+    func prepared(_ graph: ModelGraph, for writer: any FormatWriter) throws -> (graph: ModelGraph, notes: [String]) {
+        if let dtype = settings.dtype { return (try graph.convertingFloatingPoint(to: dtype), []) }
+        let encodings = graph.quantizedEncodings
+        guard !encodings.isEmpty, !writer.accepts(.quant) else { return (graph, []) }
+        let target = graph.prevailingFloatDType
+        let count = graph.tensors.filter { $0.encoding.dtype == nil }.count
+        let note =
+            "decoded \(count) quantised tensor\(count == 1 ? "" : "s") (\(encodings.joined(separator: ", "))) to \(target.rawValue), as \(writer.displayName) stores plain dtypes (--dtype chooses f32, f16 or bf16)"
+        return (try graph.decodingQuantized(to: target), [note])
     }
 }

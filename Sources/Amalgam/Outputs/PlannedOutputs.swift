@@ -9,26 +9,31 @@ struct PlannedOutputs {
     }
 
     let items: [Item]
+    /// What preparing the graph for the outputs did (quantised tensors decoded).
+    let notes: [String]
 
     /// Plans every output of `graph`, reserving its files in `outputs` (and protecting the
     /// files the plans read). Warnings of the plans go to `outputs.warn`, once each.
     init(_ requests: [ModelOutput], graph: ModelGraph, into outputs: OutputSet, registry: FormatRegistry) throws {
         var items: [Item] = []
+        var notes: [String] = []
         for request in requests {
             let writer = try request.writer(in: registry)
-            let plan = try writer.plan(
-                try request.prepared(graph), to: request.writerPath(for: writer), settings: request.settings)
+            let (prepared, preparation) = try request.prepared(graph, for: writer)
+            let plan = try writer.plan(prepared, to: request.writerPath(for: writer), settings: request.settings)
             for input in plan.inputs { outputs.protect(input) }
             items.append(Item(output: request, writer: writer, plan: plan))
+            notes += preparation
         }
+        self.notes = notes
         for item in items {
             for target in item.plan.targets { try outputs.reserve(target) }
         }
         self.items = items
     }
 
-    /// Lines the plans have for the user, in output order.
-    var warnings: [String] { items.flatMap(\.plan.warnings) }
+    /// Lines the preparation and the plans have for the user, in output order.
+    var warnings: [String] { notes + items.flatMap(\.plan.warnings) }
 
     /// The order the first output loads the graph's tensors in.
     var firstLoadOrder: [Int]? { items.first?.plan.loadOrder }
@@ -47,7 +52,8 @@ struct PlannedOutputs {
                 label: phase ?? "writing \(FileSystem.baseName(of: item.output.path))",
                 total: Int64(item.plan.tensorBytes))
             defer { progress.finish() }
-            try item.plan.write(try item.output.prepared(graph), into: outputs, progress: progress)
+            try item.plan.write(
+                try item.output.prepared(graph, for: item.writer).graph, into: outputs, progress: progress)
         }
     }
 }

@@ -25,6 +25,40 @@ extension ModelGraph {
     }
 }
 
+extension ModelGraph {
+    /// The graph with only its block-quantised tensors decoded, to `target` (lazily); plain
+    /// tensors pass through untouched.
+    public func decodingQuantized(to target: DType) throws -> ModelGraph {
+        try mapTensors { tensor in
+            guard case .quantized = tensor.encoding else { return tensor }
+            return tensor.converted(to: target) { tensor in
+                let values = try tensor.floatValues()
+                return (values.withUnsafeBytes { ByteRegion(copying: $0) }, .f32)
+            }
+        }
+    }
+
+    /// The quantised encodings the graph holds, by name (`Q4_K`), sorted.
+    public var quantizedEncodings: [String] {
+        Set(
+            tensors.compactMap { tensor -> String? in
+                if case .quantized(let encoding) = tensor.encoding { return encoding.codec.name }
+                return nil
+            }
+        ).sorted()
+    }
+
+    /// The floating-point dtype most of the graph's plain float tensors have (f32 when none):
+    /// what its quantised tensors decode to when no dtype is asked for.
+    public var prevailingFloatDType: DType {
+        var counts: [DType: Int] = [:]
+        for tensor in tensors {
+            if let dtype = tensor.encoding.dtype, dtype.isFloatingPoint { counts[dtype, default: 0] += 1 }
+        }
+        return counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? .f32
+    }
+}
+
 extension Tensor {
     /// This tensor re-encoded as `target` when loaded: `source` yields the bytes to convert
     /// and their plain dtype.

@@ -38,6 +38,33 @@ public enum DType: String, CaseIterable, Sendable, Hashable, Comparable {
     @inlinable
     public var isComplex: Bool { self == .c64 || self == .c128 }
 
+    /// True for bool and the integer types.
+    @inlinable
+    public var isInteger: Bool { !isFloatingPoint && !isComplex }
+
+    /// The values an integer type holds, as a closed range of Int128 (bool: 0...1); nil for
+    /// other types.
+    public var integerRange: ClosedRange<Int128>? {
+        switch self {
+        case .bool: 0...1
+        case .u8: 0...Int128(UInt8.max)
+        case .i8: Int128(Int8.min)...Int128(Int8.max)
+        case .u16: 0...Int128(UInt16.max)
+        case .i16: Int128(Int16.min)...Int128(Int16.max)
+        case .u32: 0...Int128(UInt32.max)
+        case .i32: Int128(Int32.min)...Int128(Int32.max)
+        case .u64: 0...Int128(UInt64.max)
+        case .i64: Int128(Int64.min)...Int128(Int64.max)
+        default: nil
+        }
+    }
+
+    /// True when every value of integer type `other` is a value of this one (a widening).
+    public func holdsEveryValue(of other: DType) -> Bool {
+        guard let mine = integerRange, let theirs = other.integerRange else { return false }
+        return mine.lowerBound <= theirs.lowerBound && theirs.upperBound <= mine.upperBound
+    }
+
     /// Parses the names used on the command line and in JSON (`f32`, `bf16`, `f8_e4m3`...),
     /// also accepting common aliases (`float32`, `half`, `bfloat16`, `fp16`).
     public init?(name: String) {

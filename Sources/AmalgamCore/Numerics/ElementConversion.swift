@@ -8,10 +8,12 @@ public enum ElementConversion {
     @usableFromInline
     static let f16Table: [Float] = (0...UInt16.max).map { FloatBits.float(fromF16: $0) }
 
-    /// True when `from -> to` is a conversion this type performs: identical dtypes, or any
-    /// floating-point dtype to any floating-point dtype, or any real dtype to f32/f64.
+    /// True when `from -> to` is a conversion this type performs: identical dtypes, any
+    /// floating-point dtype to any floating-point dtype, any real dtype to f32/f64, or an
+    /// integer dtype to one that holds all its values (bool and u8 to i16, u32 to i64...).
     public static func canConvert(from: DType, to: DType) -> Bool {
         from == to || (from.isFloatingPoint && to.isFloatingPoint) || ((to == .f32 || to == .f64) && !from.isComplex)
+            || to.holdsEveryValue(of: from)
     }
 
     /// Converts `count` elements of `from` in `source` to `to` in `destination`.
@@ -94,6 +96,9 @@ public enum ElementConversion {
                     store(FloatBits.roundToOdd(value), as: to, into: destination, at: i)
                 }
             }
+        case _ where to.isInteger:
+            // A widening (canConvert): every value fits.
+            for i in 0..<count { storeInteger(loadInteger(source, as: from, at: i), as: to, into: destination, at: i) }
         default:
             for i in 0..<count {
                 if to == .f64 {
@@ -126,6 +131,41 @@ public enum ElementConversion {
         case .f8_e4m3: FloatBits.float(fromF8E4M3: source.load(fromByteOffset: index, as: UInt8.self))
         case .f8_e5m2: FloatBits.float(fromF8E5M2: source.load(fromByteOffset: index, as: UInt8.self))
         case .c64, .c128: preconditionFailure("complex values have no single real value")
+        }
+    }
+
+    /// Element `index` of an integer (or bool) buffer, exactly.
+    @inlinable
+    static func loadInteger(_ source: UnsafeRawPointer, as dtype: DType, at index: Int) -> Int128 {
+        switch dtype {
+        case .bool: source.load(fromByteOffset: index, as: UInt8.self) != 0 ? 1 : 0
+        case .u8: Int128(source.load(fromByteOffset: index, as: UInt8.self))
+        case .i8: Int128(source.load(fromByteOffset: index, as: Int8.self))
+        case .u16: Int128(source.loadUnaligned(fromByteOffset: 2 * index, as: UInt16.self))
+        case .i16: Int128(source.loadUnaligned(fromByteOffset: 2 * index, as: Int16.self))
+        case .u32: Int128(source.loadUnaligned(fromByteOffset: 4 * index, as: UInt32.self))
+        case .i32: Int128(source.loadUnaligned(fromByteOffset: 4 * index, as: Int32.self))
+        case .u64: Int128(source.loadUnaligned(fromByteOffset: 8 * index, as: UInt64.self))
+        case .i64: Int128(source.loadUnaligned(fromByteOffset: 8 * index, as: Int64.self))
+        default: preconditionFailure("\(dtype) is not an integer type")
+        }
+    }
+
+    /// Stores `value` (which fits) as element `index` of an integer buffer of `dtype`.
+    @inlinable
+    static func storeInteger(_ value: Int128, as dtype: DType, into destination: UnsafeMutableRawPointer, at index: Int)
+    {
+        switch dtype {
+        case .bool: destination.storeBytes(of: value != 0 ? 1 : 0, toByteOffset: index, as: UInt8.self)
+        case .u8: destination.storeBytes(of: UInt8(value), toByteOffset: index, as: UInt8.self)
+        case .i8: destination.storeBytes(of: Int8(value), toByteOffset: index, as: Int8.self)
+        case .u16: destination.storeBytes(of: UInt16(value), toByteOffset: 2 * index, as: UInt16.self)
+        case .i16: destination.storeBytes(of: Int16(value), toByteOffset: 2 * index, as: Int16.self)
+        case .u32: destination.storeBytes(of: UInt32(value), toByteOffset: 4 * index, as: UInt32.self)
+        case .i32: destination.storeBytes(of: Int32(value), toByteOffset: 4 * index, as: Int32.self)
+        case .u64: destination.storeBytes(of: UInt64(value), toByteOffset: 8 * index, as: UInt64.self)
+        case .i64: destination.storeBytes(of: Int64(value), toByteOffset: 8 * index, as: Int64.self)
+        default: preconditionFailure("\(dtype) is not an integer type")
         }
     }
 

@@ -24,7 +24,7 @@ public struct AXISMerge: MergeMethod {
 
     public init(count: Int? = nil, fraction: Double? = nil, exactSVD: Bool = false) {
         self.count = count
-        self.fraction = count == nil ? (fraction ?? 0.1) : nil
+        self.fraction = count == nil ? (fraction ?? Self.defaultFraction) : nil
         self.exactSVD = exactSVD
     }
 

@@ -43,6 +43,9 @@ public enum GGMLType: UInt32, CaseIterable, Sendable {
     case nvfp4 = 40
     case q1_0 = 41
 
+    /// True for ggml's integer types (I8, I16, I32, I64).
+    public var isInteger: Bool { [.i8, .i16, .i32, .i64].contains(self) }
+
     /// The name ggml and gguf-py use (`Q4_K`, `IQ4_NL`, `BF16`).
     public var name: String {
         String(describing: self).uppercased()

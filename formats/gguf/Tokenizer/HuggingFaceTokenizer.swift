@@ -45,16 +45,15 @@ enum HuggingFaceTokenizer {
 
         switch model {
         case "gpt2":
-            let byteLevel: JSONValue = .object([
-                ("type", .string("ByteLevel")), ("add_prefix_space", .bool(false)), ("trim_offsets", .bool(true)),
-                ("use_regex", .bool(true)),
-            ])
+            let byteLevel = PreTokenizers.byteLevel(regex: true)
+            // The split llama.cpp's pre-tokenizer names, where the table knows it (GPT-2's else).
+            let pre = metadata["tokenizer.ggml.pre"]?.stringValue.flatMap(PreTokenizers.huggingFace(for:)) ?? byteLevel
             return (
                 "tokenizer.json",
                 .object([
                     ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
                     ("added_tokens", addedTokens(specialTypes: [3, 4])),
-                    ("normalizer", .null), ("pre_tokenizer", byteLevel), ("post_processor", byteLevel),
+                    ("normalizer", .null), ("pre_tokenizer", pre), ("post_processor", byteLevel),
                     ("decoder", byteLevel),
                     (
                         "model",

@@ -4,11 +4,45 @@ import AmalgamCore
 /// of `HuggingFaceTokenizer`): BPE models become `gpt2` (tokens, types, merges), Unigram
 /// models `llama` (pieces, scores, types with byte pieces marked), WordPiece models `bert`.
 enum GGUFTokenizerImport {
-    static func metadata(fromTokenizerJSON region: ByteRegion, config: Metadata) -> Metadata? {
-        guard region.count < 200_000_000,
-            let json = try? region.withUnsafeBytes({ (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) }),
-            let model = json["model"], let type = model["type"]?.stringValue
+    /// The tokenizer keys from a model's companion files: tokenizer.json for the vocabulary
+    /// and pre-tokenizer, tokenizer_config.json (or chat_template.jinja) for the chat template,
+    /// special tokens and BOS/EOS flags, config.json's ids where the tokenizer config has none.
+    /// Also returns what the user should know (a pre-tokenizer llama.cpp has no name for).
+    static func metadata(from attachments: [String: ByteRegion], config: Metadata) -> (Metadata, [String])? {
+        guard let region = attachments["tokenizer.json"], let json = parse(region),
+            let base = metadata(json, config: config)
         else { return nil }
+        var metadata = base
+        var notes: [String] = []
+        if metadata["tokenizer.ggml.model"] == .string("gpt2") {
+            if let name = PreTokenizers.llamaCpp(for: json["pre_tokenizer"]) {
+                metadata["tokenizer.ggml.pre"] = .string(name)
+            } else {
+                metadata["tokenizer.ggml.pre"] = .string("default")
+                notes.append(
+                    "the tokenizer's pre-tokenizer has no llama.cpp name Amalgam knows: tokenizer.ggml.pre is 'default', so llama.cpp may split text differently"
+                )
+            }
+        }
+        let tokens: [String] = {
+            guard case .array(let values)? = metadata["tokenizer.ggml.tokens"] else { return [] }
+            return values.compactMap(\.stringValue)
+        }()
+        let template = attachments["chat_template.jinja"].map { String(decoding: $0.bytes, as: UTF8.self) }
+        let settings = TokenizerConfig.ggufMetadata(
+            config: attachments["tokenizer_config.json"].flatMap(parse), template: template, tokens: tokens)
+        for entry in settings { metadata[entry.key] = entry.value }
+        return (metadata, notes)
+    }
+
+    static func parse(_ region: ByteRegion) -> JSONValue? {
+        guard region.count < 200_000_000 else { return nil }
+        return try? region.withUnsafeBytes { (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) }
+    }
+
+    /// The vocabulary, scores, types, merges and special ids of a tokenizer.json.
+    static func metadata(_ json: JSONValue, config: Metadata) -> Metadata? {
+        guard let model = json["model"], let type = model["type"]?.stringValue else { return nil }
 
         var tokens: [String?] = []
         var scores: [Float] = []
