@@ -55,7 +55,9 @@ format:
 test: deps pyref lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
-	AMALGAM=$(CURDIR)/.build/debug/amalgam $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
+	@# llama.cpp, built once per machine into ~/.cache/amalgam (minutes the first time), runs the GGUF exports.
+	AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) AMALGAM=$(CURDIR)/.build/debug/amalgam \
+	  $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
 
 demo: release
 	.build/release/amalgam demo

@@ -24,4 +24,18 @@ extension Amalgam {
         try outputs.commit()
         return RecipeOutcome(merge: stage.outcome, tune: tuned, files: outputs.paths)
     }
+
+    /// Checks a recipe without computing or writing: the merge's dry run, then the tuning
+    /// stage's outputs (formats, settings, and that they may be written).
+    public static func dryRun(_ recipe: RecipePlan, registry: FormatRegistry = Amalgam.builtInFormats) throws
+        -> MergeDryRun
+    {
+        var dry = try dryRun(recipe.merge, registry: registry)
+        if let tune = recipe.tune {
+            let outputs = OutputSet(overwrite: tune.overwrite)
+            try precheck(tune, outputs: outputs, registry: registry)
+            dry.files += tune.outputs.map(\.path) + [tune.logPath].compactMap { $0 }
+        }
+        return dry
+    }
 }

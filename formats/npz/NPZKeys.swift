@@ -17,6 +17,14 @@ enum NPZKeys {
         }
     }
 
+    /// A key `validate` accepts for a name it refuses: leading and doubled `/` dropped, `.`
+    /// and `..` components and NUL or backslash characters replaced by `_`.
+    static func safeKey(for name: String) -> String {
+        let cleaned = String(name.map { $0 == "\0" || $0 == "\\" ? "_" : $0 })
+        let parts = cleaned.split(separator: "/").map { $0 == "." || $0 == ".." ? "_" : String($0) }
+        return parts.isEmpty ? "_" : parts.joined(separator: "/")
+    }
+
     /// The canonical name of a key, and whether its array must be transposed: `a/b/c` becomes
     /// `a.b.c`; Flax trees lose their leading `params` and follow Hugging Face's Flax-to-PyTorch
     /// renaming (2-D `kernel` -> transposed `weight`, `scale` and `embedding` -> `weight`).

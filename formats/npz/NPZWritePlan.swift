@@ -15,10 +15,17 @@ struct NPZWritePlan: WritePlan {
         var seen = Set<String>()
         var keys: [(key: String, transpose: Bool)] = []
         var widened: [String] = []
+        var mapped: [(name: String, key: String)] = []
         for tensor in graph.tensors {
             try AmalgamError.withContext(file: path, tensor: tensor.name) {
-                let (key, transpose) = NPZKeys.key(for: tensor, graph: graph)
-                try NPZKeys.validate(key)
+                var (key, transpose) = NPZKeys.key(for: tensor, graph: graph)
+                if (try? NPZKeys.validate(key)) == nil {
+                    // A name that is a path (an ONNX node output): a key made of its parts.
+                    let safe = NPZKeys.safeKey(for: key)
+                    try NPZKeys.validate(safe)
+                    mapped.append((key, safe))
+                    key = safe
+                }
                 guard seen.insert(key).inserted else {
                     throw AmalgamError(.invalidFormat, "two tensors map to the npz key '\(key)'")
                 }
@@ -36,12 +43,18 @@ struct NPZWritePlan: WritePlan {
         self.options = options
         self.keys = keys
         self.tensorBytes = try graph.tensors.reduce(0) { $0 + (try $1.byteCount) }
-        self.warnings =
-            widened.isEmpty
-            ? []
-            : [
+        var warnings: [String] = []
+        if !widened.isEmpty {
+            warnings.append(
                 "\(widened.count) tensor\(widened.count == 1 ? "" : "s") (e.g. '\(widened[0])') had a dtype numpy lacks (bf16/float8) and \(widened.count == 1 ? "was" : "were") written as float32; pass --keep-dtype to store the exact bits"
-            ]
+            )
+        }
+        if let first = mapped.first {
+            warnings.append(
+                "\(mapped.count) tensor name\(mapped.count == 1 ? " is" : "s are") not a valid npz key (a path): written under keys made of \(mapped.count == 1 ? "its" : "their") parts, e.g. '\(first.name)' as '\(first.key)'"
+            )
+        }
+        self.warnings = warnings
     }
 
     func write(_ graph: ModelGraph, into outputs: OutputSet, progress: any ProgressReporter) throws {

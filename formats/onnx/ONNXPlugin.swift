@@ -44,10 +44,22 @@ public struct ONNXPlugin: FormatReader, FormatWriter {
         }
         if let version = model.modelVersion { metadata["onnx.model_version"] = .i64(version) }
 
-        var graph = try AmalgamError.withContext(file: path) {
-            try ModelGraph(tensors: file.entries.map(\.tensor), metadata: metadata, sourceFormat: identifier)
+        var entries = file.entries
+        var notes = file.notes
+        if !options.keepConstants {
+            let readers = WeightSelection.readers(in: model.graph)
+            let constants = entries.filter { !WeightSelection.isWeight($0, readers: readers) }
+            if !constants.isEmpty {
+                entries.removeAll { !WeightSelection.isWeight($0, readers: readers) }
+                notes.append(
+                    "\(constants.count) constant(s) the graph computes with (shapes, axes, scalars) left out: \(constants.prefix(3).map(\.qualifiedName).joined(separator: ", "))\(constants.count > 3 ? ", ..." : "") (--keep-constants keeps them)"
+                )
+            }
         }
-        graph.notes = file.notes
+        var graph = try AmalgamError.withContext(file: path) {
+            try ModelGraph(tensors: entries.map(\.tensor), metadata: metadata, sourceFormat: identifier)
+        }
+        graph.notes = notes
         return graph
     }
 

@@ -17,7 +17,7 @@ struct ConvertCommand: Command {
           amalgam convert model.safetensors sharded/ --max-shard-size 2MB
           amalgam convert model.safetensors weights.npz --compress
           amalgam convert model.safetensors model-q8.gguf --quant q8_0
-          amalgam convert model-q8.gguf hf/
+          amalgam convert model.gguf hf/
         """
 
     let input: String

@@ -13,7 +13,7 @@ struct InspectCommand: Command {
 
         examples:
           amalgam inspect model.safetensors
-          amalgam inspect model-q8.gguf --json
+          amalgam inspect model.gguf --json
           amalgam inspect model.safetensors --verify
         """
 

@@ -38,7 +38,7 @@ struct RunCommand: Command {
         recipe.tune?.progress = TerminalProgress()
         recipe.tune?.warn = recipe.merge.warn
         if dryRun {
-            try MergeCommand.execute(recipe.merge, dryRun: true)
+            Terminal.out(MergeCommand.describe(try Amalgam.dryRun(recipe), options: recipe.merge))
             if let tune = recipe.tune {
                 Terminal.out(
                     "then tune \(tune.model) on \(tune.data) (\(tune.setup.mode.rawValue), \(tune.setup.training.epochs) epochs) into \(tune.outputs.map(\.path).joined(separator: ", "))"
