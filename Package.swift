@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
         .library(name: "MergeKernel", targets: ["MergeKernel"]),
         .library(name: "Tuning", targets: ["Tuning"]),
+        .library(name: "Zoo", targets: ["Zoo"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     targets: cLibraries + [
@@ -54,8 +55,13 @@ let package = Package(
                 "AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat",
                 "ONNXFormat",
             ]),
+        // The model zoo (real data, sources trained here) and the multi-source transfer benchmark.
+        .target(
+            name: "Zoo",
+            dependencies: ["Amalgam", "AmalgamCore", "Tuning", "MergeKernel", "LinearAlgebra", "ONNXFormat", "CZlib"]),
         // The command-line tool: argument parsing and printing over the library.
-        .executableTarget(name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "CMalloc"]),
+        .executableTarget(
+            name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "Zoo", "CMalloc"]),
 
         // Regenerates the protobuf-c bindings of formats/onnx from its onnx.proto.
         .plugin(
@@ -90,6 +96,7 @@ let package = Package(
         .testTarget(name: "GGUFFormatTests", dependencies: ["GGUFFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
+        .testTarget(name: "ZooTests", dependencies: ["Zoo", "Amalgam", "AmalgamCore", "Tuning"]),
         .testTarget(
             name: "CLibrariesTests",
             dependencies: ["COpenBLAS", "CProtobufC", "CZlib", "CMalloc"]

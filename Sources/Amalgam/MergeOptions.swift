@@ -12,6 +12,8 @@ public struct MergeOptions: Sendable {
     /// JSON report path.
     public var report: String?
     public var skip: [NamePattern] = []
+    /// Tensors left out of the merged model (the sources' task heads).
+    public var leaveOut: [NamePattern] = []
     public var allowMissing = false
     public var seed: UInt64 = 0
     public var parallelism = Parallelism.current
@@ -29,7 +31,8 @@ public struct MergeOptions: Sendable {
 
     /// The settings of a merge besides its method options and outputs.
     public static let settings: [Setting] = [
-        .base, .source, .method, .factors, .report, .seed, .threads, .skip, .allowMissing, .keepConstants, .force,
+        .base, .source, .method, .factors, .report, .seed, .threads, .skip, .leaveOut, .allowMissing, .keepConstants,
+        .force,
     ]
 
     /// Reads a merge from `values` (the command line, or a recipe's top level), its method's
@@ -56,6 +59,7 @@ public struct MergeOptions: Sendable {
                 "\(values.label(.skip)) applies to the SVD methods (\(MergeMethods.svdMethods.sorted().joined(separator: ", "))); \(method.name) merges every tensor the same way"
             )
         }
+        leaveOut = values.texts(.leaveOut).map(NamePattern.init)
         allowMissing = values.flag(.allowMissing)
         seed = values.seed(.seed) ?? 0
         parallelism = Parallelism(threads: values.integer(.threads) ?? Parallelism.current.threads)

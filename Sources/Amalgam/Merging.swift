@@ -4,13 +4,15 @@ import SafetensorsFormat
 extension Amalgam {
     /// Reads the base and sources (headers only) and plans the merge.
     public static func planMerge(
-        _ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats
+        _ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats, wantsFactors: Bool = false
     ) throws -> (MergeRequest, MergePlan) {
         func load(_ path: String) throws -> ModelGraph { try registry.read(path, options: options.read).graph }
-        let request = MergeRequest(
+        var request = MergeRequest(
             base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
             sourceLabels: options.sources, method: options.method, skip: options.skip,
             allowMissing: options.allowMissing, seed: options.seed, parallelism: options.parallelism)
+        request.leaveOut = options.leaveOut
+        request.wantsFactors = wantsFactors
         return (request, try MergePlan.make(request))
     }
 
@@ -99,7 +101,8 @@ extension Amalgam {
         _ options: MergeOptions, into outputs: OutputSet, keepingGraph: Bool, registry: FormatRegistry
     ) throws -> MergeStage {
         try precheck(options, outputs: outputs, registry: registry)
-        let (request, plan) = try planMerge(options, registry: registry)
+        let (request, plan) = try planMerge(
+            options, registry: registry, wantsFactors: options.factors != nil || keepingGraph)
         for note in plan.notes { options.warn(note) }
         let run = MergeRun(request, plan: plan, progress: options.progress)
         defer { run.cancel() }

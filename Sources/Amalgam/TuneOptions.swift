@@ -37,11 +37,13 @@ public struct TuneOptions: Sendable {
 
     /// The training settings of `tune` and `train` (with their model's and outputs').
     public static let trainingSettings: [Setting] = [
-        .data, .eval, .epochs, .learningRate, .batch, .seed, .weightDecay, .clip, .earlyStopping, .log, .threads,
+        .data, .eval, .epochs, .learningRate, .headLearningRate, .batch, .seed, .weightDecay, .clip, .earlyStopping,
+        .log, .threads,
         .force,
     ]
     /// Stage 2's own settings.
     public static let stageTwoSettings: [Setting] = [
+        .subspace,
         .tuneBase, .tuneFactors, .merged, .tuneMode, .svFraction, .svCount, .svInit,
     ]
     /// How the classifier is built (`tune`, `train`, `eval`, `forward`).
@@ -62,15 +64,27 @@ public struct TuneOptions: Sendable {
             throw AmalgamError(
                 .usage, "\(values.label(modeSetting)) must be \(modeSetting.requirement), not '\(modeName)'")
         }
+        let subspace = values.text(.subspace).flatMap(StageTwoSubspace.init(rawValue:)) ?? .merge
         let trained: String
-        if let model { trained = model } else { trained = try values.required(.merged) }
+        if let model {
+            trained = model
+        } else if subspace != .merge, !values.has(.merged), let base = values.text(.tuneBase) {
+            trained = base  // the base's own (or random) directions: the base is what trains
+        } else {
+            trained = try values.required(.merged)
+        }
         let data = try values.required(.data)
         var setup = try TuningSetup(values, mode: mode)
         setup.training = try TrainingOptions(values, mode: mode)
         self.init(model: trained, data: data, setup: setup, outputs: outputs)
-        if readsStageTwoInputs, mode == .singularValues {
+        if readsStageTwoInputs, mode == .singularValues, setup.subspace == .merge {
             base = try values.required(.tuneBase, why: "singular-value tuning needs W0")
             factors = try values.required(.tuneFactors, why: "from amalgam merge --factors")
+        } else if setup.subspace != .merge {
+            try values.refuse(
+                .tuneFactors,
+                because:
+                    "does not go with --subspace \(setup.subspace.rawValue): the directions are made from the model")
         }
         classes = values.integer(.labels)
         eval = values.text(.eval)

@@ -18,6 +18,7 @@ extension TuningSetup {
         if let fraction = values.real(.svFraction) { singularValueCount = .fraction(fraction) }
         if let count = values.integer(.svCount) { singularValueCount = .count(count) }
         if let start = values.text(.svInit).flatMap(SingularValueStart.init(rawValue:)) { singularValueStart = start }
+        if let from = values.text(.subspace).flatMap(StageTwoSubspace.init(rawValue:)) { subspace = from }
     }
 }
 
@@ -27,6 +28,7 @@ extension TrainingOptions {
         self = TuningSetup(mode: mode).training
         epochs = values.integer(.epochs) ?? epochs
         learningRate = values.real(.learningRate) ?? learningRate
+        headLearningRate = values.real(.headLearningRate) ?? headLearningRate
         batchSize = values.integer(.batch) ?? batchSize
         seed = values.seed(.seed) ?? seed
         weightDecay = values.real(.weightDecay) ?? weightDecay
@@ -67,7 +69,13 @@ extension Amalgam {
         let needed = data.map(\.0.classCount).max() ?? 0
         let classes =
             classes ?? TunableModel.headClassCount(in: graph).flatMap { $0 >= needed ? $0 : nil } ?? max(needed, 2)
-        let baseGraph = try base.map { try registry.read($0).graph }
+        var baseGraph = try base.map { try registry.read($0).graph }
+        var factors = factors
+        if setup.mode == .singularValues, setup.subspace != .merge {
+            // The model's own directions (or random ones) around its own weights.
+            baseGraph = graph
+            factors = try setup.subspace.factors(for: graph, count: setup.singularValueCount, seed: setup.training.seed)
+        }
         let tunable = try AmalgamError.withContext(file: label) {
             try TunableModel(graph: graph, base: baseGraph, factors: factors, setup: setup, classes: classes)
         }
@@ -150,6 +158,7 @@ extension Amalgam {
         func number(_ value: Double?) -> JSONValue { value.map { $0.isFinite ? .number("\($0)") : .null } ?? .null }
         var settings: [(String, JSONValue)] = [
             ("epochs", .integer(setup.training.epochs)), ("learning_rate", number(setup.training.learningRate)),
+            ("head_learning_rate", number(setup.training.headLearningRate ?? setup.training.learningRate)),
             ("batch", .integer(setup.training.batchSize)), ("seed", .integer(Int(setup.training.seed))),
             ("weight_decay", number(setup.training.weightDecay)), ("clip_norm", number(setup.training.clipNorm)),
             ("schedule", .string("cosine, no warm-up")),
@@ -160,6 +169,7 @@ extension Amalgam {
             case .count(let n): settings.append(("sv_count", .integer(n)))
             }
             settings.append(("sv_init", .string(setup.singularValueStart.rawValue)))
+            settings.append(("subspace", .string(setup.subspace.rawValue)))
         }
         return .object([
             ("schema", .string("amalgam.tune-log/1")),

@@ -54,7 +54,21 @@ public struct MergePlan: Sendable {
             }
         }
         var entries: [Entry] = []
+        var leftOut: [String] = []
+        var differingHeads: [String] = []
         for tensor in request.base.tensors {
+            if request.leaveOut.contains(where: { $0.matches(tensor.name) }) {
+                leftOut.append(tensor.name)
+                continue
+            }
+            // Classification heads of other tasks have other label counts: what the sources
+            // share is merged, the heads are left out.
+            if LayerPosition.isClassificationHead(tensor.name),
+                request.sources.contains(where: { $0[tensor.name].map { $0.shape != tensor.shape } ?? false })
+            {
+                differingHeads.append(tensor.name)
+                continue
+            }
             var present: [Tensor?] = []
             for (index, source) in request.sources.enumerated() {
                 guard let match = source[tensor.name] else {
@@ -108,6 +122,17 @@ public struct MergePlan: Sendable {
                 Entry(
                     name: tensor.name, shape: tensor.shape, kind: kind, base: tensor, sources: present,
                     outputDType: outputDType))
+        }
+        if !leftOut.isEmpty {
+            notes.append("left out of the merged model (--leave-out): \(leftOut.joined(separator: ", "))")
+        }
+        if !differingHeads.isEmpty {
+            notes.append(
+                "classification heads of other label counts are left out of the merged model: \(differingHeads.joined(separator: ", "))"
+            )
+        }
+        for pattern in request.leaveOut where !request.base.tensors.contains(where: { pattern.matches($0.name) }) {
+            notes.append("the leave-out pattern '\(pattern)' matches no tensor of the base")
         }
         for pattern in request.skip where !request.base.tensors.contains(where: { pattern.matches($0.name) }) {
             notes.append("the skip pattern '\(pattern)' matches no tensor of the base")

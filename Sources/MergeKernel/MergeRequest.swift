@@ -16,6 +16,11 @@ public struct MergeRequest: Sendable {
     public var seed: UInt64
     /// Threads in all: tensors merged at once times BLAS threads each.
     public var parallelism: Parallelism
+    /// Name patterns of tensors left out of the merged model (heads of the sources' tasks).
+    public var leaveOut: [NamePattern] = []
+    /// Low-rank factors for every merged matrix, also for methods that do not make them
+    /// (the SVD of the merged update), for Stage 2.
+    public var wantsFactors = false
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,

@@ -170,7 +170,7 @@ public final class MergeRun: @unchecked Sendable {
                 deltas.append(values)
                 indices.append(position)
             }
-            let result: TensorMergeResult
+            var result: TensorMergeResult
             if deltas.isEmpty {
                 result = TensorMergeResult(merged: base)
             } else {
@@ -182,6 +182,9 @@ public final class MergeRun: @unchecked Sendable {
             guard result.merged.count == base.count else {
                 throw AmalgamError(
                     .internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
+            }
+            if request.wantsFactors, entry.kind == .matrix, result.factors == nil {
+                result.factors = try Self.factors(ofUpdate: result.merged, base: base, shape: entry.shape)
             }
             var updateSquared = 0.0
             for i in base.indices {
@@ -208,6 +211,26 @@ public final class MergeRun: @unchecked Sendable {
             }
             return output.region
         }
+    }
+
+    /// The thin SVD of a merged matrix's update `merged - base`, without its zero singular
+    /// values: factors for methods that do not make their own.
+    static func factors(ofUpdate merged: [Float], base: [Float], shape: Shape) throws -> LowRankFactors {
+        let (m, n) = (shape.dimensions[0], shape.dimensions[1])
+        let update = Matrix(rows: m, columns: n, elements: zip(merged, base).map { $0 - $1 })
+        let svd = try SingularValueDecomposition(update)
+        let largest = svd.singularValues.first ?? 0
+        // Values below the f32 rounding of the largest carry nothing.
+        let rank = svd.singularValues.prefix { $0 > largest * Float(max(m, n)) * Float.ulpOfOne }.count
+        var v = Matrix(zeros: n, rank)
+        for i in 0..<rank {
+            for j in 0..<n { v.elements[j * rank + i] = svd.vt.elements[i * n + j] }
+        }
+        var u = Matrix(zeros: m, rank)
+        for row in 0..<m {
+            for i in 0..<rank { u.elements[row * rank + i] = svd.u.elements[row * svd.u.columns + i] }
+        }
+        return LowRankFactors(u: u, s: Array(svd.singularValues.prefix(rank)), v: v)
     }
 
     /// Mapped input pages are not needed once decoded: keep them out of the resident set so

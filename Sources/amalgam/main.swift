@@ -11,7 +11,8 @@ import LinearAlgebra
 enum CLI {
     nonisolated(unsafe) static let commands: [any Command.Type] = [
         FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, TuneCommand.self,
-        TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, DemoCommand.self,
+        TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, TokenizeCommand.self,
+        ZooCommand.self, BenchCommand.self, DemoCommand.self,
     ]
 
     static var overview: String {
@@ -98,7 +99,7 @@ OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 // page fault and a cleared page each, so those commands keep buffers up to 256 MiB on the
 // heap. The user's setting wins.
 if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
-    let training: Set<String> = ["tune", "train", "eval", "forward"]
+    let training: Set<String> = ["tune", "train", "eval", "forward", "zoo", "bench", "demo"]
     _ = mallopt(M_MMAP_THRESHOLD, training.contains(CommandLine.arguments.dropFirst().first ?? "") ? 1 << 28 : 1 << 20)
 }
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

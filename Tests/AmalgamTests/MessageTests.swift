@@ -181,7 +181,10 @@ struct MessageTests {
 
     @Test(
         "every example of every --help runs, in a folder holding the files it names",
-        arguments: ["formats", "inspect", "convert", "merge", "tune", "train", "eval", "forward", "run"])
+        arguments: [
+            "formats", "inspect", "convert", "merge", "tune", "train", "eval", "forward", "run", "tokenize", "zoo",
+            "bench",
+        ])
     func helpExamplesRun(command: String) throws {
         let examples = try Self.examples(of: command)
         #expect(!examples.isEmpty)

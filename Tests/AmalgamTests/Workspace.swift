@@ -6,7 +6,8 @@ import Foundation
 /// model (`model.safetensors` with its config.json, `model.gguf` in Q8_0), a base and two
 /// fine-tunes of it (`base.safetensors`, `a.safetensors`, `b.npz`), a classifier with two
 /// fine-tunes, their AXIS merge and factors (`classifier-*.safetensors`), its data
-/// (`train.npz`, `test.npz`) and a recipe (`recipe.json`). Built once; `copy()` gives each
+/// (`train.npz`, `test.npz`), a recipe (`recipe.json`), a vocabulary and texts to tokenise
+/// (`vocab.txt`, `texts.txt`) and the digits CSV. Built once; `copy()` gives each
 /// test a fresh folder.
 struct Workspace {
     let folder: String
@@ -43,7 +44,20 @@ struct Workspace {
          "outputs": [{"path": "merged.safetensors"}, {"path": "merged-f16/", "dtype": "f16"}],
          "factors": "factors.safetensors", "report": "report.json"}
         """.write(toFile: folder + "/recipe.json", atomically: true, encoding: .utf8)
+        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\ncat\nsat\non\nmat\n##s\n.\n".write(
+            toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
+        try "0\tThe cats sat on the mat.\n1\tthe cat\n".write(
+            toFile: folder + "/texts.txt", atomically: true, encoding: .utf8)
+        // The vision zoo's digits, which make test extracts from scikit-learn's wheel.
+        if FileManager.default.fileExists(atPath: Self.digits) {
+            try FileManager.default.createDirectory(
+                atPath: folder + "/.build/data", withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: Self.digits, toPath: folder + "/" + Self.digits)
+        }
     }
+
+    /// The digits CSV, relative to the package (and to a workspace).
+    static let digits = ".build/data/digits.csv.gz"
 
     /// A fresh copy of the workspace.
     func copy() throws -> String {

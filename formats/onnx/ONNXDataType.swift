@@ -71,6 +71,20 @@ enum ONNXDataType {
         }
     }
 
+    /// The lowest IR version that supports default-domain `opset` (onnx's version table).
+    static func minimumIRVersion(forOpset opset: Int) -> Int64 {
+        switch opset {
+        case ...8: 3
+        case 9: 4
+        case 10: 5
+        case 11: 6
+        case 12...14: 7
+        case 15...18: 8
+        case 19...20: 9
+        default: 10
+        }
+    }
+
     /// The newest default-domain opset an IR version supports (onnx's version table).
     static func opset(forIRVersion version: Int64) -> Int64 {
         switch version {

@@ -56,10 +56,13 @@ struct ONNXWriter {
             irVersion = max(irVersion, ONNXDataType.minimumIRVersion(for: dtype))
             planned.append((tensor, dtype, try tensor.byteCount))
         }
+        let computation = options.computation
+        try computation?.check(against: graph)
+        if let computation { irVersion = max(irVersion, ONNXDataType.minimumIRVersion(forOpset: computation.opset)) }
         let metadata = graph.metadata
         let graphName = metadata["onnx.graph_name"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? "amalgam"
-        return { [planned, irVersion] placement in
-            var graphParts: [ProtoPart] = [.stringField(2, graphName)]
+        return { [planned, irVersion, computation] placement in
+            var graphParts: [ProtoPart] = (computation?.nodeParts ?? []) + [.stringField(2, graphName)]
             for (tensor, dtype, count) in planned {
                 var fields = tensor.shape.dimensions.map { ProtoPart.varintField(1, UInt64($0)) }
                 fields.append(.varintField(2, UInt64(ONNXDataType.code(for: dtype))))
@@ -71,6 +74,7 @@ struct ONNXWriter {
                     })
                 graphParts.append(.message(field: 5, fields))
             }
+            graphParts += computation?.valueParts ?? []
             var model: [ProtoPart] = [
                 .varintField(1, UInt64(irVersion)), .stringField(2, "amalgam"),
                 .stringField(3, ONNXPlugin.producerVersion),
@@ -83,7 +87,8 @@ struct ONNXWriter {
             }
             if let doc = metadata["onnx.doc_string"]?.stringValue, !doc.isEmpty { model.append(.stringField(6, doc)) }
             model.append(.message(field: 7, graphParts))
-            model.append(.message(field: 8, [.varintField(2, UInt64(ONNXDataType.opset(forIRVersion: irVersion)))]))
+            let opset = computation?.opset ?? Int(ONNXDataType.opset(forIRVersion: irVersion))
+            model.append(.message(field: 8, [.varintField(2, UInt64(opset))]))
             for entry in metadata where !entry.key.hasPrefix("onnx.") {
                 model.append(
                     .message(field: 14, [.stringField(1, entry.key), .stringField(2, entry.value.description)]))

@@ -8,6 +8,8 @@ public struct ONNXWriterOptions: WriterOptions {
     public var externalData = false
     /// Models larger than this get external data (protobuf's 2 GiB limit; tests lower it).
     public var inlineLimit = Int(Int32.max)
+    /// Nodes for a weights-only output, so it runs (library use; not a command-line setting).
+    public var computation: ONNXComputation?
 
     public init() {}
 

@@ -67,7 +67,9 @@ extension Setting {
         help: "The merge method: \(MergeMethods.names.joined(separator: ", ")).")
     public static let factors = Setting(
         "factors", .text, placeholder: "FILE",
-        help: "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune).")
+        help:
+            "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune); for methods without their own, the SVD of the merged update."
+    )
     public static let report = Setting("report", .text, placeholder: "FILE", help: "Write a per-tensor JSON report.")
     public static let seed = Setting(
         "seed", .seed, default: "0", help: "Seed of randomized SVDs and DARE, or of shuffles and new heads in training."
@@ -76,6 +78,11 @@ extension Setting {
         "skip", .text, placeholder: "PATTERN", repeatable: true,
         help:
             "axis, tsv: average tensors matching PATTERN (* and ?) instead of SVD-merging them. Embeddings and vocabulary heads are always averaged."
+    )
+    public static let leaveOut = Setting(
+        "leave-out", .text, placeholder: "PATTERN", repeatable: true,
+        help:
+            "Leave tensors matching PATTERN (* and ?) out of the merged model, as the sources' task heads; repeatable. Heads of differing label counts are left out anyway."
     )
     public static let allowMissing = Setting(
         "allow-missing", .flag, help: "Leave a source out of tensors it lacks instead of failing.")
@@ -130,6 +137,11 @@ extension Setting {
     public static let svInit = Setting(
         "sv-init", .choice(["zero", "merged"]), placeholder: "START", default: "zero",
         help: "zero (the authors' reference: W = W0 + frozen rest) or merged (start from the merge's values).")
+    public static let subspace = Setting(
+        "subspace", .choice(StageTwoSubspace.allCases.map(\.rawValue)), placeholder: "FROM", default: "merge",
+        help:
+            "Stage 2's directions: merge (the merge's factors), base (the model's own top singular directions: Base+S2) or random (seeded orthonormal: Random+S2); with base or random, --base alone names the model."
+    )
     public static let epochs = Setting(
         "epochs", .integer(0...Int.max), default: "\(TrainingOptions().epochs)", help: "Passes over the data.")
     public static let learningRate = Setting(
@@ -137,6 +149,10 @@ extension Setting {
         default:
             "\(TuningSetup(mode: .singularValues).training.learningRate) for sv, \(TuningSetup(mode: .full).training.learningRate) otherwise",
         help: "AdamW learning rate.")
+    public static let headLearningRate = Setting(
+        "head-lr", .real(.closed(0...10)),
+        default: "\(TuningSetup.stageTwoHeadLearningRate) for sv, --lr otherwise",
+        help: "AdamW learning rate of the classification head.")
     public static let batch = Setting(
         "batch", .integer(1...Int.max), default: "\(TrainingOptions().batchSize)", help: "Examples per step.")
     public static let weightDecay = Setting(
@@ -174,6 +190,11 @@ extension Setting {
 
     public static let verify = Setting(
         "verify", .flag, help: "Also read every tensor completely (checksums, decompression) and count NaN/Inf values.")
+    public static let tokenizer = Setting(
+        "tokenizer", .text, placeholder: "FILE", help: "tokenizer.json (WordPiece, BERT normaliser) or vocab.txt.")
+    public static let maximumLength = Setting(
+        "max-length", .integer(3...100_000), placeholder: "N", default: "128",
+        help: "Tokens per sequence at most, [CLS] and [SEP] included (longer texts are cut).")
     public static let demoFolder = Setting(
         "output", .text, placeholder: "DIR", default: ".build/demo",
         help: "Folder for the demo's files (the demo's own files in it are replaced; others are left alone).")

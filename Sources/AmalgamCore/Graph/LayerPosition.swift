@@ -20,6 +20,20 @@ public struct LayerPosition: Sendable, Hashable {
         role = LayerPosition.role(of: parts.map { $0.lowercased() })
     }
 
+    /// True for a task's classification head (`classifier.weight`, `score.bias`,
+    /// `head.weight`): its rows are the task's labels, so tasks' heads are not merged.
+    public static func isClassificationHead(_ name: String) -> Bool {
+        let first = name.split(separator: ".").first.map(String.init) ?? name
+        return ["classifier", "score", "head"].contains(first)
+    }
+
+    /// True for the matrices SVD-based merges (and Stage 2) work on: 2-D, floating point
+    /// (or quantised), neither a vocabulary, position or output table nor a task's head.
+    public static func isMergedMatrix(_ tensor: Tensor) -> Bool {
+        guard tensor.shape.rank == 2, tensor.encoding.dtype?.isFloatingPoint ?? true else { return false }
+        return !LayerPosition(name: tensor.name).role.isVocabularyOrPosition && !isClassificationHead(tensor.name)
+    }
+
     private static func role(of parts: [String]) -> TensorRole {
         let has = { (word: String) in parts.contains(word) }
         let joined = parts.joined(separator: ".")

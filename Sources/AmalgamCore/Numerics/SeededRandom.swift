@@ -5,6 +5,15 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    /// A generator of its own for `name` (a tensor, a task) under `seed`, so streams do not
+    /// depend on the order things are visited in.
+    public init(seed: UInt64, stream name: String) { state = seed ^ Self.fingerprint(name) }
+
+    /// FNV-1a of a name's UTF-8 bytes: stable across runs and platforms.
+    public static func fingerprint(_ name: String) -> UInt64 {
+        name.utf8.reduce(0xCBF2_9CE4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+    }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
@@ -16,6 +25,20 @@ public struct SeededRandom: RandomNumberGenerator, Sendable {
     /// A uniform float in [-1, 1) built from 24 random bits (exact, no rounding bias).
     public mutating func nextSignedUnitFloat() -> Float {
         Float(Int32(truncatingIfNeeded: next() >> 40) - (1 << 23)) / Float(1 << 23)
+    }
+
+    /// Uniform in [0, 1), from 53 random bits.
+    public mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+
+    /// A seeded Fisher-Yates shuffle of `0..<count` (an epoch's order, a data split).
+    public mutating func permutation(_ count: Int) -> [Int] {
+        var order = Array(0..<count)
+        guard count > 1 else { return order }
+        for i in stride(from: count - 1, to: 0, by: -1) {
+            let j = Int(next() % UInt64(i + 1))
+            order.swapAt(i, j)
+        }
+        return order
     }
 
     /// A standard normal sample (Box-Muller, f64 internally).

@@ -63,6 +63,13 @@ extension Tensor {
         let region = values.withUnsafeBytes { ByteRegion(copying: $0) }
         self.init(name: name, shape: shape, encoding: .plain(.f32), storage: .region(region))
     }
+
+    /// A tensor owning a copy of `values` in dtype `.i64` (labels, token ids).
+    public init(name: String, shape: Shape, integers values: [Int64]) {
+        precondition(values.count == shape.elementCount, "\(values.count) values for shape \(shape)")
+        let region = values.map(\.littleEndian).withUnsafeBytes { ByteRegion(copying: $0) }
+        self.init(name: name, shape: shape, encoding: .plain(.i64), storage: .region(region))
+    }
 }
 
 extension ModelGraph {

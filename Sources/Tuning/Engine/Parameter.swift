@@ -11,6 +11,8 @@ public final class Parameter {
     public var trainable: Bool
     /// Created by the trainer (a new head) rather than read from the model.
     public let isNew: Bool
+    /// Part of the classification head: trained at the head's learning rate.
+    public var isHead = false
     var firstMoment: [Float] = []
     var secondMoment: [Float] = []
 

@@ -30,19 +30,3 @@ extension Network {
 
     var hasHiddenStates: Bool { false }
 }
-
-extension SeededRandom {
-    /// Uniform in [0, 1), from 53 random bits.
-    mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-
-    /// A seeded Fisher-Yates shuffle of `0..<count` (the epoch order).
-    mutating func permutation(_ count: Int) -> [Int] {
-        var order = Array(0..<count)
-        guard count > 1 else { return order }
-        for i in stride(from: count - 1, to: 0, by: -1) {
-            let j = Int(next() % UInt64(i + 1))
-            order.swapAt(i, j)
-        }
-        return order
-    }
-}

@@ -47,10 +47,13 @@ final class ParameterStore {
         case .head: trainable = head
         case .singularValues: trainable = false
         }
-        if head { headNames.insert(name) }
         let parameter = Parameter(
             name: name, shape: dims, value: Matrix(rows: rows, columns: values.count / max(rows, 1), elements: values),
             trainable: trainable)
+        if head {
+            headNames.insert(name)
+            parameter.isHead = true
+        }
         created[name] = parameter
         return parameter
     }
@@ -64,6 +67,7 @@ final class ParameterStore {
         let parameter = Parameter(
             name: name, shape: shape, value: Matrix(rows: rows, columns: total / rows, elements: values),
             trainable: true, isNew: true)
+        parameter.isHead = true
         headNames.insert(name)
         created[name] = parameter
         return parameter

@@ -19,10 +19,13 @@ struct AdamW {
         self.totalSteps = max(totalSteps, 1)
     }
 
-    /// The learning rate of step `index` (0-based).
-    func learningRate(at index: Int) -> Double {
-        options.learningRate * 0.5 * (1 + cos(Double.pi * Double(index) / Double(totalSteps)))
+    /// The cosine schedule's factor at step `index` (0-based): 1 at the start, 0 at the end.
+    func schedule(at index: Int) -> Double {
+        0.5 * (1 + cos(Double.pi * Double(index) / Double(totalSteps)))
     }
+
+    /// The learning rate of step `index` (0-based).
+    func learningRate(at index: Int) -> Double { options.learningRate * schedule(at: index) }
 
     /// Clips, then updates every trainable parameter; returns the rate used.
     @discardableResult
@@ -39,15 +42,18 @@ struct AdamW {
         let norm = squared.squareRoot()
         let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
         let rate = learningRate(at: step)
+        // The head's rate follows the same schedule from its own start.
+        let headRate = (options.headLearningRate ?? options.learningRate) * schedule(at: step)
         step += 1
         let correction1 = 1 - pow(beta1, Double(step))
         let correction2 = 1 - pow(beta2, Double(step))
-        let decay = Float(1 - rate * options.weightDecay)
-        let stepSize = Float(rate / correction1)
         let root2 = Float(correction2.squareRoot())
         let epsilon32 = Float(epsilon)
         let (b1, b2) = (Float(beta1), Float(beta2))
         for parameter in trainable {
+            let ownRate = parameter.isHead ? headRate : rate
+            let decay = Float(1 - ownRate * options.weightDecay)
+            let stepSize = Float(ownRate / correction1)
             if parameter.firstMoment.isEmpty {
                 parameter.firstMoment = [Float](repeating: 0, count: parameter.count)
                 parameter.secondMoment = [Float](repeating: 0, count: parameter.count)

@@ -10,6 +10,8 @@ import LinearAlgebra
 public struct TrainingOptions: Sendable {
     public var epochs: Int = 10
     public var learningRate: Double = 0.1
+    /// The classification head's learning rate; nil trains it at `learningRate`.
+    public var headLearningRate: Double?
     public var batchSize: Int = 128
     public var seed: UInt64 = 0
     /// AdamW's decoupled weight decay.

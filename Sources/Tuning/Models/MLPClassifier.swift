@@ -2,17 +2,34 @@ import AmalgamCore
 import LinearAlgebra
 
 /// A stack of linear layers with an activation between them (`layers.0.weight`,
-/// `layers.2.weight`, ...: any `PREFIX.N.weight` chain whose widths line up). The last
-/// layer gives the logits and is the head.
+/// `layers.2.weight`, ...: any `PREFIX.N.weight` chain whose widths line up) and a head. The
+/// head is `classifier` when the model has one after the chain; otherwise the chain's last
+/// layer when it narrows (fewer rows than columns: a layer down to labels) and its rows are
+/// the label count. A head for another label count is a new `classifier` after the whole
+/// chain (an activation between): the chain's layers stay (in Stage 2 they are the merged
+/// body) and only the head is new.
 final class MLPClassifier: NetworkArchitecture {
     static let name = "mlp"
 
     static func recognizes(_ graph: ModelGraph) -> Bool { layerPrefixes(in: graph) != nil }
 
+    /// The rows of `classifier` after the chain, else of the chain's last layer when it
+    /// narrows; nil for a body without a head (a merge of tasks with different heads).
     static func headClassCount(in graph: ModelGraph) -> Int? {
-        guard let last = layerPrefixes(in: graph)?.last, let weight = graph[last + ".weight"] else { return nil }
-        return weight.shape.dimensions[0]
+        guard let prefixes = layerPrefixes(in: graph), let last = graph[prefixes.last! + ".weight"] else { return nil }
+        if let head = graph[headName + ".weight"], head.shape.rank == 2,
+            head.shape.dimensions[1] == last.shape.dimensions[0]
+        {
+            return head.shape.dimensions[0]
+        }
+        return isHeadShaped(last.shape.dimensions) ? last.shape.dimensions[0] : nil
     }
+
+    /// A last layer that maps down to fewer outputs than it takes, as a head does.
+    static func isHeadShaped(_ dimensions: [Int]) -> Bool { dimensions[0] < dimensions[1] }
+
+    /// The head after the chain.
+    static let headName = "classifier"
 
     static func build(store: ParameterStore, setup: TuningSetup, classes: Int) throws -> MLPClassifier {
         try setup.refuse(["heads", "pooling"], architecture: name)
@@ -49,31 +66,33 @@ final class MLPClassifier: NetworkArchitecture {
         return layers.map(\.name)
     }
 
+    /// The body's layers, then the head.
     let layers: [Linear]
     let activations: [ActivationLayer]
     let activation: Activation
     let classes: Int
 
-    init(store: ParameterStore, prefixes: [String], activation: Activation, classes: Int?) throws {
-        var layers: [Linear] = []
-        for (position, prefix) in prefixes.enumerated() {
-            let isHead = position == prefixes.count - 1
-            var layer = try store.linear(prefix, head: isHead)
-            if isHead, let classes, classes != layer.outputs {
-                // A head for another label count: a fresh one, trained.
-                let inputs = layer.inputs
-                let bound = 1 / Float(inputs).squareRoot()
-                layer = Linear(
-                    weight: store.newParameter(prefix + ".weight", shape: [classes, inputs], bound: bound),
-                    bias: layer.bias.map { _ in store.newParameter(prefix + ".bias", shape: [classes], bound: bound) })
-            }
-            layers.append(layer)
+    init(store: ParameterStore, prefixes: [String], activation: Activation, classes: Int) throws {
+        var body = prefixes
+        let lastWidth = store.graph[prefixes.last! + ".weight"]!.shape.dimensions[0]
+        let head: Linear
+        if let existing = store.graph[Self.headName + ".weight"], existing.shape.rank == 2,
+            existing.shape.dimensions[1] == lastWidth
+        {
+            head = try makeHead(store: store, name: Self.headName, inputs: lastWidth, classes: classes)
+        } else if lastWidth == classes, Self.isHeadShaped(store.graph[prefixes.last! + ".weight"]!.shape.dimensions) {
+            // No head after the chain, and its last layer fits the labels: that layer is the head.
+            head = try store.linear(body.removeLast(), head: true)
+        } else {
+            head = try makeHead(store: store, name: Self.headName, inputs: lastWidth, classes: classes)
         }
+        var layers = try body.map { try store.linear($0) }
+        layers.append(head)
         layers[0].needsInputGradient = false
         self.layers = layers
         self.activation = activation
         self.activations = (0..<(layers.count - 1)).map { _ in ActivationLayer(activation) }
-        self.classes = layers.last!.outputs
+        self.classes = head.outputs
     }
 
     var inputWidth: Int { layers[0].inputs }
