@@ -3,7 +3,8 @@ import COpenBLAS
 
 /// Thin wrappers over OpenBLAS. Everything is row-major f32.
 public enum BLAS {
-    /// Sets how many threads OpenBLAS may use (the merge executor budgets cores).
+    /// Sets how many threads OpenBLAS itself may use: LAPACK's calls (SVD, QR) follow it;
+    /// `gemm` cuts its work into fixed pieces of one thread each whatever it is set to.
     public static func setThreadCount(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
@@ -34,17 +35,46 @@ public enum BLAS {
             for i in c.elements.indices { c.elements[i] *= beta }
             return
         }
+        // Fixed pieces of C, each one single-threaded sgemm, run on the process's threads: a
+        // multi-threaded sgemm sums in an order that depends on its thread count, and results
+        // must not. The cut depends on the shapes only.
+        let rowBlocks = (m + pieceRows - 1) / pieceRows
+        let columnBlocks = (n + pieceColumns - 1) / pieceColumns
+        let (lda, ldb, ldc) = (a.columns, b.columns, c.columns)
         a.elements.withUnsafeBufferPointer { pa in
             b.elements.withUnsafeBufferPointer { pb in
                 c.elements.withUnsafeMutableBufferPointer { pc in
-                    cblas_sgemm(
-                        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                        Int32(m), Int32(n), Int32(k), alpha, pa.baseAddress, Int32(a.columns),
-                        pb.baseAddress, Int32(b.columns), beta, pc.baseAddress, Int32(c.columns))
+                    nonisolated(unsafe) let (baseA, baseB, baseC) = (pa.baseAddress!, pb.baseAddress!, pc.baseAddress!)
+                    let work = { @Sendable (piece: Int) in
+                        let row = (piece / columnBlocks) * pieceRows
+                        let column = (piece % columnBlocks) * pieceColumns
+                        let rows = min(pieceRows, m - row)
+                        let columns = min(pieceColumns, n - column)
+                        // op(A)'s rows start `row` rows down A, or `row` columns into Aᵀ; op(B)'s
+                        // columns likewise.
+                        let pieceA = baseA + (transposeA ? row : row * lda)
+                        let pieceB = baseB + (transposeB ? column * ldb : column)
+                        cblas_sgemm(
+                            CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans,
+                            transposeB ? CblasTrans : CblasNoTrans, Int32(rows), Int32(columns), Int32(k), alpha,
+                            pieceA, Int32(lda), pieceB, Int32(ldb), beta, baseC + row * ldc + column, Int32(ldc))
+                    }
+                    let pieces = rowBlocks * columnBlocks
+                    if pieces == 1 || 2 * m * n * k < parallelFlops {
+                        for piece in 0..<pieces { work(piece) }
+                    } else {
+                        Parallelism.current.forEach(pieces, work)
+                    }
                 }
             }
         }
     }
+
+    /// The blocks of C that `gemm` computes one sgemm call each.
+    static let pieceRows = 64
+    static let pieceColumns = 128
+    /// Below this many flops the pieces run on the calling thread.
+    static let parallelFlops = 1 << 22
 
     /// `C = alpha * op(A) * op(B) + beta * C` on row-major blocks inside larger buffers:
     /// `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`, and each row starts `leading`

@@ -86,6 +86,50 @@ struct ThreadCountTests {
         #expect(tuned.allSatisfy { $0 == tuned[0] } && trained.allSatisfy { $0 == trained[0] })
     }
 
+    @Test(
+        "training with BLAS-sized matrices (an MLP 784-256-256, batch 64) with 1, 2, 3 and 8 threads: identical bytes",
+        arguments: ["full", "sv"])
+    func trainLarge(mode: String) throws {
+        let folder = try Workspace.shared.get().copy()
+        var random = SeededRandom(seed: 9)
+        func uniform(_ count: Int, _ scale: Float) -> [Float] {
+            (0..<count).map { _ in scale * random.nextSignedUnitFloat() }
+        }
+        let model = try ModelGraph(tensors: [
+            Tensor(name: "layers.0.weight", shape: [256, 784], floats: uniform(256 * 784, 0.035)),
+            Tensor(name: "layers.0.bias", shape: [256], floats: uniform(256, 0.07)),
+            Tensor(name: "layers.2.weight", shape: [256, 256], floats: uniform(256 * 256, 0.06)),
+            Tensor(name: "layers.2.bias", shape: [256], floats: uniform(256, 0.06)),
+        ])
+        let data = try ModelGraph(tensors: [
+            Tensor(name: "x", shape: [320, 784], floats: uniform(320 * 784, 1)),
+            Tensor(name: "y", shape: [320], integers: (0..<320).map { Int64($0 % 5) }),
+        ])
+        let writer = try Amalgam.builtInFormats.writer(named: "safetensors")
+        try writer.write(model, to: folder + "/wide.safetensors", settings: OutputSettings())
+        try Amalgam.builtInFormats.writer(named: "npz").write(
+            data, to: folder + "/wide.npz", settings: OutputSettings())
+        var outputs: [Data] = []
+        for threads in Self.counts {
+            var words = [
+                "train", "wide.safetensors", "--data", "wide.npz", "--epochs", "2", "--batch", "64", "--threads",
+                threads,
+                "--output", "wide-\(threads).safetensors",
+            ]
+            if mode == "sv" {
+                words = [
+                    "tune", "--subspace", "base", "--base", "wide.safetensors", "--data", "wide.npz", "--epochs", "2",
+                    "--batch", "64", "--sv-fraction", "0.2", "--threads", threads, "--output",
+                    "wide-\(threads).safetensors",
+                ]
+            }
+            let result = try CLI.run(arguments: words, in: folder)
+            #expect(result.status == 0, "\(result.stderr)")
+            outputs += try Self.bytes([folder + "/wide-\(threads).safetensors"])
+        }
+        #expect(outputs.allSatisfy { $0 == outputs[0] })
+    }
+
     @Test("quantised conversion with 1, 2, 3 and 8 threads: identical files", arguments: ["q8_0", "q4_k", "q6_k"])
     func quantise(type: String) throws {
         let folder = try Workspace.shared.get().copy()

@@ -18,7 +18,7 @@ final class Trainer {
     }
 
     func train(_ data: Dataset, eval: Dataset?, progress: any ProgressReporter) throws -> [EpochRecord] {
-        BLAS.setThreadCount(Parallelism.current.threads)
+        BLAS.setThreadCount(1)
         let batches = (data.count + options.batchSize - 1) / options.batchSize
         var optimizer = AdamW(options: options, totalSteps: batches * options.epochs)
         var random = SeededRandom(seed: options.seed)
@@ -83,7 +83,7 @@ final class Trainer {
     }
 
     static func evaluate(_ network: any Network, on data: Dataset, batchSize: Int) throws -> Evaluation {
-        BLAS.setThreadCount(Parallelism.current.threads)
+        BLAS.setThreadCount(1)
         var lossSum: Double = 0
         var correct = 0
         try data.inOrder(batchSize: batchSize) { inputs, labels in

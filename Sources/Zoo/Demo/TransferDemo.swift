@@ -28,12 +28,14 @@ public enum TransferDemo {
         public let rows: [Row]
         /// Accuracy of each export read back by Amalgam (path, accuracy).
         public let exports: [(path: String, accuracy: Double)]
+        /// The ONNX file whose graph the ONNX export takes.
+        public let template: String
         public let notes: [String]
         public let files: [String]
     }
 
-    /// The held-out task: its own fine-tune is stored as ONNX, whose graph the export reuses.
-    public static let defaultTarget = "fashion-rotated"
+    /// The held-out task.
+    public static let defaultTarget = "fashion"
 
     public static func run(
         zoo folder: String, output: String, target name: String = defaultTarget,
@@ -107,7 +109,14 @@ public enum TransferDemo {
         var rows: [Row] = []
         var start = DispatchTime.now().uptimeNanoseconds
         let axis = try merge(AXISMerge(fraction: settings.kFraction), name: "axis")
-        let template = zooPath(target.source)
+        // The ONNX export reuses the graph of a fine-tune stored as ONNX with the target's label count.
+        guard
+            let template = manifest.tasks.first(where: { $0.storage == "onnx" && $0.classes == target.classes })
+                .map({ zooPath($0.source) })
+        else {
+            throw AmalgamError(
+                .notFound, "holds no ONNX fine-tune with \(target.classes) classes for the graph", file: folder)
+        }
         let exports = [
             ModelOutput(path: out("tuned.safetensors")),
             ModelOutput(
@@ -183,7 +192,7 @@ public enum TransferDemo {
         }
         return Outcome(
             manifest: manifest, target: target, trainExamples: data.count, testExamples: testCount, sources: sources,
-            rows: rows, exports: exported, notes: notes.lines, files: files)
+            rows: rows, exports: exported, template: template, notes: notes.lines, files: files)
     }
 }
 

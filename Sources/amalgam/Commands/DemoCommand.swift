@@ -10,9 +10,10 @@ struct DemoCommand: Command {
     static let settings: [Setting] = [.demoFolder, .demoZoo, .transferSteps, .threads]
     static let discussion = """
         Builds (or reuses) the MLP zoo of Fashion-MNIST and digits tasks at demo size in .build/zoo, holds out
-        the fashion-rotated task, merges the other seven fine-tunes with AXIS, runs Stage 2 on 2,000 target
-        examples, runs Average + Stage 2, Base + Stage 2, a linear probe and full fine-tuning with the same data and
-        steps, and exports the tuned model to GGUF Q8_0 and ONNX.
+        the Fashion-MNIST task, merges the other seven fine-tunes with AXIS, runs Stage 2 on 2,000 target examples,
+        runs Average + Stage 2, Base + Stage 2, a linear probe and full fine-tuning with the same data and steps,
+        and exports the tuned model to GGUF Q8_0 and to ONNX (the graph of an ONNX fine-tune in the zoo with the
+        target's label count, with the new weights).
         """
 
     let folder: String
@@ -71,7 +72,9 @@ struct DemoCommand: Command {
                 "   \(row.method.padding(methodWidth))  \(InspectionReport.grouped(row.trainable).padding(20, left: true))  \(Self.percent(row.accuracy).padding(8, left: true))  \(ByteSize.formatFixed(row.seconds, digits: 1)) s"
             )
         }
-        Terminal.out("\n6. exports of the AXIS model, read back and evaluated:")
+        Terminal.out(
+            "\n6. exports of the AXIS model (the ONNX one in the graph of \(FileSystem.baseName(of: outcome.template))), read back and evaluated:"
+        )
         for (path, accuracy) in outcome.exports {
             Terminal.out("   \(path): \(Self.percent(accuracy))")
         }
