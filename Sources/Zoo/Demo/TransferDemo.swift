@@ -39,8 +39,7 @@ public enum TransferDemo {
 
     public static func run(
         zoo folder: String, output: String, target name: String = defaultTarget,
-        settings: TransferProtocol = TransferProtocol(), progress: any ProgressReporter = SilentProgress(),
-        info: @escaping @Sendable (String) -> Void = { _ in }
+        settings: TransferProtocol = TransferProtocol(), progress: any ProgressReporter = SilentProgress()
     ) throws -> Outcome {
         let manifest = try ZooManifest(folder: folder)
         guard let target = manifest.task(named: name) else {
@@ -61,7 +60,6 @@ public enum TransferDemo {
             data.graph, to: train, settings: OutputSettings(), overwrite: true)
         let testCount = try LabelledData(file: test, classes: target.classes).count
         let epochs = settings.epochs(examples: data.count)
-        let warn: @Sendable (String) -> Void = { info("   note: \($0)") }
 
         func tune(_ model: String, _ setup: TuningSetup, outputs: [ModelOutput], configure: (inout TuneOptions) -> Void)
             throws -> TuneOutcome
@@ -70,7 +68,7 @@ public enum TransferDemo {
             options.eval = test
             options.overwrite = true
             options.progress = progress
-            options.warn = warn
+            options.warn = { notes.add($0) }
             configure(&options)
             let outcome = try Amalgam.tune(options)
             files += outcome.files

@@ -50,7 +50,7 @@ enum VisionZoo {
         var zoo = PreparedZoo(
             base: base,
             pretraining:
-                "rotation prediction (0/90/180/270°) on \(budget.pretrainImages) Fashion-MNIST training images, \(budget.pretrainEpochs) epochs; held-out rotation accuracy \(ZooManifest.decimal(accuracy))",
+                "rotation prediction (0/90/180/270°) on \(budget.pretrainImages) Fashion-MNIST training images, \(budget.pretrainEpochs) epochs; held-out rotation accuracy \(percent(accuracy))",
             tasks: tasks, fineTune: fineTuneSetup(seed: options.seed &+ 1))
         zoo.heads = options.family == .vit ? VisionModels.vitHeads : nil
         zoo.ggufArchitecture = options.family.rawValue

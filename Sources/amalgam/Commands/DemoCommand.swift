@@ -43,7 +43,7 @@ struct DemoCommand: Command {
         }
         try FileSystem.createFolder(folder)
         let outcome = try TransferDemo.run(
-            zoo: zoo, output: folder, settings: settings, progress: TerminalProgress(), info: { Terminal.out($0) })
+            zoo: zoo, output: folder, settings: settings, progress: TerminalProgress())
         let manifest = outcome.manifest
         Terminal.out("   base: an MLP 784-256-256-256 pre-trained by \(manifest.pretraining)")
         Terminal.out("   fine-tunes, each with its own head (accuracy on its own test set):")
