@@ -66,8 +66,10 @@ format:
 test: deps pyref data lint
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	@# The interop tests train, quantise and merge real models: they run the release build.
+	$(SWIFT) build -c release --product amalgam
 	@# llama.cpp, built once per machine into ~/.cache/amalgam (minutes the first time), runs the GGUF exports.
-	AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) AMALGAM=$(CURDIR)/.build/debug/amalgam \
+	AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) AMALGAM=$(CURDIR)/.build/release/amalgam \
 	  $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
 
 demo: release pyref data

@@ -12,7 +12,7 @@ public struct GGUFPlugin: FormatReader, FormatWriter {
     public var fileExtensions: [String] { ["gguf"] }
 
     /// The values `--quant` accepts, lowercase (`q4_k`).
-    public static var quantizationChoices: [String] { GGUFWriter.quantChoices.map(\.name) }
+    public static var quantizationChoices: [String] { GGUFQuantization.names }
 
     public func sniff(_ prefix: [UInt8]) -> Bool { prefix.starts(with: GGUFFile.magic) }
 

@@ -50,24 +50,8 @@ struct GGUFWriter {
         var byteCount: Int
     }
 
-    /// `--quant` values and the `general.file_type` (llama_ftype) each implies.
-    static let quantChoices: [(name: String, type: GGMLType, fileType: UInt32)] = [
-        ("f32", .f32, 0), ("f16", .f16, 1), ("bf16", .bf16, 32), ("q8_0", .q8_0, 7), ("q4_0", .q4_0, 2),
-        ("q4_1", .q4_1, 3),
-        ("q5_0", .q5_0, 8), ("q5_1", .q5_1, 9), ("q4_k", .q4_K, 14), ("q5_k", .q5_K, 16), ("q6_k", .q6_K, 18),
-    ]
-
-    static func parseQuant(_ text: String?) throws(AmalgamError) -> (type: GGMLType, fileType: UInt32)? {
-        guard let text else { return nil }
-        guard let choice = quantChoices.first(where: { $0.name == text.lowercased() }) else {
-            throw AmalgamError(
-                .usage, "--quant \(text) is not one of \(quantChoices.map(\.name).joined(separator: ", "))")
-        }
-        return (choice.type, choice.fileType)
-    }
-
     mutating func plan(to path: String) throws -> GGUFWritePlan {
-        let quant = try Self.parseQuant(options.quant)
+        let quant = try GGUFQuantization(options.quant)
         let (architecture, stated) = resolvedArchitecture()
         let naming = GGUFNaming.forArchitecture(architecture)
         if naming == nil {
@@ -79,7 +63,7 @@ struct GGUFWriter {
         }
         let (heads, kvHeads) = headCounts(architecture: architecture)
 
-        var planned: [Planned] = []
+        var named: [(index: Int, name: String, transform: GGUFTensorTransform, shape: Shape)] = []
         var names = Set<String>()
         var leftOut: [String] = []
         for (index, tensor) in graph.tensors.enumerated() {
@@ -87,14 +71,32 @@ struct GGUFWriter {
                 leftOut.append(tensor.name)
                 continue
             }
-            let item = try AmalgamError.withContext(file: path, tensor: tensor.name) {
-                try plan(tensor, index: index, naming: naming, heads: heads, kvHeads: kvHeads, quant: quant?.type)
+            let (name, transform, shape) = try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                try ggufNameAndShape(tensor, naming: naming, heads: heads, kvHeads: kvHeads)
             }
-            guard names.insert(item.name).inserted else {
+            guard names.insert(name).inserted else {
                 throw AmalgamError(
-                    .invalidFormat, "two tensors map to the GGUF name '\(item.name)'", file: path, tensor: tensor.name)
+                    .invalidFormat, "two tensors map to the GGUF name '\(name)'", file: path, tensor: tensor.name)
             }
-            planned.append(item)
+            named.append((index, name, transform, shape))
+        }
+        // The types --quant asks for, tensor by tensor in file order (the mixtures count layers as they go).
+        let requested =
+            quant?.requestedTypes(
+                named.map { ($0.name, $0.shape.dimensions) },
+                layers: blockCount(architecture: architecture, names: names),
+                rules: naming != nil) ?? [GGMLType?](repeating: nil, count: named.count)
+        var planned: [Planned] = []
+        for (item, type) in zip(named, requested) {
+            let tensor = graph.tensors[item.index]
+            let target = try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                try targetType(tensor, shape: item.shape, requested: type, quantising: quant != nil)
+            }
+            let storedShape = item.shape.dimensions.isEmpty ? Shape([1]) : item.shape
+            planned.append(
+                Planned(
+                    index: item.index, tensor: tensor, name: item.name, shape: storedShape, type: target,
+                    transform: item.transform, byteCount: try target.encoding.byteCount(for: storedShape)))
         }
         if !leftOut.isEmpty {
             extraWarnings.append(
@@ -137,8 +139,9 @@ struct GGUFWriter {
     /// (tensors of two or more dimensions, floating-point: llama.cpp's file types are "mostly
     /// X, except 1-D tensors"; the first to reach the count in name order wins a tie), named
     /// as llama.cpp's loader guesses it. A GGUF source's own value stands when it names that type.
-    func fileType(of planned: [Planned], quant: (type: GGMLType, fileType: UInt32)?) -> UInt32 {
-        if let quant, planned.contains(where: { $0.type == quant.type }) { return quant.fileType }
+    func fileType(of planned: [Planned], quant: GGUFQuantization?) -> UInt32 {
+        if let quant, case .mixture = quant { return quant.fileType }
+        if let quant, planned.contains(where: { $0.type == quant.mainType }) { return quant.fileType }
         let weights = planned.filter { $0.shape.rank >= 2 && !$0.type.isInteger }
         var counts: [GGMLType: Int] = [:]
         var dominant = GGMLType.f32
@@ -186,9 +189,10 @@ struct GGUFWriter {
         return (heads, kvHeads)
     }
 
-    mutating func plan(
-        _ tensor: Tensor, index: Int, naming: GGUFNaming?, heads: Int?, kvHeads: Int?, quant: GGMLType?
-    ) throws -> Planned {
+    /// The tensor's GGUF name, the transform to its GGUF layout, and its shape there.
+    func ggufNameAndShape(_ tensor: Tensor, naming: GGUFNaming?, heads: Int?, kvHeads: Int?) throws
+        -> (String, GGUFTensorTransform, Shape)
+    {
         var name = tensor.name
         var transform = GGUFTensorTransform.none
         if let naming, let mapped = naming.ggufName(forHuggingFace: tensor.name) {
@@ -209,28 +213,45 @@ struct GGUFWriter {
         if case .rotaryPermutation(let count) = transform {
             _ = try TensorTransforms.rotarySourceRows(rows: shape.dimensions.first ?? 1, heads: count, toGGUF: true)
         }
-        let type = try targetType(tensor, shape: shape, quant: quant)
-        let storedShape = shape.dimensions.isEmpty ? Shape([1]) : shape
-        return Planned(
-            index: index, tensor: tensor, name: name, shape: storedShape, type: type, transform: transform,
-            byteCount: try type.encoding.byteCount(for: storedShape))
+        return (name, transform, shape)
     }
 
-    mutating func targetType(_ tensor: Tensor, shape: Shape, quant: GGMLType?) throws -> GGMLType {
+    /// The block count the mixtures' layer rules use: `{arch}.block_count`, else config.json's
+    /// `num_hidden_layers`, else the number of `blk.N.` prefixes.
+    func blockCount(architecture: String, names: Set<String>) -> Int {
+        if let count = graph.metadata["\(architecture).block_count"]?.intValue
+            ?? graph.architecture.parameters["num_hidden_layers"]?.intValue
+        {
+            return count
+        }
+        let blocks = Set(
+            names.compactMap { name -> Int? in
+                guard name.hasPrefix("blk.") else { return nil }
+                return Int(name.dropFirst(4).prefix { $0 != "." })
+            })
+        return (blocks.max() ?? -1) + 1
+    }
+
+    /// The tensor's GGUF type: `requested` (from `--quant`, nil when it is not quantised)
+    /// for floating-point tensors, with a note when its rows needed the fallback; vectors F32
+    /// when quantising; otherwise the tensor's own type (integers widened where GGUF lacks one).
+    mutating func targetType(_ tensor: Tensor, shape: Shape, requested: GGMLType?, quantising: Bool) throws -> GGMLType
+    {
         let source = GGMLType(tensor.encoding)
         let isFloat: Bool = {
             if case .plain(let dtype) = tensor.encoding { return dtype.isFloatingPoint }
             return true
         }()
-        if let quant, isFloat {
-            guard shape.dimensions.count >= 2 else { return .f32 }
+        if quantising, isFloat, shape.dimensions.count < 2 { return .f32 }
+        if let quant = requested, isFloat {
             if source == quant { return quant }
             let row = shape.dimensions.last ?? 1
-            if row % quant.blockLayout.elements != 0 {
+            if let intended = options.quant.flatMap({ try? GGUFQuantization($0) })?.mainType, quant != intended,
+                row % intended.blockLayout.elements != 0, quant == GGUFQuantization.fallback(intended, rowLength: row)
+            {
                 note(
-                    "row length \(row) is not a multiple of the \(quant.name) block size \(quant.blockLayout.elements); stored as F16",
+                    "row length \(row) is not a multiple of the \(intended.name) block size \(intended.blockLayout.elements); stored as \(quant.name) (llama.cpp's fallback)",
                     tensor.name)
-                return .f16
             }
             if case .quantized(let encoding) = tensor.encoding, quant.plainDType == nil {
                 note(
@@ -315,7 +336,7 @@ struct GGUFWriter {
     ]
 
     mutating func outputMetadata(
-        architecture: String, quant: (type: GGMLType, fileType: UInt32)?, anyQuantized: Bool, fileType: UInt32
+        architecture: String, quant: GGUFQuantization?, anyQuantized: Bool, fileType: UInt32
     ) throws -> Metadata {
         var metadata = Metadata()
         metadata["general.architecture"] = .string(architecture)

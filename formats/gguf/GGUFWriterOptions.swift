@@ -20,10 +20,10 @@ public struct GGUFWriterOptions: WriterOptions {
 
     public init(_ settings: OutputSettings) throws(AmalgamError) {
         if let quant = settings.quant {
-            guard GGUFWriter.quantChoices.contains(where: { $0.name == quant.lowercased() }) else {
+            guard GGUFQuantization.names.contains(quant.lowercased()) else {
                 throw AmalgamError(
                     .usage,
-                    "\(settings.label(.quant)) must be one of \(GGUFWriter.quantChoices.map(\.name).joined(separator: ", ")), not '\(quant)'"
+                    "\(settings.label(.quant)) must be one of \(GGUFQuantization.names.joined(separator: ", ")), not '\(quant)'"
                 )
             }
         }

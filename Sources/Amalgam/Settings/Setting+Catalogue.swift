@@ -43,7 +43,7 @@ extension Setting {
     public static let quant = Setting(
         "quant", .choice(Amalgam.quantizationChoices), placeholder: "TYPE",
         help:
-            "GGUF output: quantise tensors of two or more dimensions to this type (\(Amalgam.quantizationChoices.joined(separator: ", "))); vectors stay f32."
+            "GGUF output: quantise the weights to one type, as llama-quantize --pure does, or to one of llama.cpp's K-quant file types (q4_k_m, q4_k_s, q5_k_m, q5_k_s) with llama-quantize's per-tensor rules (\(Amalgam.quantizationChoices.joined(separator: ", "))); vectors stay f32."
     )
     public static let template = Setting(
         "template", .text, placeholder: "BASE.onnx",
