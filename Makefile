@@ -79,7 +79,8 @@ demo: release pyref data
 bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/npz_benchmark.py
-	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/gguf_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) \
+	  $(PY) Tests/Benchmarks/gguf_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/onnx_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/axis_benchmark.py
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch is not installable here: the tuning benchmark runs without its reference"

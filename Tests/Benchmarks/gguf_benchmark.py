@@ -9,7 +9,12 @@ outputs on tmpfs (/dev/shm) so disk writeback does not dominate.
   load + gguf.quants.quantize + GGUFWriter. gguf-py has no K-quant encoder, so Q4_K is
   compared with gguf-py's Q4_0 (same bits per weight, simpler search).
 
-Environment: AMALGAM (the executable), BENCH_DIR (default .build/bench).
+- llama-quantize: SmolLM2-135M as an F16 GGUF quantised to Q8_0, Q4_K_M and Q6_K by
+  llama.cpp's `llama-quantize` and by `amalgam convert --quant`, with the same thread count
+  (the machine's cores); the outputs are tensor for tensor the same (the interop tests check).
+
+Environment: AMALGAM (the executable), BENCH_DIR (default .build/bench), AMALGAM_LLAMA_CPP
+(llama.cpp's tools, from scripts/build-llama-cpp.sh; that section is skipped without it).
 """
 
 import glob
@@ -33,7 +38,7 @@ def timed(command):
     samples = []
     for _ in range(REPEATS):
         start = time.perf_counter()
-        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples)
 
@@ -83,6 +88,21 @@ def main():
         print(f"{label:44} {ours:10.3f} {theirs:10.3f} {ours / theirs:7.2f}")
     os.remove(out)
     print("ratio = amalgam time / gguf-py time (below 1 = Amalgam faster)")
+    tools = os.environ.get("AMALGAM_LLAMA_CPP")
+    if tools and smollm2:
+        threads = str(os.cpu_count() or 1)
+        f16 = os.path.join(FOLDER, "smollm2-f16.gguf")
+        if not os.path.exists(f16):
+            subprocess.run([AMALGAM, "convert", smollm2[0], f16, "--quant", "f16"], check=True, capture_output=True)
+        print(f"\n{'task (' + threads + ' threads)':44} {'amalgam s':>10} {'llama.cpp':>10} {'ratio':>7}")
+        for kind, pure in [("Q8_0", True), ("Q4_K_M", False), ("Q6_K", True)]:
+            theirs = timed([os.path.join(tools, "llama-quantize"), *(["--pure"] if pure else []), f16, out, kind,
+                            threads])
+            ours = timed([AMALGAM, "convert", f16, out, "--quant", kind.lower(), "--force", "--threads", threads])
+            label = f"quantise SmolLM2-135M F16 to {kind}"
+            print(f"{label:44} {ours:10.3f} {theirs:10.3f} {ours / theirs:7.2f}")
+        os.remove(out)
+        print("ratio = amalgam time / llama-quantize time (below 1 = Amalgam faster)")
 
 
 if __name__ == "__main__":

@@ -54,11 +54,12 @@ enum GGUFQuantizer {
         }
     }
 
-    /// Index of the first NaN or infinity, if any. (x - x is NaN exactly for those.)
+    /// Index of the first NaN or infinity, if any: those have every exponent bit set. (An
+    /// integer maximum over the exponent bits vectorises; a float sum would not.)
     static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-        var accumulator: Float = 0
-        for value in values { accumulator += value - value }
-        guard accumulator.isNaN else { return nil }
+        var exponents: UInt32 = 0
+        for value in values { exponents = Swift.max(exponents, value.bitPattern & 0x7F80_0000) }
+        guard exponents == 0x7F80_0000 else { return nil }
         return values.firstIndex { !$0.isFinite }
     }
 }

@@ -12,13 +12,11 @@ import AmalgamCore
 /// The C reference is usually compiled with fused multiply-add, so bytes can differ from a
 /// given llama.cpp build in the last place of a scale; the decoded error bound is the same.
 enum KQuantizer {
-    /// Round half to even, as ggml's `nearest_int` (adds 1.5 * 2^23). |value| <= 4194303.
+    /// Round half to even, as ggml's `nearest_int` (adds 1.5 * 2^23), for finite values;
+    /// beyond ±4194303 it gives ±4194303. Branch-free: it runs in every inner loop.
     @inline(__always) static func nearestInt(_ value: Float) -> Int {
-        guard value.isFinite, abs(value) <= 4_194_303 else {
-            return value > 0 ? 4_194_303 : (value < 0 ? -4_194_303 : 0)
-        }
-        let shifted = value + 12_582_912
-        return Int(shifted.bitPattern & 0x007F_FFFF) - 0x0040_0000
+        let shifted = Swift.min(Swift.max(value, -4_194_303), 4_194_303) + 12_582_912
+        return Int(shifted.bitPattern & 0x007F_FFFF) &- 0x0040_0000
     }
 
     @inline(__always) static func half(_ value: Float) -> (bits: UInt16, value: Float) {
@@ -30,7 +28,7 @@ enum KQuantizer {
     /// weighted least squares over `steps + 1` trial scales. Returns (scale, -minimum).
     static func fitScaleAndMinimum(
         _ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, weights: UnsafePointer<Float>,
-        into L: UnsafeMutablePointer<UInt8>, scratch: UnsafeMutablePointer<UInt8>,
+        into L: UnsafeMutablePointer<UInt8>,
         rmin: Float, rdelta: Float, steps: Int
     ) -> (scale: Float, minimum: Float) {
         var low = x[0]
@@ -50,50 +48,63 @@ enum KQuantizer {
             return (0, -low)
         }
         let levels = Float(nmax)
-        var iscale = levels / (high - low)
-        var scale = 1 / iscale
-        var bestError: Float = 0
-        for i in 0..<n {
-            let l = max(0, min(nmax, nearestInt(iscale * (x[i] - low))))
-            L[i] = UInt8(l)
-            let diff = scale * Float(l) + low - x[i]
-            bestError += weights[i] * (diff * diff)
+        let highest = Float(nmax)
+        @inline(__always) func level(_ value: Float) -> Float {
+            Swift.max(0, Swift.min(highest, Float(nearestInt(value))))
         }
-        for step in 0...steps {
-            iscale = (rmin + rdelta * Float(step) + levels) / (high - low)
-            var sumL: Float = 0
-            var sumL2: Float = 0
-            var sumXL: Float = 0
+        precondition(n <= 32, "K-quant sub-blocks hold 32 values")
+        // x - low and the trial levels, as floats (exactly the reference's values), computed
+        // in loops of their own so they vectorise; the sums stay in the reference's order.
+        return withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { buffer in
+            let shifted = buffer.baseAddress!
+            let trial = shifted + 32
+            let kept = shifted + 64
+            var iscale = levels / (high - low)
+            var scale = 1 / iscale
+            var bestError: Float = 0
+            for i in 0..<n { shifted[i] = x[i] - low }
+            for i in 0..<n { kept[i] = level(iscale * shifted[i]) }
             for i in 0..<n {
-                let l = max(0, min(nmax, nearestInt(iscale * (x[i] - low))))
-                scratch[i] = UInt8(l)
-                let w = weights[i]
-                let fl = Float(l)
-                sumL += w * fl
-                sumL2 += w * fl * fl
-                sumXL += w * fl * x[i]
+                let diff = scale * kept[i] + low - x[i]
+                bestError += weights[i] * (diff * diff)
             }
-            let determinant = sumW * sumL2 - sumL * sumL
-            guard determinant > 0 else { continue }
-            var thisScale = (sumW * sumXL - sumX * sumL) / determinant
-            var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
-            if thisMin > 0 {
-                thisMin = 0
-                thisScale = sumXL / sumL2
+            for step in 0...steps {
+                iscale = (rmin + rdelta * Float(step) + levels) / (high - low)
+                for i in 0..<n { trial[i] = level(iscale * shifted[i]) }
+                var sumL: Float = 0
+                var sumL2: Float = 0
+                var sumXL: Float = 0
+                for i in 0..<n {
+                    let wl = weights[i] * trial[i]
+                    sumL += wl
+                    sumL2 += wl * trial[i]
+                    sumXL += wl * x[i]
+                }
+                let determinant = sumW * sumL2 - sumL * sumL
+                guard determinant > 0 else { continue }
+                var thisScale = (sumW * sumXL - sumX * sumL) / determinant
+                var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
+                if thisMin > 0 {
+                    thisMin = 0
+                    thisScale = sumXL / sumL2
+                }
+                var error: Float = 0
+                for i in 0..<n {
+                    let diff = thisScale * trial[i] + thisMin - x[i]
+                    error += weights[i] * (diff * diff)
+                }
+                if error < bestError {
+                    kept.update(from: trial, count: n)
+                    bestError = error
+                    scale = thisScale
+                    // The reference goes on from the new minimum: later trials shift by it.
+                    low = thisMin
+                    for i in 0..<n { shifted[i] = x[i] - low }
+                }
             }
-            var error: Float = 0
-            for i in 0..<n {
-                let diff = thisScale * Float(scratch[i]) + thisMin - x[i]
-                error += weights[i] * (diff * diff)
-            }
-            if error < bestError {
-                for i in 0..<n { L[i] = scratch[i] }
-                bestError = error
-                scale = thisScale
-                low = thisMin
-            }
+            for i in 0..<n { L[i] = UInt8(truncatingIfNeeded: Int32(kept[i])) }
+            return (scale, -low)
         }
-        return (scale, -low)
     }
 
     /// Q4_K (nmax 15) and Q5_K (nmax 31) share everything but the level count, the search
@@ -103,14 +114,12 @@ enum KQuantizer {
         let blockBytes = fiveBit ? 176 : 144
         // Scratch for one super-block, allocated once per call (no allocation per block).
         let L = UnsafeMutablePointer<UInt8>.allocate(capacity: 256)
-        let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
         let weights = UnsafeMutablePointer<Float>.allocate(capacity: 32)
         let scales = UnsafeMutablePointer<Float>.allocate(capacity: 8)
         let mins = UnsafeMutablePointer<Float>.allocate(capacity: 8)
         let packed = UnsafeMutablePointer<UInt8>.allocate(capacity: 12)
         defer {
             L.deallocate()
-            scratch.deallocate()
             weights.deallocate()
             scales.deallocate()
             mins.deallocate()
@@ -128,7 +137,7 @@ enum KQuantizer {
                 let average = (sumX2 / 32).squareRoot()
                 for l in 0..<32 { weights[l] = average + abs(sub[l]) }
                 let fit = fitScaleAndMinimum(
-                    sub, count: 32, levels: nmax, weights: weights, into: L + 32 * j, scratch: scratch,
+                    sub, count: 32, levels: nmax, weights: weights, into: L + 32 * j,
                     rmin: fiveBit ? -0.5 : -1, rdelta: 0.1, steps: fiveBit ? 15 : 20)
                 scales[j] = fit.scale
                 mins[j] = fit.minimum
@@ -217,66 +226,88 @@ enum KQuantizer {
             return 0
         }
         let levels = Float(nmax)
-        var iscale = -levels / maxValue
-        var sumLX: Float = 0
-        var sumL2: Float = 0
-        for i in 0..<n {
-            let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
-            L[i] = Int8(l + nmax)
-            let w = x[i] * x[i]
-            let fl = Float(l)
-            sumLX += w * x[i] * fl
-            sumL2 += w * fl * fl
+        // Levels as floats: the clamp and the products stay in float registers, exactly.
+        let (lowest, highest) = (Float(-nmax), Float(nmax - 1))
+        @inline(__always) func level(_ value: Float) -> Float {
+            Swift.max(lowest, Swift.min(highest, Float(nearestInt(value))))
         }
-        var scale: Float = sumL2 != 0 ? sumLX / sumL2 : 0
-        var best = scale * sumLX
-        for step in -9...9 where step != 0 {
-            iscale = -(levels + 0.1 * Float(step)) / maxValue
-            sumLX = 0
-            sumL2 = 0
-            for i in 0..<n {
-                let l = max(-nmax, min(nmax - 1, nearestInt(iscale * x[i])))
-                let w = x[i] * x[i]
-                let fl = Float(l)
-                sumLX += w * x[i] * fl
-                sumL2 += w * fl * fl
-            }
-            if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
-                for i in 0..<n { L[i] = Int8(max(-nmax, min(nmax - 1, nearestInt(iscale * x[i]))) + nmax) }
-                scale = sumLX / sumL2
-                best = scale * sumLX
+        // The weights x² and x²·x are the same in every trial: computed once, to the same bits.
+        precondition(n <= 16, "Q6_K groups hold 16 values")
+        var w = (
+            Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0),
+            Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0), Float(0)
+        )
+        var wx = w
+        var fl = w
+        return withUnsafeMutableBytes(of: &w) { wBytes in
+            withUnsafeMutableBytes(of: &wx) { wxBytes in
+                withUnsafeMutableBytes(of: &fl) { flBytes in
+                    let w = wBytes.bindMemory(to: Float.self).baseAddress!
+                    let wx = wxBytes.bindMemory(to: Float.self).baseAddress!
+                    let fl = flBytes.bindMemory(to: Float.self).baseAddress!
+                    for i in 0..<n {
+                        w[i] = x[i] * x[i]
+                        wx[i] = w[i] * x[i]
+                    }
+                    /// Σ w·x·l and Σ w·l·l for the levels at `iscale`, in the reference's order.
+                    func sums(_ iscale: Float) -> (Float, Float) {
+                        for i in 0..<n { fl[i] = level(iscale * x[i]) }
+                        var sumLX: Float = 0
+                        var sumL2: Float = 0
+                        for i in 0..<n {
+                            sumLX += wx[i] * fl[i]
+                            sumL2 += w[i] * fl[i] * fl[i]
+                        }
+                        return (sumLX, sumL2)
+                    }
+                    var (sumLX, sumL2) = sums(-levels / maxValue)
+                    for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(fl[i]) &+ Int32(nmax)) }
+                    var scale: Float = sumL2 != 0 ? sumLX / sumL2 : 0
+                    var best = scale * sumLX
+                    for step in -9...9 where step != 0 {
+                        (sumLX, sumL2) = sums(-(levels + 0.1 * Float(step)) / maxValue)
+                        if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
+                            for i in 0..<n { L[i] = Int8(truncatingIfNeeded: Int32(fl[i]) &+ Int32(nmax)) }
+                            scale = sumLX / sumL2
+                            best = scale * sumLX
+                        }
+                    }
+                    return scale
+                }
             }
         }
-        return scale
     }
 
     static func q6K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
-        var L = [Int8](repeating: 0, count: 256)
-        var scales = [Float](repeating: 0, count: 16)
+        // Scratch for one super-block, allocated once per call (no allocation per block).
+        let L = UnsafeMutablePointer<Int8>.allocate(capacity: 256)
+        let scales = UnsafeMutablePointer<Float>.allocate(capacity: 16)
+        let groupScales = UnsafeMutablePointer<Int8>.allocate(capacity: 16)
+        defer {
+            L.deallocate()
+            scales.deallocate()
+            groupScales.deallocate()
+        }
         for b in 0..<count {
             let v = x + b * 256
             let block = y + b * 210
             var maxScale: Float = 0
             var maxAbsScale: Float = 0
-            L.withUnsafeMutableBufferPointer { levels in
-                for group in 0..<16 {
-                    let scale = fitSignedScale(
-                        v + 16 * group, count: 16, levels: 32, into: levels.baseAddress! + 16 * group)
-                    scales[group] = scale
-                    if abs(scale) > maxAbsScale {
-                        maxAbsScale = abs(scale)
-                        maxScale = scale
-                    }
+            for group in 0..<16 {
+                let scale = fitSignedScale(v + 16 * group, count: 16, levels: 32, into: L + 16 * group)
+                scales[group] = scale
+                if abs(scale) > maxAbsScale {
+                    maxAbsScale = abs(scale)
+                    maxScale = scale
                 }
             }
             if maxAbsScale < 1e-15 {
-                for k in 0..<210 { block.storeBytes(of: 0, toByteOffset: k, as: UInt8.self) }
+                (block).initializeMemory(as: UInt8.self, repeating: 0, count: 210)
                 continue
             }
             let iscale = -128 / maxScale
             let d = half(1 / iscale)
             block.storeBytes(of: d.bits, toByteOffset: 208, as: UInt16.self)
-            var groupScales = [Int8](repeating: 0, count: 16)
             for group in 0..<16 {
                 groupScales[group] = Int8(max(-128, min(127, nearestInt(iscale * scales[group]))))
                 block.storeBytes(of: groupScales[group], toByteOffset: 192 + group, as: Int8.self)

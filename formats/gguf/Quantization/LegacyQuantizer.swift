@@ -43,7 +43,9 @@ enum LegacyQuantizer {
         let magnitude = abs(value)
         let floored = magnitude.rounded(.down)
         let rounded = floored + (2 * (magnitude - floored)).rounded(.down)
-        return value < 0 ? -rounded : (value > 0 ? rounded : 0)
+        return Float(
+            sign: value.sign, exponentBitPattern: rounded.exponentBitPattern,
+            significandBitPattern: rounded.significandBitPattern)
     }
 
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
@@ -51,14 +53,19 @@ enum LegacyQuantizer {
             let v = x + b * 32
             let block = y + b * 34
             var amax: Float = 0
-            for j in 0..<32 { amax = max(amax, abs(v[j])) }
+            for j in 0..<32 { amax = Swift.max(amax, abs(v[j])) }
             let d = amax / 127
             let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
+            // roundHalfAway with integer truncation for floor: |v · id| <= 127 (up to rounding),
+            // and floorf is a library call the loop cannot afford.
+            let q = (block + 2).bindMemory(to: Int8.self, capacity: 32)
             for j in 0..<32 {
-                block.storeBytes(
-                    of: Int8(bitPattern: byte(roundHalfAway(v[j] * id) + 128, upTo: 255) &- 128), toByteOffset: 2 + j,
-                    as: Int8.self)
+                let scaled = v[j] * id
+                let magnitude = abs(scaled)
+                let whole = Int32(magnitude)
+                let rounded = whole &+ Int32(2 * (magnitude - Float(whole)))
+                q[j] = Int8(truncatingIfNeeded: scaled < 0 ? 0 &- rounded : rounded)
             }
         }
     }
