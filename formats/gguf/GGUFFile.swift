@@ -81,8 +81,9 @@ struct GGUFFile {
             infos.append(info)
         }
         // Data starts at the next multiple of the alignment after the infos.
+        // A file without tensors (llama.cpp's vocabulary-only files) may end before that padding.
         let dataOffset = (reader.position + alignment - 1) / alignment * alignment
-        guard dataOffset <= file.size else {
+        guard dataOffset <= file.size || infos.isEmpty else {
             throw AmalgamError(
                 .invalidFormat, "file ends at byte \(file.size), before its data section at \(dataOffset)", file: path,
                 offset: UInt64(file.size))

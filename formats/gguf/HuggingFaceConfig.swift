@@ -61,6 +61,7 @@ enum HuggingFaceConfig {
             }
             if architecture.hasPrefix("gemma") { members.append(("hidden_activation", .string("gelu_pytorch_tanh"))) }
         }
+        members += computationParameters(metadata: metadata, architecture: architecture)
         for (gguf, hf) in [
             ("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("padding_token_id", "pad_token_id"),
         ] {
@@ -68,6 +69,97 @@ enum HuggingFaceConfig {
         }
         members.append(("torch_dtype", .string(dtype)))
         return .object(members)
+    }
+
+    /// The config.json fields that change what the model computes and have no one-to-one GGUF
+    /// key, with the values llama.cpp uses where the file is silent (its defaults per
+    /// architecture): sliding-window attention and which layers use it, the local rope base,
+    /// the query scale, attention and final logit soft-capping (Gemma 2 and 3), rope scaling.
+    static func computationParameters(metadata: Metadata, architecture: String) -> [(String, JSONValue)] {
+        func number(_ suffix: String) -> Double? {
+            metadata["\(architecture).\(suffix)"].flatMap { Double($0.description) }
+        }
+        func integer(_ suffix: String) -> Int? { metadata["\(architecture).\(suffix)"]?.intValue }
+        var members: [(String, JSONValue)] = []
+        if architecture == "gemma2" || architecture == "gemma3" {
+            let gemma2 = architecture == "gemma2"
+            let layers = integer("block_count") ?? 0
+            // llama.cpp: Gemma 2 always slides (4096 unless stated), Gemma 3 when the key is there.
+            let window = integer("attention.sliding_window") ?? (gemma2 ? 4096 : 0)
+            if window > 0 {
+                members.append(("sliding_window", .integer(window)))
+                // A layer slides unless it closes a period of the pattern (llama.cpp's set_swa_pattern).
+                var sliding: [Bool]
+                if case .array(let flags)? = metadata["\(architecture).attention.sliding_window_pattern"] {
+                    sliding = flags.map { $0 == .bool(true) }
+                } else {
+                    let period = integer("attention.sliding_window_pattern") ?? (gemma2 ? 2 : 6)
+                    sliding = (0..<layers).map { period == 0 || $0 % period < period - 1 }
+                    members.append(("sliding_window_pattern", .integer(period)))
+                }
+                members.append(
+                    ("layer_types", .array(sliding.map { .string($0 ? "sliding_attention" : "full_attention") })))
+                let localBase = number("rope.freq_base_swa") ?? (gemma2 ? number("rope.freq_base") : 10000)
+                if !gemma2, let localBase { members.append(("rope_local_base_freq", .number(format(localBase)))) }
+            }
+            // Queries are scaled by 1/sqrt(head_dim), by 1/sqrt(hidden/heads) in the 27B models.
+            let big = layers == (gemma2 ? 46 : 62)
+            if let width = integer("embedding_length"), let heads = integer("attention.head_count"), heads > 0 {
+                let scalar = big ? width / heads : (integer("attention.key_length") ?? width / heads)
+                members.append(("query_pre_attn_scalar", .integer(scalar)))
+            }
+            let attentionCap = number("attn_logit_softcapping") ?? (gemma2 ? 50 : nil)
+            let finalCap = number("final_logit_softcapping") ?? (gemma2 ? 30 : nil)
+            members.append(("attn_logit_softcapping", attentionCap.map { .number(format($0)) } ?? .null))
+            members.append(("final_logit_softcapping", finalCap.map { .number(format($0)) } ?? .null))
+        }
+        if let type = metadata["\(architecture).rope.scaling.type"]?.stringValue, type != "none" {
+            var scaling: [(String, JSONValue)] = [("rope_type", .string(type))]
+            if let factor = number("rope.scaling.factor") { scaling.append(("factor", .number(format(factor)))) }
+            if let original = integer("rope.scaling.original_context_length") {
+                scaling.append(("original_max_position_embeddings", .integer(original)))
+            }
+            members.append(("rope_scaling", .object(scaling)))
+        }
+        return members
+    }
+
+    /// A number as config.json writes it: integral values with one decimal (`10000.0`).
+    static func format(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? "\(Int64(value)).0" : "\(value)"
+    }
+
+    /// GGUF keys for the computation fields of `computationParameters`, from config.json
+    /// parameters; values equal to llama.cpp's defaults are left out, as its converter does.
+    static func computationMetadata(fromConfig parameters: Metadata, architecture: String) -> Metadata {
+        var metadata = Metadata()
+        func number(_ key: String) -> Double? { parameters[key].flatMap { Double($0.description) } }
+        if architecture == "gemma2" || architecture == "gemma3" {
+            if let window = parameters["sliding_window"]?.intValue, window > 0 {
+                metadata["\(architecture).attention.sliding_window"] = .u32(UInt32(clamping: window))
+            }
+            if let cap = number("attn_logit_softcapping") {
+                metadata["\(architecture).attn_logit_softcapping"] = .f32(Float(cap))
+            }
+            if let cap = number("final_logit_softcapping") {
+                metadata["\(architecture).final_logit_softcapping"] = .f32(Float(cap))
+            }
+            if architecture == "gemma3", let base = number("rope_local_base_freq"), base != 10000 {
+                metadata["gemma3.rope.freq_base_swa"] = .f32(Float(base))
+            }
+        }
+        if let type = parameters["rope_scaling.rope_type"]?.stringValue ?? parameters["rope_scaling.type"]?.stringValue,
+            type != "default"
+        {
+            metadata["\(architecture).rope.scaling.type"] = .string(type)
+            if let factor = number("rope_scaling.factor") {
+                metadata["\(architecture).rope.scaling.factor"] = .f32(Float(factor))
+            }
+            if let original = parameters["rope_scaling.original_max_position_embeddings"]?.intValue {
+                metadata["\(architecture).rope.scaling.original_context_length"] = .u32(UInt32(clamping: original))
+            }
+        }
+        return metadata
     }
 
     /// GGUF metadata for the architecture keys, from config.json parameters.
@@ -84,6 +176,9 @@ enum HuggingFaceConfig {
                     metadata[key] = .u32(UInt32(number))
                 }
             }
+        }
+        for entry in computationMetadata(fromConfig: parameters, architecture: architecture) {
+            metadata[entry.key] = entry.value
         }
         if metadata["\(architecture).attention.head_count_kv"] == nil, architecture != "gpt2", architecture != "bert",
             let heads = metadata["\(architecture).attention.head_count"]

@@ -8,7 +8,8 @@ enum ConfigHints {
         "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
         "num_key_value_heads", "vocab_size", "max_position_embeddings", "rope_theta", "rms_norm_eps",
         "layer_norm_eps", "hidden_act", "head_dim", "tie_word_embeddings", "bos_token_id", "eos_token_id",
-        "pad_token_id",
+        "pad_token_id", "sliding_window", "attn_logit_softcapping", "final_logit_softcapping", "rope_local_base_freq",
+        "query_pre_attn_scalar",
         // GPT-2 spells them its own way.
         "n_embd", "n_layer", "n_head", "n_positions", "n_inner", "layer_norm_epsilon",
     ]
@@ -45,6 +46,19 @@ enum ConfigHints {
                 }
             case .string(let text)?: hints.parameters[key] = .string(text)
             case .bool(let flag)?: hints.parameters[key] = .bool(flag)
+            default: break
+            }
+        }
+        // rope_scaling is an object; its scalars travel as `rope_scaling.NAME`.
+        for (name, value) in json["rope_scaling"]?.objectValue ?? [] {
+            switch value {
+            case .number(let text):
+                if let integer = Int64(text) {
+                    hints.parameters["rope_scaling.\(name)"] = .i64(integer)
+                } else if let number = Double(text) {
+                    hints.parameters["rope_scaling.\(name)"] = .f64(number)
+                }
+            case .string(let text): hints.parameters["rope_scaling.\(name)"] = .string(text)
             default: break
             }
         }

@@ -79,7 +79,7 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws(AmalgamError) -> JSONValue {
         position += 1
         var members: [(key: String, value: JSONValue)] = []
-        var seen = Set<String>()
+        var seen = Set<ExactText>()
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             position += 1
@@ -90,7 +90,7 @@ public struct JSONParser {
             let keyOffset = position
             guard current == UInt8(ascii: "\"") else { throw failure("expected a string key") }
             let key = try parseString()
-            guard seen.insert(key).inserted else { throw failure("duplicate key \"\(key)\"", at: keyOffset) }
+            guard seen.insert(ExactText(key)).inserted else { throw failure("duplicate key \"\(key)\"", at: keyOffset) }
             skipWhitespace()
             try expect(":")
             skipWhitespace()

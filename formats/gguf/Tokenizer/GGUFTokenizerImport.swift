@@ -75,30 +75,42 @@ enum GGUFTokenizerImport {
         }
         // Ids must be dense for GGUF; a hole means a tokenizer this import does not understand.
         guard !tokens.isEmpty, tokens.allSatisfy({ $0 != nil }) else { return nil }
-        let list = tokens.map { $0! }
+        let special = Set((json["added_tokens"]?.arrayValue ?? []).compactMap { $0["id"]?.uint64Value.map(Int.init) })
+        // llama.cpp reads WordPiece pieces in its own spelling (word starts marked, not continuations).
+        let list = tokens.enumerated().map { id, token in
+            type == "WordPiece" && !special.contains(id) ? WordPieceSpelling.llamaCpp(token!) : token!
+        }
 
         var metadata = Metadata()
-        let ggufModel = type == "BPE" ? "gpt2" : (type == "Unigram" ? "llama" : "bert")
+        let merges: [(String, String)] = (model["merges"]?.arrayValue ?? []).compactMap { merge in
+            // tokenizers writes merges as "a b" strings or, since 0.20, as ["a", "b"] pairs.
+            if let text = merge.stringValue, let space = text.firstIndex(of: " ") {
+                return (String(text[..<space]), String(text[text.index(after: space)...]))
+            }
+            if let pair = merge.arrayValue?.compactMap(\.stringValue), pair.count == 2 { return (pair[0], pair[1]) }
+            return nil
+        }
+        // A BPE with byte fallback is SentencePiece's (Llama 2, Gemma): llama.cpp runs it as `llama`
+        // with scores that order its merges; a byte-level BPE is `gpt2` with the merges themselves.
+        let sentencePieceBPE = type == "BPE" && model["byte_fallback"] == .bool(true)
+        let ggufModel = type == "BPE" && !sentencePieceBPE ? "gpt2" : (type == "WordPiece" ? "bert" : "llama")
         metadata["tokenizer.ggml.model"] = .string(ggufModel)
         metadata["tokenizer.ggml.tokens"] = .array(list.map { .string($0) })
-        if type == "Unigram" {
+        if sentencePieceBPE {
+            scores = SentencePieceMerges.scores(tokens: list, merges: merges)
+            metadata["tokenizer.ggml.add_space_prefix"] = .bool(prependsSpace(json))
+        }
+        if type == "Unigram" || sentencePieceBPE {
             for (id, token) in list.enumerated()
             where token.hasPrefix("<0x") && token.hasSuffix(">") && token.utf8.count == 6 { types[id] = 6 }
             if let unknown = model["unk_id"]?.uint64Value, Int(unknown) < types.count { types[Int(unknown)] = 2 }
+            if let unknown = model["unk_token"]?.stringValue, let id = tokens.firstIndex(of: unknown) { types[id] = 2 }
             scores += [Float](repeating: 0, count: max(0, list.count - scores.count))
             metadata["tokenizer.ggml.scores"] = .array(scores.map { .f32($0) })
         }
         metadata["tokenizer.ggml.token_type"] = .array(types.map { .i32($0) })
-        if type == "BPE" {
-            let merges: [String] = (model["merges"]?.arrayValue ?? []).compactMap { merge in
-                // tokenizers writes merges as "a b" strings or, since 0.20, as ["a", "b"] pairs.
-                if let text = merge.stringValue { return text }
-                if let pair = merge.arrayValue?.compactMap(\.stringValue), pair.count == 2 {
-                    return pair[0] + " " + pair[1]
-                }
-                return nil
-            }
-            if !merges.isEmpty { metadata["tokenizer.ggml.merges"] = .array(merges.map { .string($0) }) }
+        if type == "BPE" && !sentencePieceBPE && !merges.isEmpty {
+            metadata["tokenizer.ggml.merges"] = .array(merges.map { .string($0.0 + " " + $0.1) })
         }
         for (hf, gguf) in [
             ("bos_token_id", "bos_token_id"), ("eos_token_id", "eos_token_id"), ("pad_token_id", "padding_token_id"),
@@ -107,11 +119,30 @@ enum GGUFTokenizerImport {
                 metadata["tokenizer.ggml.\(gguf)"] = .u32(UInt32(id))
             }
         }
-        if let unknown = model["unk_token"]?.stringValue, let id = list.firstIndex(of: unknown) {
+        if let unknown = model["unk_token"]?.stringValue, let id = tokens.firstIndex(of: unknown) {
             metadata["tokenizer.ggml.unknown_token_id"] = .u32(UInt32(id))
         } else if let unknown = model["unk_id"]?.uint64Value {
             metadata["tokenizer.ggml.unknown_token_id"] = .u32(UInt32(unknown))
         }
         return metadata
+    }
+
+    /// Whether a SentencePiece tokenizer.json puts `▁` before the text: a `Prepend` normalizer or
+    /// a `Metaspace` pre-tokenizer that prepends.
+    static func prependsSpace(_ json: JSONValue) -> Bool {
+        func any(_ value: JSONValue?, _ test: (JSONValue) -> Bool) -> Bool {
+            guard let value else { return false }
+            if test(value) { return true }
+            for key in ["normalizers", "pretokenizers"] {
+                if let parts = value[key]?.arrayValue, parts.contains(where: { any($0, test) }) { return true }
+            }
+            return false
+        }
+        return any(json["normalizer"]) { $0["type"]?.stringValue == "Prepend" }
+            || any(json["pre_tokenizer"]) {
+                $0["type"]?.stringValue == "Metaspace"
+                    && ($0["prepend_scheme"]?.stringValue.map { $0 != "never" }
+                        ?? ($0["add_prefix_space"] == .bool(true)))
+            }
     }
 }

@@ -5,11 +5,11 @@ import AmalgamCore
 /// - `gpt2` (byte-level BPE: SmolLM2, Qwen, GPT-2): vocabulary and merges carried exactly;
 ///   byte-level pre-tokenizer and decoder; control and user-defined tokens become added
 ///   tokens.
-/// - `llama` (SentencePiece): a Unigram model over the pieces and their scores with byte
-///   fallback. SentencePiece BPE models are tokenised by score too, so segmentations can
-///   differ from the original on rare words; this is the closest form tokenizers accepts
-///   without the original merges.
-/// - `bert` (WordPiece): vocabulary with the `##` continuation prefix.
+/// - `llama` (SentencePiece BPE: Llama 2, Gemma, Phi-3): a BPE model with byte fallback whose
+///   merges are rebuilt from the scores as transformers' GGUF loader rebuilds them, so it splits
+///   text as llama.cpp does; the space prefix follows `tokenizer.ggml.add_space_prefix`.
+/// - `bert` (WordPiece): vocabulary with the `##` continuation prefix (llama.cpp's `▁` word starts
+///   respelled, see WordPieceSpelling).
 /// Other models get no tokenizer.json; their keys are written to `tokenizer_gguf.json`.
 enum HuggingFaceTokenizer {
     /// (file name, contents) for the tokenizer in `metadata`, or nil when it has none.
@@ -31,13 +31,16 @@ enum HuggingFaceTokenizer {
         let model = metadata["tokenizer.ggml.model"]?.stringValue ?? ""
         let unknown = metadata["tokenizer.ggml.unknown_token_id"]?.intValue
 
-        func addedTokens(specialTypes: Set<Int>) -> JSONValue {
+        /// Control (3), user-defined (4) and, where asked, unknown (2) pieces as added tokens;
+        /// `normalized` nil marks user-defined ones normalized, as tokenizers writes them.
+        func addedTokens(specialTypes: Set<Int>, normalized: Bool? = nil) -> JSONValue {
             .array(
                 tokens.indices.filter { $0 < types.count && specialTypes.contains(types[$0]) }.map { id in
                     .object([
                         ("id", .integer(id)), ("content", .string(tokens[id])), ("single_word", .bool(false)),
-                        ("lstrip", .bool(false)), ("rstrip", .bool(false)), ("normalized", .bool(types[id] == 4)),
-                        ("special", .bool(types[id] == 3)),
+                        ("lstrip", .bool(false)), ("rstrip", .bool(false)),
+                        ("normalized", .bool(normalized ?? (types[id] == 4))),
+                        ("special", .bool(types[id] != 4)),
                     ])
                 })
         }
@@ -47,7 +50,8 @@ enum HuggingFaceTokenizer {
         case "gpt2":
             let byteLevel = PreTokenizers.byteLevel(regex: true)
             // The split llama.cpp's pre-tokenizer names, where the table knows it (GPT-2's else).
-            let pre = metadata["tokenizer.ggml.pre"]?.stringValue.flatMap(PreTokenizers.huggingFace(for:)) ?? byteLevel
+            let preName = metadata["tokenizer.ggml.pre"]?.stringValue ?? ""
+            let pre = PreTokenizers.huggingFace(for: preName) ?? byteLevel
             return (
                 "tokenizer.json",
                 .object([
@@ -62,72 +66,79 @@ enum HuggingFaceTokenizer {
                             ("unk_token", unknown.map { .string(tokens[$0]) } ?? .null),
                             ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
                             ("fuse_unk", .bool(false)),
-                            ("byte_fallback", .bool(false)), ("ignore_merges", .bool(false)),
+                            ("byte_fallback", .bool(false)),
+                            // llama.cpp takes a word that is a whole piece as it is for these splits.
+                            ("ignore_merges", .bool(PreTokenizers.ignoresMerges(preName))),
                             ("vocab", vocabulary), ("merges", .array(merges.map { .string($0) })),
                         ])
                     ),
                 ])
             )
         case "llama":
-            let pieces: JSONValue = .array(
-                tokens.indices.map {
-                    .array([
-                        .string(tokens[$0]), .number(String($0 < scores.count && scores[$0].isFinite ? scores[$0] : 0)),
-                    ])
-                })
+            // SentencePiece BPE: merges rebuilt from the scores (see SentencePieceMerges); pieces
+            // and added tokens match as llama.cpp matches them (user-defined pieces on the raw text).
+            let prefix = metadata["tokenizer.ggml.add_space_prefix"].map { $0 == .bool(true) } ?? true
+            let merges = SentencePieceMerges.merges(tokens: tokens, scores: scores)
+            let spaced = merges.contains { $0.0.contains(" ") || $0.1.contains(" ") }
+            let replaceSpaces = JSONValue.object([
+                ("type", .string("Replace")), ("pattern", .object([("String", .string(" "))])),
+                ("content", .string("\u{2581}")),
+            ])
+            let normalizer: JSONValue =
+                prefix
+                ? .object([
+                    ("type", .string("Sequence")),
+                    (
+                        "normalizers",
+                        .array([
+                            .object([("type", .string("Prepend")), ("prepend", .string("\u{2581}"))]), replaceSpaces,
+                        ])
+                    ),
+                ]) : replaceSpaces
+            var decoders: [JSONValue] = [
+                .object([
+                    ("type", .string("Replace")), ("pattern", .object([("String", .string("\u{2581}"))])),
+                    ("content", .string(" ")),
+                ]),
+                .object([("type", .string("ByteFallback"))]), .object([("type", .string("Fuse"))]),
+            ]
+            if prefix {
+                decoders.append(
+                    .object([
+                        ("type", .string("Strip")), ("content", .string(" ")), ("start", .integer(1)),
+                        ("stop", .integer(0)),
+                    ]))
+            }
             return (
                 "tokenizer.json",
                 .object([
                     ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
-                    ("added_tokens", addedTokens(specialTypes: [3, 4])),
-                    (
-                        "normalizer",
-                        .object([
-                            ("type", .string("Sequence")),
-                            (
-                                "normalizers",
-                                .array([
-                                    .object([("type", .string("Prepend")), ("prepend", .string("\u{2581}"))]),
-                                    .object([
-                                        ("type", .string("Replace")), ("pattern", .object([("String", .string(" "))])),
-                                        ("content", .string("\u{2581}")),
-                                    ]),
-                                ])
-                            ),
-                        ])
-                    ),
-                    ("pre_tokenizer", .null), ("post_processor", .null),
-                    (
-                        "decoder",
-                        .object([
-                            ("type", .string("Sequence")),
-                            (
-                                "decoders",
-                                .array([
-                                    .object([
-                                        ("type", .string("Replace")),
-                                        ("pattern", .object([("String", .string("\u{2581}"))])),
-                                        ("content", .string(" ")),
-                                    ]),
-                                    .object([("type", .string("ByteFallback"))]), .object([("type", .string("Fuse"))]),
-                                    .object([
-                                        ("type", .string("Strip")), ("content", .string(" ")), ("start", .integer(1)),
-                                        ("stop", .integer(0)),
-                                    ]),
-                                ])
-                            ),
-                        ])
-                    ),
+                    ("added_tokens", addedTokens(specialTypes: [2, 3, 4], normalized: false)),
+                    ("normalizer", normalizer), ("pre_tokenizer", .null), ("post_processor", .null),
+                    ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
                     (
                         "model",
                         .object([
-                            ("type", .string("Unigram")), ("unk_id", unknown.map { .integer($0) } ?? .null),
-                            ("vocab", pieces), ("byte_fallback", .bool(true)),
+                            ("type", .string("BPE")), ("dropout", .null),
+                            ("unk_token", unknown.map { .string(tokens[$0]) } ?? .null),
+                            ("continuing_subword_prefix", .null), ("end_of_word_suffix", .null),
+                            ("fuse_unk", .bool(true)), ("byte_fallback", .bool(true)), ("ignore_merges", .bool(false)),
+                            ("vocab", vocabulary),
+                            (
+                                "merges",
+                                .array(
+                                    merges.map {
+                                        // tokenizers reads "a b" strings and, since 0.20, ["a", "b"] pairs.
+                                        spaced ? .array([.string($0.0), .string($0.1)]) : .string($0.0 + " " + $0.1)
+                                    })
+                            ),
                         ])
                     ),
                 ])
             )
         case "bert":
+            let pieces = WordPieceSpelling.isLlamaCpp(tokens) ? tokens.map(WordPieceSpelling.huggingFace) : tokens
+            let wordPieceVocabulary = JSONValue.object(pieces.enumerated().map { ($1, .integer($0)) })
             return (
                 "tokenizer.json",
                 .object([
@@ -150,9 +161,9 @@ enum HuggingFaceTokenizer {
                         "model",
                         .object([
                             ("type", .string("WordPiece")),
-                            ("unk_token", .string(unknown.map { tokens[$0] } ?? "[UNK]")),
+                            ("unk_token", .string(unknown.map { pieces[$0] } ?? "[UNK]")),
                             ("continuing_subword_prefix", .string("##")), ("max_input_chars_per_word", .integer(100)),
-                            ("vocab", vocabulary),
+                            ("vocab", wordPieceVocabulary),
                         ])
                     ),
                 ])

@@ -48,6 +48,10 @@ enum PreTokenizers {
         }
     }
 
+    /// Whether llama.cpp takes a pre-tokenized word found whole in the vocabulary without
+    /// merging (tokenizer.json's `ignore_merges`), for the names in this table.
+    static func ignoresMerges(_ name: String) -> Bool { ["llama-bpe", "llama3", "llama-v3"].contains(name) }
+
     /// llama.cpp's name for a tokenizer.json `pre_tokenizer`; nil when the table has none.
     static func llamaCpp(for preTokenizer: JSONValue?) -> String? {
         guard let preTokenizer else { return nil }
