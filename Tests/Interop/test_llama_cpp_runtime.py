@@ -14,7 +14,7 @@ import subprocess
 import numpy as np
 import pytest
 from gguf import GGUFReader
-from helpers import SMOLLM2, amalgam, llama_cpp
+from helpers import SMOLLM2, amalgam, gemma3, llama_cpp
 from safetensors.numpy import load_file, save_file
 
 PROMPT = "The capital of France is"
@@ -98,3 +98,46 @@ def test_axis_merge_of_mixed_formats_runs_at_q4_k_m(exports, text, tmp_path):
             "--method", "axis", "--output", str(merged), "--quant", "q4_k_m")
     assert perplexity(merged, text) < 1.3 * perplexity(SMOLLM2, text)
     assert continuation(merged).startswith(PROMPT)
+
+
+@pytest.fixture(scope="module")
+def gemma_exports(tmp_path_factory):
+    """gemma-3-270m Q4_K_M → Hugging Face folder (f32) → GGUF F16, and F16 → Q8_0, Q4_K_M, Q6_K."""
+    folder = tmp_path_factory.mktemp("gemma3")
+    amalgam("convert", gemma3(), str(folder / "hf") + "/", "--dtype", "f32")
+    files = {"f16": folder / "gemma-f16.gguf"}
+    amalgam("convert", str(folder / "hf") + "/", str(files["f16"]), "--quant", "f16")
+    for quant in ["q8_0", "q4_k_m", "q6_k"]:
+        files[quant] = folder / f"gemma-{quant}.gguf"
+        amalgam("convert", str(files["f16"]), str(files[quant]), "--quant", quant)
+    return folder, files
+
+
+def tensors(path):
+    return {t.name: (t.tensor_type.name, t.data.tobytes()) for t in GGUFReader(str(path)).tensors}
+
+
+def test_gemma_f16_export_is_llama_cpps_own_conversion(gemma_exports, text):
+    folder, files = gemma_exports
+    reference = folder / "llama-f16.gguf"
+    subprocess.run([llama_cpp("llama-quantize"), "--allow-requantize", gemma3(), str(reference), "F16", "2"],
+                   check=True, capture_output=True)
+    ours = tensors(files["f16"])
+    assert len(ours) == 236 and ours == tensors(reference)
+    assert perplexity(files["f16"], text) == perplexity(reference, text)
+    assert continuation(files["f16"]) == continuation(reference)
+    # The original multiplies K-quant weights by activations quantised to Q8_K: 0.1% here.
+    original = perplexity(gemma3(), text)
+    assert abs(perplexity(files["f16"], text) - original) / original < 5e-3
+
+
+@pytest.mark.parametrize("quant", ["q8_0", "q4_k_m", "q6_k"])
+def test_gemma_quantised_exports_are_llama_quantizes_and_run(gemma_exports, text, quant):
+    folder, files = gemma_exports
+    reference = folder / f"llama-{quant}.gguf"
+    subprocess.run([llama_cpp("llama-quantize"), str(files["f16"]), str(reference), quant.upper(), "2"],
+                   check=True, capture_output=True)
+    assert tensors(files[quant]) == tensors(reference)
+    assert perplexity(files[quant], text) < 1.15 * perplexity(gemma3(), text)
+    # llama-simple prints Gemma's BOS piece.
+    assert continuation(files[quant]).removeprefix("<bos>").startswith(PROMPT)

@@ -45,6 +45,7 @@ enum HuggingFaceTokenizer {
                 })
         }
         let vocabulary = JSONValue.object(tokens.enumerated().map { ($1, .integer($0)) })
+        let template = bosEOSTemplate(metadata: metadata, tokens: tokens)
 
         switch model {
         case "gpt2":
@@ -57,7 +58,11 @@ enum HuggingFaceTokenizer {
                 .object([
                     ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
                     ("added_tokens", addedTokens(specialTypes: [3, 4])),
-                    ("normalizer", .null), ("pre_tokenizer", pre), ("post_processor", byteLevel),
+                    ("normalizer", .null), ("pre_tokenizer", pre),
+                    (
+                        "post_processor",
+                        template.map { PreTokenizers.sequence([byteLevel, $0], key: "processors") } ?? byteLevel
+                    ),
                     ("decoder", byteLevel),
                     (
                         "model",
@@ -114,7 +119,7 @@ enum HuggingFaceTokenizer {
                 .object([
                     ("version", .string("1.0")), ("truncation", .null), ("padding", .null),
                     ("added_tokens", addedTokens(specialTypes: [2, 3, 4], normalized: false)),
-                    ("normalizer", normalizer), ("pre_tokenizer", .null), ("post_processor", .null),
+                    ("normalizer", normalizer), ("pre_tokenizer", .null), ("post_processor", template ?? .null),
                     ("decoder", .object([("type", .string("Sequence")), ("decoders", .array(decoders))])),
                     (
                         "model",
@@ -179,5 +184,46 @@ enum HuggingFaceTokenizer {
             if !merges.isEmpty { members.append(("merges", .array(merges.map { .string($0) }))) }
             return ("tokenizer_gguf.json", .object(members))
         }
+    }
+
+    /// The post-processor that adds BOS and EOS as llama.cpp does when the file asks for them
+    /// (`add_bos_token`, `add_eos_token`); nil when it adds neither. A pair gets them around both.
+    static func bosEOSTemplate(metadata: Metadata, tokens: [String]) -> JSONValue? {
+        func marker(_ flag: String, _ id: String) -> (String, Int)? {
+            guard metadata["tokenizer.ggml.\(flag)"] == .bool(true),
+                let id = metadata["tokenizer.ggml.\(id)"]?.intValue,
+                id >= 0, id < tokens.count
+            else { return nil }
+            return (tokens[id], id)
+        }
+        let bos = marker("add_bos_token", "bos_token_id")
+        let eos = marker("add_eos_token", "eos_token_id")
+        guard bos != nil || eos != nil else { return nil }
+        func special(_ token: (String, Int)?, _ typeID: Int) -> [JSONValue] {
+            token.map {
+                [.object([("SpecialToken", .object([("id", .string($0.0)), ("type_id", .integer(typeID))]))])]
+            }
+                ?? []
+        }
+        func sequence(_ name: String, _ typeID: Int) -> JSONValue {
+            .object([("Sequence", .object([("id", .string(name)), ("type_id", .integer(typeID))]))])
+        }
+        let single = special(bos, 0) + [sequence("A", 0)] + special(eos, 0)
+        let pair = single + special(bos, 1) + [sequence("B", 1)] + special(eos, 1)
+        var specials: [(String, JSONValue)] = []
+        for token in [bos, eos].compactMap({ $0 }) where !specials.contains(where: { $0.0 == token.0 }) {
+            specials.append(
+                (
+                    token.0,
+                    .object([
+                        ("id", .string(token.0)), ("ids", .array([.integer(token.1)])),
+                        ("tokens", .array([.string(token.0)])),
+                    ])
+                ))
+        }
+        return .object([
+            ("type", .string("TemplateProcessing")), ("single", .array(single)), ("pair", .array(pair)),
+            ("special_tokens", .object(specials)),
+        ])
     }
 }

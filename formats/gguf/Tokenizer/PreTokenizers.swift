@@ -29,8 +29,9 @@ enum PreTokenizers {
         ])
     }
 
-    static func sequence(_ parts: [JSONValue]) -> JSONValue {
-        .object([("type", .string("Sequence")), ("pretokenizers", .array(parts))])
+    /// A `Sequence` of pre-tokenizers (or, with `key: "processors"`, of post-processors).
+    static func sequence(_ parts: [JSONValue], key: String = "pretokenizers") -> JSONValue {
+        .object([("type", .string("Sequence")), (key, .array(parts))])
     }
 
     /// tokenizer.json's `pre_tokenizer` for llama.cpp's pre-tokenizer `name`; nil when the
