@@ -9,7 +9,7 @@ enum HuggingFaceConfig {
         ("attention.head_count", "num_attention_heads"), ("attention.head_count_kv", "num_key_value_heads"),
         ("feed_forward_length", "intermediate_size"), ("rope.freq_base", "rope_theta"),
         ("attention.layer_norm_rms_epsilon", "rms_norm_eps"), ("context_length", "max_position_embeddings"),
-        ("attention.key_length", "head_dim"), ("vocab_size", "vocab_size"),
+        ("attention.key_length", "head_dim"), ("attention.value_length", "head_dim"), ("vocab_size", "vocab_size"),
     ]
     static let gpt2Keys: [(gguf: String, hf: String)] = [
         ("embedding_length", "n_embd"), ("block_count", "n_layer"), ("attention.head_count", "n_head"),

@@ -49,8 +49,23 @@ enum ConfigHints {
             default: break
             }
         }
+        // transformers 5 writes `rope_parameters` (per layer type for Gemma 3) instead of
+        // rope_theta, rope_local_base_freq and rope_scaling.
+        var ropeScaling = json["rope_scaling"]?.objectValue ?? []
+        if let rope = json["rope_parameters"] {
+            let global = rope["full_attention"] ?? rope
+            if hints.parameters["rope_theta"] == nil, let theta = global["rope_theta"]?.doubleValue {
+                hints.parameters["rope_theta"] = .f64(theta)
+            }
+            if hints.parameters["rope_local_base_freq"] == nil,
+                let theta = rope["sliding_attention"]?["rope_theta"]?.doubleValue
+            {
+                hints.parameters["rope_local_base_freq"] = .f64(theta)
+            }
+            if ropeScaling.isEmpty { ropeScaling = (global.objectValue ?? []).filter { $0.key != "rope_theta" } }
+        }
         // rope_scaling is an object; its scalars travel as `rope_scaling.NAME`.
-        for (name, value) in json["rope_scaling"]?.objectValue ?? [] {
+        for (name, value) in ropeScaling {
             switch value {
             case .number(let text):
                 if let integer = Int64(text) {
