@@ -1,5 +1,5 @@
 """`--quant` gives llama-quantize's files tensor for tensor (issue 13, item 4): the K-quant
-mixtures (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) with llama.cpp's per-tensor rules, and the single
+mixtures (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) and IQ4_NL / IQ4_XS with llama.cpp's per-tensor rules, and the single
 types as `llama-quantize --pure` writes them, fallbacks for rows that are not whole 256-blocks
 included. Two models: SmolLM2-135M (576 wide, so most rows fall back; tied embeddings) and a
 synthetic llama whose rows are whole blocks, with its own output projection."""
@@ -13,12 +13,13 @@ from gguf import GGUFReader
 from helpers import SMOLLM2, amalgam, llama_cpp
 from safetensors.numpy import save_file
 
-MIXTURES = ["Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S"]
+MIXTURES = ["Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "IQ4_NL", "IQ4_XS"]
 SINGLE = ["Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q5_0", "Q5_1"]
 
 
 def synthetic_llama(folder):
-    """A llama with 8 layers, 256 wide (whole blocks), untied output, seeded weights."""
+    """A llama with 8 layers, 256 wide (whole blocks), untied output, four query heads per
+    key-value head (IQ4's attn_v rule), seeded weights."""
     rng = np.random.default_rng(5)
     width, inner, layers, vocabulary = 256, 512, 8, 512
 
@@ -29,8 +30,10 @@ def synthetic_llama(folder):
                "lm_head.weight": weight(vocabulary, width)}
     for i in range(layers):
         p = f"model.layers.{i}."
-        for name in ["q_proj", "k_proj", "v_proj", "o_proj"]:
+        for name in ["q_proj", "o_proj"]:
             tensors[p + f"self_attn.{name}.weight"] = weight(width, width)
+        for name in ["k_proj", "v_proj"]:
+            tensors[p + f"self_attn.{name}.weight"] = weight(width // 4, width)
         tensors[p + "mlp.gate_proj.weight"] = weight(inner, width)
         tensors[p + "mlp.up_proj.weight"] = weight(inner, width)
         tensors[p + "mlp.down_proj.weight"] = weight(width, inner)
@@ -40,7 +43,7 @@ def synthetic_llama(folder):
     save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
     config = {"model_type": "llama", "architectures": ["LlamaForCausalLM"], "hidden_size": width,
               "intermediate_size": inner, "num_hidden_layers": layers, "num_attention_heads": 4,
-              "num_key_value_heads": 4, "vocab_size": vocabulary, "max_position_embeddings": 512,
+              "num_key_value_heads": 1, "vocab_size": vocabulary, "max_position_embeddings": 512,
               "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "tie_word_embeddings": False}
     (folder / "config.json").write_text(json.dumps(config))
     return folder
@@ -76,7 +79,8 @@ def test_tensors_equal_llama_quantize(f16, file_type):
     if not pure:
         # A mixture's general.file_type is llama.cpp's for it (Q4_K_M = 15 ...).
         field = GGUFReader(str(ours)).fields["general.file_type"]
-        assert int(field.parts[-1][0]) == {"Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17}[file_type]
+        assert int(field.parts[-1][0]) == {"Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "IQ4_NL": 25,
+                                           "IQ4_XS": 30}[file_type]
 
 
 def test_mixtures_give_more_bits_where_llama_cpp_does(f16):

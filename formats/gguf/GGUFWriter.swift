@@ -85,7 +85,8 @@ struct GGUFWriter {
             quant?.requestedTypes(
                 named.map { ($0.name, $0.shape.dimensions) },
                 layers: blockCount(architecture: architecture, names: names),
-                rules: naming != nil) ?? [GGMLType?](repeating: nil, count: named.count)
+                groupedQueries: groupedQueries(architecture: architecture), rules: naming != nil)
+            ?? [GGMLType?](repeating: nil, count: named.count)
         var planned: [Planned] = []
         for (item, type) in zip(named, requested) {
             let tensor = graph.tensors[item.index]
@@ -176,6 +177,13 @@ struct GGUFWriter {
             11: .q3_K, 13: .q3_K, 14: .q4_K, 16: .q5_K, 21: .q2_K, 22: .iq3_XXS, 27: .iq3_S, 29: .iq2_S, 38: .mxfp4,
         ]
         return mixtures[fileType] ?? guessedFileTypes.first { $0.value == fileType }?.key
+    }
+
+    /// llama.cpp's n_gqa: query heads per key-value head (integer division; 0 without counts).
+    func groupedQueries(architecture: String) -> Int {
+        let (heads, kvHeads) = headCounts(architecture: architecture)
+        guard let heads, let kvHeads = kvHeads ?? Optional(heads), kvHeads > 0 else { return 0 }
+        return heads / kvHeads
     }
 
     func headCounts(architecture: String) -> (Int?, Int?) {

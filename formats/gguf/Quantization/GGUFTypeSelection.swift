@@ -50,8 +50,10 @@ enum GGUFQuantization: Sendable, Equatable {
     /// it keeps its type). `rules` applies llama-quantize's choice of which tensors it
     /// quantises (architectures llama.cpp knows); without it every tensor of two or more
     /// dimensions is. The fallback for rows that are not whole blocks is applied after.
-    func requestedTypes(_ tensors: [(name: String, shape: [Int])], layers: Int, rules: Bool) -> [GGMLType?] {
-        var state = GGUFMixtureState(tensors.map(\.name), layers: layers)
+    func requestedTypes(
+        _ tensors: [(name: String, shape: [Int])], layers: Int, groupedQueries: Int = 1, rules: Bool
+    ) -> [GGMLType?] {
+        var state = GGUFMixtureState(tensors.map(\.name), layers: layers, groupedQueries: groupedQueries)
         var types = [GGMLType?](repeating: nil, count: tensors.count)
         // llama.cpp counts layers in its own order (block by block, numerically), whatever
         // order the file lists them in (`blk.10` before `blk.2` in many converted files).
@@ -99,14 +101,24 @@ enum GGUFQuantization: Sendable, Equatable {
     }
 }
 
-/// llama.cpp's K-quant mixtures that Amalgam writes.
+/// llama.cpp's file types that Amalgam writes: the K-quant mixtures and the 4-bit
+/// non-linear ones (IQ4_NL, IQ4_XS; without an importance matrix, as llama-quantize makes them).
 enum GGUFMixture: String, Sendable, CaseIterable {
     case q4KS = "q4_k_s"
     case q4KM = "q4_k_m"
     case q5KS = "q5_k_s"
     case q5KM = "q5_k_m"
+    case iq4NL = "iq4_nl"
+    case iq4XS = "iq4_xs"
 
-    var mainType: GGMLType { self == .q4KS || self == .q4KM ? .q4_K : .q5_K }
+    var mainType: GGMLType {
+        switch self {
+        case .q4KS, .q4KM: .q4_K
+        case .q5KS, .q5KM: .q5_K
+        case .iq4NL: .iq4_NL
+        case .iq4XS: .iq4_XS
+        }
+    }
 
     /// llama_ftype.
     var fileType: UInt32 {
@@ -115,6 +127,8 @@ enum GGUFMixture: String, Sendable, CaseIterable {
         case .q4KM: 15
         case .q5KS: 16
         case .q5KM: 17
+        case .iq4NL: 25
+        case .iq4XS: 30
         }
     }
 
@@ -182,6 +196,8 @@ enum GGUFMixture: String, Sendable, CaseIterable {
                 if Self.usesMoreBits(state.attentionValue, of: state.attentionValues) { type = .q6_K }
             case .q4KS:
                 if state.attentionValue < 4 { type = .q5_K }
+            case .iq4NL, .iq4XS:
+                if state.groupedQueries >= 4 { type = .q5_K }
             case .q5KS: break
             }
             state.attentionValue += 1
@@ -190,7 +206,7 @@ enum GGUFMixture: String, Sendable, CaseIterable {
             switch self {
             case .q4KM, .q5KM:
                 if Self.usesMoreBits(layer, of: layers) { type = .q6_K }
-            case .q4KS:
+            case .q4KS, .iq4NL, .iq4XS:
                 if layer < layers / 8 { type = .q5_K }
             case .q5KS: break
             }
@@ -211,14 +227,17 @@ enum GGUFMixture: String, Sendable, CaseIterable {
 struct GGUFMixtureState {
     let attentionValues: Int
     let layers: Int
+    /// Query heads per key-value head (llama.cpp's n_gqa).
+    let groupedQueries: Int
     /// No `output.weight`: the token embedding is the output too.
     let tiedEmbeddings: Bool
     var attentionValue = 0
     var feedForwardDown = 0
 
-    init(_ names: [String], layers: Int) {
+    init(_ names: [String], layers: Int, groupedQueries: Int = 1) {
         attentionValues = names.filter { GGUFMixture.Category($0) == .attentionValue }.count
         tiedEmbeddings = !names.contains("output.weight")
         self.layers = layers
+        self.groupedQueries = groupedQueries
     }
 }
