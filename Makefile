@@ -2,7 +2,7 @@
 #   make demo   installs what is missing, builds in release, runs the end-to-end demo
 #   make test   installs what is missing, runs the Swift tests and the Python interop tests
 #   make bench  runs the benchmarks and prints ratios against reference runs
-#   make bench-transfer  runs the multi-source transfer benchmark on the model zoos (about 2 hours on 2 cores)
+#   make bench-transfer  runs the multi-source transfer benchmark on the model zoos (about 5 hours of training on 2 cores)
 
 SWIFT ?= swift
 PYREF := .build/pyref
@@ -90,12 +90,11 @@ bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/tuning_benchmark.py
 
 # The transfer benchmark's reports (.build/bench/transfer-*.md and .json); zoos and finished runs are cached.
-TEXT_METHODS := $(foreach m,axis average ties tsv-m base random linear-probe full-fine-tune,--method $(m))
 bench-transfer: release pyref data
 	.build/release/amalgam bench transfer --family mlp --size full
 	.build/release/amalgam bench transfer --family vit --size full --fraction 0.1 --no-sweep
 	.build/release/amalgam bench transfer --family text --size full --fraction 0.1 --seeds 1 --steps 80 \
-	  --train-limit 1000 $(TEXT_METHODS) --no-robustness --no-sweep
+	  --train-limit 1000 --no-robustness --no-sweep
 
 clean:
 	rm -rf .build
