@@ -1,5 +1,5 @@
 """`--quant` gives llama-quantize's files tensor for tensor (issue 13, item 4): the K-quant
-mixtures (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) and IQ4_NL / IQ4_XS with llama.cpp's per-tensor rules, and the single
+mixtures (Q3_K_S, Q3_K_M, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) and IQ4_NL / IQ4_XS with llama.cpp's per-tensor rules, and the single
 types as `llama-quantize --pure` writes them, fallbacks for rows that are not whole 256-blocks
 included. Two models: SmolLM2-135M (576 wide, so most rows fall back; tied embeddings) and a
 synthetic llama whose rows are whole blocks, with its own output projection."""
@@ -13,8 +13,8 @@ from gguf import GGUFReader
 from helpers import SMOLLM2, amalgam, llama_cpp
 from safetensors.numpy import save_file
 
-MIXTURES = ["Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "IQ4_NL", "IQ4_XS"]
-SINGLE = ["Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q5_0", "Q5_1"]
+MIXTURES = ["Q3_K_S", "Q3_K_M", "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "IQ4_NL", "IQ4_XS"]
+SINGLE = ["Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q5_0", "Q5_1"]
 
 
 def synthetic_llama(folder):
@@ -79,7 +79,7 @@ def test_tensors_equal_llama_quantize(f16, file_type):
     if not pure:
         # A mixture's general.file_type is llama.cpp's for it (Q4_K_M = 15 ...).
         field = GGUFReader(str(ours)).fields["general.file_type"]
-        assert int(field.parts[-1][0]) == {"Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "IQ4_NL": 25,
+        assert int(field.parts[-1][0]) == {"Q3_K_S": 11, "Q3_K_M": 12, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "IQ4_NL": 25,
                                            "IQ4_XS": 30}[file_type]
 
 

@@ -3,7 +3,9 @@ import AmalgamCore
 /// Quantises f32 values into ggml blocks, in parallel over chunks of blocks.
 enum GGUFQuantizer {
     /// Block types Amalgam can encode. (F32, F16 and BF16 are plain dtypes, converted by the core.)
-    static let encodable: Set<GGMLType> = [.q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS]
+    static let encodable: Set<GGMLType> = [
+        .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q3_K, .q4_K, .q5_K, .q6_K, .iq4_NL, .iq4_XS,
+    ]
 
     /// Encodes `values.count / blockElements` blocks of `type` into `blocks`.
     /// Throws for types it cannot encode and for NaN or infinite values, which no block
@@ -41,6 +43,7 @@ enum GGUFQuantizer {
             case .q4_1: LegacyQuantizer.q4_1(x, y, n)
             case .q5_0: LegacyQuantizer.q5_0(x, y, n)
             case .q5_1: LegacyQuantizer.q5_1(x, y, n)
+            case .q3_K: Q3KQuantizer.q3K(x, y, n)
             case .q4_K: KQuantizer.q45K(x, y, n, fiveBit: false)
             case .q5_K: KQuantizer.q45K(x, y, n, fiveBit: true)
             case .q6_K: KQuantizer.q6K(x, y, n)

@@ -12,7 +12,8 @@ enum GGUFQuantization: Sendable, Equatable {
     /// `--quant` values and the `general.file_type` (llama_ftype) each implies.
     static let uniformChoices: [(name: String, type: GGMLType, fileType: UInt32)] = [
         ("f32", .f32, 0), ("f16", .f16, 1), ("bf16", .bf16, 32), ("q8_0", .q8_0, 7), ("q4_0", .q4_0, 2),
-        ("q4_1", .q4_1, 3), ("q5_0", .q5_0, 8), ("q5_1", .q5_1, 9), ("q4_k", .q4_K, 14), ("q5_k", .q5_K, 16),
+        ("q4_1", .q4_1, 3), ("q5_0", .q5_0, 8), ("q5_1", .q5_1, 9), ("q3_k", .q3_K, 11), ("q4_k", .q4_K, 14),
+        ("q5_k", .q5_K, 16),
         ("q6_k", .q6_K, 18),
     ]
 
@@ -101,9 +102,11 @@ enum GGUFQuantization: Sendable, Equatable {
     }
 }
 
-/// llama.cpp's file types that Amalgam writes: the K-quant mixtures and the 4-bit
+/// llama.cpp's file types that Amalgam writes: the K-quant mixtures (Q3_K_S to Q5_K_M) and the 4-bit
 /// non-linear ones (IQ4_NL, IQ4_XS; without an importance matrix, as llama-quantize makes them).
 enum GGUFMixture: String, Sendable, CaseIterable {
+    case q3KS = "q3_k_s"
+    case q3KM = "q3_k_m"
     case q4KS = "q4_k_s"
     case q4KM = "q4_k_m"
     case q5KS = "q5_k_s"
@@ -113,6 +116,7 @@ enum GGUFMixture: String, Sendable, CaseIterable {
 
     var mainType: GGMLType {
         switch self {
+        case .q3KS, .q3KM: .q3_K
         case .q4KS, .q4KM: .q4_K
         case .q5KS, .q5KM: .q5_K
         case .iq4NL: .iq4_NL
@@ -123,6 +127,8 @@ enum GGUFMixture: String, Sendable, CaseIterable {
     /// llama_ftype.
     var fileType: UInt32 {
         switch self {
+        case .q3KS: 11
+        case .q3KM: 12
         case .q4KS: 14
         case .q4KM: 15
         case .q5KS: 16
@@ -198,7 +204,9 @@ enum GGUFMixture: String, Sendable, CaseIterable {
                 if state.attentionValue < 4 { type = .q5_K }
             case .iq4NL, .iq4XS:
                 if state.groupedQueries >= 4 { type = .q5_K }
-            case .q5KS: break
+            case .q3KM:
+                type = state.attentionValue < 2 ? .q5_K : .q4_K
+            case .q5KS, .q3KS: break
             }
             state.attentionValue += 1
         case .feedForwardDown:
@@ -208,9 +216,15 @@ enum GGUFMixture: String, Sendable, CaseIterable {
                 if Self.usesMoreBits(layer, of: layers) { type = .q6_K }
             case .q4KS, .iq4NL, .iq4XS:
                 if layer < layers / 8 { type = .q5_K }
-            case .q5KS: break
+            case .q3KM:
+                // Falcon's exception (Q3_K between the use_more_bits layers) is for an architecture
+                // Amalgam has no table for.
+                type = layer < layers / 16 ? .q5_K : .q4_K
+            case .q5KS, .q3KS: break
             }
             state.feedForwardDown += 1
+        case .attentionOutput:
+            if self == .q3KM { type = .q4_K }
         default:
             break
         }
