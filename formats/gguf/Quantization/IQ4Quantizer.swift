@@ -51,15 +51,7 @@ enum IQ4Quantizer {
                 for ib in 0..<blocks {
                     let xb = xs + ib * 32
                     for j in 0..<32 { weight[j] = xb[j] * xb[j] }
-                    var amax: Float = 0
-                    var maxValue: Float = 0
-                    for j in 0..<32 {
-                        let ax = abs(xb[j])
-                        if ax > amax {
-                            amax = ax
-                            maxValue = xb[j]
-                        }
-                    }
+                    let (amax, maxValue) = KQuantizer.largestMagnitude(xb, count: 32)
                     if amax < 1e-15 {
                         scales[ib] = 0
                         continue

@@ -209,9 +209,11 @@ enum KQuantizer {
 
     /// `make_qx_quants` with rmse_type 1 (weights x^2): signed levels -nmax..nmax-1 stored
     /// with +nmax, scale refined over 18 trial values. Returns the scale.
-    static func fitSignedScale(
-        _ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, into L: UnsafeMutablePointer<Int8>
-    ) -> Float {
+    /// The largest |x| of `n` values and the (signed) value that has it, the first on ties, as
+    /// the reference's scale searches find them.
+    @inline(__always) static func largestMagnitude(_ x: UnsafePointer<Float>, count n: Int) -> (
+        amax: Float, value: Float
+    ) {
         var maxValue: Float = 0
         var amax: Float = 0
         for i in 0..<n {
@@ -221,6 +223,13 @@ enum KQuantizer {
                 maxValue = x[i]
             }
         }
+        return (amax, maxValue)
+    }
+
+    static func fitSignedScale(
+        _ x: UnsafePointer<Float>, count n: Int, levels nmax: Int, into L: UnsafeMutablePointer<Int8>
+    ) -> Float {
+        let (amax, maxValue) = largestMagnitude(x, count: n)
         if amax < 1e-15 {
             for i in 0..<n { L[i] = 0 }
             return 0

@@ -12,15 +12,7 @@ enum Q3KQuantizer {
     static func fit(_ x: UnsafePointer<Float>, into L: UnsafeMutablePointer<Int8>) -> Float {
         let n = 16
         let nmax = 4
-        var maxValue: Float = 0
-        var amax: Float = 0
-        for i in 0..<n {
-            let ax = abs(x[i])
-            if ax > amax {
-                amax = ax
-                maxValue = x[i]
-            }
-        }
+        let (amax, maxValue) = KQuantizer.largestMagnitude(x, count: n)
         if amax < 1e-15 {
             for i in 0..<n { L[i] = 0 }
             return 0
@@ -68,6 +60,9 @@ enum Q3KQuantizer {
     static func q3K(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         var levels = [Int8](repeating: 0, count: 256)
         var scales = [Float](repeating: 0, count: 16)
+        // Per-block scratch, allocated once per call and cleared per block.
+        var bytes = [UInt8](repeating: 0, count: 12)
+        var mask = [UInt8](repeating: 0, count: 32)
         levels.withUnsafeMutableBufferPointer { buffer in
             let L = buffer.baseAddress!
             for block in 0..<count {
@@ -85,7 +80,7 @@ enum Q3KQuantizer {
                         maxScale = scales[j]
                     }
                 }
-                var bytes = [UInt8](repeating: 0, count: 12)
+                for i in 0..<12 { bytes[i] = 0 }
                 var d: UInt16 = 0
                 if maxScale != 0 {
                     let iscale = -32 / maxScale
@@ -112,7 +107,7 @@ enum Q3KQuantizer {
                 for i in 0..<12 { packed.storeBytes(of: bytes[i], toByteOffset: i, as: UInt8.self) }
                 out.storeBytes(of: d.littleEndian, toByteOffset: 108, as: UInt16.self)
                 // The third bit of the first 32 levels goes to bit 0 of hmask[0...31], the next 32 to bit 1...
-                var mask = [UInt8](repeating: 0, count: 32)
+                for i in 0..<32 { mask[i] = 0 }
                 for j in 0..<256 where L[j] > 3 {
                     mask[j % 32] |= UInt8(1) << UInt8(j / 32)
                     L[j] -= 4
