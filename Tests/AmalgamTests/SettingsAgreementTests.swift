@@ -39,6 +39,7 @@ struct SettingsAgreementTests {
         Row(setting: .dtype, place: .output, valid: "f16", invalid: "f8"),
         Row(setting: .maximumShardSize, place: .output, valid: "1MB", invalid: "10"),
         Row(setting: .quant, place: .output, valid: "q8_0", invalid: "q9", output: "m.gguf"),
+        Row(setting: .importanceMatrix, place: .output, valid: nil, invalid: "i.dat", output: "m.gguf"),
         Row(setting: .compress, place: .output, valid: nil, invalid: nil, output: "m.npz", invalidOutput: "m.gguf"),
         Row(setting: .keepDType, place: .output, valid: nil, invalid: nil, output: "m.npz", invalidOutput: "m.onnx"),
         Row(

@@ -18,7 +18,8 @@ struct QuantizerTests {
     @Test(
         "encode then decode stays within each type's error",
         arguments: [
-            (GGMLType.q8_0, 0.01), (.q4_0, 0.13), (.q4_1, 0.12), (.q5_0, 0.065), (.q5_1, 0.06), (.q4_K, 0.095),
+            (GGMLType.q8_0, 0.01), (.q4_0, 0.13), (.q4_1, 0.12), (.q5_0, 0.065), (.q5_1, 0.06), (.q2_K, 0.31),
+            (.q3_K, 0.16), (.q4_K, 0.095),
             (.q5_K, 0.048), (.q6_K, 0.024),
         ])
     func errorBound(type: GGMLType, bound: Double) throws {

@@ -1,20 +1,26 @@
 """`--quant` gives llama-quantize's files tensor for tensor (issue 13, item 4): the K-quant
-mixtures (Q3_K_S, Q3_K_M, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) and IQ4_NL / IQ4_XS with llama.cpp's per-tensor rules, and the single
-types as `llama-quantize --pure` writes them, fallbacks for rows that are not whole 256-blocks
-included. Two models: SmolLM2-135M (576 wide, so most rows fall back; tied embeddings) and a
-synthetic llama whose rows are whole blocks, with its own output projection."""
+mixtures (Q2_K, Q2_K_S, Q3_K_S, Q3_K_M, Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S) and IQ4_NL / IQ4_XS with
+llama.cpp's per-tensor rules, and the single types as `llama-quantize --pure` writes them, fallbacks
+for rows that are not whole 256-blocks included; and the same with `--imatrix` (llama-imatrix's GGUF
+output and its legacy .dat), which switches every encoder but Q8_0 to its weighted search. Two
+models: SmolLM2-135M (576 wide, so most rows fall back; tied embeddings) and a synthetic llama whose
+rows are whole blocks, with its own output projection."""
 
 import json
+import struct
 import subprocess
 
 import numpy as np
 import pytest
+import gguf
 from gguf import GGUFReader
 from helpers import SMOLLM2, amalgam, llama_cpp
 from safetensors.numpy import save_file
 
-MIXTURES = ["Q3_K_S", "Q3_K_M", "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "IQ4_NL", "IQ4_XS"]
+MIXTURES = ["Q2_K", "Q3_K_S", "Q3_K_M", "Q4_K_M", "Q4_K_S", "Q5_K_M", "Q5_K_S", "IQ4_NL", "IQ4_XS"]
 SINGLE = ["Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "Q4_0", "Q5_0", "Q5_1"]
+FILE_TYPES = {"Q2_K": 10, "Q2_K_S": 21, "Q3_K_S": 11, "Q3_K_M": 12, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16,
+              "Q5_K_M": 17, "IQ4_NL": 25, "IQ4_XS": 30}
 
 
 def synthetic_llama(folder):
@@ -62,25 +68,157 @@ def tensors(path):
     return {t.name: (t.tensor_type.name, t.data.tobytes()) for t in GGUFReader(str(path)).tensors}
 
 
-@pytest.mark.parametrize("file_type", MIXTURES + SINGLE)
-def test_tensors_equal_llama_quantize(f16, file_type):
+def field(path, key):
+    value = GGUFReader(str(path)).fields.get(key)
+    return None if value is None else value.parts[-1].tobytes()
+
+
+def quantize_both(f16, file_type, imatrix=None, tag=""):
+    """llama-quantize's file and ours for the same input and settings (2 threads each)."""
     pure = file_type in SINGLE
-    reference = f16.parent / f"llama-{file_type}.gguf"
-    subprocess.run([llama_cpp("llama-quantize"), *(["--pure"] if pure else []), str(f16), str(reference), file_type,
-                    "2"], check=True, capture_output=True)
-    ours = f16.parent / f"amalgam-{file_type}.gguf"
-    amalgam("convert", str(f16), str(ours), "--quant", file_type.lower(), "--force")
+    extra = ["--imatrix", str(imatrix)] if imatrix else []
+    reference = f16.parent / f"llama-{file_type}{tag}.gguf"
+    subprocess.run([llama_cpp("llama-quantize"), *(["--pure"] if pure else []), *extra, str(f16), str(reference),
+                    file_type, "2"], check=True, capture_output=True)
+    ours = f16.parent / f"amalgam-{file_type}{tag}.gguf"
+    amalgam("convert", str(f16), str(ours), "--quant", file_type.lower(), *extra, "--force")
+    return reference, ours
+
+
+def assert_same_tensors(reference, ours):
     theirs, mine = tensors(reference), tensors(ours)
     assert set(theirs) == set(mine)
     types = {name: (theirs[name][0], mine[name][0]) for name in theirs if theirs[name][0] != mine[name][0]}
     assert not types, f"{len(types)} tensors of another type: {list(types.items())[:4]}"
     different = [name for name in theirs if theirs[name][1] != mine[name][1]]
     assert not different, f"{len(different)} of {len(theirs)} tensors differ: {different[:4]}"
-    if not pure:
+
+
+@pytest.mark.parametrize("file_type", MIXTURES + SINGLE)
+def test_tensors_equal_llama_quantize(f16, file_type):
+    reference, ours = quantize_both(f16, file_type)
+    assert_same_tensors(reference, ours)
+    if file_type not in SINGLE:
         # A mixture's general.file_type is llama.cpp's for it (Q4_K_M = 15 ...).
-        field = GGUFReader(str(ours)).fields["general.file_type"]
-        assert int(field.parts[-1][0]) == {"Q3_K_S": 11, "Q3_K_M": 12, "Q4_K_S": 14, "Q4_K_M": 15, "Q5_K_S": 16, "Q5_K_M": 17, "IQ4_NL": 25,
-                                           "IQ4_XS": 30}[file_type]
+        assert struct.unpack("<I", field(ours, "general.file_type"))[0] == FILE_TYPES[file_type]
+
+
+def write_imatrix(model, path, rng):
+    """An importance matrix in llama-imatrix's GGUF layout for every matrix of `model` (what
+    llama-imatrix writes for a model without a vocabulary to run): per matrix NAME.in_sum2
+    (sums of squared activations per column) and NAME.counts (tokens seen), plus its three keys."""
+    writer = gguf.GGUFWriter(str(path), arch="imatrix")
+    writer.add_array("imatrix.datasets", ["synthetic.txt"])
+    writer.add_uint32("imatrix.chunk_count", 3)
+    writer.add_uint32("imatrix.chunk_size", 512)
+    for t in GGUFReader(str(model)).tensors:
+        if len(t.shape) >= 2 and t.name != "token_embd.weight":
+            columns = int(t.shape[0])
+            writer.add_tensor(t.name + ".in_sum2", (rng.gamma(0.5, 2.0, columns) * 1536).astype(np.float32))
+            writer.add_tensor(t.name + ".counts", np.array([1536.0], np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def imatrix(f16):
+    """llama-imatrix's own output (GGUF) for SmolLM2, over 4 chunks of 128 tokens of WordNet
+    glosses; for the synthetic llama, which has no vocabulary, one in the same layout."""
+    path = f16.parent / "imatrix.gguf"
+    if "smollm2" in str(f16.parent):
+        text = f16.parent / "text.txt"
+        definitions = [line.split(" | ", 1)[1].split(";")[0].strip()
+                       for line in open("/usr/share/wordnet/data.noun", encoding="utf-8") if not line.startswith("  ")]
+        text.write_text(" ".join(d[0].upper() + d[1:] + "." for d in definitions[:3000]))
+        subprocess.run([llama_cpp("llama-imatrix"), "-m", str(f16), "-f", str(text), "-c", "128", "--chunks", "4",
+                        "-t", "2", "--no-ppl", "-o", str(path)], check=True, capture_output=True)
+        return path
+    return write_imatrix(f16, path, np.random.default_rng(11))
+
+
+@pytest.mark.parametrize("file_type", ["Q2_K_S"] + MIXTURES + [t for t in SINGLE if t != "Q8_0"])
+def test_tensors_equal_llama_quantize_with_imatrix(f16, imatrix, file_type):
+    reference, ours = quantize_both(f16, file_type, imatrix, "-imatrix")
+    assert_same_tensors(reference, ours)
+    # llama-quantize records the matrix: its path, dataset, entry and chunk counts.
+    for key in ["quantize.imatrix.file", "quantize.imatrix.dataset", "quantize.imatrix.entries_count",
+                "quantize.imatrix.chunks_count"]:
+        assert field(ours, key) == field(reference, key), key
+    if file_type == "Q2_K_S":
+        return  # it has no file without an importance matrix to compare with
+    # The importance weights changed what was written: not the unweighted file.
+    plain = f16.parent / f"amalgam-{file_type}.gguf"
+    if not plain.exists():
+        quantize_both(f16, file_type)
+    unweighted = tensors(plain)
+    changed = [name for name, (kind, data) in tensors(ours).items() if unweighted[name][1] != data]
+    assert len(changed) >= 7, changed
+
+
+@pytest.mark.parametrize("file_type", ["Q2_K", "Q4_K_M", "IQ4_XS", "Q5_1"])
+def test_legacy_dat_imatrix_equals_llama_quantize(f16, imatrix, file_type):
+    """The legacy .dat format: for SmolLM2 llama-imatrix's own (--output-format dat); for the
+    synthetic llama, the GGUF matrix written in that layout (values times the call count)."""
+    dat = f16.parent / "imatrix.dat"
+    if not dat.exists():
+        if "smollm2" in str(f16.parent):
+            text = f16.parent / "text.txt"
+            subprocess.run([llama_cpp("llama-imatrix"), "-m", str(f16), "-f", str(text), "-c", "128", "--chunks", "4",
+                            "-t", "2", "--no-ppl", "--output-format", "dat", "-o", str(dat)], check=True,
+                           capture_output=True)
+        else:
+            reader = GGUFReader(str(imatrix))
+            sums = {t.name[:-len(".in_sum2")]: np.array(t.data) for t in reader.tensors if t.name.endswith(".in_sum2")}
+            with open(dat, "wb") as out:
+                out.write(struct.pack("<i", len(sums)))
+                for name, values in sums.items():
+                    out.write(struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", 3, len(values)))
+                    out.write((values / 1536 * 3).astype(np.float32).tobytes())
+                out.write(struct.pack("<i", 3) + struct.pack("<i", 13) + b"synthetic.txt")
+    reference, ours = quantize_both(f16, file_type, dat, "-dat")
+    assert_same_tensors(reference, ours)
+    assert field(ours, "quantize.imatrix.chunks_count") == field(reference, "quantize.imatrix.chunks_count")
+
+
+def test_q2_k_s_needs_an_importance_matrix(f16, tmp_path):
+    """llama-quantize refuses Q2_K_S without an importance matrix, and so does --quant q2_k_s."""
+    refused = subprocess.run([llama_cpp("llama-quantize"), str(f16), str(tmp_path / "l.gguf"), "Q2_K_S", "2"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "requires an imatrix" in refused.stdout + refused.stderr
+    result = amalgam("convert", str(f16), str(tmp_path / "a.gguf"), "--quant", "q2_k_s", check=False)
+    assert result.returncode == 1
+    assert "--quant q2_k_s needs an importance matrix (--imatrix FILE, from llama-imatrix)" in result.stderr
+    assert not (tmp_path / "a.gguf").exists()
+
+
+def test_imatrix_of_another_model_is_refused(f16, imatrix, tmp_path):
+    """An entry whose length is not the tensor's row length (an imatrix of another model): one
+    line naming the matrix file and the tensor, no output (llama-quantize stops there too)."""
+    reader = GGUFReader(str(imatrix))
+    wrong = tmp_path / "wrong.gguf"
+    writer = gguf.GGUFWriter(str(wrong), arch="imatrix")
+    writer.add_array("imatrix.datasets", ["x.txt"])
+    writer.add_uint32("imatrix.chunk_count", 1)
+    writer.add_uint32("imatrix.chunk_size", 512)
+    for t in reader.tensors:
+        data = np.array(t.data)
+        if t.name == "blk.0.ffn_down.weight.in_sum2":
+            data = data[:-32]
+        writer.add_tensor(t.name, data.astype(np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    result = amalgam("convert", str(f16), str(tmp_path / "out.gguf"), "--quant", "q4_k_m", "--imatrix", str(wrong),
+                     check=False)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(wrong) in lines[0] and "blk.0.ffn_down.weight" in lines[0], result.stderr
+    assert "values for blk.0.ffn_down.weight, which has" in lines[0]
+    assert not (tmp_path / "out.gguf").exists()
 
 
 def test_mixtures_give_more_bits_where_llama_cpp_does(f16):

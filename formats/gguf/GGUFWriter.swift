@@ -48,10 +48,13 @@ struct GGUFWriter {
         var type: GGMLType
         var transform: GGUFTensorTransform
         var byteCount: Int
+        /// The importance matrix's values for this tensor (`--imatrix`), when it is quantised.
+        var importance: ImportanceWeights? = nil
     }
 
     mutating func plan(to path: String) throws -> GGUFWritePlan {
         let quant = try GGUFQuantization(options.quant)
+        let importanceMatrix = try options.importanceMatrix.map { try ImportanceMatrix(path: $0) }
         let (architecture, stated) = resolvedArchitecture()
         let naming = GGUFNaming.forArchitecture(architecture)
         if naming == nil {
@@ -85,7 +88,8 @@ struct GGUFWriter {
             quant?.requestedTypes(
                 named.map { ($0.name, $0.shape.dimensions) },
                 layers: blockCount(architecture: architecture, names: names),
-                groupedQueries: groupedQueries(architecture: architecture), rules: naming != nil)
+                groupedQueries: groupedQueries(architecture: architecture), importance: importanceMatrix != nil,
+                rules: naming != nil)
             ?? [GGMLType?](repeating: nil, count: named.count)
         var planned: [Planned] = []
         for (item, type) in zip(named, requested) {
@@ -99,6 +103,14 @@ struct GGUFWriter {
                     index: item.index, tensor: tensor, name: item.name, shape: storedShape, type: target,
                     transform: item.transform, byteCount: try target.encoding.byteCount(for: storedShape)))
         }
+        if let importanceMatrix {
+            try attachImportance(importanceMatrix, to: &planned, quant: quant)
+        } else if quant?.needsImportance == true {
+            throw AmalgamError(
+                .usage,
+                "--quant \(options.quant ?? "") needs an importance matrix (--imatrix FILE, from llama-imatrix): its 2-bit weights are too coarse without one (llama-quantize refuses it too)",
+                file: path)
+        }
         if !leftOut.isEmpty {
             extraWarnings.append(
                 "left out \(leftOut.joined(separator: ", ")), which llama.cpp's \(architecture) does not use (as its converter does)"
@@ -107,7 +119,7 @@ struct GGUFWriter {
         let metadata = try AmalgamError.withContext(file: path) {
             try outputMetadata(
                 architecture: architecture, quant: quant, anyQuantized: planned.contains { $0.type.plainDType == nil },
-                fileType: fileType(of: planned, quant: quant))
+                fileType: fileType(of: planned, quant: quant), importanceMatrix: importanceMatrix)
         }
         let alignment = metadata["general.alignment"]?.intValue ?? GGUFFile.defaultAlignment
         var header = GGUFHeaderEncoder()
@@ -313,7 +325,7 @@ struct GGUFWriter {
             var values = try tensor.floatValues()
             values = TensorTransforms.transformedValues(
                 values, shape: tensor.shape, transform: item.transform, toGGUF: true)
-            bytes = try Self.encode(values, as: item.type, byteCount: item.byteCount)
+            bytes = try Self.encode(values, as: item.type, byteCount: item.byteCount, importance: item.importance)
         }
         if case .rotaryPermutation(let heads) = item.transform {
             bytes = try TensorTransforms.permutingRows(
@@ -322,7 +334,9 @@ struct GGUFWriter {
         return bytes
     }
 
-    static func encode(_ values: [Float], as type: GGMLType, byteCount: Int) throws -> ByteRegion {
+    static func encode(
+        _ values: [Float], as type: GGMLType, byteCount: Int, importance: ImportanceWeights? = nil
+    ) throws -> ByteRegion {
         let output = OwnedBuffer(byteCount: byteCount)
         let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount)
         try values.withUnsafeBufferPointer { source in
@@ -330,10 +344,35 @@ struct GGUFWriter {
                 ElementConversion.convert(
                     UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
             } else {
-                try GGUFQuantizer.encode(source, as: type, into: destination)
+                try GGUFQuantizer.encode(source, as: type, into: destination, importance: importance)
             }
         }
         return output.region
+    }
+
+    /// Each quantised tensor's importance values, as llama-quantize looks them up: by GGUF
+    /// name; tensors the matrix does not cover are quantised without (one note), except
+    /// where the file type needs them (Q2_K_S's Q2_K tensors, not the embedding or output).
+    mutating func attachImportance(
+        _ matrix: ImportanceMatrix, to planned: inout [Planned], quant: GGUFQuantization?
+    ) throws {
+        for index in planned.indices where planned[index].type.plainDType == nil {
+            let item = planned[index]
+            let dimensions = item.shape.dimensions
+            let experts = dimensions.count >= 3 ? dimensions[dimensions.count - 3] : 1
+            let weights = try matrix.weights(for: item.name, rowLength: dimensions.last ?? 1, experts: experts)
+            planned[index].importance = weights
+            guard weights == nil else { continue }
+            if quant?.needsImportance == true, item.type == .q2_K, item.name != "token_embd.weight",
+                item.name != "output.weight"
+            {
+                throw AmalgamError(
+                    .invalidFormat,
+                    "the importance matrix has no values for \(item.name), which --quant \(options.quant ?? "") stores as Q2_K (llama-quantize refuses this too)",
+                    file: matrix.path, tensor: item.tensor.name)
+            }
+            note("not in the importance matrix: quantised without importance weights", item.name)
+        }
     }
 
     // MARK: Metadata
@@ -344,7 +383,8 @@ struct GGUFWriter {
     ]
 
     mutating func outputMetadata(
-        architecture: String, quant: GGUFQuantization?, anyQuantized: Bool, fileType: UInt32
+        architecture: String, quant: GGUFQuantization?, anyQuantized: Bool, fileType: UInt32,
+        importanceMatrix: ImportanceMatrix? = nil
     ) throws -> Metadata {
         var metadata = Metadata()
         metadata["general.architecture"] = .string(architecture)
@@ -373,6 +413,8 @@ struct GGUFWriter {
         }
         metadata["general.file_type"] = .u32(fileType)
         if anyQuantized { metadata["general.quantization_version"] = .u32(2) }
+        // llama-quantize records the matrix after the copied keys (a KV override each).
+        for (key, value) in importanceMatrix?.metadata ?? [] { metadata[key] = value }
         return metadata
     }
 }

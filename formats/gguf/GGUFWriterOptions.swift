@@ -8,15 +8,18 @@ public struct GGUFWriterOptions: WriterOptions {
     /// `general.architecture` to write when the model does not say (no GGUF metadata, no
     /// config.json `model_type`).
     public var architecture: String?
+    /// llama-imatrix's importance matrix, used as the quantisation weights.
+    public var importanceMatrix: String?
 
     public init() {}
 
-    public init(quant: String? = nil, architecture: String? = nil) {
+    public init(quant: String? = nil, architecture: String? = nil, importanceMatrix: String? = nil) {
         self.quant = quant
         self.architecture = architecture
+        self.importanceMatrix = importanceMatrix
     }
 
-    public static let accepted: Set<OutputSetting> = [.quant, .architecture]
+    public static let accepted: Set<OutputSetting> = [.quant, .architecture, .importanceMatrix]
 
     public init(_ settings: OutputSettings) throws(AmalgamError) {
         if let quant = settings.quant {
@@ -27,7 +30,13 @@ public struct GGUFWriterOptions: WriterOptions {
                 )
             }
         }
+        if settings.importanceMatrix != nil, settings.quant == nil {
+            throw AmalgamError(
+                .usage,
+                "\(settings.label(.importanceMatrix)) weights quantisation: give \(settings.label(.quant)) TYPE too")
+        }
         quant = settings.quant?.lowercased()
         architecture = settings.architecture
+        importanceMatrix = settings.importanceMatrix
     }
 }

@@ -11,7 +11,7 @@ public struct ModelOutput: Sendable {
 
     /// The settings that describe an output, on the command line and in a recipe's outputs.
     public static let settings: [Setting] = [
-        .to, .dtype, .maximumShardSize, .compress, .keepDType, .quant, .template, .externalData,
+        .to, .dtype, .maximumShardSize, .compress, .keepDType, .quant, .importanceMatrix, .template, .externalData,
     ]
 
     /// Reads an output's settings (`--to`, `--dtype`, `--quant`...) from `values`.
@@ -20,10 +20,12 @@ public struct ModelOutput: Sendable {
             format: values.text(.to), dtype: values.text(.dtype).flatMap(DType.init(name:)),
             maximumShardBytes: values.size(.maximumShardSize), compress: values.flag(.compress),
             keepDType: values.flag(.keepDType), quant: values.text(.quant), template: values.text(.template),
-            externalData: values.flag(.externalData), architecture: values.text(.ggufArchitecture))
+            externalData: values.flag(.externalData), architecture: values.text(.ggufArchitecture),
+            importanceMatrix: values.text(.importanceMatrix))
         let named: [(OutputSetting, Setting)] = [
             (.maximumShardSize, .maximumShardSize), (.compress, .compress), (.keepDType, .keepDType), (.quant, .quant),
             (.template, .template), (.externalData, .externalData), (.architecture, .ggufArchitecture),
+            (.importanceMatrix, .importanceMatrix),
         ]
         for (output, setting) in named { settings.labels[output] = values.label(setting) }
         return settings

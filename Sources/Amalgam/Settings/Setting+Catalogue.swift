@@ -43,7 +43,12 @@ extension Setting {
     public static let quant = Setting(
         "quant", .choice(Amalgam.quantizationChoices), placeholder: "TYPE",
         help:
-            "GGUF output: quantise the weights to one type, as llama-quantize --pure does, or to one of llama.cpp's K-quant file types (q4_k_m, q4_k_s, q5_k_m, q5_k_s) with llama-quantize's per-tensor rules (\(Amalgam.quantizationChoices.joined(separator: ", "))); vectors stay f32."
+            "GGUF output: quantise the weights to one type, as llama-quantize --pure does, or to one of llama.cpp's file types (q2_k, q3_k_m, q4_k_m, q5_k_s, iq4_xs, ...) with llama-quantize's per-tensor rules (\(Amalgam.quantizationChoices.joined(separator: ", "))); vectors stay f32."
+    )
+    public static let importanceMatrix = Setting(
+        "imatrix", .text, placeholder: "FILE",
+        help:
+            "GGUF output with --quant: weight the quantisation by llama-imatrix's importance matrix (its GGUF output or the legacy .dat), as llama-quantize --imatrix does; q2_k_s needs one."
     )
     public static let template = Setting(
         "template", .text, placeholder: "BASE.onnx",

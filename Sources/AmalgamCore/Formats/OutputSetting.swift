@@ -5,6 +5,7 @@ public enum OutputSetting: String, CaseIterable, Sendable, Hashable {
     case compress
     case keepDType = "keep-dtype"
     case quant
+    case importanceMatrix = "imatrix"
     case template
     case externalData = "external-data"
     case architecture = "arch"

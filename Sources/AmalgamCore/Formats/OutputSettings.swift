@@ -11,6 +11,8 @@ public struct OutputSettings: Sendable, Hashable {
     public var keepDType = false
     /// Lowercase quantisation type name (`q8_0`).
     public var quant: String?
+    /// An importance matrix (llama-imatrix's) to weight the quantisation by.
+    public var importanceMatrix: String?
     public var template: String?
     public var externalData = false
     /// The architecture to record (GGUF's `general.architecture`).
@@ -21,7 +23,7 @@ public struct OutputSettings: Sendable, Hashable {
     public init(
         format: String? = nil, dtype: DType? = nil, maximumShardBytes: Int? = nil, compress: Bool = false,
         keepDType: Bool = false, quant: String? = nil, template: String? = nil, externalData: Bool = false,
-        architecture: String? = nil
+        architecture: String? = nil, importanceMatrix: String? = nil
     ) {
         self.format = format
         self.dtype = dtype
@@ -32,6 +34,7 @@ public struct OutputSettings: Sendable, Hashable {
         self.template = template
         self.externalData = externalData
         self.architecture = architecture
+        self.importanceMatrix = importanceMatrix
     }
 
     /// The settings given (not at their defaults), besides format and dtype.
@@ -42,6 +45,7 @@ public struct OutputSettings: Sendable, Hashable {
             case .compress: compress
             case .keepDType: keepDType
             case .quant: quant != nil
+            case .importanceMatrix: importanceMatrix != nil
             case .template: template != nil
             case .externalData: externalData
             case .architecture: architecture != nil

@@ -39,6 +39,9 @@ enum GGUFQuantization: Sendable, Equatable {
         }
     }
 
+    /// llama-quantize refuses this file type without an importance matrix (Q2_K_S).
+    var needsImportance: Bool { self == .mixture(.q2KS) }
+
     /// The type the file is mostly made of.
     var mainType: GGMLType {
         switch self {
@@ -50,11 +53,14 @@ enum GGUFQuantization: Sendable, Equatable {
     /// The requested type of every tensor, by GGUF name in file order (nil: not quantised,
     /// it keeps its type). `rules` applies llama-quantize's choice of which tensors it
     /// quantises (architectures llama.cpp knows); without it every tensor of two or more
-    /// dimensions is. The fallback for rows that are not whole blocks is applied after.
+    /// dimensions is. `importance`: an importance matrix is given (some rules depend on it).
+    /// The fallback for rows that are not whole blocks is applied after.
     func requestedTypes(
-        _ tensors: [(name: String, shape: [Int])], layers: Int, groupedQueries: Int = 1, rules: Bool
+        _ tensors: [(name: String, shape: [Int])], layers: Int, groupedQueries: Int = 1, importance: Bool = false,
+        rules: Bool
     ) -> [GGMLType?] {
-        var state = GGUFMixtureState(tensors.map(\.name), layers: layers, groupedQueries: groupedQueries)
+        var state = GGUFMixtureState(
+            tensors.map(\.name), layers: layers, groupedQueries: groupedQueries, importance: importance)
         var types = [GGMLType?](repeating: nil, count: tensors.count)
         // llama.cpp counts layers in its own order (block by block, numerically), whatever
         // order the file lists them in (`blk.10` before `blk.2` in many converted files).
@@ -102,9 +108,12 @@ enum GGUFQuantization: Sendable, Equatable {
     }
 }
 
-/// llama.cpp's file types that Amalgam writes: the K-quant mixtures (Q3_K_S to Q5_K_M) and the 4-bit
-/// non-linear ones (IQ4_NL, IQ4_XS; without an importance matrix, as llama-quantize makes them).
+/// llama.cpp's file types that Amalgam writes: the K-quant mixtures (Q2_K, Q2_K_S to Q5_K_M) and
+/// the 4-bit non-linear ones (IQ4_NL, IQ4_XS). (llama-quantize's Q2_K is a mixture too: there is
+/// no `--pure` Q2_K here.)
 enum GGUFMixture: String, Sendable, CaseIterable {
+    case q2K = "q2_k"
+    case q2KS = "q2_k_s"
     case q3KS = "q3_k_s"
     case q3KM = "q3_k_m"
     case q4KS = "q4_k_s"
@@ -116,6 +125,7 @@ enum GGUFMixture: String, Sendable, CaseIterable {
 
     var mainType: GGMLType {
         switch self {
+        case .q2K, .q2KS: .q2_K
         case .q3KS, .q3KM: .q3_K
         case .q4KS, .q4KM: .q4_K
         case .q5KS, .q5KM: .q5_K
@@ -127,6 +137,8 @@ enum GGUFMixture: String, Sendable, CaseIterable {
     /// llama_ftype.
     var fileType: UInt32 {
         switch self {
+        case .q2K: 10
+        case .q2KS: 21
         case .q3KS: 11
         case .q3KM: 12
         case .q4KS: 14
@@ -206,6 +218,10 @@ enum GGUFMixture: String, Sendable, CaseIterable {
                 if state.groupedQueries >= 4 { type = .q5_K }
             case .q3KM:
                 type = state.attentionValue < 2 ? .q5_K : .q4_K
+            case .q2K:
+                type = state.groupedQueries >= 4 ? .q4_K : .q3_K
+            case .q2KS:
+                if state.groupedQueries >= 4 { type = .q4_K }
             case .q5KS, .q3KS: break
             }
             state.attentionValue += 1
@@ -214,8 +230,14 @@ enum GGUFMixture: String, Sendable, CaseIterable {
             switch self {
             case .q4KM, .q5KM:
                 if Self.usesMoreBits(layer, of: layers) { type = .q6_K }
-            case .q4KS, .iq4NL, .iq4XS:
+            case .q4KS:
                 if layer < layers / 8 { type = .q5_K }
+            case .iq4NL, .iq4XS:
+                if layer < layers / 8 && !state.importance { type = .q5_K }
+            case .q2K:
+                type = .q3_K
+            case .q2KS:
+                if layer < layers / 8 { type = .q4_K }
             case .q3KM:
                 // Falcon's exception (Q3_K between the use_more_bits layers) is for an architecture
                 // Amalgam has no table for.
@@ -225,6 +247,7 @@ enum GGUFMixture: String, Sendable, CaseIterable {
             state.feedForwardDown += 1
         case .attentionOutput:
             if self == .q3KM { type = .q4_K }
+            if self == .q2K { type = .q3_K }
         default:
             break
         }
@@ -245,10 +268,13 @@ struct GGUFMixtureState {
     let groupedQueries: Int
     /// No `output.weight`: the token embedding is the output too.
     let tiedEmbeddings: Bool
+    /// An importance matrix is given (llama.cpp's has_imatrix).
+    let importance: Bool
     var attentionValue = 0
     var feedForwardDown = 0
 
-    init(_ names: [String], layers: Int, groupedQueries: Int = 1) {
+    init(_ names: [String], layers: Int, groupedQueries: Int = 1, importance: Bool = false) {
+        self.importance = importance
         attentionValues = names.filter { GGUFMixture.Category($0) == .attentionValue }.count
         tiedEmbeddings = !names.contains("output.weight")
         self.layers = layers

@@ -24,18 +24,25 @@ enum IQ4Quantizer {
     }
 
     /// IQ4_NL: `count` blocks of 32 values into 18-byte blocks.
-    static func iq4NL(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
-        superBlocks(x, y, count, size: 32, bytes: 18)
+    static func iq4NL(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, importance: UnsafePointer<Float>? = nil
+    ) {
+        superBlocks(x, y, count, size: 32, bytes: 18, importance: importance)
     }
 
     /// IQ4_XS: `count` super-blocks of 256 values into 136-byte blocks.
-    static func iq4XS(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
-        superBlocks(x, y, count, size: 256, bytes: 136)
+    static func iq4XS(
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, importance: UnsafePointer<Float>? = nil
+    ) {
+        superBlocks(x, y, count, size: 256, bytes: 136, importance: importance)
     }
 
-    /// `quantize_row_iq4_nl_impl` with 32-element blocks, `ntry` 7 and no quant weights.
+    /// `quantize_row_iq4_nl_impl` with 32-element blocks and `ntry` 7. Weights are x², or with
+    /// `importance` (aligned with `x`) `importance · sqrt(σ² + x²)`, σ² twice the super-block's
+    /// mean square.
     static func superBlocks(
-        _ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, size: Int, bytes: Int
+        _ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int, size: Int, bytes: Int,
+        importance: UnsafePointer<Float>?
     ) {
         levels.withUnsafeBufferPointer { table in
             let values = table.baseAddress!
@@ -48,9 +55,19 @@ enum IQ4Quantizer {
                 let out = y + index * bytes
                 var maxScale: Float = 0
                 var amaxScale: Float = 0
+                var sigma2: Float = 0
+                if importance != nil {
+                    for j in 0..<size { sigma2 += xs[j] * xs[j] }
+                    sigma2 *= 2 / Float(size)
+                }
                 for ib in 0..<blocks {
                     let xb = xs + ib * 32
-                    for j in 0..<32 { weight[j] = xb[j] * xb[j] }
+                    if let importance {
+                        let qw = importance + index * size + ib * 32
+                        for j in 0..<32 { weight[j] = qw[j] * (sigma2 + xb[j] * xb[j]).squareRoot() }
+                    } else {
+                        for j in 0..<32 { weight[j] = xb[j] * xb[j] }
+                    }
                     let (amax, maxValue) = KQuantizer.largestMagnitude(xb, count: 32)
                     if amax < 1e-15 {
                         scales[ib] = 0
