@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
         .target(name: "NPZFormat", dependencies: ["AmalgamCore", "CZlib"], path: "formats/npz"),
         .target(name: "GGUFFormat", dependencies: ["AmalgamCore"], path: "formats/gguf"),
+        .target(name: "PyTorchFormat", dependencies: ["AmalgamCore"], path: "formats/pytorch"),
         // ONNX: protobuf-c bindings generated from onnx.proto (checked in; regenerate with
         // `swift package --allow-writing-to-package-directory regenerate-onnx-bindings`).
         .target(
@@ -53,7 +54,7 @@ let package = Package(
             name: "Amalgam",
             dependencies: [
                 "AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat",
-                "ONNXFormat",
+                "ONNXFormat", "PyTorchFormat",
             ]),
         // The model zoo (real data, sources trained here) and the multi-source transfer benchmark.
         .target(

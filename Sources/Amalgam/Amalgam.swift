@@ -2,6 +2,7 @@
 import GGUFFormat
 import NPZFormat
 import ONNXFormat
+import PyTorchFormat
 import SafetensorsFormat
 
 /// The library's front door: the built-in formats and the operations the CLI offers.
@@ -14,6 +15,6 @@ public enum Amalgam {
 
     /// A registry holding every format plugin shipped with Amalgam.
     public static var builtInFormats: FormatRegistry {
-        FormatRegistry([SafetensorsPlugin(), GGUFPlugin(), NPZPlugin(), NPYPlugin(), ONNXPlugin()])
+        FormatRegistry([SafetensorsPlugin(), GGUFPlugin(), PyTorchPlugin(), NPZPlugin(), NPYPlugin(), ONNXPlugin()])
     }
 }

@@ -10,6 +10,7 @@ extension Amalgam {
             overwrite: options.overwrite, protecting: graph.sourceFileIdentities.union(identities(of: [input])),
             warn: options.warn)
         let planned = try PlannedOutputs([output], graph: graph, into: outputs, registry: registry)
+        for note in graph.notes { options.warn("\(input): \(note)") }
         for line in planned.warnings { options.warn(line) }
         try planned.write(graph, into: outputs, progress: options.progress)
         try outputs.commit()

@@ -371,7 +371,9 @@ struct GGUFWriter {
                     "the importance matrix has no values for \(item.name), which --quant \(options.quant ?? "") stores as Q2_K (llama-quantize refuses this too)",
                     file: matrix.path, tensor: item.tensor.name)
             }
-            note("not in the importance matrix (by its GGUF name): quantised without importance weights", item.tensor.name)
+            note(
+                "not in the importance matrix (by its GGUF name): quantised without importance weights",
+                item.tensor.name)
         }
     }
 

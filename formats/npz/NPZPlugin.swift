@@ -18,9 +18,18 @@ public struct NPZPlugin: FormatReader, FormatWriter {
 
     static let dtypesMember = "__amalgam_dtypes__.json"
 
-    /// A zip local header whose first member is a `.npy` or the dtype sidecar.
+    /// A zip local header whose first member is a `.npy` or the dtype sidecar (or whose name
+    /// runs past the prefix).
     public func sniff(_ prefix: [UInt8]) -> Bool {
-        prefix.count >= 4 && prefix[0] == 0x50 && prefix[1] == 0x4B && prefix[2] == 3 && prefix[3] == 4
+        guard prefix.count >= 4, prefix[0] == 0x50, prefix[1] == 0x4B, prefix[2] == 3, prefix[3] == 4 else {
+            return false
+        }
+        guard prefix.count >= 30 else { return true }
+        let length = Int(prefix[26]) | Int(prefix[27]) << 8
+        let visible = prefix[30...].prefix(length)
+        guard visible.count == length else { return true }
+        let name = String(decoding: visible, as: UTF8.self)
+        return name.hasSuffix(".npy") || name == Self.dtypesMember
     }
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {

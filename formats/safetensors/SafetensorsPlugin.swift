@@ -73,40 +73,10 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
     }
 
     private func readSharded(indexPath: String) throws -> ModelGraph {
-        let index = try ShardIndex(path: indexPath)
-        let folder = FileSystem.folder(of: indexPath)
-        var expected: [String: String] = [:]
-        var shardOrder: [String] = []
-        for (tensor, shard) in index.weightMap {
-            expected[tensor] = shard
-            if !shardOrder.contains(shard) { shardOrder.append(shard) }
-        }
-        var metadata = Metadata()
-        var tensors: [Tensor] = []
-        for shard in shardOrder.sorted() {
-            let shardPath = folder + "/" + shard
-            guard FileIdentity.of(path: shardPath) != nil else {
-                throw AmalgamError(.notFound, "index names shard '\(shard)', which does not exist", file: indexPath)
-            }
+        let (tensors, metadata) = try ShardIndex.readShards(indexPath: indexPath) { shardPath in
             let file = try SafetensorsFile(path: shardPath)
-            for tensor in file.tensors {
-                guard expected[tensor.name] == shard else {
-                    let listed =
-                        expected[tensor.name].map { "the index places it in '\($0)'" } ?? "the index does not list it"
-                    throw AmalgamError(
-                        .invalidFormat, "shard holds this tensor but \(listed)", file: shardPath, tensor: tensor.name)
-                }
-                expected[tensor.name] = nil
-                tensors.append(tensor)
-            }
-            for entry in file.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
+            return (file.tensors, file.metadata)
         }
-        if let (missing, shard) = index.weightMap.first(where: { expected[$0.tensor] != nil }) {
-            throw AmalgamError(
-                .invalidFormat, "index lists this tensor in '\(shard)', but the shard lacks it", file: indexPath,
-                tensor: missing)
-        }
-        for entry in index.metadata where metadata[entry.key] == nil { metadata[entry.key] = entry.value }
         return try AmalgamError.withContext(file: indexPath) {
             try ModelGraph(tensors: tensors, metadata: metadata, sourceFormat: identifier)
         }
@@ -115,4 +85,9 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
     public func plan(_ graph: ModelGraph, to path: String, options: Options) throws -> any WritePlan {
         try AmalgamError.withContext(file: path) { try SafetensorsWritePlan(graph, to: path, options: options) }
     }
+}
+
+extension ShardIndex {
+    /// The file-name ending of a safetensors checkpoint's index.
+    static let suffix = ".safetensors.index.json"
 }

@@ -1,5 +1,3 @@
-import AmalgamCore
-
 /// Reads and validates the central directory of a zip archive held in memory (mapped).
 ///
 /// Checks: an end record exists; ZIP64 records are consistent; every entry, local header
@@ -7,8 +5,8 @@ import AmalgamCore
 /// overlap; names are valid UTF-8 and unique; no encryption; methods are stored or deflate;
 /// stored members have equal sizes. Sizes come from the central directory, so members
 /// written with data descriptors read as any other.
-struct ZipDirectory {
-    let entries: [ZipEntry]
+public struct ZipDirectory: Sendable {
+    public let entries: [ZipEntry]
 
     private static func u16(_ b: UnsafeRawBufferPointer, _ at: Int) -> UInt16 {
         b.loadUnaligned(fromByteOffset: at, as: UInt16.self).littleEndian
@@ -20,7 +18,7 @@ struct ZipDirectory {
         b.loadUnaligned(fromByteOffset: at, as: UInt64.self).littleEndian
     }
 
-    init(_ bytes: UnsafeRawBufferPointer) throws(AmalgamError) {
+    public init(_ bytes: UnsafeRawBufferPointer) throws(AmalgamError) {
         let size = bytes.count
         func fail(_ message: String, at offset: Int) -> AmalgamError {
             AmalgamError(.invalidFormat, message, offset: UInt64(offset))
@@ -42,7 +40,8 @@ struct ZipDirectory {
             }
         }
         guard end >= 0 else {
-            throw fail("no zip end-of-central-directory record: not an .npz archive, or truncated", at: size)
+            throw fail(
+                "no zip end-of-central-directory record: not a zip archive (.npz, torch.save), or truncated", at: size)
         }
         guard Self.u16(bytes, end + 4) == 0, Self.u16(bytes, end + 6) == 0 else {
             throw fail("multi-disk zip archives are not supported", at: end)

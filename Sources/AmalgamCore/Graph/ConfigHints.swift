@@ -1,8 +1,6 @@
-import AmalgamCore
-
 /// Reads a Hugging Face folder's `config.json` into architecture hints, and carries it and
 /// the other companion files (tokenizer and its configuration) along as attachments.
-enum ConfigHints {
+public enum ConfigHints {
     /// The config's scalar values that describe the architecture.
     static let keys = [
         "model_type", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
@@ -18,7 +16,7 @@ enum ConfigHints {
     /// config.json. A missing or malformed config is not an error for reading weights; a
     /// config that contradicts the file's own metadata (another architecture) is ignored,
     /// with a note.
-    static func attach(to graph: ModelGraph, folder: String) throws -> ModelGraph {
+    public static func attach(to graph: ModelGraph, folder: String) throws -> ModelGraph {
         let companions = CompanionFiles.read(in: folder)
         guard !companions.isEmpty else { return graph }
         var result = graph
