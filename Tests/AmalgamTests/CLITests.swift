@@ -54,8 +54,9 @@ struct CLITests {
         let list = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [[String: Any]]
         #expect(list.first?["identifier"] as? String == "safetensors")
         #expect(list.first?["capabilities"] as? [String] == ["read", "write", "sharding"])
-        #expect(list.map { $0["identifier"] as? String } == ["safetensors", "gguf", "npz", "npy", "onnx"])
-        #expect(list[4]["capabilities"] as? [String] == ["read", "write"])
+        #expect(list.map { $0["identifier"] as? String } == ["safetensors", "gguf", "pytorch", "npz", "npy", "onnx"])
+        #expect(list[2]["capabilities"] as? [String] == ["read"])
+        #expect(list[5]["capabilities"] as? [String] == ["read", "write"])
         #expect(list[1]["capabilities"] as? [String] == ["read", "write", "quantization"])
     }
 
@@ -122,7 +123,7 @@ struct CLITests {
         #expect(CLI.files(in: folder) == ["bad.safetensors"])
         let missing = try CLI.run("inspect", folder + "/nope.safetensors")
         #expect(missing.status == 1 && missing.stderr.hasSuffix("nope.safetensors: no such file or folder\n"))
-        let unknown = folder + "/mystery.bin"
+        let unknown = folder + "/mystery.xyz"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: unknown))
         #expect(
             try CLI.run("inspect", unknown).stderr.contains(

@@ -149,7 +149,7 @@ struct MergeCLITests {
             (["--k", "4", "--k-fraction", "0.1"], "give --k or --k-fraction, not both"),
             (
                 ["--quant", "q9_9"],
-                "--quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, iq4_nl, iq4_xs, not 'q9_9'"
+                "--quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q2_k, q2_k_s, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, iq4_nl, iq4_xs, not 'q9_9'"
             ),
         ]
         for (extra, message) in cases {
@@ -217,13 +217,13 @@ struct MergeCLITests {
         #expect(
             unknown.status == 64 && unknown.stderr.contains("recipe.json: unknown key 'methd' (did you mean 'method'?)")
         )
-        try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.gguf", "quant": "q2_k"}]}"#.write(
+        try #"{"base": "x", "sources": ["y"], "outputs": [{"path": "z.gguf", "quant": "q2_j"}]}"#.write(
             toFile: recipe, atomically: true, encoding: .utf8)
         let badQuant = try CLI.run("run", recipe)
         #expect(
             badQuant.status == 64
                 && badQuant.stderr.contains(
-                    "outputs[0].quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, iq4_nl, iq4_xs, not 'q2_k'"
+                    "outputs[0].quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q2_k, q2_k_s, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, iq4_nl, iq4_xs, not 'q2_j'"
                 ))
     }
 }

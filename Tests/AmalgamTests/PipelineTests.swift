@@ -45,7 +45,7 @@ struct PipelineTests {
         } catch {
             #expect(
                 error.code == .usage
-                    && error.message == "unknown format 'pickle' (known: safetensors, gguf, npz, npy, onnx)")
+                    && error.message == "unknown format 'pickle' (known: safetensors, gguf, pytorch, npz, npy, onnx)")
         }
     }
 

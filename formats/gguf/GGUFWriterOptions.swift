@@ -33,7 +33,7 @@ public struct GGUFWriterOptions: WriterOptions {
         if settings.importanceMatrix != nil, settings.quant == nil {
             throw AmalgamError(
                 .usage,
-                "\(settings.label(.importanceMatrix)) weights quantisation: give \(settings.label(.quant)) TYPE too")
+                "\(settings.label(.importanceMatrix)) weights quantisation, so it needs a quant type too")
         }
         quant = settings.quant?.lowercased()
         architecture = settings.architecture
