@@ -1,5 +1,5 @@
-"""PyTorch checkpoints (issue 22): files torch.save writes read bit-exactly against
-torch.load(weights_only=True), a real Hugging Face checkpoint re-saved as pytorch_model.bin (single
+"""PyTorch checkpoints (issue 22): files torch.save writes (zip and legacy formats) read
+bit-exactly against torch.load(weights_only=True), a real Hugging Face checkpoint re-saved as pytorch_model.bin (single
 and sharded) equal to its safetensors original, and malicious pickles refused without running them."""
 
 import os
@@ -225,12 +225,42 @@ def test_malicious_pickles_are_refused_and_never_run(case, tmp_path):
     assert not out.exists()
 
 
-def test_legacy_format_is_refused_with_the_reason(tmp_path):
-    path = tmp_path / "old.bin"
-    torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=False)
+@pytest.mark.parametrize("dtype", DTYPES, ids=str)
+def test_legacy_format_reads_as_torch_load(dtype, tmp_path):
+    """The pre-1.6 format (still written with _use_new_zipfile_serialization=False): the same
+    state, views included, read bit-exactly."""
+    generator = torch.Generator().manual_seed(4)
+    matrix = random_tensor(dtype, (5, 7), generator)
+    state = {"matrix": matrix, "transposed": matrix.t(), "column": matrix[:, 2],
+             "scalar": random_tensor(dtype, (), generator), "empty": random_tensor(dtype, (0, 3), generator)}
+    path = tmp_path / "legacy.bin"
+    try:
+        torch.save(state, path, _use_new_zipfile_serialization=False)
+    except Exception as error:  # torch has no legacy storage class for the newest dtypes
+        pytest.skip(f"torch cannot write {dtype} in the legacy format: {error}")
+    assert open(path, "rb").read(2) == b"\x80\x02"
+    try:
+        reference = torch.load(path, weights_only=True)
+    except AttributeError as error:  # it writes the newest dtypes untyped, and cannot read them back
+        pytest.skip(f"torch cannot read back its own legacy file of {dtype}: {error}")
+    ours = read_back(path, tmp_path, dtype)
+    assert set(ours) == set(reference)
+    for name in reference:
+        same(ours[name], reference[name])
+
+
+def test_legacy_format_with_a_forged_storage_size_is_refused(tmp_path):
+    path = tmp_path / "legacy.bin"
+    torch.save({"w": torch.ones(4)}, path, _use_new_zipfile_serialization=False)
+    data = bytearray(open(path, "rb").read())
+    # The element count before the storage's 16 bytes: claim 2^40 elements.
+    count_at = len(data) - 16 - 8
+    assert struct.unpack("<q", data[count_at:count_at + 8])[0] == 4
+    data[count_at:count_at + 8] = struct.pack("<q", 1 << 40)
+    path.write_bytes(bytes(data))
     result = amalgam("convert", str(path), str(tmp_path / "out.safetensors"), check=False)
     assert result.returncode == 1
-    assert "legacy (before PyTorch 1.6) format" in result.stderr
+    assert f"at byte {count_at}: storage" in result.stderr and "declares 1099511627776 elements" in result.stderr
 
 
 def test_big_endian_storages_read_in_native_order(tmp_path):

@@ -16,7 +16,8 @@ struct PickleMachine {
     let member: String
     let persistentLoad: PersistentLoad
 
-    private var position = 0
+    /// Bytes read so far (after `run`, the length of the pickle).
+    private(set) var position = 0
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [UInt32: PickleValue] = [:]
@@ -333,8 +334,7 @@ struct PickleMachine {
         guard let dtype else { throw fail("an untyped storage with no dtype") }
         // The furthest element the view reaches must lie inside the storage.
         let elements = storage.dtype == nil ? storage.region.count / dtype.byteWidth : storage.declaredCount
-        let empty = size.contains(0)
-        if !empty {
+        if !size.contains(0), storage.isLocated {
             var extent = Int(offset)
             for (length, step) in zip(size, stride) {
                 let (reach, overflow) = Int(length - 1).multipliedReportingOverflow(by: Int(step))

@@ -75,6 +75,9 @@ struct TorchStorage {
     let region: ByteRegion
     /// The member's element count as the persistent id states it (bytes for untyped).
     let declaredCount: Int
+    /// False while a legacy file's object is first read, before its storages are located
+    /// (views are checked against them on the second reading).
+    var isLocated = true
 }
 
 /// A tensor as torch's `_rebuild_tensor` describes it: a strided view into a storage.

@@ -19,12 +19,7 @@ enum TorchArchive {
         let file = try MappedFile(path: path)
         let archive = file.region
         let prefix = archive.count >= 16 ? archive.slice(offset: 0, count: 16).bytes : archive.bytes
-        if prefix.starts(with: legacyMagic) {
-            throw AmalgamError(
-                .unsupported,
-                "a torch.save file in the legacy (before PyTorch 1.6) format; load and save it again with a newer torch to get the zip format"
-            )
-        }
+        if prefix.starts(with: legacyMagic) { return try readLegacy(archive) }
         let directory = try archive.withUnsafeBytes { (bytes) throws(AmalgamError) in try ZipDirectory(bytes) }
         let pickles = directory.entries.filter { $0.name == "data.pkl" || $0.name.hasSuffix("/data.pkl") }
         guard pickles.count == 1, let pickle = pickles.first else {
@@ -80,6 +75,14 @@ enum TorchArchive {
             var machine = PickleMachine(bytes, base: pickle.dataOffset, member: pickle.name, persistentLoad: load)
             return try machine.run()
         }
+        return try collect(object, bigEndian: bigEndian)
+    }
+
+    /// The tensors of an unpickled object (a state_dict, or dicts nesting them), named by their
+    /// keys joined with dots; other values left out with a note.
+    static func collect(_ object: PickleValue, bigEndian: Bool) throws(AmalgamError) -> (
+        tensors: [Tensor], notes: [String]
+    ) {
         var tensors: [Tensor] = []
         var names = Set<String>()
         var skipped: [String] = []
