@@ -306,3 +306,19 @@ def test_merge_takes_a_pytorch_source(minilm_bin, tmp_path):
     for name, tensor in perturbed.items():
         if tensor.is_floating_point():
             assert torch.allclose(merged[name], tensor, atol=1e-6), name
+
+
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "Fuzz", "pytorch")
+
+
+@pytest.mark.parametrize("name", sorted(os.listdir(CORPUS)))
+def test_fuzz_corpus_replays(name, tmp_path):
+    """The fuzzing corpus (seeds from torch.save, and every input libFuzzer found a fault with):
+    each reads, or fails with one line; never a crash or a signal."""
+    result = amalgam("inspect", "--verify", os.path.join(CORPUS, name), check=False)
+    if name.startswith(("leak-", "crash-")):
+        assert result.returncode in (0, 1), result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+    if result.returncode == 1:
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -21,6 +21,9 @@ struct PickleMachine {
     private var stack: [PickleValue] = []
     private var marks: [Int] = []
     private var memo: [UInt32: PickleValue] = [:]
+    /// Every list and dict made, so that `release` can break the reference cycles a pickle can
+    /// build through the memo (a dict put into itself).
+    private var containers: [AnyObject] = []
     /// The offset of the opcode being run.
     private var opcodeOffset = 0
 
@@ -125,8 +128,8 @@ struct PickleMachine {
                 guard marks.count < Self.maximumMarks else { throw fail("more than \(Self.maximumMarks) nested MARKs") }
                 marks.append(stack.count)
             case UInt8(ascii: ")"): stack.append(.tuple([]))
-            case UInt8(ascii: "]"): stack.append(.list(PickleList()))
-            case UInt8(ascii: "}"): stack.append(.dict(PickleDict()))
+            case UInt8(ascii: "]"): stack.append(.list(made(PickleList())))
+            case UInt8(ascii: "}"): stack.append(.dict(made(PickleDict())))
             case 0x8F: stack.append(.set([]))  // EMPTY_SET
             case UInt8(ascii: "t"): stack.append(.tuple(try popMark()))
             case 0x85: stack.append(.tuple([try pop()]))
@@ -137,11 +140,11 @@ struct PickleMachine {
                 let third = try pop()
                 let second = try pop()
                 stack.append(.tuple([try pop(), second, third]))
-            case UInt8(ascii: "l"): stack.append(.list(PickleList(try popMark())))
+            case UInt8(ascii: "l"): stack.append(.list(made(PickleList(try popMark()))))
             case UInt8(ascii: "d"):
                 let items = try popMark()
                 guard items.count % 2 == 0 else { throw fail("DICT with an odd number of items") }
-                let dict = PickleDict()
+                let dict = made(PickleDict())
                 for pair in stride(from: 0, to: items.count, by: 2) {
                     dict.entries.append((items[pair], items[pair + 1]))
                 }
@@ -236,6 +239,26 @@ struct PickleMachine {
         }
     }
 
+    private mutating func made<T: AnyObject>(_ container: T) -> T {
+        containers.append(container)
+        return container
+    }
+
+    /// Empties every list and dict the run made (call when done with its values): a cyclic
+    /// pickle's containers would otherwise keep each other alive.
+    mutating func release() {
+        for container in containers {
+            (container as? PickleList)?.items = []
+            if let dict = container as? PickleDict {
+                dict.entries = []
+                dict.attributes = []
+            }
+        }
+        containers = []
+        memo = [:]
+        stack = []
+    }
+
     private func recall(_ index: UInt32) throws(AmalgamError) -> PickleValue {
         guard let value = memo[index] else { throw fail("memo entry \(index) was never stored") }
         return value
@@ -265,14 +288,15 @@ struct PickleMachine {
     // MARK: Calls
 
     /// REDUCE: the allow-listed callables, each by its own rule; anything else refused.
-    private func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws(AmalgamError) -> PickleValue {
+    private mutating func reduce(_ callable: PickleValue, _ arguments: PickleValue) throws(AmalgamError) -> PickleValue
+    {
         guard case .global(let global) = callable else { throw fail("REDUCE calls a \(callable.typeName)") }
         guard case .tuple(let args) = arguments else {
             throw fail("REDUCE of \(global.name) with a \(arguments.typeName)")
         }
         switch global {
         case .orderedDict:
-            let dict = PickleDict()
+            let dict = made(PickleDict())
             if let pairs = args.first?.sequence {
                 for pair in pairs {
                     guard let items = pair.sequence, items.count == 2 else { throw fail("OrderedDict of a non-pair") }

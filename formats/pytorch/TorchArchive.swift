@@ -16,8 +16,11 @@ enum TorchArchive {
     static let maximumDepth = 16
 
     static func read(path: String) throws -> (tensors: [Tensor], notes: [String]) {
-        let file = try MappedFile(path: path)
-        let archive = file.region
+        try read(archive: try MappedFile(path: path).region)
+    }
+
+    /// The checkpoint held in `archive` (a mapped file, or bytes in memory).
+    static func read(archive: ByteRegion) throws -> (tensors: [Tensor], notes: [String]) {
         let prefix = archive.count >= 16 ? archive.slice(offset: 0, count: 16).bytes : archive.bytes
         if prefix.starts(with: legacyMagic) { return try readLegacy(archive) }
         let directory = try archive.withUnsafeBytes { (bytes) throws(AmalgamError) in try ZipDirectory(bytes) }
@@ -71,11 +74,11 @@ enum TorchArchive {
             return .storage(TorchStorage(key: key, dtype: dtype, region: region, declaredCount: Int(count)))
         }
         let pickleBytes = try stored(pickle)
-        let object = try pickleBytes.withUnsafeBytes { (bytes) throws(AmalgamError) -> PickleValue in
+        return try pickleBytes.withUnsafeBytes { (bytes) throws(AmalgamError) in
             var machine = PickleMachine(bytes, base: pickle.dataOffset, member: pickle.name, persistentLoad: load)
-            return try machine.run()
+            defer { machine.release() }
+            return try collect(try machine.run(), bigEndian: bigEndian)
         }
-        return try collect(object, bigEndian: bigEndian)
     }
 
     /// The tensors of an unpickled object (a state_dict, or dicts nesting them), named by their

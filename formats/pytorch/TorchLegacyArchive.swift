@@ -14,25 +14,34 @@ extension TorchArchive {
                 throw AmalgamError(.invalidFormat, "legacy torch.save magic number is not a whole pickle", offset: 0)
             }
             position += 1
-            func pickle(_ what: String, load: @escaping PickleMachine.PersistentLoad) throws(AmalgamError) -> PickleValue {
+            /// Runs the pickle at `position` and hands its value to `use` (the machine's containers
+            /// released after).
+            func pickle<T>(
+                _ what: String, load: @escaping PickleMachine.PersistentLoad,
+                _ use: (PickleValue) throws(AmalgamError) -> T = { (_) throws(AmalgamError) in () }
+            ) throws(AmalgamError) -> T {
                 var machine = PickleMachine(
                     UnsafeRawBufferPointer(rebasing: bytes[position...]), base: position, member: what,
                     persistentLoad: load)
+                defer { machine.release() }
                 let value = try machine.run()
                 position += machine.position
-                return value
+                return try use(value)
             }
             let noStorages: PickleMachine.PersistentLoad = { (_) throws(AmalgamError) -> PickleValue in
                 throw AmalgamError(.invalidFormat, "a storage outside the object pickle")
             }
-            guard case .int(1001) = try pickle("the protocol version", load: noStorages) else {
-                throw AmalgamError(.unsupported, "legacy torch.save protocol version is not 1001", offset: UInt64(position))
+            let version = try pickle("the protocol version", load: noStorages) { $0.intValue }
+            guard version == 1001 else {
+                throw AmalgamError(
+                    .unsupported, "legacy torch.save protocol version is not 1001", offset: UInt64(position))
             }
-            var bigEndian = false
-            if case .dict(let info) = try pickle("sys_info", load: noStorages) {
-                for (key, value) in info.entries {
-                    if case .string("little_endian") = key, case .bool(let little) = value { bigEndian = !little }
+            let bigEndian = try pickle("sys_info", load: noStorages) { (info) throws(AmalgamError) -> Bool in
+                guard case .dict(let entries) = info else { return false }
+                for (key, value) in entries.entries {
+                    if case .string("little_endian") = key, case .bool(let little) = value { return !little }
                 }
+                return false
             }
             // The object, first with storages whose bytes are not yet located (their dtypes and
             // sizes recorded), then again once the data section has been walked.
@@ -43,11 +52,12 @@ extension TorchArchive {
                 declared[key] = (dtype, count)
                 return .storage(
                     TorchStorage(
-                        key: key, dtype: dtype, region: ByteRegion(copying: []), declaredCount: count, isLocated: false))
+                        key: key, dtype: dtype, region: ByteRegion(copying: []), declaredCount: count, isLocated: false)
+                )
             }
-            _ = try pickle("the object pickle", load: record)
+            let _: Void = try pickle("the object pickle", load: record)
             let keysOffset = position
-            guard let keys = try pickle("the storage keys", load: noStorages).sequence else {
+            guard let keys = try pickle("the storage keys", load: noStorages, { $0.sequence }) else {
                 throw AmalgamError(.invalidFormat, "legacy storage keys are not a list", offset: UInt64(keysOffset))
             }
             var regions: [String: ByteRegion] = [:]
@@ -78,13 +88,15 @@ extension TorchArchive {
                 }
                 guard count * dtype.byteWidth <= region.count else {
                     throw AmalgamError(
-                        .invalidFormat, "storage '\(key)' declares \(count) elements, but \(region.count) bytes are stored")
+                        .invalidFormat,
+                        "storage '\(key)' declares \(count) elements, but \(region.count) bytes are stored")
                 }
                 return .storage(TorchStorage(key: key, dtype: dtype, region: region, declaredCount: count))
             }
             position = objectStart
-            let object = try pickle("the object pickle", load: locate)
-            return try collect(object, bigEndian: bigEndian)
+            return try pickle("the object pickle", load: locate) { (object) throws(AmalgamError) in
+                try collect(object, bigEndian: bigEndian)
+            }
         }
     }
 
@@ -96,7 +108,8 @@ extension TorchArchive {
             let count = items[4].intValue, count >= 0
         else {
             throw AmalgamError(
-                .invalidFormat, "persistent id \(id.typeName) is not a legacy storage ('storage', type, key, location, size, view)")
+                .invalidFormat,
+                "persistent id \(id.typeName) is not a legacy storage ('storage', type, key, location, size, view)")
         }
         guard case .none = items[5] else {
             throw AmalgamError(.unsupported, "storage '\(key)' is a view of another storage (torch before 0.4)")
