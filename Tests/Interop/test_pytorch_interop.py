@@ -322,3 +322,19 @@ def test_fuzz_corpus_replays(name, tmp_path):
         assert result.returncode == 0, result.stderr
     if result.returncode == 1:
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_peft_adapter_folder_with_adapter_model_bin(tmp_path):
+    """A PEFT adapter saved as adapter_model.bin: the folder reads as its tensors (their PEFT names)."""
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    state = {"base_model.model.layer.q_proj.lora_A.weight": torch.randn(4, 16),
+             "base_model.model.layer.q_proj.lora_B.weight": torch.zeros(16, 4)}
+    torch.save(state, folder / "adapter_model.bin")
+    (folder / "adapter_config.json").write_text('{"r": 4, "lora_alpha": 8, "target_modules": ["q_proj"]}')
+    ours = tmp_path / "out.safetensors"
+    amalgam("convert", str(folder), str(ours), "--force")
+    loaded = load_file(str(ours))
+    assert set(loaded) == set(state)
+    for name, tensor in state.items():
+        same(loaded[name], tensor)
