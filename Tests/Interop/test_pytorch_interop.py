@@ -308,21 +308,6 @@ def test_merge_takes_a_pytorch_source(minilm_bin, tmp_path):
             assert torch.allclose(merged[name], tensor, atol=1e-6), name
 
 
-CORPUS = os.path.join(os.path.dirname(__file__), "..", "Fuzz", "pytorch")
-
-
-@pytest.mark.parametrize("name", sorted(os.listdir(CORPUS)))
-def test_fuzz_corpus_replays(name, tmp_path):
-    """The fuzzing corpus (seeds from torch.save, and every input libFuzzer found a fault with):
-    each reads, or fails with one line; never a crash or a signal."""
-    result = amalgam("inspect", "--verify", os.path.join(CORPUS, name), check=False)
-    if name.startswith(("leak-", "crash-")):
-        assert result.returncode in (0, 1), result.stderr
-    else:
-        assert result.returncode == 0, result.stderr
-    if result.returncode == 1:
-        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-
 
 def test_peft_adapter_folder_with_adapter_model_bin(tmp_path):
     """A PEFT adapter saved as adapter_model.bin: the folder reads as its tensors (their PEFT names)."""
