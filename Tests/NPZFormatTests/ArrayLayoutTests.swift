@@ -23,7 +23,7 @@ struct ArrayLayoutTests {
     @Test("byte swapping and 2-D transposes")
     func swapAndTranspose() {
         let region = ByteRegion(copying: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt8])
-        #expect(ArrayLayout.byteSwapped(region, width: 4).bytes == [4, 3, 2, 1, 8, 7, 6, 5])
+        #expect(ElementLayout.byteSwapped(region, width: 4).bytes == [4, 3, 2, 1, 8, 7, 6, 5])
         let matrix = ByteRegion(copying: [1, 2, 3, 4, 5, 6] as [UInt8])  // 2 x 3
         #expect(ElementLayout.transposed(matrix, rows: 2, columns: 3, width: 1).bytes == [1, 4, 2, 5, 3, 6])
     }

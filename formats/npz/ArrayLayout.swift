@@ -20,7 +20,8 @@ enum ArrayLayout {
         return .deferred {
             var region = try load.load()
             if bigEndian {
-                region = byteSwapped(region, width: dtype.isComplex ? dtype.byteWidth / 2 : dtype.byteWidth)
+                region = ElementLayout.byteSwapped(
+                    region, width: dtype.isComplex ? dtype.byteWidth / 2 : dtype.byteWidth)
             }
             if fortran {
                 region = ElementLayout.columnMajorToRowMajor(region, shape: shape.dimensions, width: dtype.byteWidth)
@@ -31,21 +32,6 @@ enum ArrayLayout {
             }
             return region
         }
-    }
-
-    /// Reverses the bytes of every `width`-byte element.
-    static func byteSwapped(_ region: ByteRegion, width: Int) -> ByteRegion {
-        let output = OwnedBuffer(byteCount: region.count)
-        region.withUnsafeBytes { source in
-            let target = output.pointer
-            for element in stride(from: 0, to: source.count, by: width) {
-                for byte in 0..<width {
-                    target.storeBytes(
-                        of: source[element + width - 1 - byte], toByteOffset: element + byte, as: UInt8.self)
-                }
-            }
-        }
-        return output.region
     }
 }
 

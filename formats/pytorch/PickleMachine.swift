@@ -59,7 +59,9 @@ struct PickleMachine {
     }
 
     private mutating func line(_ what: String) throws(AmalgamError) -> String {
-        guard let end = bytes[position...].firstIndex(of: 0x0A), end - position <= 256 else {
+        // Only the next 257 bytes are searched: a missing newline costs no scan of the whole input.
+        let window = bytes[position..<min(bytes.count, position + 257)]
+        guard let end = window.firstIndex(of: 0x0A) else {
             throw fail("truncated pickle: \(what) has no newline within 256 bytes")
         }
         let text = try take(end - position + 1, what)

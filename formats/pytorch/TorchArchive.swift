@@ -142,41 +142,16 @@ enum TorchArchive {
             let region = view.storage.region.slice(offset: view.offset * width, count: count * width)
             return Tensor(name: name, shape: shape, encoding: encoding, storage: .region(region))
         }
-        let source = view.storage.region
-        let (offset, size, strides) = (view.offset, view.size, view.stride)
+        let (source, offset, size, strides) = (view.storage.region, view.offset, view.size, view.stride)
+        let (isContiguous, swapping) = (contiguous, bigEndian && swapWidth > 1)
         return Tensor(
             name: name, shape: shape, encoding: encoding,
             storage: .deferred {
-                let output = OwnedBuffer(byteCount: count * width)
-                source.withUnsafeBytes { input in
-                    var index = [Int](repeating: 0, count: size.count)
-                    var element = offset
-                    for position in 0..<count {
-                        let from = input.baseAddress! + element * width
-                        let to = output.pointer + position * width
-                        if bigEndian && swapWidth > 1 {
-                            for part in stride(from: 0, to: width, by: swapWidth) {
-                                for byte in 0..<swapWidth {
-                                    let value = from.load(fromByteOffset: part + swapWidth - 1 - byte, as: UInt8.self)
-                                    to.storeBytes(of: value, toByteOffset: part + byte, as: UInt8.self)
-                                }
-                            }
-                        } else {
-                            to.copyMemory(from: from, byteCount: width)
-                        }
-                        // Advance the multi-index, last axis fastest.
-                        var axis = size.count - 1
-                        while axis >= 0 {
-                            index[axis] += 1
-                            element += strides[axis]
-                            if index[axis] < size[axis] { break }
-                            element -= strides[axis] * size[axis]
-                            index[axis] = 0
-                            axis -= 1
-                        }
-                    }
-                }
-                return output.region
+                let region =
+                    isContiguous
+                    ? source.slice(offset: offset * width, count: count * width)
+                    : ElementLayout.gathered(source, offset: offset, shape: size, strides: strides, width: width)
+                return swapping ? ElementLayout.byteSwapped(region, width: swapWidth) : region
             })
     }
 }

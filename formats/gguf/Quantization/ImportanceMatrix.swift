@@ -23,15 +23,14 @@ struct ImportanceMatrix: Sendable {
 
     init(path: String) throws {
         self.path = path
-        let file = try MappedFile(path: path)
-        let isGGUF = file.region.count >= 4 && file.region.slice(offset: 0, count: 4).bytes == GGUFFile.magic
         var entries: [String: [Float]]
         var datasets: [String]
         var chunkCount: Int
-        if isGGUF {
+        // One map of the file either way: GGUFFile maps its own.
+        if SystemCall.readPrefix(of: path, count: 4) == GGUFFile.magic {
             (entries, datasets, chunkCount) = try Self.readGGUF(path)
         } else {
-            (entries, datasets, chunkCount) = try Self.readLegacy(file.region, path: path)
+            (entries, datasets, chunkCount) = try Self.readLegacy(try MappedFile(path: path).region, path: path)
         }
         for (name, values) in entries {
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
