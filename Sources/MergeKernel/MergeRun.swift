@@ -144,7 +144,7 @@ public final class MergeRun: @unchecked Sendable {
                 return try entry.base.loadBytes()
             }
             let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
-            Self.release(entry.base)
+            try Self.finishReading(entry.base)
             try Self.checkFinite(base, label: "the base \(request.baseLabel)")
             var deltas: [[Float]] = []
             var indices: [Int] = []
@@ -157,7 +157,7 @@ public final class MergeRun: @unchecked Sendable {
                 var values = try AmalgamError.withContext(file: request.sourceLabels[position]) {
                     try tensor.floatValues()
                 }
-                Self.release(tensor)
+                try Self.finishReading(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
                 // In place: the source's weights become its task vector (f32, as mergekit).
                 var squared = 0.0
@@ -234,8 +234,10 @@ public final class MergeRun: @unchecked Sendable {
     }
 
     /// Mapped input pages are not needed once decoded: keep them out of the resident set so
-    /// peak memory follows the tensors in flight, not the size of the inputs.
-    static func release(_ tensor: Tensor) {
+    /// peak memory follows the tensors in flight, not the size of the inputs. Fails when the
+    /// input was truncated while it was read (the values decoded are not the file's).
+    static func finishReading(_ tensor: Tensor) throws {
+        try tensor.storage.mappedFile?.checkIntact()
         tensor.storage.mappedRegion?.releaseResidentPages()
     }
 

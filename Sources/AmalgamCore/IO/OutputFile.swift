@@ -50,8 +50,11 @@ public final class OutputFile {
 
     public func write(_ text: String) throws(AmalgamError) { try write(Array(text.utf8)) }
 
+    /// Appends a region; for a slice of a mapped input, fails when the input was truncated
+    /// while it was copied.
     public func write(_ region: ByteRegion) throws(AmalgamError) {
         try region.withUnsafeBytes { (raw) throws(AmalgamError) in try write(raw) }
+        try (region.owner as? MappedFile)?.checkIntact()
     }
 
     /// Appends `count` copies of `byte` (padding).
@@ -80,6 +83,9 @@ public final class OutputFile {
         do {
             try descriptor.writeAll(bytes)
         } catch {
+            // write(2) from a mapping past the end of a truncated input fails with EFAULT
+            // (the kernel raises no signal): name the input, not the output.
+            if error == .badAddress { try MappedFile.checkAllIntact(statting: true) }
             throw AmalgamError("cannot write", file: targetPath, errno: error, offset: UInt64(position))
         }
     }

@@ -127,6 +127,12 @@ public final class OutputSet {
     public func commit() throws(AmalgamError) {
         precondition(!committed, "output set committed twice")
         for file in files { try file.finish() }
+        // Nothing made from an input truncated under the reader is committed.
+        try MappedFile.checkAllIntact()
+        // Commits into one folder are serialised across processes, so of two runs writing the
+        // same targets one moves its whole set in and the other sees it and fails.
+        let locks = try lockFolders(Set(files.map { FileSystem.folder(of: $0.targetPath) }).sorted())
+        defer { for lock in locks { lock.close() } }
         // Re-check just before renaming: something may have appeared meanwhile.
         for file in files where !overwrite && FileIdentity.of(path: file.targetPath) != nil {
             throw AmalgamError(
@@ -143,6 +149,22 @@ public final class OutputSet {
         committed = true
         for folder in Set(files.map { FileSystem.folder(of: $0.targetPath) }) { SystemCall.syncDirectory(folder) }
         for file in scratchFiles { file.discard() }
+    }
+
+    /// Takes every folder's commit lock, in sorted order (no two sets wait on each other).
+    private func lockFolders(_ folders: [String]) throws(AmalgamError) -> [FileDescriptor] {
+        var locks: [FileDescriptor] = []
+        for folder in folders {
+            do {
+                let lock = try FileDescriptor.open(folder, directory: true)
+                locks.append(lock)
+                try lock.lockExclusive()
+            } catch {
+                for lock in locks { lock.close() }
+                throw AmalgamError("cannot lock the output folder", file: folder, errno: error)
+            }
+        }
+        return locks
     }
 
     /// Target paths of the files created so far, in creation order.

@@ -23,6 +23,7 @@ public struct Errno: Error, Hashable, Sendable, CustomStringConvertible {
     public static let noSpace = Errno(rawValue: ENOSPC)
     public static let noSuchProcess = Errno(rawValue: ESRCH)
     public static let directoryNotEmpty = Errno(rawValue: ENOTEMPTY)
+    public static let badAddress = Errno(rawValue: EFAULT)
 
     /// `strerror`'s text, e.g. `No such file or directory`.
     public var description: String { String(cString: strerror(rawValue)) }

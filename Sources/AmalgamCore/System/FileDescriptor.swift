@@ -19,6 +19,12 @@ public struct FileDescriptor: Sendable {
 
     public func close() { _ = Glibc.close(rawValue) }
 
+    /// `flock(LOCK_EX)`: waits until no other process holds the file's (or folder's) lock; the
+    /// lock ends with `close()`.
+    public func lockExclusive() throws(Errno) {
+        _ = try SystemCall.retrying { flock(rawValue, LOCK_EX) }
+    }
+
     public func status() throws(Errno) -> FileStatus {
         var info = stat()
         _ = try SystemCall.retrying { fstat(rawValue, &info) }

@@ -44,9 +44,17 @@ public struct TensorStorage: Sendable {
         switch backing {
         case .region(let region): return region
         case .verified(let region, let check):
-            try check()
+            do { try check() } catch {
+                // A check that failed on zeros read from a truncated file: say that instead.
+                try (region.owner as? MappedFile)?.checkIntact()
+                throw error
+            }
             return region
-        case .deferred(let producer): return try producer()
+        case .deferred(let producer):
+            // A computation reads inputs that are not in view here: check them all.
+            let bytes = try producer()
+            try MappedFile.checkAllIntact()
+            return bytes
         case .columnMajor(let region, let dimensions, let width):
             return ElementLayout.columnMajorToRowMajor(region, shape: dimensions, width: width)
         }
