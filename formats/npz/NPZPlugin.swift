@@ -62,31 +62,14 @@ public struct NPZPlugin: FormatReader, FormatWriter {
         }
         let key = String(entry.name.dropLast(4))
         try NPZKeys.validate(key)
-        // The npy header: straight from the map, or from the first inflated bytes.
-        let header: NPYHeader
-        let headerWindow = min(entry.uncompressedSize, 12 + NPYHeader.maximumDictBytes)
-        if entry.method == 0 {
-            header = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
-                (bytes) throws(AmalgamError) in
-                try NPYHeader.parse(bytes)
-            }
-        } else {
-            let start = OwnedBuffer(byteCount: headerWindow)
-            _ = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
-                (bytes) throws(AmalgamError) in
-                try Zlib.inflate(
-                    bytes, into: UnsafeMutableRawBufferPointer(start: start.pointer, count: headerWindow), partial: true
-                )
-            }
-            header = try start.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try NPYHeader.parse(bytes) }
-        }
+        let header = try memberHeader(entry, in: archive)
         let dataBytes = try header.shape.byteCount(elementBytes: header.dtype.byteWidth)
         let expected = header.dataOffset + dataBytes
         guard entry.uncompressedSize == expected else {
             throw AmalgamError(
                 .invalidFormat,
-                "member '\(entry.name)': the archive records \(entry.uncompressedSize) bytes but its npy header (\(header.descr) \(header.shape)) implies \(expected)"
-            )
+                "member '\(entry.name)': the archive records \(entry.uncompressedSize) bytes but its npy header (\(header.descr) \(header.shape)) implies \(expected)",
+                offset: UInt64(entry.dataOffset))
         }
         // The member's bytes: a verified slice of the map, or inflated on demand.
         let member: TensorStorage
@@ -116,6 +99,38 @@ public struct NPZPlugin: FormatReader, FormatWriter {
             dtype: dtype, shape: header.shape, bigEndian: header.bigEndian, fortranOrder: header.fortranOrder,
             transpose2D: transpose, load: member)
         return Tensor(name: canonicalName, originalName: key, shape: shape, encoding: .plain(dtype), storage: storage)
+    }
+
+    /// The npy header of a member: straight from the map, or from its first inflated bytes.
+    /// Errors name the member, at its offset in the archive (inside a deflated member the
+    /// member's start is given: offsets in the inflated bytes are not file offsets).
+    private static func memberHeader(_ entry: ZipEntry, in archive: ByteRegion) throws(AmalgamError) -> NPYHeader {
+        do {
+            let header: NPYHeader
+            let headerWindow = min(entry.uncompressedSize, 12 + NPYHeader.maximumDictBytes)
+            if entry.method == 0 {
+                header = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
+                    (bytes) throws(AmalgamError) in
+                    try NPYHeader.parse(bytes)
+                }
+            } else {
+                let start = OwnedBuffer(byteCount: headerWindow)
+                _ = try archive.slice(offset: entry.dataOffset, count: entry.compressedSize).withUnsafeBytes {
+                    (bytes) throws(AmalgamError) in
+                    try Zlib.inflate(
+                        bytes, into: UnsafeMutableRawBufferPointer(start: start.pointer, count: headerWindow),
+                        partial: true
+                    )
+                }
+                header = try start.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try NPYHeader.parse(bytes) }
+            }
+            return header
+        } catch {
+            let inside = entry.method == 0 ? error.context.offset ?? 0 : 0
+            throw AmalgamError(
+                error.code, "member '\(entry.name)': \(error.message)", offset: UInt64(entry.dataOffset) + inside,
+                cause: error.cause)
+        }
     }
 
     static func checkCRC(_ bytes: ByteRegion, expected: UInt32, member: String) throws {
