@@ -6,4 +6,6 @@ public struct ConversionResult: Sendable {
     public var files: [String]
     public var tensorCount: Int
     public var parameterCount: Int
+    /// With `verify`: how each output read back compares with the input.
+    public var verifications: [ModelComparison] = []
 }

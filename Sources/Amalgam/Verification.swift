@@ -13,16 +13,23 @@ extension InspectionReport {
     /// tensors, several tensors at once on the threads of `parallelism`. After an error no new
     /// tensor is started, and the first error in model order among those read is thrown.
     public func verify(parallelism: Parallelism = .current) throws -> [TensorVerification] {
-        let tensors = graph.tensors
+        try Self.check(graph.tensors, stoppingAtFirstError: true, parallelism: parallelism).compactMap { try $0?.get() }
+    }
+
+    /// Each tensor's check, in model order; nil for tensors not started after an error when
+    /// `stoppingAtFirstError`.
+    static func check(
+        _ tensors: [Tensor], stoppingAtFirstError: Bool, parallelism: Parallelism
+    ) -> [Result<TensorVerification, any Error>?] {
         let results = Mutex([Result<TensorVerification, any Error>?](repeating: nil, count: tensors.count))
         let failed = Atomic<Bool>(false)
         parallelism.forEach(tensors.count) { index in
-            guard !failed.load(ordering: .relaxed) else { return }
+            guard !(stoppingAtFirstError && failed.load(ordering: .relaxed)) else { return }
             let result = Result { try Self.verify(tensors[index]) }
             if case .failure = result { failed.store(true, ordering: .relaxed) }
             results.withLock { $0[index] = result }
         }
-        return try results.withLock { $0 }.compactMap { try $0?.get() }
+        return results.withLock { $0 }
     }
 
     private static func verify(_ tensor: Tensor) throws -> TensorVerification {
@@ -69,5 +76,95 @@ extension InspectionReport {
             return total
         }
         return TensorVerification(name: tensor.name, nonFinite: nonFinite)
+    }
+}
+
+/// What `amalgam verify` finds in one file: every broken rule of its format, every tensor
+/// whose bytes cannot be loaded (a CRC, an inflate, a file shorter than its header says)
+/// and, when strict, what readers tolerate but the reference writer never writes, NaN and
+/// infinite values included.
+public struct FileVerification: Sendable {
+    public let path: String
+    /// The format's identifier, nil when it could not be told.
+    public private(set) var format: String?
+    public let strict: Bool
+    /// Broken rules and unreadable tensors, in file order.
+    public private(set) var faults: [AmalgamError] = []
+    /// Departures from the reference writer (collected in strict mode only).
+    public private(set) var departures: [AmalgamError] = []
+    /// Tensors in the file (nil when its structure could not be read) and tensors read completely.
+    public private(set) var tensorCount: Int?
+    public private(set) var tensorsRead = 0
+    /// Tensors holding NaN or infinite values, with their counts, in model order.
+    public private(set) var nonFinite: [(name: String, count: Int)] = []
+
+    /// What makes the file fail: its faults, and its departures when strict.
+    public var problems: [AmalgamError] { faults + departures }
+
+    /// Checks the file at `path`. Its tensors are loaded (several at once on the threads of
+    /// `parallelism`) only when its structure is sound, since a broken structure leaves
+    /// their bytes unlocated.
+    public init(
+        path: String, format: String? = nil, strict: Bool = false, read: ReadOptions = ReadOptions(),
+        registry: FormatRegistry = Amalgam.builtInFormats, parallelism: Parallelism = .current
+    ) {
+        self.path = path
+        self.strict = strict
+        let reader: any FormatReader
+        do { reader = try registry.reader(for: path, explicit: format) } catch {
+            faults = [AmalgamError.attributed(error, file: path)]
+            return
+        }
+        self.format = reader.identifier
+        let audit = reader.audit(path, options: read, strict: strict)
+        faults = audit.faults
+        departures = audit.departures
+        guard faults.isEmpty else { return }
+        let graph: ModelGraph
+        do { graph = try reader.load(path, options: read) } catch {
+            faults = [AmalgamError.attributed(error, file: path)]
+            return
+        }
+        tensorCount = graph.tensors.count
+        let results = InspectionReport.check(graph.tensors, stoppingAtFirstError: false, parallelism: parallelism)
+        for (tensor, result) in zip(graph.tensors, results) {
+            switch result {
+            case .success(let check)?:
+                tensorsRead += 1
+                guard let count = check.nonFinite, count > 0 else { continue }
+                nonFinite.append((tensor.name, count))
+                if strict {
+                    departures.append(
+                        AmalgamError(
+                            .invalidFormat, "\(count) NaN or infinite value\(count == 1 ? "" : "s")", file: path,
+                            tensor: tensor.name))
+                }
+            case .failure(let error)?: faults.append(AmalgamError.attributed(error, file: path, tensor: tensor.name))
+            case nil: break
+            }
+        }
+    }
+
+    /// The result as JSON: file, format, counts, and each problem with its kind
+    /// (`fault` or `departure`), code, tensor, offset and message.
+    public var json: JSONValue {
+        func entry(_ error: AmalgamError, kind: String) -> JSONValue {
+            var members: [(String, JSONValue)] = [("kind", .string(kind)), ("code", .string(error.code.rawValue))]
+            if let tensor = error.context.tensor { members.append(("tensor", .string(tensor))) }
+            if let offset = error.context.offset { members.append(("offset", .integer(Int(offset)))) }
+            members.append(("message", .string(error.message)))
+            members.append(("line", .string(error.description)))
+            return .object(members)
+        }
+        return .object([
+            ("file", .string(path)), ("format", format.map { .string($0) } ?? .null),
+            ("ok", .bool(problems.isEmpty)),
+            ("tensors", tensorCount.map { .integer($0) } ?? .null), ("tensors_read", .integer(tensorsRead)),
+            ("non_finite", .object(nonFinite.map { ($0.name, .integer($0.count)) })),
+            (
+                "problems",
+                .array(faults.map { entry($0, kind: "fault") } + departures.map { entry($0, kind: "departure") })
+            ),
+        ])
     }
 }

@@ -10,7 +10,8 @@ import LinearAlgebra
 /// Exit codes: 0 success, 1 failure (one line on stderr), 64 usage error.
 enum CLI {
     nonisolated(unsafe) static let commands: [any Command.Type] = [
-        FormatsCommand.self, InspectCommand.self, ConvertCommand.self, MergeCommand.self, TuneCommand.self,
+        FormatsCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self, ConvertCommand.self,
+        MergeCommand.self, TuneCommand.self,
         TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, TokenizeCommand.self,
         ZooCommand.self, BenchCommand.self, DemoCommand.self,
     ]

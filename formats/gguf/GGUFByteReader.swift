@@ -114,41 +114,56 @@ struct GGUFByteReader {
         }
     }
 
-    mutating func tensorInfo(name: String) throws(AmalgamError) -> GGUFTensorInfo {
+    /// Reads one tensor info and validates it. With `log`, a fault found once all its fields
+    /// are read is recorded and nil returned, so the next info can still be parsed.
+    mutating func tensorInfo(name: String, log: FaultLog? = nil) throws(AmalgamError) -> GGUFTensorInfo? {
         let dimsOffset = position
         let dimensionCount = try u32("dimension count")
         guard dimensionCount >= 1, dimensionCount <= UInt32(GGUFFile.maximumDimensions) else {
             throw error("\(dimensionCount) dimensions (GGUF allows 1 to \(GGUFFile.maximumDimensions))", at: dimsOffset)
         }
-        var ne: [Int] = []
-        var elements = 1
+        var extents: [(value: UInt64, offset: Int)] = []
         for axis in 0..<Int(dimensionCount) {
             let start = position
-            let extent = try load(UInt64.self, "ne[\(axis)]")
-            guard extent <= UInt64(Int64.max) else {
-                throw error("ne[\(axis)] = \(extent) is negative as ggml's int64", at: start)
-            }
-            let (product, overflow) = elements.multipliedReportingOverflow(by: Int(extent))
-            guard !overflow else { throw error("element count overflows at ne[\(axis)] = \(extent)", at: start) }
-            elements = product
-            ne.append(Int(extent))
+            extents.append((try load(UInt64.self, "ne[\(axis)]"), start))
         }
         let typeOffset = position
         let code = try u32("type")
+        let offsetStart = position
+        let offset = try load(UInt64.self, "data offset")
+
+        func fault(_ message: String, at offset: Int) throws(AmalgamError) -> GGUFTensorInfo? {
+            try log.report(error(message, at: offset).adding(tensor: name))
+            return nil
+        }
+        var ne: [Int] = []
+        var elements = 1
+        for (axis, extent) in extents.enumerated() {
+            guard extent.value <= UInt64(Int64.max) else {
+                return try fault("ne[\(axis)] = \(extent.value) is negative as ggml's int64", at: extent.offset)
+            }
+            let (product, overflow) = elements.multipliedReportingOverflow(by: Int(extent.value))
+            guard !overflow else {
+                return try fault("element count overflows at ne[\(axis)] = \(extent.value)", at: extent.offset)
+            }
+            elements = product
+            ne.append(Int(extent.value))
+        }
         guard let type = GGMLType(rawValue: code) else {
-            throw error("unknown or retired ggml type \(code)", at: typeOffset)
+            return try fault("unknown or retired ggml type \(code)", at: typeOffset)
         }
         let (blockElements, blockBytes) = type.blockLayout
         guard ne[0] % blockElements == 0 else {
-            throw error(
+            return try fault(
                 "ne[0] = \(ne[0]) is not a multiple of the \(type.name) block size \(blockElements)", at: typeOffset)
         }
         let (byteCount, overflow) = (elements / blockElements).multipliedReportingOverflow(by: blockBytes)
-        guard !overflow else { throw error("byte size of \(elements) \(type.name) elements overflows", at: typeOffset) }
-        let offsetStart = position
-        let offset = try load(UInt64.self, "data offset")
+        guard !overflow else {
+            return try fault("byte size of \(elements) \(type.name) elements overflows", at: typeOffset)
+        }
         guard offset <= UInt64(region.count) else {
-            throw error("data offset \(offset) is past the end of the file (\(region.count) bytes)", at: offsetStart)
+            return try fault(
+                "data offset \(offset) is past the end of the file (\(region.count) bytes)", at: offsetStart)
         }
         return GGUFTensorInfo(name: name, ne: ne, type: type, offset: Int(offset), byteCount: byteCount)
     }

@@ -18,7 +18,9 @@ struct GGUFFile {
     /// File offset of the data section.
     let dataOffset: Int
 
-    init(path: String) throws {
+    /// Parses the file; with `log`, faults past which parsing can go on are recorded there
+    /// instead of thrown (and, when strict, departures from the reference writers too).
+    init(path: String, log: FaultLog? = nil) throws {
         let file = try MappedFile(path: path)
         self.path = path
         self.file = file
@@ -46,19 +48,27 @@ struct GGUFFile {
         for _ in 0..<keyCount {
             let keyOffset = reader.position
             let key = try reader.string("metadata key")
-            guard !key.isEmpty else { throw reader.error("empty metadata key", at: keyOffset) }
-            guard metadata[key] == nil else { throw reader.error("duplicate metadata key '\(key)'", at: keyOffset) }
+            if key.isEmpty { try log.report(reader.error("empty metadata key", at: keyOffset)) }
+            let duplicate = metadata[key] != nil
+            if duplicate { try log.report(reader.error("duplicate metadata key '\(key)'", at: keyOffset)) }
             let typeOffset = reader.position
             let type = try reader.u32("value type of '\(key)'")
-            metadata[key] = try reader.value(ofType: type, key: key, at: typeOffset)
+            let value = try reader.value(ofType: type, key: key, at: typeOffset)
+            if !duplicate { metadata[key] = value }
         }
         var alignment = Self.defaultAlignment
         if let value = metadata["general.alignment"] {
-            guard let number = value.intValue, number > 0, number & (number - 1) == 0, number <= 1 << 30 else {
-                throw AmalgamError(
-                    .invalidFormat, "general.alignment \(value) is not a positive power of two", file: path)
+            if let number = value.intValue, number > 0, number & (number - 1) == 0, number <= 1 << 30 {
+                alignment = number
+            } else {
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat, "general.alignment \(value) is not a positive power of two", file: path))
             }
-            alignment = number
+            if case .u32 = value {
+            } else {
+                log?.depart(AmalgamError(.invalidFormat, "general.alignment is not stored as a u32", file: path))
+            }
         }
         self.metadata = metadata
         self.alignment = alignment
@@ -69,16 +79,20 @@ struct GGUFFile {
         for _ in 0..<tensorCount {
             let infoOffset = reader.position
             let name = try reader.string("tensor name")
-            guard !name.isEmpty, name.utf8.count <= Self.maximumNameBytes else {
-                throw reader.error(
-                    "tensor name of \(name.utf8.count) bytes (must be 1 to \(Self.maximumNameBytes))", at: infoOffset)
+            if name.isEmpty || name.utf8.count > Self.maximumNameBytes {
+                try log.report(
+                    reader.error(
+                        "tensor name of \(name.utf8.count) bytes (must be 1 to \(Self.maximumNameBytes))",
+                        at: infoOffset))
             }
-            guard seen.insert(name).inserted else {
-                throw AmalgamError(
-                    .invalidFormat, "duplicate tensor name", file: path, tensor: name, offset: UInt64(infoOffset))
+            let unique = seen.insert(name).inserted
+            if !unique {
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat, "duplicate tensor name", file: path, tensor: name, offset: UInt64(infoOffset)))
             }
-            let info = try AmalgamError.withContext(tensor: name) { try reader.tensorInfo(name: name) }
-            infos.append(info)
+            let info = try AmalgamError.withContext(tensor: name) { try reader.tensorInfo(name: name, log: log) }
+            if let info, unique { infos.append(info) }
         }
         // Data starts at the next multiple of the alignment after the infos.
         // A file without tensors (llama.cpp's vocabulary-only files) may end before that padding.
@@ -91,24 +105,60 @@ struct GGUFFile {
         // ggml requires each offset to be the padded sum of the sizes before it.
         var expected = 0
         for info in infos {
-            guard info.offset == expected else {
+            if info.offset != expected {
                 let problem =
                     info.offset < expected ? "overlaps the tensor before it" : "leaves a gap after the tensor before it"
-                throw AmalgamError(
-                    .invalidFormat, "data offset \(info.offset) \(problem) (expected \(expected))", file: path,
-                    tensor: info.name,
-                    offset: UInt64(dataOffset) &+ UInt64(info.offset))
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat, "data offset \(info.offset) \(problem) (expected \(expected))", file: path,
+                        tensor: info.name,
+                        offset: UInt64(dataOffset) &+ UInt64(info.offset)))
             }
-            guard info.byteCount <= file.size - dataOffset - info.offset else {
-                throw AmalgamError(
-                    .invalidFormat,
-                    "\(info.byteCount) bytes of \(info.type.name) data run past the end of the file (\(file.size) bytes)",
-                    file: path, tensor: info.name, offset: UInt64(dataOffset + info.offset))
+            if info.byteCount > file.size - dataOffset - info.offset {
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat,
+                        "\(info.byteCount) bytes of \(info.type.name) data run past the end of the file (\(file.size) bytes)",
+                        file: path, tensor: info.name, offset: UInt64(dataOffset + info.offset)))
             }
-            expected = (info.offset + info.byteCount + alignment - 1) / alignment * alignment
+            expected = max(expected, (info.offset + info.byteCount + alignment - 1) / alignment * alignment)
+        }
+        if let log, log.strict {
+            Self.departures(
+                metadata: metadata, infos: infos, end: dataOffset + expected, size: file.size, path: path, log: log)
         }
         self.tensors = infos
         self.dataOffset = dataOffset
+    }
+
+    /// Every fault of the file at `path` and, when strict, what the reference writers never
+    /// write (trailing bytes, required keys missing).
+    static func audit(path: String, strict: Bool) -> FileAudit {
+        let log = FaultLog(strict: strict)
+        do { _ = try GGUFFile(path: path, log: log) } catch { log.record(AmalgamError.attributed(error, file: path)) }
+        var audit = log.audit
+        audit.faults = audit.faults.map { $0.adding(file: path) }
+        return audit
+    }
+
+    private static func departures(
+        metadata: Metadata, infos: [GGUFTensorInfo], end: Int, size: Int, path: String, log: FaultLog
+    ) {
+        if size > end, !infos.isEmpty {
+            log.depart(
+                AmalgamError(
+                    .invalidFormat, "\(size - end) trailing bytes after the last tensor's padding", file: path,
+                    offset: UInt64(end)))
+        }
+        if metadata["general.architecture"]?.stringValue == nil {
+            log.depart(AmalgamError(.invalidFormat, "no general.architecture (the GGUF spec requires it)", file: path))
+        }
+        if infos.contains(where: { $0.type.blockLayout.elements > 1 }), metadata["general.quantization_version"] == nil
+        {
+            log.depart(
+                AmalgamError(
+                    .invalidFormat, "quantised tensors but no general.quantization_version", file: path))
+        }
     }
 
     /// The bytes of one tensor, memory-mapped.

@@ -16,6 +16,10 @@ public struct GGUFPlugin: FormatReader, FormatWriter {
 
     public func sniff(_ prefix: [UInt8]) -> Bool { prefix.starts(with: GGUFFile.magic) }
 
+    public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
+        GGUFFile.audit(path: path, strict: strict)
+    }
+
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
         let file = try GGUFFile(path: path)
         let architecture = file.metadata["general.architecture"]?.stringValue

@@ -16,6 +16,22 @@ struct NPYHeader: Equatable {
     var descr: String
     /// Bytes from the start of the file to the first element.
     var dataOffset: Int
+    /// True when the dict's keys are in sorted order, as numpy writes them.
+    var keysSorted = true
+
+    /// numpy pads the header so the data starts at a multiple of this.
+    static let dataAlignment = 64
+
+    /// What numpy never writes but readers accept: data not 64-byte aligned, keys unsorted.
+    var departures: [String] {
+        var found: [String] = []
+        if dataOffset % Self.dataAlignment != 0 {
+            found.append(
+                "npy data starts at byte \(dataOffset), not a multiple of \(Self.dataAlignment) (header not padded)")
+        }
+        if !keysSorted { found.append("npy header keys are not in sorted order") }
+        return found
+    }
 
     /// Parses the header at the start of `bytes` (which may extend past it).
     ///
@@ -57,6 +73,10 @@ struct NPYHeader: Equatable {
         }
         var header = try parseDict(text, offset: prefix)
         header.dataOffset = prefix + length
+        let positions = ["descr", "fortran_order", "shape"].compactMap {
+            text.firstRange(of: "'\($0)'")?.lowerBound ?? text.firstRange(of: "\"\($0)\"")?.lowerBound
+        }
+        header.keysSorted = positions == positions.sorted()
         return header
     }
 

@@ -13,6 +13,17 @@ public struct NPYPlugin: FormatReader, FormatWriter {
 
     public func sniff(_ prefix: [UInt8]) -> Bool { prefix.starts(with: NPYHeader.magic) }
 
+    /// The reader's first fault, and when strict what numpy never writes (unpadded header, unsorted keys).
+    public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
+        var audit = defaultAudit(path, options: options)
+        guard strict, audit.faults.isEmpty, let file = try? MappedFile(path: path),
+            let header = try? file.region.withUnsafeBytes({ (bytes) throws(AmalgamError) in try NPYHeader.parse(bytes) }
+            )
+        else { return audit }
+        audit.departures = header.departures.map { AmalgamError(.invalidFormat, $0, file: path, offset: 8) }
+        return audit
+    }
+
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
         let file = try AmalgamError.withContext(file: path) { try MappedFile(path: path) }
         return try AmalgamError.withContext(file: path) {

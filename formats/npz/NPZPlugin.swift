@@ -37,7 +37,23 @@ public struct NPZPlugin: FormatReader, FormatWriter {
         return try AmalgamError.withContext(file: path) { try Self.read(file.region) }
     }
 
-    static func read(_ archive: ByteRegion) throws -> ModelGraph {
+    /// Every fault of each member (and, when strict, what numpy never writes) of the archive at `path`.
+    public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
+        let log = FaultLog(strict: strict)
+        do {
+            let file = try MappedFile(path: path)
+            _ = try Self.read(file.region, log: log)
+        } catch {
+            log.record(AmalgamError.attributed(error))
+        }
+        var audit = log.audit
+        audit.faults = audit.faults.map { $0.adding(file: path) }
+        audit.departures = audit.departures.map { $0.adding(file: path) }
+        return audit
+    }
+
+    /// Reads the archive; with `log`, a member's fault is recorded there and the next member read.
+    static func read(_ archive: ByteRegion, log: FaultLog? = nil) throws -> ModelGraph {
         let directory = try archive.withUnsafeBytes { (bytes) throws(AmalgamError) in try ZipDirectory(bytes) }
         var trueDTypes: [String: DType] = [:]
         if let sidecar = directory.entries.first(where: { $0.name == dtypesMember }) {
@@ -46,23 +62,28 @@ public struct NPZPlugin: FormatReader, FormatWriter {
         var tensors: [Tensor] = []
         for entry in directory.entries where entry.name != dtypesMember {
             do {
-                tensors.append(try tensor(for: entry, in: archive, trueDTypes: trueDTypes))
+                tensors.append(try tensor(for: entry, in: archive, trueDTypes: trueDTypes, log: log))
             } catch let error as AmalgamError {
-                throw error.adding(offset: UInt64(entry.localHeaderOffset))
+                try log.report(error.adding(offset: UInt64(entry.localHeaderOffset)))
             }
         }
+        if log != nil { return try ModelGraph(tensors: [], sourceFormat: "npz") }
         return try ModelGraph(tensors: tensors, sourceFormat: "npz")
     }
 
-    private static func tensor(for entry: ZipEntry, in archive: ByteRegion, trueDTypes: [String: DType]) throws
-        -> Tensor
-    {
+    private static func tensor(
+        for entry: ZipEntry, in archive: ByteRegion, trueDTypes: [String: DType], log: FaultLog? = nil
+    ) throws -> Tensor {
         guard entry.name.hasSuffix(".npy") else {
             throw AmalgamError(.unsupported, "member '\(entry.name)' is not a .npy array")
         }
         let key = String(entry.name.dropLast(4))
         try NPZKeys.validate(key)
         let header = try memberHeader(entry, in: archive)
+        for departure in header.departures {
+            log?.depart(
+                AmalgamError(.invalidFormat, "member '\(entry.name)': \(departure)", offset: UInt64(entry.dataOffset)))
+        }
         let dataBytes = try header.shape.byteCount(elementBytes: header.dtype.byteWidth)
         let expected = header.dataOffset + dataBytes
         guard entry.uncompressedSize == expected else {

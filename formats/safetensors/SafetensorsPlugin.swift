@@ -72,6 +72,14 @@ public struct SafetensorsPlugin: FormatReader, FormatWriter {
         return try ConfigHints.attach(to: graph, folder: FileSystem.folder(of: file))
     }
 
+    /// A single file is audited rule by rule; a folder or sharded index by loading it.
+    public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
+        guard !FileSystem.isFolder(path), !path.hasSuffix(ShardIndex.suffix) else {
+            return defaultAudit(path, options: options)
+        }
+        return SafetensorsFile.audit(path: path, strict: strict)
+    }
+
     private func readSharded(indexPath: String) throws -> ModelGraph {
         let (tensors, metadata) = try ShardIndex.readShards(indexPath: indexPath) { shardPath in
             let file = try SafetensorsFile(path: shardPath)

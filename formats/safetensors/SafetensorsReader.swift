@@ -19,6 +19,22 @@ struct SafetensorsFile {
         (tensors, metadata) = try AmalgamError.withContext(file: path) { try SafetensorsFile.parse(file.region) }
     }
 
+    /// Every fault of the file at `path` (and, when strict, every departure from the
+    /// reference writer: data not aligned for its dtype, entries out of data order).
+    static func audit(path: String, strict: Bool) -> FileAudit {
+        let log = FaultLog(strict: strict)
+        do {
+            let file = try MappedFile(path: path)
+            _ = try parse(file.region, log: log)
+        } catch {
+            log.record(AmalgamError.attributed(error))
+        }
+        var audit = log.audit
+        audit.faults = audit.faults.map { $0.adding(file: path) }
+        audit.departures = audit.departures.map { $0.adding(file: path) }
+        return audit
+    }
+
     private struct Entry {
         let name: String
         let dtype: DType
@@ -27,7 +43,9 @@ struct SafetensorsFile {
         let end: Int
     }
 
-    static func parse(_ region: ByteRegion) throws(AmalgamError) -> ([Tensor], Metadata) {
+    /// Parses the header; with `log`, faults past which parsing can go on are recorded
+    /// there instead of thrown.
+    static func parse(_ region: ByteRegion, log: FaultLog? = nil) throws(AmalgamError) -> ([Tensor], Metadata) {
         let size = region.count
         guard size >= 8 else {
             throw AmalgamError(
@@ -67,28 +85,47 @@ struct SafetensorsFile {
         var metadata = Metadata()
         var entries: [Entry] = []
         entries.reserveCapacity(members.count)
+        var spans: [(name: String, begin: Int, end: Int)] = []
         for (name, value) in members {
             if name == "__metadata__" {
                 guard let pairs = value.objectValue else {
-                    throw AmalgamError(
-                        .invalidFormat, "__metadata__ is \(value.typeName), not an object of strings", offset: 8)
+                    try log.report(
+                        AmalgamError(
+                            .invalidFormat, "__metadata__ is \(value.typeName), not an object of strings", offset: 8))
+                    continue
                 }
                 for (key, item) in pairs {
                     guard let text = item.stringValue else {
-                        throw AmalgamError(
-                            .invalidFormat, "__metadata__ value of '\(key)' is \(item.typeName), not a string",
-                            offset: 8)
+                        try log.report(
+                            AmalgamError(
+                                .invalidFormat, "__metadata__ value of '\(key)' is \(item.typeName), not a string",
+                                offset: 8))
+                        continue
                     }
                     metadata[key] = .string(text)
                 }
                 continue
             }
-            entries.append(try entry(name: name, value))
+            do {
+                let valid = try entry(name: name, value)
+                entries.append(valid)
+                spans.append((name, valid.begin, valid.end))
+            } catch {
+                try log.report(error)
+                // A faulty entry's bytes still take their place in the tiling, so its
+                // neighbours are not blamed for a gap.
+                if let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
+                    let begin = offsets[0].uint64Value, let end = offsets[1].uint64Value, begin <= end,
+                    end <= UInt64(Int.max)
+                {
+                    spans.append((name, Int(begin), Int(end)))
+                }
+            }
         }
 
         // Offsets must tile the data section exactly: sorted, no gaps, no overlaps.
         let dataSize = size - headerEnd
-        let ordered = entries.enumerated().sorted {
+        let ordered = spans.enumerated().sorted {
             ($0.element.begin, $0.element.end, $0.offset) < ($1.element.begin, $1.element.end, $1.offset)
         }.map(\.element)
         var expected = 0
@@ -97,30 +134,65 @@ struct SafetensorsFile {
                 let problem =
                     entry.begin > expected
                     ? "leaves a gap of \(entry.begin - expected) bytes before it" : "overlaps the tensor before it"
-                throw AmalgamError(
-                    .invalidFormat, "data_offsets [\(entry.begin), \(entry.end)] \(problem)", tensor: entry.name,
-                    offset: UInt64(headerEnd + entry.begin))
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat, "data_offsets [\(entry.begin), \(entry.end)] \(problem)", tensor: entry.name,
+                        offset: UInt64(headerEnd + entry.begin)))
             }
-            guard entry.end <= dataSize else {
-                throw AmalgamError(
-                    .invalidFormat,
-                    "data_offsets [\(entry.begin), \(entry.end)] run past the end of the data section (\(dataSize) bytes): file truncated?",
-                    tensor: entry.name, offset: UInt64(headerEnd + entry.begin))
+            if entry.end > dataSize {
+                try log.report(
+                    AmalgamError(
+                        .invalidFormat,
+                        "data_offsets [\(entry.begin), \(entry.end)] run past the end of the data section (\(dataSize) bytes): file truncated?",
+                        tensor: entry.name, offset: UInt64(headerEnd + entry.begin)))
             }
-            expected = entry.end
+            expected = max(expected, entry.end)
         }
-        guard expected == dataSize else {
-            throw AmalgamError(
-                .invalidFormat, "\(dataSize - expected) trailing bytes after the last tensor",
-                offset: UInt64(headerEnd + expected))
+        if expected < dataSize {
+            try log.report(
+                AmalgamError(
+                    .invalidFormat, "\(dataSize - expected) trailing bytes after the last tensor",
+                    offset: UInt64(headerEnd + expected)))
+        }
+        if let log {
+            if log.strict { departures(entries, headerEnd: headerEnd, log: log) }
+            return ([], metadata)
         }
 
-        let tensors = ordered.map { entry in
+        let inDataOrder = entries.enumerated().sorted {
+            ($0.element.begin, $0.element.end, $0.offset) < ($1.element.begin, $1.element.end, $1.offset)
+        }.map(\.element)
+        let tensors = inDataOrder.map { entry in
             Tensor(
                 name: entry.name, shape: entry.shape, encoding: .plain(entry.dtype),
                 storage: .region(region.slice(offset: headerEnd + entry.begin, count: entry.end - entry.begin)))
         }
         return (tensors, metadata)
+    }
+
+    /// What readers accept but the reference writer never writes: a data section or a
+    /// tensor not aligned for its dtype, entries listed out of data order.
+    private static func departures(_ entries: [Entry], headerEnd: Int, log: FaultLog) {
+        if headerEnd % 8 != 0 {
+            log.depart(
+                AmalgamError(
+                    .invalidFormat, "data section starts at byte \(headerEnd), not a multiple of 8 (header not padded)",
+                    offset: 0))
+        }
+        for entry in entries where (headerEnd + entry.begin) % max(1, entry.dtype.byteWidth) != 0 {
+            log.depart(
+                AmalgamError(
+                    .invalidFormat,
+                    "data at byte \(headerEnd + entry.begin) is not aligned to its \(entry.dtype.byteWidth)-byte elements",
+                    tensor: entry.name, offset: UInt64(headerEnd + entry.begin)))
+        }
+        for (previous, entry) in zip(entries, entries.dropFirst()) where entry.begin < previous.begin {
+            log.depart(
+                AmalgamError(
+                    .invalidFormat,
+                    "listed after '\(previous.name)' in the header but stored before it (header keys out of data order)",
+                    tensor: entry.name, offset: 8))
+        }
     }
 
     private static func entry(name: String, _ value: JSONValue) throws(AmalgamError) -> Entry {

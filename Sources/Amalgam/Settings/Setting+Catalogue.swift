@@ -194,7 +194,21 @@ extension Setting {
     // MARK: Other commands
 
     public static let verify = Setting(
-        "verify", .flag, help: "Also read every tensor completely (checksums, decompression) and count NaN/Inf values.")
+        "verify", .flag,
+        help:
+            "Check completely: inspect reads every tensor (checksums, decompression) and counts NaN/Inf values; convert compares what it wrote with the input, within the output encoding's tolerance."
+    )
+    public static let strict = Setting(
+        "strict", .flag,
+        help:
+            "Also report what readers tolerate but the reference writers never write: unaligned data, unsorted keys, trailing bytes, missing recommended keys, NaN/Inf values."
+    )
+    public static let absoluteTolerance = Setting(
+        "atol", .real(.closed(0...1e300)), placeholder: "X", default: "0",
+        help: "Absolute tolerance: values a of A and b of B agree when |a - b| <= atol + rtol * |b|.")
+    public static let relativeTolerance = Setting(
+        "rtol", .real(.closed(0...1e300)), placeholder: "Y", default: "0",
+        help: "Relative tolerance (see --atol).")
     public static let tokenizer = Setting(
         "tokenizer", .text, placeholder: "FILE", help: "tokenizer.json (WordPiece, BERT normaliser) or vocab.txt.")
     public static let maximumLength = Setting(

@@ -112,6 +112,17 @@ public struct AmalgamError: Error, CustomStringConvertible, Sendable {
 }
 
 extension AmalgamError {
+    /// `error` as an `AmalgamError` naming `file` (and `tensor`) where it names none.
+    public static func attributed(_ error: any Error, file: String? = nil, tensor: String? = nil) -> AmalgamError {
+        do {
+            return try withContext(file: file, tensor: tensor) { () throws -> AmalgamError in throw error }
+        } catch let converted as AmalgamError {
+            return converted
+        } catch {
+            return AmalgamError(.internal, "unexpected failure", file: file, cause: .other("\(error)"))
+        }
+    }
+
     /// Runs `body`, attaching `file` (and optionally `tensor`) to any `AmalgamError` thrown;
     /// other errors are wrapped as `.io` with their description as the cause.
     public static func withContext<T>(

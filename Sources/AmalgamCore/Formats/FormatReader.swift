@@ -16,10 +16,28 @@ public protocol FormatReader: FormatPlugin {
     func recognizesDirectory(_ path: String) -> Bool
     /// The plugin's implementation of reading; call `load` instead.
     func read(_ path: String, options: ReadOptions) throws -> ModelGraph
+    /// Checks the structure of the file at `path` against every rule of the format and
+    /// lists all faults where parsing can go on past one (the first fatal one ends the
+    /// list). Tensor bytes are not loaded. Default: the first error of `load`, if any.
+    func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit
 }
 
 extension FormatReader {
     public func recognizesDirectory(_ path: String) -> Bool { false }
+
+    public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
+        defaultAudit(path, options: options)
+    }
+
+    /// The first error of `load`, if any: the audit of a format without its own.
+    public func defaultAudit(_ path: String, options: ReadOptions) -> FileAudit {
+        do {
+            _ = try load(path, options: options)
+            return FileAudit()
+        } catch {
+            return FileAudit(faults: [AmalgamError.attributed(error, file: path)])
+        }
+    }
 
     /// Reads the model at `path`. Errors raised later, while a tensor's bytes are loaded (a
     /// CRC check, an inflate), name `path` too. The one entry point for reading.

@@ -122,6 +122,16 @@ public final class OutputSet {
         try file.write(contents)
     }
 
+    /// Flushes and fsyncs every file written so far, so it can be read back before the commit.
+    public func finishFiles() throws(AmalgamError) {
+        for file in files { try file.finish() }
+    }
+
+    /// Where the file for `target` is being written until the commit, nil when none is.
+    public func stagedPath(of target: String) -> String? {
+        files.first { $0.targetPath == target && !$0.renamed }?.temporaryPath
+    }
+
     /// Flushes, fsyncs and renames every file into place, then fsyncs the folders and
     /// removes the scratch files.
     public func commit() throws(AmalgamError) {

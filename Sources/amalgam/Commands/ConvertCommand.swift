@@ -42,5 +42,15 @@ struct ConvertCommand: Command {
             "converted \(input) (\(result.inputFormat)) to \(result.outputFormat): \(result.tensorCount) tensors, \(InspectionReport.grouped(result.parameterCount)) parameters in \(ByteSize.formatFixed(seconds, digits: 2)) s"
         )
         for file in result.files { Terminal.out("  wrote \(file)") }
+        for comparison in result.verifications {
+            let worst = comparison.tensors.max { $0.relativeFrobeniusError < $1.relativeFrobeniusError }
+            Terminal.out(
+                "  verified: \(comparison.tensors.count) tensors read back agree with the input"
+                    + (worst.map {
+                        $0.relativeFrobeniusError == 0
+                            ? " exactly"
+                            : " (largest relative Frobenius error \(DiffCommand.scientific($0.relativeFrobeniusError)), '\($0.name)')"
+                    } ?? ""))
+        }
     }
 }
