@@ -47,16 +47,12 @@ extension Amalgam {
             let modelFiles = item.plan.targets.filter { target in
                 !target.hasSuffix(".index.json") && item.writer.fileExtensions.contains { target.hasSuffix("." + $0) }
             }
-            guard modelFiles.count + 1 >= item.plan.targets.count || reader.identifier != "onnx" else {
-                throw AmalgamError(
-                    .unsupported,
-                    "--verify cannot read an ONNX model's external data before it is committed; convert without --verify and check the result with amalgam diff",
-                    file: item.output.path)
-            }
+            var readBack = read
+            for target in item.plan.targets { readBack.stagedFiles[target] = outputs.stagedPath(of: target) }
             var tensors: [Tensor] = []
             for target in modelFiles {
                 guard let staged = outputs.stagedPath(of: target) else { continue }
-                let graph = try AmalgamError.withContext(file: target) { try reader.load(staged, options: read) }
+                let graph = try AmalgamError.withContext(file: target) { try reader.load(staged, options: readBack) }
                 tensors += graph.tensors
             }
             let written = try ModelGraph(tensors: tensors, sourceFormat: reader.identifier)

@@ -182,7 +182,8 @@ struct MessageTests {
     @Test(
         "every example of every --help runs, in a folder holding the files it names",
         arguments: [
-            "formats", "inspect", "convert", "merge", "tune", "train", "eval", "forward", "run", "tokenize", "zoo",
+            "formats", "inspect", "verify", "diff", "convert", "merge", "tune", "train", "eval", "forward", "run",
+            "tokenize", "zoo",
             "bench",
         ])
     func helpExamplesRun(command: String) throws {

@@ -98,7 +98,7 @@ public struct NPZPlugin: FormatReader, FormatWriter {
         if entry.method == 0 {
             let slice = archive.slice(offset: entry.dataOffset, count: entry.compressedSize)
             let data = slice.slice(offset: header.dataOffset, count: dataBytes)
-            member = .verified(data) { try checkCRC(slice, expected: entry.crc32, member: name) }
+            member = .verified(data) { try checkCRC(slice, of: entry) }
         } else {
             member = .deferred {
                 let whole = try memberBytes(entry, in: archive, limit: expected)
@@ -154,12 +154,15 @@ public struct NPZPlugin: FormatReader, FormatWriter {
         }
     }
 
-    static func checkCRC(_ bytes: ByteRegion, expected: UInt32, member: String) throws {
+    /// Checks a member's bytes against the CRC-32 its directory entry records; errors give
+    /// the member's data offset in the archive.
+    static func checkCRC(_ bytes: ByteRegion, of entry: ZipEntry) throws {
         let actual = bytes.withUnsafeBytes { Zlib.crc32($0) }
-        guard actual == expected else {
+        guard actual == entry.crc32 else {
             throw AmalgamError(
                 .invalidFormat,
-                "member '\(member)' fails its CRC-32 check (recorded \(hex(expected)), computed \(hex(actual)))")
+                "member '\(entry.name)' fails its CRC-32 check (recorded \(hex(entry.crc32)), computed \(hex(actual)))",
+                offset: UInt64(entry.dataOffset))
         }
     }
 
@@ -192,7 +195,7 @@ public struct NPZPlugin: FormatReader, FormatWriter {
             }
             bytes = output.region
         }
-        try checkCRC(bytes, expected: entry.crc32, member: entry.name)
+        try checkCRC(bytes, of: entry)
         return bytes
     }
 

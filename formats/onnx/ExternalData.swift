@@ -7,11 +7,14 @@ import AmalgamCore
 final class ExternalDataFiles {
     let modelPath: String
     let folder: String
+    /// Files not yet at their paths (`ReadOptions.stagedFiles`).
+    let staged: [String: String]
     private var files: [String: MappedFile] = [:]
 
-    init(modelPath: String) {
+    init(modelPath: String, staged: [String: String] = [:]) {
         self.modelPath = modelPath
         self.folder = FileSystem.folder(of: modelPath)
+        self.staged = staged
     }
 
     /// The bytes `[offset, offset + length)` of `location`; `length` defaults to the
@@ -52,6 +55,11 @@ final class ExternalDataFiles {
         if let file = files[location] { return file }
         try Self.checkLocation(location, modelPath: modelPath)
         let path = folder + "/" + location
+        if let temporary = staged[path] {
+            let file = try MappedFile(path: temporary)
+            files[location] = file
+            return file
+        }
         guard let resolved = SystemCall.resolvedPath(path) else {
             throw AmalgamError(.notFound, "external data file '\(location)' does not exist", file: modelPath)
         }

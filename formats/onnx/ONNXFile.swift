@@ -14,7 +14,7 @@ struct ONNXFile {
     let entries: [ONNXEntry]
     let notes: [String]
 
-    init(path: String) throws {
+    init(path: String, staged: [String: String] = [:]) throws {
         let file = try MappedFile(path: path)
         self.path = path
         self.file = file
@@ -22,7 +22,7 @@ struct ONNXFile {
             try ONNXModel(bytes: bytes, path: path)
         }
         self.model = model
-        let external = ExternalDataFiles(modelPath: path)
+        let external = ExternalDataFiles(modelPath: path, staged: staged)
         var notes: [String] = []
 
         var entries: [ONNXEntry] = []

@@ -24,7 +24,7 @@ public struct ONNXPlugin: FormatReader, FormatWriter {
     }
 
     public func read(_ path: String, options: ReadOptions) throws -> ModelGraph {
-        let file = try ONNXFile(path: path)
+        let file = try ONNXFile(path: path, staged: options.stagedFiles)
         let model = file.model
         var metadata = Metadata()
         for (key, value) in model.metadataProps where !key.isEmpty {

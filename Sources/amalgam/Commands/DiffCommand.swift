@@ -20,8 +20,8 @@ struct DiffCommand: Command {
         The exit status is 1 when anything differs beyond that.
 
         examples:
-          amalgam diff model.gguf model.safetensors --rtol 0.001
-          amalgam diff merged.safetensors reference.safetensors --json
+          amalgam diff model.gguf model.safetensors --atol 0.01
+          amalgam diff model.safetensors model.gguf --atol 0.01 --json
         """
 
     let a: String

@@ -15,7 +15,7 @@ struct VerifyCommand: Command {
 
         examples:
           amalgam verify model.safetensors
-          amalgam verify model.gguf other.npz --strict
+          amalgam verify model.gguf b.npz --strict
           amalgam verify model.safetensors --json
         """
 
