@@ -86,6 +86,7 @@ bench: release pyref
 	  $(PY) Tests/Benchmarks/gguf_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/onnx_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/axis_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/noise_floor_benchmark.py
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch is not installable here: the tuning benchmark runs without its reference"
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/tuning_benchmark.py
 

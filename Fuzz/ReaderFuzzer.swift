@@ -46,9 +46,10 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         _ = try? Recipe.load(path)
         return 0
     }
-    guard let reader = try? Amalgam.builtInFormats.reader(named: name),
-        let graph = try? reader.load(path)
-    else { return 0 }
+    guard let reader = try? Amalgam.builtInFormats.reader(named: name) else { return 0 }
+    // verify's audit: the parsers going on past faults, departures included.
+    _ = reader.audit(path, options: ReadOptions(), strict: true)
+    guard let graph = try? reader.load(path) else { return 0 }
     // Load and decode every tensor: the decoders and the lazily checked parts run too.
     for tensor in graph.tensors {
         _ = try? tensor.loadBytes()

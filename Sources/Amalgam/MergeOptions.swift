@@ -16,6 +16,8 @@ public struct MergeOptions: Sendable {
     public var leaveOut: [NamePattern] = []
     public var allowMissing = false
     public var seed: UInt64 = 0
+    /// Components and entries of quantised sources below their rounding noise are dropped.
+    public var noiseFloor = NoiseFloor.automatic
     public var parallelism = Parallelism.current
     public var read = ReadOptions()
     public var overwrite = false
@@ -31,8 +33,8 @@ public struct MergeOptions: Sendable {
 
     /// The settings of a merge besides its method options and outputs.
     public static let settings: [Setting] = [
-        .base, .source, .method, .factors, .report, .seed, .threads, .skip, .leaveOut, .allowMissing, .keepConstants,
-        .force,
+        .base, .source, .method, .factors, .report, .seed, .noiseFloor, .threads, .skip, .leaveOut, .allowMissing,
+        .keepConstants, .force,
     ]
 
     /// Reads a merge from `values` (the command line, or a recipe's top level), its method's
@@ -62,6 +64,13 @@ public struct MergeOptions: Sendable {
         leaveOut = values.texts(.leaveOut).map(NamePattern.init)
         allowMissing = values.flag(.allowMissing)
         seed = values.seed(.seed) ?? 0
+        if let text = values.text(.noiseFloor) {
+            guard let floor = NoiseFloor(text) else {
+                throw AmalgamError(
+                    .usage, "\(values.label(.noiseFloor)) must be auto, off or a positive factor, not '\(text)'")
+            }
+            noiseFloor = floor
+        }
         parallelism = Parallelism(threads: values.integer(.threads) ?? Parallelism.current.threads)
         read.keepConstants = values.flag(.keepConstants)
         overwrite = values.flag(.force)

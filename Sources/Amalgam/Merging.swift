@@ -13,6 +13,7 @@ extension Amalgam {
             allowMissing: options.allowMissing, seed: options.seed, parallelism: options.parallelism)
         request.leaveOut = options.leaveOut
         request.wantsFactors = wantsFactors
+        request.noiseFloor = options.noiseFloor
         return (request, try MergePlan.make(request))
     }
 
@@ -79,6 +80,34 @@ extension Amalgam {
         return lines
     }
 
+    /// One line per quantised source that lost components or entries to its noise floor:
+    /// how many, in how many tensors.
+    static func noiseFloorNotes(_ report: JSONValue, request: MergeRequest) -> [String] {
+        guard let tensors = report["tensors"]?.arrayValue else { return [] }
+        var lost = [(components: Int, entries: Int, tensors: Int)](repeating: (0, 0, 0), count: request.sources.count)
+        for tensor in tensors {
+            // Per present source, in source order: map back through task_vector_norms' nulls.
+            guard let norms = tensor["task_vector_norms"]?.arrayValue else { continue }
+            let present = norms.indices.filter { norms[$0] != .null }
+            for (key, isComponent) in [("components_below_noise_floor", true), ("entries_below_noise_floor", false)] {
+                guard let counts = tensor[key]?.arrayValue, counts.count == present.count else { continue }
+                for (position, count) in zip(present, counts) {
+                    let value = Int(count.uint64Value ?? 0)
+                    guard value > 0 else { continue }
+                    if isComponent { lost[position].components += value } else { lost[position].entries += value }
+                    lost[position].tensors += 1
+                }
+            }
+        }
+        return request.sources.indices.compactMap { index in
+            let (components, entries, count) = lost[index]
+            guard count > 0 else { return nil }
+            let what = components > 0 ? "\(components) components" : "\(entries) task-vector entries"
+            return
+                "source \(request.sourceLabels[index]): \(what) at or below its quantisation noise left out, in \(count) tensor\(count == 1 ? "" : "s") (--noise-floor off keeps them)"
+        }
+    }
+
     /// Output formats, settings and targets, checked before any input is read.
     static func precheck(
         _ options: MergeOptions, outputs: OutputSet, registry: FormatRegistry, requiringOutputs: Bool = true
@@ -126,6 +155,7 @@ extension Amalgam {
         }
         try run.checkSources()
         for line in quantisedSourceWarnings(run.report, request: request) { options.warn(line) }
+        for line in noiseFloorNotes(run.report, request: request) { options.warn(line) }
         let factors = run.factorSet
         if let path = options.factors {
             var metadata = Metadata()

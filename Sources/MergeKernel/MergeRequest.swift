@@ -21,6 +21,9 @@ public struct MergeRequest: Sendable {
     /// Low-rank factors for every merged matrix, also for methods that do not make them
     /// (the SVD of the merged update), for Stage 2.
     public var wantsFactors = false
+    /// Components and entries of quantised sources below their rounding noise are dropped
+    /// by AXIS, TSV-M and TIES (on by default).
+    public var noiseFloor: NoiseFloor = .automatic
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,

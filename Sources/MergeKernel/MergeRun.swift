@@ -149,13 +149,17 @@ public final class MergeRun: @unchecked Sendable {
             var deltas: [[Float]] = []
             var indices: [Int] = []
             var norms: [JSONValue] = []
+            var noises: [QuantizationNoise?] = []
+            let rows = entry.shape.rank == 2 ? entry.shape.dimensions[0] : 1
             for (position, tensor) in entry.sources.enumerated() {
                 guard let tensor else {
                     norms.append(.null)
                     continue
                 }
                 var values = try AmalgamError.withContext(file: request.sourceLabels[position]) {
-                    try tensor.floatValues()
+                    noises.append(
+                        try QuantizationNoise(of: tensor, rows: rows, columns: entry.shape.elementCount / max(1, rows)))
+                    return try tensor.floatValues()
                 }
                 try Self.finishReading(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
@@ -174,9 +178,13 @@ public final class MergeRun: @unchecked Sendable {
             if deltas.isEmpty {
                 result = TensorMergeResult(merged: base)
             } else {
-                let input = TensorMergeInput(
+                var input = TensorMergeInput(
                     name: entry.name, shape: entry.shape, base: base, taskVectors: deltas, sourceIndices: indices,
                     isMergedMatrix: entry.kind == .matrix, seed: Self.seed(request.seed, name: entry.name))
+                if noises.contains(where: { $0 != nil }) {
+                    input.noise = noises
+                    input.noiseFloor = request.noiseFloor
+                }
                 result = try request.method.merge(input)
             }
             guard result.merged.count == base.count else {
@@ -197,6 +205,14 @@ public final class MergeRun: @unchecked Sendable {
                 ("kind", .string(entry.kind.rawValue)), ("task_vector_norms", .array(norms)),
                 ("update_norm", .number("\(update)")),
             ]
+            if noises.contains(where: { $0 != nil }) {
+                // In the order of task_vector_norms: null for absent and unquantised sources.
+                var entries: [JSONValue] = []
+                var present = noises.makeIterator()
+                for tensor in entry.sources { entries.append(tensor == nil ? .null : present.next()!?.json ?? .null) }
+                fields.append(("quantization_noise", .array(entries)))
+                fields.append(("noise_floor", .string(request.noiseFloor.description)))
+            }
             fields += result.details
             lock.withLock {
                 reports[index] = .object(fields)

@@ -17,6 +17,31 @@ public struct TensorMergeInput: Sendable {
     public let isMergedMatrix: Bool
     /// A seed derived from the run's seed and the tensor name (stable across runs).
     public let seed: UInt64
+    /// The rounding noise of each present source that is quantised (nil for the others),
+    /// in source order; empty when none is.
+    public var noise: [QuantizationNoise?] = []
+    /// How far below their noise quantised sources' components and entries are dropped.
+    public var noiseFloor: NoiseFloor = .off
+
+    /// The singular value at or below which source `position`'s components are noise.
+    public func singularValueFloor(_ position: Int) -> Float? {
+        guard let factor = noiseFloor.factor, position < noise.count, let noise = noise[position] else { return nil }
+        return Float(factor * noise.spectralEdge)
+    }
+
+    /// The magnitude at or below which source `position`'s task-vector entries are noise.
+    public func entryFloor(_ position: Int) -> Float? {
+        guard let factor = noiseFloor.factor, position < noise.count, let noise = noise[position] else { return nil }
+        return Float(factor * noise.entryBound)
+    }
+
+    /// The task vectors with entries at or below each source's entry floor set to zero.
+    public var taskVectorsAboveEntryFloors: [[Float]] {
+        taskVectors.enumerated().map { position, delta in
+            guard let floor = entryFloor(position) else { return delta }
+            return delta.map { abs($0) <= floor ? 0 : $0 }
+        }
+    }
 
     public init(
         name: String, shape: Shape, base: [Float], taskVectors: [[Float]], sourceIndices: [Int], isMergedMatrix: Bool,

@@ -86,7 +86,7 @@ struct AXISTests {
                     ? try SingularValueDecomposition(matrix).truncated(to: k)
                     : try RandomizedSVD.truncated(matrix, rank: k, seed: 42 &+ UInt64(position))
             }
-            let selection = AXISMerge.select(decompositions, k: k).map { ($0.source, $0.index) }
+            let selection = AXISMerge.select(decompositions, k: k).selected.map { ($0.source, $0.index) }
             #expect(
                 selection.map(\.0) == expectedSelection.map(\.0) && selection.map(\.1) == expectedSelection.map(\.1),
                 "exact: \(exact)")
@@ -116,10 +116,27 @@ struct AXISTests {
             return try! BLAS.multiply(left, right).elements.map { $0 / 8 + 1e-3 * Float(random.nextGaussian()) }
         }
         let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
-        let exact = AXISMerge.select(try matrices.map { try SingularValueDecomposition($0).truncated(to: k) }, k: k)
+        let exact = AXISMerge.select(
+            try matrices.map { try SingularValueDecomposition($0).truncated(to: k) }, k: k
+        ).selected
         let fast = AXISMerge.select(
-            try matrices.enumerated().map { try RandomizedSVD.truncated($1, rank: k, seed: UInt64($0)) }, k: k)
+            try matrices.enumerated().map { try RandomizedSVD.truncated($1, rank: k, seed: UInt64($0)) }, k: k
+        ).selected
         #expect(fast.map(\.source) == exact.map(\.source) && fast.map(\.index) == exact.map(\.index))
+    }
+
+    @Test("a source's components at or below its noise floor stay out of the pool, and are counted")
+    func noiseFloor() {
+        func spectrum(_ values: [Float]) -> SingularValueDecomposition {
+            SingularValueDecomposition(
+                u: Matrix(zeros: 4, values.count), singularValues: values, vt: Matrix(zeros: values.count, 4))
+        }
+        let pool = [spectrum([5, 3, 1]), spectrum([4, 2.5, 0.5])]
+        let (selected, below) = AXISMerge.select(pool, k: 4, floors: [nil, 2.5])
+        #expect(selected.map(\.source) == [0, 1, 0, 0] && selected.map(\.index) == [0, 0, 1, 2])
+        #expect(below == [0, 2])
+        let (unfloored, none) = AXISMerge.select(pool, k: 4)
+        #expect(unfloored.map(\.value) == [5, 4, 3, 2.5] && none == [0, 0])
     }
 
     @Test("K at least the total rank reproduces the plain sum of task vectors")

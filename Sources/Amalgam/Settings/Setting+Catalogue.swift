@@ -89,6 +89,11 @@ extension Setting {
         help:
             "Leave tensors matching PATTERN (* and ?) out of the merged model, as the sources' task heads; repeatable. Heads of differing label counts are left out anyway."
     )
+    public static let noiseFloor = Setting(
+        "noise-floor", .text, placeholder: "auto|off|FACTOR", default: "auto",
+        help:
+            "Quantised sources: leave out the components (axis, tsv) and task-vector entries (ties) at or below their rounding noise, estimated from the block scales stored; FACTOR scales that floor."
+    )
     public static let allowMissing = Setting(
         "allow-missing", .flag, help: "Leave a source out of tensors it lacks instead of failing.")
 

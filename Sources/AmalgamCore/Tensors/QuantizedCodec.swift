@@ -17,9 +17,15 @@ public protocol QuantizedCodec: Sendable {
     var canEncode: Bool { get }
     /// Encodes `values.count / blockElements` blocks. Only called when `canEncode`.
     func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws
+    /// The expected sum of squared rounding errors `Σ e²` the blocks carry, from the scales
+    /// they store: an element rounded to a lattice of step `Δ` errs by about `Δ²/12` on
+    /// average (uniform rounding). Nil for encodings without a known step (the default).
+    func roundingErrorEnergy(_ blocks: UnsafeRawBufferPointer) -> Double?
 }
 
 extension QuantizedCodec {
+    public func roundingErrorEnergy(_ blocks: UnsafeRawBufferPointer) -> Double? { nil }
+
     public var canEncode: Bool { false }
     public func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws {
         throw AmalgamError(.unsupported, "encoding to \(name) is not supported")

@@ -10,6 +10,8 @@ import LinearAlgebra
 ///    stop early; see the AXIS tests' flat-spectrum case.)
 /// 2. the components of all sources are pooled and sorted by raw singular value (stable:
 ///    ties go to the earlier source, then the earlier component), and the top `K` are kept;
+///    a quantised source's components at or below its noise edge are left out of the pool
+///    (`TensorMergeInput.singularValueFloor`);
 /// 3. their sum `A B^T` (`A = [u s]`, `B = [v]`) is re-orthogonalised through two thin QRs
 ///    and an SVD of the small `Ra Rb^T`, never a dense SVD of the m x n sum.
 /// Other tensors get the mean task vector.
@@ -63,7 +65,8 @@ public struct AXISMerge: MergeMethod {
                 ? try SingularValueDecomposition(matrix).truncated(to: k)
                 : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
         }
-        let selected = Self.select(decompositions, k: k)
+        let floors = deltas.indices.map { input.singularValueFloor($0) }
+        let (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
         var merged = input.base
         if !factors.s.isEmpty {
@@ -73,7 +76,7 @@ public struct AXISMerge: MergeMethod {
         var perSource = [Int](repeating: 0, count: deltas.count)
         for component in selected { perSource[component.source] += 1 }
         let keptEnergy = selected.reduce(0.0) { $0 + Double($1.value) * Double($1.value) }
-        let details: [(key: String, value: JSONValue)] = [
+        var details: [(key: String, value: JSONValue)] = [
             ("k", .integer(k)),
             ("components_per_source", .array(perSource.map { .integer($0) })),
             ("kept_energy_fraction", totalEnergy > 0 ? .number("\(keptEnergy / totalEnergy)") : .null),
@@ -84,19 +87,32 @@ public struct AXISMerge: MergeMethod {
             ("kth_singular_value_kept", .number("\(selected.last?.value ?? 0)")),
             ("merged_singular_values", .array(factors.s.prefix(8).map { .number("\($0)") })),
         ]
+        if floors.contains(where: { $0 != nil }) {
+            details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
+        }
         return TensorMergeResult(merged: merged, factors: factors, details: details)
     }
 
     /// The global top `k` nonzero components, largest first, ties broken by source then index.
-    static func select(_ decompositions: [SingularValueDecomposition], k: Int) -> [Component] {
+    /// A source's components at or below its noise floor (`floors`, nil for none) are not
+    /// pooled; how many each source lost is returned beside.
+    static func select(
+        _ decompositions: [SingularValueDecomposition], k: Int, floors: [Float?] = []
+    ) -> (selected: [Component], belowFloor: [Int]) {
         var pool: [Component] = []
+        var belowFloor = [Int](repeating: 0, count: decompositions.count)
         for (source, svd) in decompositions.enumerated() {
+            let floor = source < floors.count ? floors[source] ?? 0 : 0
             for (index, value) in svd.singularValues.enumerated() where value > 0 {
+                guard value > floor else {
+                    belowFloor[source] += 1
+                    continue
+                }
                 pool.append(Component(value: value, source: source, index: index))
             }
         }
         pool.sort { ($0.value, -$0.source, -$0.index) > ($1.value, -$1.source, -$1.index) }
-        return Array(pool.prefix(k))
+        return (Array(pool.prefix(k)), belowFloor)
     }
 
     /// `sum u s v^T` over `selected` as an SVD `Ut diag(St) Vt^T`, through

@@ -1,7 +1,8 @@
 import AmalgamCore
 
 /// TIES merging, exactly as mergekit computes it in f32:
-/// 1. trim: keep the `floor(density * n)` largest-magnitude entries of each task vector;
+/// 1. trim: keep the `floor(density * n)` largest-magnitude entries of each task vector
+///    (after a quantised source's entries at or below its rounding noise are set to zero);
 /// 2. elect: per entry, sign = +1 if the sum of the trimmed values is >= 0, else -1;
 /// 3. disjoint mean: average the trimmed values whose sign equals the elected one (an
 ///    entry no source agrees on gets 0);
@@ -24,8 +25,11 @@ public struct TIESMerge: MergeMethod {
     }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        let trimmed = input.taskVectors.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
-        return TensorMergeResult(merged: Self.electAndMerge(base: input.base, deltas: trimmed, lambda: lambda))
+        let floored = input.taskVectorsAboveEntryFloors
+        let trimmed = floored.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
+        return TensorMergeResult(
+            merged: Self.electAndMerge(base: input.base, deltas: trimmed, lambda: lambda),
+            details: MergeMath.entriesBelowNoiseFloor(input, floored))
     }
 
     /// `values` with all but the `count` largest magnitudes set to zero (ties at the

@@ -4,6 +4,7 @@ import LinearAlgebra
 /// TSV-M (Task Singular Vectors, CVPR 2025): each source keeps its top `min(m, n) / T`
 /// components; the concatenated `U` and `V` columns are each replaced by their nearest
 /// orthogonal matrix (`P Q^T` from an SVD) and the update rebuilt as `U⊥ diag(S) V⊥^T`.
+/// A quantised source's components at or below its noise edge are left out.
 public struct TSVMerge: MergeMethod {
     public let exactSVD: Bool
     public init(exactSVD: Bool = false) { self.exactSVD = exactSVD }
@@ -18,9 +19,9 @@ public struct TSVMerge: MergeMethod {
         let n = input.columns
         let t = input.taskVectors.count
         let k = max(1, min(m, n) / t)
-        var uColumns = Matrix(zeros: m, k * t)
-        var vColumns = Matrix(zeros: n, k * t)
-        var values: [Float] = []
+        var decompositions: [SingularValueDecomposition] = []
+        var kept: [Int] = []
+        var belowFloor: [Int] = []
         for (position, delta) in input.taskVectors.enumerated() {
             let matrix = Matrix(rows: m, columns: n, elements: delta)
             let svd =
@@ -28,17 +29,34 @@ public struct TSVMerge: MergeMethod {
                 ? try SingularValueDecomposition(matrix).truncated(to: k)
                 : try RandomizedSVD.truncated(
                     matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
-            for j in 0..<svd.singularValues.count {
-                for i in 0..<m { uColumns[i, position * k + j] = svd.u[i, j] }
-                for i in 0..<n { vColumns[i, position * k + j] = svd.vt[j, i] }
+            // A quantised source's components at or below its noise edge are left out.
+            let floor = input.singularValueFloor(position) ?? -1
+            let count = svd.singularValues.prefix { $0 > floor }.count
+            decompositions.append(svd)
+            kept.append(count)
+            belowFloor.append(svd.singularValues.count - count)
+        }
+        let columns = max(1, kept.reduce(0, +))
+        var uColumns = Matrix(zeros: m, columns)
+        var vColumns = Matrix(zeros: n, columns)
+        var values = [Float](repeating: 0, count: columns)
+        var column = 0
+        for (svd, count) in zip(decompositions, kept) {
+            for j in 0..<count {
+                for i in 0..<m { uColumns[i, column] = svd.u[i, j] }
+                for i in 0..<n { vColumns[i, column] = svd.vt[j, i] }
+                values[column] = svd.singularValues[j]
+                column += 1
             }
-            values += svd.singularValues + [Float](repeating: 0, count: k - svd.singularValues.count)
         }
         let update = try BLAS.multiply(
             try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns),
             transposeB: true)
-        return TensorMergeResult(
-            merged: zip(input.base, update.elements).map { $0 + $1 }, details: [("components_per_source", .integer(k))])
+        var details: [(key: String, value: JSONValue)] = [("components_per_source", .integer(k))]
+        if input.noiseFloor != .off, !input.noise.isEmpty {
+            details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
+        }
+        return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: details)
     }
 
     /// `P Q^T` where `X = P Σ Q^T`: the orthogonal matrix closest to `X` in Frobenius norm.

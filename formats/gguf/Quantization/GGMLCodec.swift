@@ -49,6 +49,12 @@ struct GGMLCodec: QuantizedCodec {
         }
     }
 
+    func roundingErrorEnergy(_ blocks: UnsafeRawBufferPointer) -> Double? {
+        let count = blocks.count / blockBytes
+        guard count > 0, blocks.count == count * blockBytes else { return count == 0 ? 0 : nil }
+        return RoundingSteps.sumOfSquaredSteps(type, blocks.baseAddress!, count).map { $0 / 12 }
+    }
+
     var canEncode: Bool { GGUFQuantizer.encodable.contains(type) }
 
     func encode(_ values: UnsafeBufferPointer<Float>, into blocks: UnsafeMutableRawBufferPointer) throws {
