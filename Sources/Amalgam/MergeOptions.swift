@@ -65,11 +65,7 @@ public struct MergeOptions: Sendable {
         allowMissing = values.flag(.allowMissing)
         seed = values.seed(.seed) ?? 0
         if let text = values.text(.noiseFloor) {
-            guard let floor = NoiseFloor(text) else {
-                throw AmalgamError(
-                    .usage, "\(values.label(.noiseFloor)) must be auto, off or a positive factor, not '\(text)'")
-            }
-            noiseFloor = floor
+            noiseFloor = try NoiseFloor(parsing: text, label: values.label(.noiseFloor))
         }
         parallelism = Parallelism(threads: values.integer(.threads) ?? Parallelism.current.threads)
         read.keepConstants = values.flag(.keepConstants)

@@ -29,9 +29,45 @@ extension Amalgam {
         let run = MergeRun(request, plan: plan)
         let planned = try PlannedOutputs(options.outputs, graph: try run.mergedGraph, into: outputs, registry: registry)
         for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.reserve(extra) }
-        return MergeDryRun(
+        var dry = MergeDryRun(
             request: request, plan: plan, files: planned.files + [options.factors, options.report].compactMap { $0 },
             warnings: planned.warnings)
+        dry.noise = try sourceNoise(plan, request: request)
+        return dry
+    }
+
+    /// The rounding noise of each quantised source's merged matrices (reads their block scales).
+    static func sourceNoise(_ plan: MergePlan, request: MergeRequest) throws -> [MergeDryRun.SourceNoise] {
+        var result: [MergeDryRun.SourceNoise] = []
+        for (position, label) in request.sourceLabels.enumerated() {
+            var energy = 0.0
+            var matrices = 0
+            var encodings = Set<String>()
+            var largest = (tensor: "", value: 0.0)
+            for entry in plan.entries where entry.kind == .matrix {
+                guard let tensor = entry.sources[position] else { continue }
+                let rows = entry.shape.dimensions[0]
+                guard
+                    let noise = try AmalgamError.withContext(
+                        file: label, tensor: entry.name,
+                        {
+                            try QuantizationNoise(
+                                of: tensor, rows: rows, columns: entry.shape.elementCount / max(1, rows))
+                        })
+                else { continue }
+                tensor.storage.mappedRegion?.releaseResidentPages()
+                energy += noise.energy
+                matrices += 1
+                encodings.insert(noise.encoding)
+                if noise.spectralEdge > largest.value { largest = (entry.name, noise.spectralEdge) }
+            }
+            guard matrices > 0 else { continue }
+            result.append(
+                MergeDryRun.SourceNoise(
+                    source: label, encodings: encodings.sorted(), matrices: matrices, frobenius: energy.squareRoot(),
+                    largestEdge: largest))
+        }
+        return result
     }
 
     /// Merges, streaming tensor by tensor into the outputs, then writes the factors and the

@@ -13,4 +13,14 @@ public protocol MergeMethod: Sendable {
     /// The method's settings, for the report.
     var settings: [(key: String, value: JSONValue)] { get }
     func merge(_ input: TensorMergeInput) throws -> TensorMergeResult
+    /// For methods whose update is a linear combination `Σ c_i D_i` (in expectation, for
+    /// DARE), how much of each source's rounding-noise energy reaches the update (`c_i²`,
+    /// or its expectation), given the number of sources merged: the factors of the update
+    /// leave out its singular values below the noise this implies. Nil (the default) for
+    /// other methods, whose factors are not floored.
+    func noiseEnergyGain(sourceCount: Int) -> Double?
+}
+
+extension MergeMethod {
+    public func noiseEnergyGain(sourceCount: Int) -> Double? { nil }
 }

@@ -192,7 +192,9 @@ public final class MergeRun: @unchecked Sendable {
                     .internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
             }
             if request.wantsFactors, entry.kind == .matrix, result.factors == nil {
-                result.factors = try Self.factors(ofUpdate: result.merged, base: base, shape: entry.shape)
+                result.factors = try Self.factors(
+                    ofUpdate: result.merged, base: base, shape: entry.shape,
+                    noiseFloor: updateNoiseEdge(noises, rows: rows, columns: entry.shape.elementCount / max(1, rows)))
             }
             var updateSquared = 0.0
             for i in base.indices {
@@ -229,15 +231,30 @@ public final class MergeRun: @unchecked Sendable {
         }
     }
 
+    /// The noise edge of a linear method's update, from its sources' noise (nil when none is
+    /// quantised, the floor is off, or the method is not linear).
+    private func updateNoiseEdge(_ noises: [QuantizationNoise?], rows: Int, columns: Int) -> Float? {
+        guard let factor = request.noiseFloor.factor, noises.contains(where: { $0 != nil }),
+            let gain = request.method.noiseEnergyGain(sourceCount: noises.count)
+        else { return nil }
+        let energy = gain * noises.reduce(0.0) { $0 + ($1?.energy ?? 0) }
+        let combined = QuantizationNoise(encoding: "", energy: energy, rows: rows, columns: columns)
+        return Float(factor * combined.spectralEdge)
+    }
+
     /// The thin SVD of a merged matrix's update `merged - base`, without its zero singular
-    /// values: factors for methods that do not make their own.
-    static func factors(ofUpdate merged: [Float], base: [Float], shape: Shape) throws -> LowRankFactors {
+    /// values (nor those at or below `noiseFloor`, the update's quantisation noise): factors
+    /// for methods that do not make their own.
+    static func factors(
+        ofUpdate merged: [Float], base: [Float], shape: Shape, noiseFloor: Float? = nil
+    ) throws -> LowRankFactors {
         let (m, n) = (shape.dimensions[0], shape.dimensions[1])
         let update = Matrix(rows: m, columns: n, elements: zip(merged, base).map { $0 - $1 })
         let svd = try SingularValueDecomposition(update)
         let largest = svd.singularValues.first ?? 0
         // Values below the f32 rounding of the largest carry nothing.
-        let rank = svd.singularValues.prefix { $0 > largest * Float(max(m, n)) * Float.ulpOfOne }.count
+        let cutoff = max(largest * Float(max(m, n)) * Float.ulpOfOne, noiseFloor ?? 0)
+        let rank = svd.singularValues.prefix { $0 > cutoff }.count
         var v = Matrix(zeros: n, rank)
         for i in 0..<rank {
             for j in 0..<n { v.elements[j * rank + i] = svd.vt.elements[i * n + j] }

@@ -69,6 +69,14 @@ public enum NoiseFloor: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Parses `text` as `init?(_:)` does; the usage error names `label` (`--noise-floor`).
+    public init(parsing text: String, label: String) throws(AmalgamError) {
+        guard let floor = NoiseFloor(text) else {
+            throw AmalgamError(.usage, "\(label) must be auto, off or a positive factor, not '\(text)'")
+        }
+        self = floor
+    }
+
     public var factor: Double? {
         if case .scaled(let factor) = self { return factor }
         return nil

@@ -141,3 +141,29 @@ def test_noise_floor_takes_auto_off_or_a_positive_factor(fine_tunes, tmp_path):
     assert result.returncode == 64
     assert result.stderr.startswith("amalgam merge: --noise-floor must be auto, off or a positive factor, not '0'")
     assert not (tmp_path / "x.safetensors").exists()
+
+
+def test_factors_of_a_linear_merge_leave_out_the_noise(fine_tunes, tmp_path):
+    """Stage 2's factors of an average: the update's singular values below its noise edge go."""
+    ranks = {}
+    for floor in ("auto", "off"):
+        amalgam("merge", "--base", MINILM, *sum((["--source", str(fine_tunes / n)] for n in ("s0.safetensors", "s1.safetensors", "s2.gguf")), []),
+                "--allow-missing", "--method", "average", "--noise-floor", floor, "--output", str(tmp_path / f"{floor}.safetensors"),
+                "--factors", str(tmp_path / f"factors-{floor}.safetensors"))
+        factors = load_file(str(tmp_path / f"factors-{floor}.safetensors"))
+        ranks[floor] = {name[:-2]: value.size for name, value in factors.items() if name.endswith(".S")}
+    name = "encoder.layer.0.attention.output.dense.weight"
+    # Three rank-4 updates: 12 directions of signal; the f32 merge keeps every one of 384.
+    assert 12 <= ranks["auto"][name] <= 24 and ranks["off"][name] >= 300, (ranks["auto"][name], ranks["off"][name])
+    # Every matrix the Q8_0 source stores quantised (all but the embeddings, kept in f32).
+    assert sum(ranks["auto"][n] < ranks["off"][n] for n in ranks["auto"]) == 36
+    assert all(ranks["auto"][n] <= ranks["off"][n] for n in ranks["auto"])
+
+
+def test_dry_run_reports_each_quantised_sources_noise(fine_tunes):
+    result = amalgam("merge", "--base", MINILM, "--source", str(fine_tunes / "s0.safetensors"),
+                     "--source", str(fine_tunes / "s2.gguf"), "--allow-missing", "--dry-run")
+    lines = [line for line in result.stdout.splitlines() if line.startswith("  noise:")]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"  noise:   {fine_tunes / 's2.gguf'} is quantised (Q8_0 in 36 matrices): rounding noise |E| about ")
+    assert lines[0].endswith("; --noise-floor auto leaves components below the edge out")

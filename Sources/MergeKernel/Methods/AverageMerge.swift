@@ -9,4 +9,6 @@ public struct AverageMerge: MergeMethod {
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         TensorMergeResult(merged: MergeMath.meanTaskVector(input))
     }
+
+    public func noiseEnergyGain(sourceCount: Int) -> Double? { 1 / Double(sourceCount * sourceCount) }
 }

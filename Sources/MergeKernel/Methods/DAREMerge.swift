@@ -22,6 +22,12 @@ public struct DAREMerge: MergeMethod {
         [("drop", .number("\(drop)")), ("lambda", .number("\(lambda)")), ("ties", .bool(ties))]
     }
 
+    /// Survivors are scaled by `1/(1-p)` and kept with probability `1-p`: `λ²/(1-p)` of each
+    /// entry's noise energy on average. Not with TIES election.
+    public func noiseEnergyGain(sourceCount: Int) -> Double? {
+        ties ? nil : Double(lambda) * Double(lambda) / (1 - drop)
+    }
+
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         let scale = Float(1 / (1 - drop))
         var dropped: [[Float]] = []

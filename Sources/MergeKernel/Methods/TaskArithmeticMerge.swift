@@ -18,4 +18,6 @@ public struct TaskArithmeticMerge: MergeMethod {
         }
         return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
     }
+
+    public func noiseEnergyGain(sourceCount: Int) -> Double? { Double(lambda) * Double(lambda) }
 }

@@ -193,6 +193,7 @@ public enum TransferBenchmark {
             base: inputs.base, baseLabel: inputs.folder + "/" + inputs.manifest.base, sources: sources.map(\.1),
             sourceLabels: sources.map(\.0), method: method, seed: run.seed, parallelism: Parallelism(threads: 1))
         request.wantsFactors = true
+        request.noiseFloor = settings.noiseFloor
         let mergeRun = MergeRun(request, plan: try MergePlan.make(request))
         defer { mergeRun.cancel() }
         mergeRun.start()

@@ -1,4 +1,5 @@
 import AmalgamCore
+import MergeKernel
 import Tuning
 
 /// The benchmark's protocol: the paper's Stage 2 at small scale, every method trained on
@@ -26,6 +27,8 @@ public struct TransferProtocol: Sendable, Equatable {
     public var fineTuneLearningRate = 1e-3
     public var weightDecay = 0.1
     public var clipNorm = 1.0
+    /// The merges' floor for quantised sources (`--noise-floor`).
+    public var noiseFloor = NoiseFloor.automatic
 
     public init() {}
 
@@ -64,11 +67,13 @@ public struct TransferProtocol: Sendable, Equatable {
 
     /// Names the cache folder, so results under another protocol are never reused.
     var fingerprint: String {
-        let text = [
+        let parts = [
             "k\(kFraction)", "n\(trainLimit)", "b\(batch)", "s\(steps)", "e\(minimumEpochs)", "lr\(learningRate)",
             "h\(headLearningRate)", "p\(probeLearningRate)", "ft\(fineTuneLearningRate)", "wd\(weightDecay)",
             "c\(clipNorm)",
-        ].joined(separator: "-")
+            "nf\(noiseFloor)",
+        ]
+        let text = parts.joined(separator: "-")
         return String(SeededRandom.fingerprint(text), radix: 16)
     }
 
@@ -82,6 +87,7 @@ public struct TransferProtocol: Sendable, Equatable {
             ("probe_learning_rate", number(probeLearningRate)),
             ("fine_tune_learning_rate", number(fineTuneLearningRate)), ("weight_decay", number(weightDecay)),
             ("clip_norm", number(clipNorm)), ("optimizer", .string("AdamW, cosine schedule without warm-up")),
+            ("noise_floor", .string(noiseFloor.description)),
         ])
     }
 }

@@ -11,7 +11,7 @@ struct BenchCommand: Command {
         .zooFolder, .zooFamily, .zooSize, .zooSeed, .transferTarget, .transferMethod, .transferFraction,
         .transferSeeds, .transferSteps, .transferTrainLimit, .headLearningRate, .skipRobustness, .skipSweep,
         .transferReport,
-        .transferCache, .threads, .force,
+        .transferCache, .noiseFloor, .threads, .force,
     ]
     static let discussion = """
         Runs AXIS (zero and merged start), Average, TIES, TSV-M and DARE each followed by Stage 2, Stage 2 in the
@@ -71,6 +71,9 @@ struct BenchCommand: Command {
         if let steps = values.integer(.transferSteps) { options.settings.steps = steps }
         if let limit = values.integer(.transferTrainLimit) { options.settings.trainLimit = limit }
         if let rate = values.real(.headLearningRate) { options.settings.headLearningRate = rate }
+        if let text = values.text(.noiseFloor) {
+            options.settings.noiseFloor = try NoiseFloor(parsing: text, label: values.label(.noiseFloor))
+        }
         options.robustness = !values.flag(.skipRobustness)
         options.sweep = !values.flag(.skipSweep)
         options.cache = values.text(.transferCache)

@@ -82,6 +82,11 @@ struct MergeCommand: Command {
         lines.append(
             "  memory:  about \(ByteSize.format(plan.memoryEstimate(threads: threads))) working memory with \(threads) thread\(threads == 1 ? "" : "s") (inputs are memory-mapped)"
         )
+        for noise in dry.noise {
+            lines.append(
+                "  noise:   \(noise.source) is quantised (\(noise.encodings.joined(separator: ", ")) in \(noise.matrices) matrices): rounding noise |E| about \(DiffCommand.scientific(noise.frobenius)) in all, largest noise edge \(DiffCommand.scientific(noise.largestEdge.value)) ('\(noise.largestEdge.tensor)'); --noise-floor \(options.noiseFloor) \(options.noiseFloor == .off ? "keeps components below the edge" : "leaves components below the edge out")"
+            )
+        }
         for file in dry.files { lines.append("  writes:  \(file)") }
         for note in plan.notes + dry.warnings { lines.append("  note:    \(note)") }
         let rows =
