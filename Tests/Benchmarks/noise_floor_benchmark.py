@@ -38,8 +38,7 @@ def matrices(weights):
     return [n for n, v in weights.items() if v.ndim == 2 and "embeddings" not in n and "pooler" not in n]
 
 
-def main():
-    work = tempfile.mkdtemp(prefix="amalgam-noise-bench-")
+def main(work):
     base = load_file(MINILM)
     names = matrices(base)
     rng = np.random.default_rng(0)
@@ -106,6 +105,7 @@ def main():
 
 
 def zoo_accuracy(work):
+    os.makedirs(work)
     zoo, quantised = os.path.join(work, "zoo"), os.path.join(work, "zoo-q4_k")
     run("zoo", "build", zoo, "--family", "mlp", "--size", "demo")
     manifest = json.load(open(os.path.join(zoo, "manifest.json")))
@@ -143,5 +143,7 @@ def zoo_accuracy(work):
 
 
 if __name__ == "__main__":
-    main()
-    zoo_accuracy(tempfile.mkdtemp(prefix="amalgam-noise-zoo-"))
+    # About 2.5 GB of sources and merges, removed at the end.
+    with tempfile.TemporaryDirectory(prefix="amalgam-noise-bench-") as work:
+        main(work)
+        zoo_accuracy(os.path.join(work, "zoo"))
