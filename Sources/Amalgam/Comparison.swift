@@ -31,23 +31,21 @@ public struct Tolerance: Sendable, Equatable, CustomStringConvertible {
         case .quantized(let quantized):
             let bits = Double(quantized.codec.blockBytes * 8) / Double(quantized.codec.blockElements)
             // About 2^-(bits-1) of the signal for a b-bit quantiser, doubled for margin.
-            return Tolerance(absolute: .infinity, relative: 0, relativeFrobenius: min(1, 2 * pow2(-(bits - 1.5))))
+            return Tolerance(absolute: .infinity, relative: 0, relativeFrobenius: min(1, 2 * exp2(-(bits - 1.5))))
         case .plain(let dtype):
             if source == encoding { return .exact }
             switch dtype {
-            case .f16: return Tolerance(absolute: pow2(-25), relative: pow2(-11))
-            case .bf16: return Tolerance(absolute: pow2(-134), relative: pow2(-8))
+            case .f16: return Tolerance(absolute: exp2(-25), relative: exp2(-11))
+            case .bf16: return Tolerance(absolute: exp2(-134), relative: exp2(-8))
             case .f32:
                 if case .plain(let from) = source, from == .f64 {
-                    return Tolerance(absolute: pow2(-150), relative: pow2(-24))
+                    return Tolerance(absolute: exp2(-150), relative: exp2(-24))
                 }
                 return .exact
             default: return .exact
             }
         }
     }
-
-    private static func pow2(_ exponent: Double) -> Double { exp2(exponent) }
 
     public var description: String {
         var text = "atol \(absolute), rtol \(relative)"

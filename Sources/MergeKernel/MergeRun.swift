@@ -156,10 +156,16 @@ public final class MergeRun: @unchecked Sendable {
                     norms.append(.null)
                     continue
                 }
+                // The bytes are loaded once: the noise estimate reads the block scales the decode needs.
                 var values = try AmalgamError.withContext(file: request.sourceLabels[position]) {
+                    let bytes = try tensor.loadBytes()
                     noises.append(
-                        try QuantizationNoise(of: tensor, rows: rows, columns: entry.shape.elementCount / max(1, rows)))
-                    return try tensor.floatValues()
+                        QuantizationNoise(
+                            encoding: tensor.encoding, bytes: bytes, rows: rows,
+                            columns: entry.shape.elementCount / max(1, rows)))
+                    return try AmalgamError.withContext(tensor: tensor.name) {
+                        try tensor.encoding.decodeToFloat(bytes, elementCount: tensor.shape.elementCount)
+                    }
                 }
                 try Self.finishReading(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")

@@ -23,9 +23,15 @@ public struct QuantizationNoise: Sendable, Equatable {
     /// The noise of `tensor` viewed as `rows x columns`, nil when it is not quantised or its
     /// encoding has no known step.
     public init?(of tensor: Tensor, rows: Int, columns: Int) throws {
-        guard case .quantized(let quantized) = tensor.encoding else { return nil }
-        let bytes = try tensor.loadBytes()
-        guard let energy = bytes.withUnsafeBytes({ quantized.codec.roundingErrorEnergy($0) }) else { return nil }
+        guard case .quantized = tensor.encoding else { return nil }
+        self.init(encoding: tensor.encoding, bytes: try tensor.loadBytes(), rows: rows, columns: columns)
+    }
+
+    /// The noise of blocks already loaded, nil as above.
+    public init?(encoding: TensorEncoding, bytes: ByteRegion, rows: Int, columns: Int) {
+        guard case .quantized(let quantized) = encoding,
+            let energy = bytes.withUnsafeBytes({ quantized.codec.roundingErrorEnergy($0) })
+        else { return nil }
         self.init(encoding: quantized.codec.name, energy: energy, rows: rows, columns: columns)
     }
 

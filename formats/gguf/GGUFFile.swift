@@ -134,11 +134,7 @@ struct GGUFFile {
     /// Every fault of the file at `path` and, when strict, what the reference writers never
     /// write (trailing bytes, required keys missing).
     static func audit(path: String, strict: Bool) -> FileAudit {
-        let log = FaultLog(strict: strict)
-        do { _ = try GGUFFile(path: path, log: log) } catch { log.record(AmalgamError.attributed(error, file: path)) }
-        var audit = log.audit
-        audit.faults = audit.faults.map { $0.adding(file: path) }
-        return audit
+        FaultLog.audit(path, strict: strict) { log in _ = try GGUFFile(path: path, log: log) }
     }
 
     private static func departures(

@@ -39,17 +39,7 @@ public struct NPZPlugin: FormatReader, FormatWriter {
 
     /// Every fault of each member (and, when strict, what numpy never writes) of the archive at `path`.
     public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
-        let log = FaultLog(strict: strict)
-        do {
-            let file = try MappedFile(path: path)
-            _ = try Self.read(file.region, log: log)
-        } catch {
-            log.record(AmalgamError.attributed(error))
-        }
-        var audit = log.audit
-        audit.faults = audit.faults.map { $0.adding(file: path) }
-        audit.departures = audit.departures.map { $0.adding(file: path) }
-        return audit
+        FaultLog.audit(path, strict: strict) { log in _ = try Self.read(try MappedFile(path: path).region, log: log) }
     }
 
     /// Reads the archive; with `log`, a member's fault is recorded there and the next member read.

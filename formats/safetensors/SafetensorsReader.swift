@@ -22,17 +22,7 @@ struct SafetensorsFile {
     /// Every fault of the file at `path` (and, when strict, every departure from the
     /// reference writer: data not aligned for its dtype, entries out of data order).
     static func audit(path: String, strict: Bool) -> FileAudit {
-        let log = FaultLog(strict: strict)
-        do {
-            let file = try MappedFile(path: path)
-            _ = try parse(file.region, log: log)
-        } catch {
-            log.record(AmalgamError.attributed(error))
-        }
-        var audit = log.audit
-        audit.faults = audit.faults.map { $0.adding(file: path) }
-        audit.departures = audit.departures.map { $0.adding(file: path) }
-        return audit
+        FaultLog.audit(path, strict: strict) { log in _ = try parse(try MappedFile(path: path).region, log: log) }
     }
 
     private struct Entry {

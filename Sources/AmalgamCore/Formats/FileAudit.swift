@@ -22,6 +22,17 @@ public final class FaultLog {
 
     public init(strict: Bool) { self.strict = strict }
 
+    /// Runs `parse` on a fresh log: what it records, plus the fault it throws (the fatal
+    /// one), every entry naming `path`.
+    public static func audit(_ path: String, strict: Bool, _ parse: (FaultLog) throws -> Void) -> FileAudit {
+        let log = FaultLog(strict: strict)
+        do { try parse(log) } catch { log.record(AmalgamError.attributed(error)) }
+        var audit = log.audit
+        audit.faults = audit.faults.map { $0.adding(file: path) }
+        audit.departures = audit.departures.map { $0.adding(file: path) }
+        return audit
+    }
+
     public func record(_ fault: AmalgamError) { audit.faults.append(fault) }
 
     /// Records a departure when strict; otherwise does nothing.

@@ -200,9 +200,7 @@ enum BlockDecoders {
             let packed = bytes(block, 96)
             let d = half(block, 108)
             for group in 0..<16 {
-                let low = group < 8 ? packed[group] & 15 : packed[group - 8] >> 4
-                let high = (packed[8 + group % 4] >> UInt8(2 * (group / 4))) & 3
-                let dl = d * Float(Int8(bitPattern: low | high << 4) - 32)
+                let dl = d * Float(q3KScale(packed, group))
                 for i in (group * 16)..<(group * 16 + 16) {
                     let c = i / 128
                     let s = (i % 128) / 32
@@ -213,6 +211,21 @@ enum BlockDecoders {
                 }
             }
         }
+    }
+
+    /// Q3_K's 6-bit signed scale of 16-value group `group` (of 16), from its 12 packed bytes.
+    @inline(__always) static func q3KScale(_ packed: UnsafePointer<UInt8>, _ group: Int) -> Int8 {
+        let low = group < 8 ? packed[group] & 15 : packed[group - 8] >> 4
+        let high = (packed[8 + group % 4] >> UInt8(2 * (group / 4))) & 3
+        return Int8(bitPattern: low | high << 4) - 32
+    }
+
+    /// IQ4_XS's 6-bit signed scale of 32-value sub-block `j` (of 8) of the block at `block`.
+    @inline(__always) static func iq4XSScale(_ block: UnsafeRawPointer, _ j: Int) -> Int8 {
+        let scalesHigh = block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
+        let low = (bytes(block, 4)[j / 2] >> UInt8(4 * (j % 2))) & 15
+        let high = UInt8(truncatingIfNeeded: scalesHigh >> UInt16(2 * j)) & 3
+        return Int8(bitPattern: low | high << 4) - 32
     }
 
     /// The eight 6-bit (scale, min) pairs of Q4_K and Q5_K.
@@ -301,13 +314,9 @@ enum BlockDecoders {
                 let block = x + b * 136
                 let out = y + b * 256
                 let d = half(block, 0)
-                let scalesHigh = block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
-                let scalesLow = bytes(block, 4)
                 let qs = bytes(block, 8)
                 for j in 0..<8 {
-                    let low = (scalesLow[j / 2] >> UInt8(4 * (j % 2))) & 15
-                    let high = UInt8(truncatingIfNeeded: scalesHigh >> UInt16(2 * j)) & 3
-                    let dl = d * Float(Int8(bitPattern: low | high << 4) - 32)
+                    let dl = d * Float(iq4XSScale(block, j))
                     for k in 0..<16 {
                         out[j * 32 + k] = dl * Float(grid[Int(qs[j * 16 + k] & 15)])
                         out[j * 32 + 16 + k] = dl * Float(grid[Int(qs[j * 16 + k] >> 4)])

@@ -42,9 +42,7 @@ enum RoundingSteps {
                 let packed = bytes(block, 96)
                 let d = half(block, 108)
                 for group in 0..<16 {
-                    let low = group < 8 ? packed[group] & 15 : packed[group - 8] >> 4
-                    let high = (packed[8 + group % 4] >> UInt8(2 * (group / 4))) & 3
-                    let step = d * Double(Int8(bitPattern: low | high << 4) - 32)
+                    let step = d * Double(BlockDecoders.q3KScale(packed, group))
                     total += 16 * step * step
                 }
             }
@@ -78,12 +76,8 @@ enum RoundingSteps {
             for b in 0..<count {
                 let block = x + b * 136
                 let d = half(block, 0)
-                let scalesHigh = block.loadUnaligned(fromByteOffset: 2, as: UInt16.self)
-                let scalesLow = bytes(block, 4)
                 for j in 0..<8 {
-                    let low = (scalesLow[j / 2] >> UInt8(4 * (j % 2))) & 15
-                    let high = UInt8(truncatingIfNeeded: scalesHigh >> UInt16(2 * j)) & 3
-                    let step = 16 * d * Double(Int8(bitPattern: low | high << 4) - 32)
+                    let step = 16 * d * Double(BlockDecoders.iq4XSScale(block, j))
                     total += 32 * step * step
                 }
             }
