@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "MergeKernel", targets: ["MergeKernel"]),
         .library(name: "Tuning", targets: ["Tuning"]),
         .library(name: "Zoo", targets: ["Zoo"]),
+        .library(name: "Reports", targets: ["Reports"]),
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     targets: cLibraries + [
@@ -35,6 +36,9 @@ let package = Package(
 
         // Stage 2: a compact CPU training engine (layers, singular-value tuning, AdamW).
         .target(name: "Tuning", dependencies: ["AmalgamCore", "LinearAlgebra"]),
+
+        // HTML reports: charts written here (inline SVG), pages for merges, tuning, the benchmark.
+        .target(name: "Reports", dependencies: ["AmalgamCore"]),
 
         // Format plugins: one target each, depending only on AmalgamCore (and own C code).
         .target(name: "SafetensorsFormat", dependencies: ["AmalgamCore"], path: "formats/safetensors"),
@@ -53,16 +57,18 @@ let package = Package(
         .target(
             name: "Amalgam",
             dependencies: [
-                "AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "SafetensorsFormat", "NPZFormat", "GGUFFormat",
-                "ONNXFormat", "PyTorchFormat",
+                "AmalgamCore", "LinearAlgebra", "MergeKernel", "Tuning", "Reports", "SafetensorsFormat", "NPZFormat",
+                "GGUFFormat", "ONNXFormat", "PyTorchFormat",
             ]),
         // The model zoo (real data, sources trained here) and the multi-source transfer benchmark.
         .target(
             name: "Zoo",
-            dependencies: ["Amalgam", "AmalgamCore", "Tuning", "MergeKernel", "LinearAlgebra", "ONNXFormat", "CZlib"]),
+            dependencies: [
+                "Amalgam", "AmalgamCore", "Tuning", "MergeKernel", "LinearAlgebra", "ONNXFormat", "Reports", "CZlib",
+            ]),
         // The command-line tool: argument parsing and printing over the library.
         .executableTarget(
-            name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "Zoo", "CMalloc"]),
+            name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "Zoo", "Reports", "CMalloc"]),
 
         // Regenerates the protobuf-c bindings of formats/onnx from its onnx.proto.
         .plugin(
@@ -91,6 +97,7 @@ let package = Package(
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LinearAlgebra", "AmalgamCore"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "AmalgamCore"]),
         .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "SafetensorsFormatTests", dependencies: ["SafetensorsFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),

@@ -11,6 +11,8 @@ public struct MergeOptions: Sendable {
     public var factors: String?
     /// JSON report path.
     public var report: String?
+    /// The report as an HTML page (`--report-html`).
+    public var reportHTML: String?
     public var skip: [NamePattern] = []
     /// Tensors left out of the merged model (the sources' task heads).
     public var leaveOut: [NamePattern] = []
@@ -31,9 +33,12 @@ public struct MergeOptions: Sendable {
         self.outputs = outputs
     }
 
+    /// The files a merge writes besides its model outputs: factors, report, HTML report.
+    var extraFiles: [String] { [factors, report, reportHTML].compactMap { $0 } }
+
     /// The settings of a merge besides its method options and outputs.
     public static let settings: [Setting] = [
-        .base, .source, .method, .factors, .report, .seed, .noiseFloor, .threads, .skip, .leaveOut, .allowMissing,
+        .base, .source, .method, .factors, .report, .reportHTML, .seed, .noiseFloor, .threads, .skip, .leaveOut, .allowMissing,
         .keepConstants, .force,
     ]
 
@@ -54,6 +59,7 @@ public struct MergeOptions: Sendable {
         self.init(base: base, sources: sources, method: method, outputs: outputs)
         factors = values.text(.factors)
         report = values.text(.report)
+        reportHTML = values.text(.reportHTML)
         skip = values.texts(.skip).map(NamePattern.init)
         if !skip.isEmpty, !MergeMethods.svdMethods.contains(method.name) {
             throw AmalgamError(

@@ -28,9 +28,9 @@ extension Amalgam {
         let (request, plan) = try planMerge(options, registry: registry)
         let run = MergeRun(request, plan: plan)
         let planned = try PlannedOutputs(options.outputs, graph: try run.mergedGraph, into: outputs, registry: registry)
-        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.reserve(extra) }
+        for extra in options.extraFiles { try outputs.reserve(extra) }
         var dry = MergeDryRun(
-            request: request, plan: plan, files: planned.files + [options.factors, options.report].compactMap { $0 },
+            request: request, plan: plan, files: planned.files + options.extraFiles,
             warnings: planned.warnings)
         dry.noise = try sourceNoise(plan, request: request)
         return dry
@@ -157,7 +157,7 @@ extension Amalgam {
             // A folder's files are known once planned, and checked then.
             if !output.isFolder { try outputs.checkTarget(output.writerPath(for: writer)) }
         }
-        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.checkTarget(extra) }
+        for extra in options.extraFiles { try outputs.checkTarget(extra) }
     }
 
     /// The merge into `outputs` (not committed). With several outputs, or `keepingGraph`, the
@@ -173,7 +173,7 @@ extension Amalgam {
         defer { run.cancel() }
         let merged = try run.mergedGraph
         let planned = try PlannedOutputs(options.outputs, graph: merged, into: outputs, registry: registry)
-        for extra in [options.factors, options.report].compactMap({ $0 }) { try outputs.reserve(extra) }
+        for extra in options.extraFiles { try outputs.reserve(extra) }
         for line in planned.warnings { options.warn(line) }
 
         let label = "merging \(plan.entries.count) tensors (\(options.method.name))"
@@ -203,6 +203,9 @@ extension Amalgam {
         }
         let report = run.report
         if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
+        if let path = options.reportHTML {
+            try outputs.create(path).write(try reportPage(report, label: options.report ?? "the merge into \(options.outputs[0].path)"))
+        }
         return MergeStage(
             outcome: MergeOutcome(plan: plan, files: outputs.paths, report: report), factors: factors, graph: kept)
     }

@@ -40,6 +40,7 @@ public enum Recipe {
         merge.sources = merge.sources.map(resolve)
         merge.factors = merge.factors.map(resolve)
         merge.report = merge.report.map(resolve)
+        merge.reportHTML = merge.reportHTML.map(resolve)
         var plan = RecipePlan(merge: merge, tune: nil)
         if let section = json["tune"] {
             let tuneValues = try read(section, as: tune, at: "tune")
@@ -50,6 +51,7 @@ public enum Recipe {
             options.data = resolve(options.data)
             options.eval = options.eval.map(resolve)
             options.log = options.log.map(resolve)
+            options.reportHTML = options.reportHTML.map(resolve)
             if options.setup.mode == .singularValues {
                 guard let factors = merge.factors else {
                     throw AmalgamError(.usage, "'tune' with train sv needs the merge's 'factors'")

@@ -34,7 +34,7 @@ extension Amalgam {
         if let tune = recipe.tune {
             let outputs = OutputSet(overwrite: tune.overwrite)
             try precheck(tune, outputs: outputs, registry: registry)
-            dry.files += tune.outputs.map(\.path) + [tune.logPath].compactMap { $0 }
+            dry.files += tune.outputs.map(\.path) + [tune.logPath, tune.reportHTML].compactMap { $0 }
         }
         return dry
     }

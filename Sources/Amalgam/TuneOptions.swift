@@ -16,6 +16,8 @@ public struct TuneOptions: Sendable {
     public var outputs: [ModelOutput]
     /// The JSON log; default: the first output's path + `.log.json`.
     public var log: String?
+    /// The log as an HTML page with the curves (`--report-html`).
+    public var reportHTML: String?
     public var overwrite = false
     public var progress: any ProgressReporter = SilentProgress()
     public var warn: @Sendable (String) -> Void = { _ in }
@@ -38,7 +40,7 @@ public struct TuneOptions: Sendable {
     /// The training settings of `tune` and `train` (with their model's and outputs').
     public static let trainingSettings: [Setting] = [
         .data, .eval, .epochs, .learningRate, .headLearningRate, .batch, .seed, .weightDecay, .clip, .earlyStopping,
-        .log, .threads,
+        .log, .reportHTML, .threads,
         .force,
     ]
     /// Stage 2's own settings.
@@ -89,6 +91,7 @@ public struct TuneOptions: Sendable {
         classes = values.integer(.labels)
         eval = values.text(.eval)
         log = values.text(.log)
+        reportHTML = values.text(.reportHTML)
         overwrite = values.flag(.force)
     }
 }

@@ -107,7 +107,7 @@ extension Amalgam {
             _ = try writer.options(from: output.settings)
             if !output.isFolder { try outputs.checkTarget(output.writerPath(for: writer)) }
         }
-        if let log = options.logPath { try outputs.checkTarget(log) }
+        for path in [options.logPath, options.reportHTML].compactMap({ $0 }) { try outputs.checkTarget(path) }
     }
 
     /// Tuning into `outputs` (not committed). `model` and `factors`, when given, are used
@@ -133,7 +133,7 @@ extension Amalgam {
         // Plan the outputs on the model's structure before training: a bad output fails now.
         let structure = try model.trainedGraph()
         let planned = try PlannedOutputs(options.outputs, graph: structure, into: outputs, registry: registry)
-        if let log = options.logPath { try outputs.reserve(log) }
+        for path in [options.logPath, options.reportHTML].compactMap({ $0 }) { try outputs.reserve(path) }
         let classes = model.classes
         for note in model.notes { options.warn(note) }
         let start = DispatchTime.now().uptimeNanoseconds
@@ -146,6 +146,9 @@ extension Amalgam {
         let log = tuneLog(
             options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
         if let path = options.logPath { try outputs.create(path).write(log.serialized(pretty: true) + "\n") }
+        if let path = options.reportHTML {
+            try outputs.create(path).write(try reportPage(log, label: options.logPath ?? "the training of \(options.model)"))
+        }
         return TuneOutcome(files: outputs.paths, records: records, counts: model.trainableCounts, log: log)
     }
 
@@ -196,6 +199,16 @@ extension Amalgam {
                             ("eval_accuracy", number(record.evalAccuracy)),
                             ("examples_per_second", number(record.examplesPerSecond)),
                             ("learning_rate", number(record.learningRate)),
+                        ])
+                    })
+            ),
+            (
+                "singular_values",
+                .array(
+                    model.singularValueTraces.map { trace in
+                        .object([
+                            ("name", .string(trace.name)), ("merged", .numbers(trace.merged)),
+                            ("trained", .numbers(trace.trained)),
                         ])
                     })
             ),

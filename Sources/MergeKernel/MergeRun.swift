@@ -221,7 +221,14 @@ public final class MergeRun: @unchecked Sendable {
                 fields.append(("quantization_noise", .array(entries)))
                 fields.append(("noise_floor", .string(request.noiseFloor.description)))
             }
+            if indices.count < entry.sources.count {
+                // Methods report per present source; this maps their arrays to the sources.
+                fields.append(("source_indices", .array(indices.map { .integer($0) })))
+            }
             fields += result.details
+            if let factors = result.factors, !result.details.contains(where: { $0.key == "merged_singular_values" }) {
+                fields.append(("merged_singular_values", .numbers(factors.s)))
+            }
             lock.withLock {
                 reports[index] = .object(fields)
                 if let factors = result.factors { factorList[index] = (entry.name, factors) }

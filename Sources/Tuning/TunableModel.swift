@@ -108,6 +108,14 @@ public final class TunableModel {
     /// True when the network gives hidden states (`hiddenStates(for:)`).
     public var hasHiddenStates: Bool { network.hasHiddenStates }
 
+    /// Stage 2's matrices in model order: each one's merged singular values and the trained
+    /// ones (equal before training with `--sv-init merged`, zero with the default start).
+    public var singularValueTraces: [(name: String, merged: [Float], trained: [Float])] {
+        network.linears.compactMap { linear in
+            linear.singular.map { (linear.weight.name, $0.merged, $0.s.value.elements) }
+        }
+    }
+
     /// The model with every trained tensor replaced by its new value as f32 (a Stage 2
     /// matrix as the dense `W0 + U diag(s) Vᵀ`), new head tensors appended, untouched tensors
     /// passed through as they were, and the architecture recorded in the metadata.

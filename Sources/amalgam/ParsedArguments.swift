@@ -28,6 +28,11 @@ struct ParsedArguments {
                 continue
             }
             var name = String(argument.drop { $0 == "-" })
+            if !argument.hasPrefix("--"), name.count == 1,
+                let setting = settings.first(where: { $0.shortName == name.first })
+            {
+                name = setting.name  // -o FILE is --output FILE
+            }
             var inlineValue: String?
             if let equals = name.firstIndex(of: "=") {
                 inlineValue = String(name[name.index(after: equals)...])

@@ -12,7 +12,8 @@ enum CLI {
     nonisolated(unsafe) static let commands: [any Command.Type] = [
         FormatsCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self, ConvertCommand.self,
         MergeCommand.self, TuneCommand.self,
-        TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, TokenizeCommand.self,
+        TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, ReportCommand.self,
+        TokenizeCommand.self,
         ZooCommand.self, BenchCommand.self, DemoCommand.self,
     ]
 

@@ -5,7 +5,7 @@ import Foundation
 /// A folder holding the files the examples of `--help` and the README name: a small llama
 /// model (`model.safetensors` with its config.json, `model.gguf` in Q8_0), a base and two
 /// fine-tunes of it (`base.safetensors`, `a.safetensors`, `b.npz`), a classifier with two
-/// fine-tunes, their AXIS merge and factors (`classifier-*.safetensors`), its data
+/// fine-tunes, their AXIS merge, factors and report (`classifier-*.safetensors`, `merge-report.json`), its data
 /// (`train.npz`, `test.npz`), a recipe (`recipe.json`), a vocabulary and texts to tokenise
 /// (`vocab.txt`, `texts.txt`) and the digits CSV. Built once; `copy()` gives each
 /// test a fresh folder.
@@ -36,6 +36,7 @@ struct Workspace {
             sources: [folder + "/classifier-a.safetensors", folder + "/classifier-b.safetensors"],
             method: AXISMerge(count: 4), outputs: [ModelOutput(path: folder + "/classifier-merged.safetensors")])
         merge.factors = folder + "/classifier-factors.safetensors"
+        merge.report = folder + "/merge-report.json"
         _ = try Amalgam.merge(merge)
         try write(try Self.data(count: 96, seed: 4), "train.npz")
         try write(try Self.data(count: 48, seed: 5), "test.npz")

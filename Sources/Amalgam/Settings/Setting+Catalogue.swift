@@ -76,6 +76,11 @@ extension Setting {
             "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune); for methods without their own, the SVD of the merged update."
     )
     public static let report = Setting("report", .text, placeholder: "FILE", help: "Write a per-tensor JSON report.")
+    public static let reportHTML = Setting(
+        "report-html", .text, placeholder: "FILE.html",
+        help:
+            "Also write the report as one self-contained HTML page with charts (spectra, components per source, norms per layer; for training, the curves), as 'amalgam report' makes."
+    )
     public static let seed = Setting(
         "seed", .seed, default: "0", help: "Seed of randomized SVDs and DARE, or of shuffles and new heads in training."
     )
@@ -219,6 +224,8 @@ extension Setting {
     public static let maximumLength = Setting(
         "max-length", .integer(3...100_000), placeholder: "N", default: "128",
         help: "Tokens per sequence at most, [CLS] and [SEP] included (longer texts are cut).")
+    public static let reportPage = Setting(
+        "output", .text, placeholder: "FILE.html", shortName: "o", help: "Where to write the page.")
     public static let demoFolder = Setting(
         "output", .text, placeholder: "DIR", default: ".build/demo",
         help: "Folder for the demo's files (the demo's own files in it are replaced; others are left alone).")

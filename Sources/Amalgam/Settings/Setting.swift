@@ -17,6 +17,8 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
     public let repeatable: Bool
     /// What to tell a user who gives one of these refused values (`sv` to `train --train`).
     public let advice: [String: String]
+    /// A one-letter alias on the command line (`o` for `-o`), if any.
+    public let shortName: Character?
 
     /// What a setting's value is.
     public enum Kind: Sendable, Hashable {
@@ -60,9 +62,11 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
 
     public init(
         _ name: String, _ kind: Kind, placeholder: String? = nil, default defaultText: String? = nil,
-        recipeKey: String? = nil, repeatable: Bool = false, advice: [String: String] = [:], help: String
+        recipeKey: String? = nil, repeatable: Bool = false, advice: [String: String] = [:], shortName: Character? = nil,
+        help: String
     ) {
         self.advice = advice
+        self.shortName = shortName
         self.name = name
         self.kind = kind
         self.placeholder = kind == .flag ? nil : placeholder ?? Setting.defaultPlaceholder(kind)
@@ -74,8 +78,10 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "--" + name }
 
-    /// The flag as help prints it: `--lr F`.
-    public var synopsis: String { "--" + name + (placeholder.map { " " + $0 } ?? "") }
+    /// The flag as help prints it: `--lr F` (`-o, --output FILE` with a short alias).
+    public var synopsis: String {
+        (shortName.map { "-\($0), " } ?? "") + "--" + name + (placeholder.map { " " + $0 } ?? "")
+    }
 
     /// The help line's text, with the default when there is one.
     public var helpText: String {

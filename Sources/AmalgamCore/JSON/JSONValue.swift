@@ -28,6 +28,11 @@ public indirect enum JSONValue: Sendable, Hashable {
     /// A number from an integer.
     public static func integer<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
 
+    /// An array of finite floats, each in its shortest round-trip text (non-finite ones are null).
+    public static func numbers(_ values: some Sequence<Float>) -> JSONValue {
+        .array(values.map { $0.isFinite ? .number("\($0)") : .null })
+    }
+
     /// The member named `key` of an object.
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members.first { $0.key == key }?.value }

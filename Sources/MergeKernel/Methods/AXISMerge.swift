@@ -85,7 +85,9 @@ public struct AXISMerge: MergeMethod {
                 .array(decompositions.map { .number("\($0.singularValues.first ?? 0)") })
             ),
             ("kth_singular_value_kept", .number("\(selected.last?.value ?? 0)")),
-            ("merged_singular_values", .array(factors.s.prefix(8).map { .number("\($0)") })),
+            // The spectra the selection saw (each source's top K) and the merged update's.
+            ("source_singular_values", .array(decompositions.map { .numbers($0.singularValues) })),
+            ("merged_singular_values", .numbers(factors.s)),
         ]
         if floors.contains(where: { $0 != nil }) {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))

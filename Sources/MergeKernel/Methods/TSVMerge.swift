@@ -52,7 +52,10 @@ public struct TSVMerge: MergeMethod {
         let update = try BLAS.multiply(
             try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns),
             transposeB: true)
-        var details: [(key: String, value: JSONValue)] = [("components_per_source", .integer(k))]
+        var details: [(key: String, value: JSONValue)] = [
+            ("components_per_source", .integer(k)),
+            ("source_singular_values", .array(decompositions.map { .numbers($0.singularValues) })),
+        ]
         if input.noiseFloor != .off, !input.noise.isEmpty {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
         }

@@ -16,6 +16,8 @@ final class Linear: Layer {
         let v: Matrix
         /// `1 x N`.
         let s: Parameter
+        /// The merge's values of these N directions (what `s` would be without training).
+        let merged: [Float]
     }
 
     /// `[out, in]` (a conv kernel `[out, c, h, w]` acts on flattened patches); in singular-value mode, the frozen part `W0` (with every factor

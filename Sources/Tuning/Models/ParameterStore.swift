@@ -124,7 +124,8 @@ final class ParameterStore {
         return Linear(
             weight: weight, bias: bias,
             singular: .init(
-                u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular))
+                u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular,
+                merged: Array(sValues[0..<trained])))
     }
 
     func layerNorm(_ prefix: String, epsilon: Float) throws -> LayerNorm {

@@ -1,4 +1,5 @@
 import Amalgam
+import Reports
 import AmalgamCore
 import Dispatch
 import LinearAlgebra
@@ -79,6 +80,7 @@ public enum TransferBenchmark {
         let outputs = OutputSet(overwrite: options.overwrite)
         try outputs.reserve(options.report)
         try outputs.reserve(options.jsonReport)
+        if let page = options.reportHTML { try outputs.reserve(page) }
         let inputs = try TransferInputs(folder: options.zoo, trainLimit: options.settings.trainLimit)
         let runs = try runs(options, manifest: inputs.manifest)
         let cache = (options.cache ?? options.zoo + "/transfer-cache") + "/" + options.settings.fingerprint
@@ -96,6 +98,9 @@ public enum TransferBenchmark {
             zoo: options.zoo)
         try outputs.create(options.report).write(report.markdown)
         try outputs.create(options.jsonReport).write(report.json.serialized(pretty: true) + "\n")
+        if let page = options.reportHTML {
+            try outputs.create(page).write(try ReportPage.html([(label: options.jsonReport, json: report.json)]))
+        }
         try outputs.commit()
         return report
     }

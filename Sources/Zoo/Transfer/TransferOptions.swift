@@ -14,6 +14,8 @@ public struct TransferOptions: Sendable {
     public var sweep = true
     /// The Markdown report; the JSON goes beside it (`.json` for `.md`).
     public var report: String
+    /// The reports as an HTML page with charts, if wanted.
+    public var reportHTML: String?
     /// Results of finished runs, reused when the benchmark is run again; default: in the zoo.
     public var cache: String?
     public var overwrite = false

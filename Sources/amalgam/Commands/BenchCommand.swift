@@ -10,7 +10,7 @@ struct BenchCommand: Command {
     static let settings: [Setting] = [
         .zooFolder, .zooFamily, .zooSize, .zooSeed, .transferTarget, .transferMethod, .transferFraction,
         .transferSeeds, .transferSteps, .transferTrainLimit, .headLearningRate, .skipRobustness, .skipSweep,
-        .transferReport,
+        .transferReport, .reportHTML,
         .transferCache, .noiseFloor, .threads, .force,
     ]
     static let discussion = """
@@ -77,6 +77,7 @@ struct BenchCommand: Command {
         options.robustness = !values.flag(.skipRobustness)
         options.sweep = !values.flag(.skipSweep)
         options.cache = values.text(.transferCache)
+        options.reportHTML = values.text(.reportHTML)
         options.overwrite = values.flag(.force)
         options.progress = TerminalProgress()
         options.info = { Terminal.out($0) }
@@ -90,6 +91,7 @@ struct BenchCommand: Command {
         }
         let report = try TransferBenchmark.run(options)
         Terminal.out(report.markdown)
-        Terminal.out("wrote \(options.report) and \(options.jsonReport)")
+        Terminal.out(
+            "wrote \(options.report) and \(options.jsonReport)" + (options.reportHTML.map { " and \($0)" } ?? ""))
     }
 }
