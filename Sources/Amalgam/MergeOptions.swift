@@ -38,7 +38,8 @@ public struct MergeOptions: Sendable {
 
     /// The settings of a merge besides its method options and outputs.
     public static let settings: [Setting] = [
-        .base, .source, .method, .factors, .report, .reportHTML, .seed, .noiseFloor, .threads, .skip, .leaveOut, .allowMissing,
+        .base, .source, .method, .factors, .report, .reportHTML, .seed, .noiseFloor, .threads, .skip, .leaveOut,
+        .allowMissing,
         .keepConstants, .force,
     ]
 

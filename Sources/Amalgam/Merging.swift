@@ -204,7 +204,8 @@ extension Amalgam {
         let report = run.report
         if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
         if let path = options.reportHTML {
-            try outputs.create(path).write(try reportPage(report, label: options.report ?? "the merge into \(options.outputs[0].path)"))
+            try outputs.create(path).write(
+                try reportPage(report, label: options.report ?? "the merge into \(options.outputs[0].path)"))
         }
         return MergeStage(
             outcome: MergeOutcome(plan: plan, files: outputs.paths, report: report), factors: factors, graph: kept)

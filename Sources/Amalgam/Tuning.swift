@@ -147,7 +147,8 @@ extension Amalgam {
             options: options, model: model, records: records, seconds: seconds, classes: classes, outputs: files)
         if let path = options.logPath { try outputs.create(path).write(log.serialized(pretty: true) + "\n") }
         if let path = options.reportHTML {
-            try outputs.create(path).write(try reportPage(log, label: options.logPath ?? "the training of \(options.model)"))
+            try outputs.create(path).write(
+                try reportPage(log, label: options.logPath ?? "the training of \(options.model)"))
         }
         return TuneOutcome(files: outputs.paths, records: records, counts: model.trainableCounts, log: log)
     }

@@ -29,7 +29,8 @@ public enum ReportPage {
             titles.append(section.title)
             sections.append((section.title, label, section.render))
         }
-        var page = HTMLPage(title: sections.count == 1 ? titles[0] : "Amalgam reports: " + titles.joined(separator: "; "))
+        var page = HTMLPage(
+            title: sections.count == 1 ? titles[0] : "Amalgam reports: " + titles.joined(separator: "; "))
         for (index, section) in sections.enumerated() {
             if sections.count > 1 { page.heading(section.title, level: 2, id: "report-\(index)") }
             page.paragraph("From \(section.label)", className: "source")
@@ -45,11 +46,14 @@ public enum ReportPage {
         switch schema {
         case "amalgam.merge-report/1":
             let page = try MergeReportPage(document)
-            return ("Merge: \(page.method), \(page.sources.count) source\(page.sources.count == 1 ? "" : "s")", page.render)
+            return (
+                "Merge: \(page.method), \(page.sources.count) source\(page.sources.count == 1 ? "" : "s")", page.render
+            )
         case "amalgam.tune-log/1":
             let page = try TrainingLogPage(document)
             let mode = document.member("mode")?.string ?? "?"
-            let title = mode == "sv" ? "Stage 2 tuning" : mode == "head" ? "Training (head only)" : "Training (every weight)"
+            let title =
+                mode == "sv" ? "Stage 2 tuning" : mode == "head" ? "Training (head only)" : "Training (every weight)"
             return ("\(title): \(document.member("architecture")?.string ?? "?")", page.render)
         case "amalgam.transfer-benchmark/1":
             let page = try TransferBenchmarkPage(document)

@@ -181,6 +181,27 @@ struct AXISTests {
         #expect(first.merged == again.merged)
     }
 
+    @Test("the report holds each source's top-K spectrum and the whole merged spectrum")
+    func reportedSpectra() throws {
+        let (m, n) = (24, 18)
+        let base = [Float](repeating: 0, count: m * n)
+        let sources = try (0..<2).map {
+            try lowRankPlusNoise(rows: m, columns: n, rank: 6, scale: 1, noise: 0.01, seed: UInt64($0) + 11)
+        }
+        let result = try AXISMerge(count: 5, exactSVD: true).merge(input(base: base, sources: sources, shape: [m, n]))
+        func values(_ key: String) -> [JSONValue] { result.details.first { $0.key == key }?.value.arrayValue ?? [] }
+        // Floats written in their shortest text read back exactly.
+        let merged = values("merged_singular_values").compactMap { $0.doubleValue.map(Float.init) }
+        #expect(merged == result.factors!.s && merged.count == 5)
+        let spectra = values("source_singular_values").map {
+            $0.arrayValue?.compactMap { $0.doubleValue.map(Float.init) } ?? []
+        }
+        for (spectrum, source) in zip(spectra, sources) {
+            let exact = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: source)).singularValues
+            #expect(spectrum == Array(exact.prefix(5)))
+        }
+    }
+
     @Test("K from a fraction rounds half up; non-matrix tensors get the mean task vector")
     func rankAndMean() throws {
         #expect(MergeMath.rank(count: nil, fraction: 0.1, rows: 768, columns: 3072) == 77)  // 76.8

@@ -74,6 +74,31 @@ struct BaselineTests {
         #expect(relativeError(result.merged, delta) < 1e-4)
     }
 
+    @Test("TSV reports the merged update's singular values and each source's spectrum")
+    func tsvSpectra() throws {
+        let (m, n) = (16, 10)
+        let zero = [Float](repeating: 0, count: m * n)
+        let sources = try (0..<3).map { seed in
+            try lowRankPlusNoise(rows: m, columns: n, rank: 4, scale: 1, noise: 0.05, seed: UInt64(seed) + 3)
+        }
+        let result = try TSVMerge(exactSVD: true).merge(
+            TensorMergeInput(
+                name: "w", shape: [m, n], base: zero, sources: sources, sourceIndices: [0, 1, 2], isMergedMatrix: true,
+                seed: 0))
+        func values(_ key: String) -> [JSONValue] { result.details.first { $0.key == key }?.value.arrayValue ?? [] }
+        let reported = values("merged_singular_values").compactMap(\.doubleValue)
+        let actual = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: result.merged)).singularValues
+        #expect(reported.count == 9)  // 3 sources x min(m, n) / 3
+        for (value, expected) in zip(reported, actual) {
+            #expect(abs(value - Double(expected)) < 1e-4 * Double(actual[0]))
+        }
+        let spectra = values("source_singular_values").map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        for (spectrum, source) in zip(spectra, sources) {
+            let exact = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: source)).singularValues
+            #expect(spectrum.count == 3 && zip(spectrum, exact).allSatisfy { abs($0 - Double($1)) < 1e-4 })
+        }
+    }
+
     @Test("name patterns")
     func patterns() {
         #expect(NamePattern("*embed*").matches("model.embed_tokens.weight"))

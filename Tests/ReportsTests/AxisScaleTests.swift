@@ -12,9 +12,11 @@ struct AxisScaleTests {
         #expect(scale.position(scale.lower) == 300 && abs(scale.position(scale.upper)) < 1e-9)
     }
 
-    @Test("nice steps are 1, 2, 2.5 or 5 times a power of ten", arguments: [
-        (0.7, 1.0), (1.3, 2.0), (2.2, 2.5), (3.0, 5.0), (7.5, 10.0), (0.013, 0.02), (420.0, 500.0),
-    ])
+    @Test(
+        "nice steps are 1, 2, 2.5 or 5 times a power of ten",
+        arguments: [
+            (0.7, 1.0), (1.3, 2.0), (2.2, 2.5), (3.0, 5.0), (7.5, 10.0), (0.013, 0.02), (420.0, 500.0),
+        ])
     func niceSteps(raw: Double, step: Double) {
         #expect(abs(LinearScale.niceStep(raw) - step) < step * 1e-12)
     }

@@ -55,6 +55,8 @@ public struct TSVMerge: MergeMethod {
         var details: [(key: String, value: JSONValue)] = [
             ("components_per_source", .integer(k)),
             ("source_singular_values", .array(decompositions.map { .numbers($0.singularValues) })),
+            // U⊥ and V⊥ have orthonormal columns, so the update's singular values are these.
+            ("merged_singular_values", .numbers(values.prefix(column).sorted(by: >))),
         ]
         if input.noiseFloor != .off, !input.noise.isEmpty {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))

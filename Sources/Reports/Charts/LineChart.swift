@@ -32,7 +32,12 @@ struct LineChart {
 
     func svg(id: String) -> String {
         let frame = ChartFrame(width: width, height: height)
-        let xs = series.flatMap { $0.points.map(\.x) }
+        var xs = series.flatMap { $0.points.map(\.x) }.filter(\.isFinite)
+        if series.contains(where: { $0.points.contains { $0.error != nil } }), let low = xs.min(), let high = xs.max() {
+            // Room beside the first and last error bars, off the axes.
+            let pad = max((high - low) / 20, 0.01)
+            xs += [low - pad, high + pad]
+        }
         var ys = series.flatMap { series in
             series.points.flatMap { point in
                 [point.y] + (point.error.map { [point.y - $0, point.y + $0] } ?? [])
@@ -41,7 +46,7 @@ struct LineChart {
         if let reference { ys.append(reference.value) }
         let xScale = LinearScale(
             covering: xs, from: frame.plotLeft, to: frame.plotRight, tickCount: 6,
-            integers: xs.allSatisfy { $0 == $0.rounded() })
+            integers: series.allSatisfy { $0.points.allSatisfy { $0.x == $0.x.rounded() } })
         let yScale: any AxisScale =
             logY
             ? LogScale(covering: ys, from: frame.plotBottom, to: frame.plotTop)

@@ -67,7 +67,9 @@ struct PointRangeChart {
                     ], text: xTitle)
             }
             for (groupIndex, group) in groups.enumerated() {
-                let present = series.indices.filter { groupIndex < series[$0].values.count && series[$0].values[groupIndex] != nil }
+                let present = series.indices.filter {
+                    groupIndex < series[$0].values.count && series[$0].values[groupIndex] != nil
+                }
                 let spread = band * 0.8 / Double(max(1, present.count))
                 for (slot, seriesIndex) in present.enumerated() {
                     let item = series[seriesIndex]
@@ -85,13 +87,20 @@ struct PointRangeChart {
                                 ("y2", HTMLText.pixel(yScale.position(value.mean + value.error))),
                             ] + item.style.strokeAttributes)
                     }
-                    canvas.group("circle", [
-                        ("class", "mark"), ("data-series", item.name), ("data-group", group),
-                        ("data-value", HTMLText.exact(value.mean)), ("data-error", HTMLText.exact(value.error)),
-                        ("cx", x), ("cy", HTMLText.pixel(yScale.position(value.mean))), ("r", "4"),
-                        ("fill", item.style.color), ("stroke", "#fff"),
-                    ]) { canvas in
-                        canvas.element("title", [], text: "\(item.name), \(group): \(HTMLText.short(value.mean)) ± \(HTMLText.short(value.error))")
+                    canvas.group(
+                        "circle",
+                        [
+                            ("class", "mark"), ("data-series", item.name), ("data-group", group),
+                            ("data-value", HTMLText.exact(value.mean)), ("data-error", HTMLText.exact(value.error)),
+                            ("cx", x), ("cy", HTMLText.pixel(yScale.position(value.mean))), ("r", "4"),
+                            ("fill", item.style.color), ("stroke", "#fff"),
+                        ]
+                    ) { canvas in
+                        canvas.element(
+                            "title", [],
+                            text:
+                                "\(item.name), \(group): \(HTMLText.short(value.mean)) ± \(HTMLText.short(value.error))"
+                        )
                     }
                 }
             }

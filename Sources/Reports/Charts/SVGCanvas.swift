@@ -83,7 +83,8 @@ struct SeriesStyle: Sendable {
     static let emphasis = SeriesStyle(color: "#000000", dashed: false, strokeWidth: 2.25)
 
     var strokeAttributes: [(String, String)] {
-        [("stroke", color), ("stroke-width", HTMLText.exact(strokeWidth))] + (dashed ? [("stroke-dasharray", "5 3")] : [])
+        [("stroke", color), ("stroke-width", HTMLText.exact(strokeWidth))]
+            + (dashed ? [("stroke-dasharray", "5 3")] : [])
     }
 }
 

@@ -63,16 +63,20 @@ struct StackedBarChart {
                     ], text: row)
                 var total = 0.0
                 for (segmentIndex, segment) in segments.enumerated() {
-                    let value = rowIndex < values.count && segmentIndex < values[rowIndex].count
+                    let value =
+                        rowIndex < values.count && segmentIndex < values[rowIndex].count
                         ? values[rowIndex][segmentIndex] : 0
                     let x0 = scale.position(total)
                     total += value
-                    canvas.group("rect", [
-                        ("class", "segment"), ("data-row", row), ("data-series", segment.name),
-                        ("data-value", HTMLText.exact(value)), ("x", HTMLText.pixel(x0)),
-                        ("y", HTMLText.pixel(top + 2)), ("width", HTMLText.pixel(scale.position(total) - x0)),
-                        ("height", HTMLText.pixel(Self.rowHeight - 4)), ("fill", segment.style.color),
-                    ]) { canvas in
+                    canvas.group(
+                        "rect",
+                        [
+                            ("class", "segment"), ("data-row", row), ("data-series", segment.name),
+                            ("data-value", HTMLText.exact(value)), ("x", HTMLText.pixel(x0)),
+                            ("y", HTMLText.pixel(top + 2)), ("width", HTMLText.pixel(scale.position(total) - x0)),
+                            ("height", HTMLText.pixel(Self.rowHeight - 4)), ("fill", segment.style.color),
+                        ]
+                    ) { canvas in
                         canvas.element("title", [], text: "\(row): \(segment.name) \(HTMLText.short(value))")
                     }
                 }

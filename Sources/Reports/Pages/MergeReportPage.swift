@@ -43,13 +43,17 @@ struct MergeReportPage {
                 return result
             }
             var components: [Double]?
-            if let list = try item.numbers("components_per_source") {
+            if item.member("components_per_source")?.value.arrayValue != nil,
+                let list = try item.numbers("components_per_source")
+            {
                 components = perSource(list).map { ($0 ?? nil) ?? 0 }
             } else if let each = item.number("components_per_source") {
                 // tsv: the same count from every source, less what its noise floor removed.
                 let below = (try item.numbers("components_below_noise_floor")) ?? []
-                components = perSource(present.indices.map { each - ((below.indices.contains($0) ? below[$0] : 0) ?? 0) })
-                    .map { $0 ?? 0 }
+                components = perSource(
+                    present.indices.map { each - ((below.indices.contains($0) ? below[$0] : 0) ?? 0) }
+                )
+                .map { $0 ?? 0 }
             }
             var spectra: [[Double]?]?
             if let lists = item.member("source_singular_values")?.items {
@@ -84,7 +88,8 @@ struct MergeReportPage {
         let matrices = tensors.filter { $0.kind == "matrix" }
         var facts: [(String, String)] = [("method", method)]
         if let settings = document.member("settings")?.value.objectValue, !settings.isEmpty {
-            facts.append(("settings", settings.map { "\($0.key) = \(ReportJSON.text($0.value))" }.joined(separator: ", ")))
+            facts.append(
+                ("settings", settings.map { "\($0.key) = \(ReportJSON.text($0.value))" }.joined(separator: ", ")))
         }
         facts.append(("base", document.member("base")?.string ?? "—"))
         for (index, source) in sources.enumerated() { facts.append(("source \(index + 1)", source)) }
@@ -140,9 +145,12 @@ struct MergeReportPage {
         page.heading("Task-vector norms per \(layered ? "layer" : "tensor")", level: 3)
         page.figure(
             Figure.html(
-                id: id + "-norms", title: "‖Δ‖ of each source and of the merged update, per \(layered ? "layer" : "tensor")",
+                id: id + "-norms",
+                title: "‖Δ‖ of each source and of the merged update, per \(layered ? "layer" : "tensor")",
                 legend: chart.legend, svg: chart.svg(id: id + "-norms"),
-                note: layered ? "Each point is √(Σ ‖Δ‖²) over the layer's merged tensors; tensors outside numbered layers are in the table below." : nil))
+                note: layered
+                    ? "Each point is √(Σ ‖Δ‖²) over the layer's merged tensors; tensors outside numbered layers are in the table below."
+                    : nil))
     }
 
     private func componentsChart(_ matrices: [Tensor], into page: inout HTMLPage, id: String) {
@@ -208,7 +216,9 @@ struct MergeReportPage {
                     id: chartID, title: "\(tensor.name) (\(shape))", legend: [],
                     svg: chart.svg(id: chartID), small: true))
         }
-        page.grid(figures, legend: sourceStyles + [("merged update", .emphasis)])
+        let merged: [(name: String, style: SeriesStyle)] =
+            drawn.contains { $0.mergedSpectrum != nil } ? [("merged update", .emphasis)] : []
+        page.grid(figures, legend: sourceStyles + merged)
     }
 
     private func tensorTable(into page: inout HTMLPage, id: String) {

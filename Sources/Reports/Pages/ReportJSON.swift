@@ -41,7 +41,9 @@ struct ReportJSON {
     /// An array of numbers (nulls kept as nil).
     func numbers(_ key: String) throws(AmalgamError) -> [Double?]? {
         guard let member = member(key) else { return nil }
-        guard let items = member.value.arrayValue else { throw failure("'\(key)' must be an array of numbers", at: key) }
+        guard let items = member.value.arrayValue else {
+            throw failure("'\(key)' must be an array of numbers", at: key)
+        }
         return try items.map { item throws(AmalgamError) -> Double? in
             if item == .null { return nil }
             guard let number = item.doubleValue else { throw failure("'\(key)' must be an array of numbers", at: key) }

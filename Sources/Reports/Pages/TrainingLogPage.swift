@@ -38,15 +38,20 @@ struct TrainingLogPage {
             "mode", "architecture", "model", "base", "factors", "data", "eval", "classes", "trainable_parameters",
             "trainable_head_parameters", "trainable_singular_values", "seconds",
         ] {
-            if let value = document.member(key) { facts.append((key.replacingUnderscores, ReportJSON.text(value.value))) }
+            if let value = document.member(key) {
+                facts.append((key.replacingUnderscores, ReportJSON.text(value.value)))
+            }
         }
         if let settings = document.member("settings")?.value.objectValue {
-            facts.append(("settings", settings.map { "\($0.key) = \(ReportJSON.text($0.value))" }.joined(separator: ", ")))
+            facts.append(
+                ("settings", settings.map { "\($0.key) = \(ReportJSON.text($0.value))" }.joined(separator: ", ")))
         }
         for note in document.member("notes")?.items?.compactMap(\.string) ?? [] { facts.append(("note", note)) }
         page.facts(facts)
 
-        curve(["train_loss", "eval_loss"], title: "Loss per epoch", yTitle: "cross-entropy", into: &page, id: id + "-loss")
+        curve(
+            ["train_loss", "eval_loss"], title: "Loss per epoch", yTitle: "cross-entropy", into: &page, id: id + "-loss"
+        )
         curve(
             ["train_accuracy", "eval_accuracy"], title: "Accuracy per epoch", yTitle: "accuracy", into: &page,
             id: id + "-accuracy")
@@ -54,7 +59,9 @@ struct TrainingLogPage {
         page.heading("Epochs", level: 3)
         page.table(
             id: id + "-epochs",
-            header: ["epoch", "train loss", "train accuracy", "eval loss", "eval accuracy", "examples/s", "learning rate"],
+            header: [
+                "epoch", "train loss", "train accuracy", "eval loss", "eval accuracy", "examples/s", "learning rate",
+            ],
             rows: epochs.map { epoch in
                 [HTMLText.short(epoch.epoch)]
                     + (Self.curveKeys + ["examples_per_second", "learning_rate"]).map { key in

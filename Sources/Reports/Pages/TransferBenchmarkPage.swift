@@ -62,7 +62,9 @@ struct TransferBenchmarkPage {
         fractions = listed.filter { used.contains($0) } + used.subtracting(listed).sorted()
     }
 
-    static func percent(_ fraction: Double) -> String { "N = \(HTMLText.trimmed(HTMLText.fixed(fraction * 100, digits: 1)))%" }
+    static func percent(_ fraction: Double) -> String {
+        "N = \(HTMLText.trimmed(HTMLText.fixed(fraction * 100, digits: 1)))%"
+    }
 
     /// Mean and sample standard deviation (n − 1), as the benchmark's own tables.
     static func summary(_ values: [Double]) -> (mean: Double, std: Double)? {
@@ -83,7 +85,9 @@ struct TransferBenchmarkPage {
     func render(into page: inout HTMLPage, id: String) {
         var facts: [(String, String)] = []
         for key in ["zoo", "family", "size", "sources_per_target"] {
-            if let value = document.member(key) { facts.append((key.replacingUnderscores, ReportJSON.text(value.value))) }
+            if let value = document.member(key) {
+                facts.append((key.replacingUnderscores, ReportJSON.text(value.value)))
+            }
         }
         let targets = Set(runs.map(\.target)).count
         let seeds = Set(runs.map(\.seed)).count
@@ -135,15 +139,22 @@ struct TransferBenchmarkPage {
             aggregates.contains { $0.method == entry.method && $0.difference != nil }
         }
         guard !compared.isEmpty else { return }
-        let groups: [Double?] = fractions.map { Optional($0) } + (aggregates.contains { $0.fraction == nil } ? [nil] : [])
+        let groups: [Double?] =
+            fractions.map { Optional($0) } + (aggregates.contains { $0.fraction == nil } ? [nil] : [])
         page.heading("AXIS against each method, paired over targets × seeds", level: 3)
         page.paragraph("AXIS minus the method in points: mean ± std (AXIS's wins / losses / ties).", className: "note")
         page.table(
-            id: id + "-differences", header: ["method"] + groups.map { $0.map(Self.percent) ?? "any N (at the first N)" },
+            id: id + "-differences",
+            header: ["method"]
+                + groups.map {
+                    $0.map(Self.percent) ?? "no N (AXIS at \(fractions.first.map(Self.percent) ?? "its first N"))"
+                },
             rows: compared.map { entry in
                 [entry.label]
                     + groups.map { fraction in
-                        guard let d = aggregates.first(where: { $0.method == entry.method && $0.fraction == fraction })?.difference
+                        guard
+                            let d = aggregates.first(where: { $0.method == entry.method && $0.fraction == fraction })?
+                                .difference
                         else { return "—" }
                         let sign = d.mean > 0 ? "+" : ""
                         return
@@ -153,8 +164,13 @@ struct TransferBenchmarkPage {
     }
 
     private func robustnessTable(into page: inout HTMLPage, id: String) {
-        let variants = [("standard", "as stored"), ("noisy-source", "one source replaced by noise"), ("pruned", "sources pruned to 10%")]
-        let tested = methods.filter { entry in runs.contains { $0.method == entry.method && $0.variant == "noisy-source" } }
+        let variants = [
+            ("standard", "as stored"), ("noisy-source", "one source replaced by noise"),
+            ("pruned", "sources pruned to 10%"),
+        ]
+        let tested = methods.filter { entry in
+            runs.contains { $0.method == entry.method && $0.variant == "noisy-source" }
+        }
         guard !tested.isEmpty, let fraction = fractions.first else { return }
         page.heading("Robustness (\(Self.percent(fraction)))", level: 3)
         page.table(
@@ -163,9 +179,13 @@ struct TransferBenchmarkPage {
                 [entry.label]
                     + variants.map { variant in
                         Self.summary(
-                            runs.filter { $0.method == entry.method && $0.variant == variant.0 && $0.fraction == fraction }
-                                .map(\.accuracy)
-                        ).map { "\(HTMLText.fixed($0.mean * 100, digits: 2)) ± \(HTMLText.fixed($0.std * 100, digits: 2))" }
+                            runs.filter {
+                                $0.method == entry.method && $0.variant == variant.0 && $0.fraction == fraction
+                            }
+                            .map(\.accuracy)
+                        ).map {
+                            "\(HTMLText.fixed($0.mean * 100, digits: 2)) ± \(HTMLText.fixed($0.std * 100, digits: 2))"
+                        }
                             ?? "—"
                     }
             }, numeric: [1, 2, 3])

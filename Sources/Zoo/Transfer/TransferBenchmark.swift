@@ -1,9 +1,9 @@
 import Amalgam
-import Reports
 import AmalgamCore
 import Dispatch
 import LinearAlgebra
 import MergeKernel
+import Reports
 import Synchronization
 import Tuning
 

@@ -216,7 +216,8 @@ public struct TransferReport: Sendable {
                 let s = summary(method, fraction: fraction)
                 guard s.count > 0 else { continue }
                 var members: [(String, JSONValue)] = [
-                    ("method", .string(method.rawValue)), ("label", .string(method.label)), ("fraction", fraction.map { .number("\($0)") } ?? .null),
+                    ("method", .string(method.rawValue)), ("label", .string(method.label)),
+                    ("fraction", fraction.map { .number("\($0)") } ?? .null),
                     ("accuracy", summaryJSON(s)),
                 ]
                 if method != .axis, let f = fraction ?? settings.fractions.first {
@@ -236,7 +237,8 @@ public struct TransferReport: Sendable {
         return .object([
             ("schema", .string("amalgam.transfer-benchmark/1")), ("zoo", .string(zoo)),
             ("family", .string(manifest.family.rawValue)), ("size", .string(manifest.size.rawValue)),
-            ("sources_per_target", .integer(manifest.tasks.count - 1)), ("protocol", settings.json), ("aggregates", .array(aggregates)),
+            ("sources_per_target", .integer(manifest.tasks.count - 1)), ("protocol", settings.json),
+            ("aggregates", .array(aggregates)),
             ("runs", .array(results.map(\.json))),
         ])
     }
