@@ -70,6 +70,9 @@ let package = Package(
         .executableTarget(
             name: "amalgam", dependencies: ["Amalgam", "AmalgamCore", "LinearAlgebra", "Zoo", "Reports", "CMalloc"]),
 
+        // The README's library example, compiled as written (a test checks the README shows this file and runs it).
+        .executableTarget(name: "ReadmeExample", dependencies: ["Amalgam"], path: "Examples/ReadmeExample"),
+
         // Regenerates the protobuf-c bindings of formats/onnx from its onnx.proto.
         .plugin(
             name: "RegenerateONNXBindings",
@@ -103,7 +106,7 @@ let package = Package(
         .testTarget(name: "NPZFormatTests", dependencies: ["NPZFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "GGUFFormatTests", dependencies: ["GGUFFormat", "AmalgamCore", "TestSupport"]),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "AmalgamCore", "TestSupport"]),
-        .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "TestSupport"]),
+        .testTarget(name: "AmalgamTests", dependencies: ["Amalgam", "amalgam", "ReadmeExample", "TestSupport"]),
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "Amalgam", "AmalgamCore", "Tuning"]),
         .testTarget(
             name: "CLibrariesTests",

@@ -45,8 +45,18 @@ struct CLI {
 extension CLI {
     /// Runs the executable with `arguments` (in `folder` when given), waiting for it.
     static func run(arguments: [String], in folder: String? = nil) throws -> Result {
+        try run(program: executable, arguments: arguments, in: folder)
+    }
+
+    /// An executable product of this package built beside the test bundle (`ReadmeExample`).
+    static func product(_ name: String) -> String {
+        URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
+    /// Runs `program` with `arguments` (in `folder` when given), waiting for it.
+    static func run(program: String, arguments: [String], in folder: String? = nil) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
+        process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         let out = Pipe()

@@ -26,6 +26,36 @@ struct ReadmeExamplesTests {
         return found
     }
 
+    /// The README's first ```swift block: the library example.
+    static var libraryExample: String? {
+        guard let start = readme.range(of: "```swift\n"),
+            let end = readme.range(of: "\n```", range: start.upperBound..<readme.endIndex)
+        else { return nil }
+        return String(readme[start.upperBound..<end.lowerBound])
+    }
+
+    @Test("the README's library example is Examples/ReadmeExample, which the build compiled; it runs")
+    func libraryExampleRuns() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let source = try String(
+            contentsOf: root.appendingPathComponent("Examples/ReadmeExample/main.swift"), encoding: .utf8)
+        let example = try #require(Self.libraryExample)
+        #expect(example + "\n" == source)
+        #expect(example.split(separator: "\n").count <= 12)  // the import, a blank line and ten lines
+        let folder = try Workspace.shared.get().copy()
+        let result = try CLI.run(program: CLI.product("ReadmeExample"), arguments: [], in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].contains("merged.safetensors") && lines[0].contains("factors.safetensors"))
+        for file in [
+            "merged.safetensors", "factors.safetensors", "tuned.safetensors", "tuned.gguf",
+            "tuned.safetensors.log.json",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: folder + "/" + file), "\(file)")
+        }
+    }
+
     @Test("the README's command examples run")
     func examplesRun() throws {
         #expect(Self.examples.count >= 7)

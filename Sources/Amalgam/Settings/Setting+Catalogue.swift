@@ -77,7 +77,7 @@ extension Setting {
     )
     public static let report = Setting("report", .text, placeholder: "FILE", help: "Write a per-tensor JSON report.")
     public static let reportHTML = Setting(
-        "report-html", .text, placeholder: "FILE.html",
+        "report-html", .text, placeholder: "FILE",
         help:
             "Also write the report as one self-contained HTML page with charts (spectra, components per source, norms per layer; for training, the curves), as 'amalgam report' makes."
     )
