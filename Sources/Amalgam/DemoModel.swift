@@ -1,8 +1,12 @@
 /// A small llama-shaped model built in memory with seeded weights, for the demo and tests.
 public enum DemoModel {
+    /// The model's tensors with Hugging Face llama names and its config.
     /// - Parameters:
-    ///   - hidden: width of the residual stream; `vocabulary` rows in the embedding.
+    ///   - vocabulary: rows of the embedding and the output head.
+    ///   - hidden: width of the residual stream.
+    ///   - intermediate: width of each MLP.
     ///   - layers: number of transformer blocks.
+    ///   - seed: seed of the weights.
     public static func make(
         vocabulary: Int = 256, hidden: Int = 64, intermediate: Int = 128, layers: Int = 2, seed: UInt64 = 0
     ) throws -> ModelGraph {

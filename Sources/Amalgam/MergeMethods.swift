@@ -19,7 +19,10 @@ public enum MergeMethods {
     public static let svdMethods: Set<String> = ["axis", "tsv"]
 
     /// The method named `name` (`-` read as `_`) with its options from `values`.
-    /// - Parameter sourceCount: task arithmetic's default `lambda` is 1 for one source, 0.3 otherwise.
+    /// - Parameters:
+    ///   - name: one of ``names``.
+    ///   - values: the method's options (the command line, or a recipe's `options`).
+    ///   - sourceCount: task arithmetic's default `lambda` is 1 for one source, 0.3 otherwise.
     /// - Throws: `.usage` for unknown methods, options of other methods, and bad combinations.
     public static func make(_ name: String, options values: SettingValues, sourceCount: Int) throws(AmalgamError)
         -> any MergeMethod

@@ -53,8 +53,10 @@ public struct TuneOptions: Sendable {
 
     /// Reads `tune` or `train` options from `values`, the outputs already read.
     /// - Parameters:
+    ///   - values: the settings given (the command line, or a recipe's `tune` section).
     ///   - model: the model to train (train's MODEL); nil reads tune's `--merged`.
     ///   - modeSetting: `.tuneMode` (default sv) or `.trainMode` (default full).
+    ///   - outputs: where the trained model goes.
     ///   - readsStageTwoInputs: Stage 2's base and factors come from `values` (not from a
     ///     recipe's merge).
     public init(
