@@ -31,7 +31,7 @@ struct MergeCLITests {
         #expect(bytes[0] == bytes[1] && bytes[1] == bytes[2] && bytes[2] == bytes[3])
     }
 
-    @Test("AXIS writes factors whose product is the merged update, and a report")
+    @Test("AXIS writes factors whose product is the merged update, a report and its page")
     func factorsAndReport() throws {
         let fixture = try MergeFixture()
         let base = try fixture.write(fixture.base, "base.safetensors")
@@ -42,8 +42,10 @@ struct MergeCLITests {
         let report = fixture.folder + "/report.json"
         let result = try CLI.run(
             "merge", "--base", base, "--source", a, "--source", b, "--k", "3", "--output", out, "--factors", factors,
-            "--report", report)
+            "--report", report, "--report-html", fixture.folder + "/report.html")
         #expect(result.status == 0, "\(result.stderr)")
+        let page = try String(contentsOfFile: fixture.folder + "/report.html", encoding: .utf8)
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<svg") && page.contains("From \(report)"))
         let merged = try InspectionReport(path: out).graph
         let original = try InspectionReport(path: base).graph
         let factorGraph = try InspectionReport(path: factors).graph
@@ -124,11 +126,13 @@ struct MergeCLITests {
         let other = try fixture.write(try fixture.source(seed: 9), "other.safetensors")
         let bad = try fixture.write(source, "source/model.safetensors")
         let out = fixture.folder + "/out.safetensors"
-        let result = try CLI.run("merge", "--base", base, "--source", other, "--source", bad, "--output", out)
+        let page = fixture.folder + "/report.html"
+        let result = try CLI.run(
+            "merge", "--base", base, "--source", other, "--source", bad, "--output", out, "--report-html", page)
         #expect(result.status == 1)
         #expect(result.stderr.contains(message), "\(result.stderr)")
         #expect(result.stderr.filter { $0 == "\n" }.count == 1)
-        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(!FileManager.default.fileExists(atPath: out) && !FileManager.default.fileExists(atPath: page))
         if problem == "missing" || problem == "extra" {
             let allowed = try CLI.run(
                 "merge", "--base", base, "--source", other, "--source", bad, "--output", out, "--allow-missing")

@@ -28,8 +28,10 @@ struct ReportPageTests {
         #expect(!html.contains("<script") && html.contains("&lt;script&gt;") && html.contains("b&lt;x&gt;.gguf"))
         #expect(html.contains("default-src 'none'"))
         // Layer 1's only present source is the second: its components and spectrum are source 2's.
-        #expect(html.contains(#"data-row="model.layers.1.mlp.up.weight" data-series="2: b&lt;x&gt;.gguf" data-value="2""#))
-        #expect(html.contains(#"data-row="model.layers.1.mlp.up.weight" data-series="1: a.safetensors" data-value="0""#))
+        #expect(
+            html.contains(#"data-row="model.layers.1.mlp.up.weight" data-series="2: b&lt;x&gt;.gguf" data-value="2""#))
+        #expect(
+            html.contains(#"data-row="model.layers.1.mlp.up.weight" data-series="1: a.safetensors" data-value="0""#))
         // Norms per layer: layer 0 is √(3²) for source 1, √(4²) for source 2 and 5 for the update.
         #expect(html.contains(#"data-series="1: a.safetensors" data-x="0 1" data-y="3 0""#))
         #expect(html.contains(#"data-series="merged update" data-x="0 1" data-y="5 1""#))
