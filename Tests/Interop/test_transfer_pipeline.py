@@ -126,6 +126,9 @@ def test_demo_exports_load_and_run(zoo, tmp_path):
     assert abs(correct - round(amalgam_onnx["accuracy"] * len(test["y"]))) <= 1
     axis = next(row for row in summary["rows"] if row["method"] == "AXIS + Stage 2")
     assert abs(amalgam_onnx["accuracy"] - axis["accuracy"]) < 1e-9
+    # The AXIS merge's and its tuning's pages, beside the models.
+    for page in ("merge-axis.html", "merge-average.html", "tuned.html"):
+        assert (out / page).read_text().startswith("<!DOCTYPE html>"), page
 
 
 def bench_fails(folder, tmp_path):

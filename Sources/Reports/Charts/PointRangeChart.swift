@@ -52,19 +52,7 @@ struct PointRangeChart {
                             ])
                     }
                 }
-                canvas.element(
-                    "line",
-                    [
-                        ("x1", HTMLText.pixel(frame.plotLeft)), ("x2", HTMLText.pixel(frame.plotRight)),
-                        ("y1", HTMLText.pixel(frame.plotBottom)), ("y2", HTMLText.pixel(frame.plotBottom)),
-                        ("stroke", "#555"),
-                    ])
-                canvas.element(
-                    "text",
-                    [
-                        ("class", "axis-title"), ("x", HTMLText.pixel((frame.plotLeft + frame.plotRight) / 2)),
-                        ("y", HTMLText.pixel(frame.height - 6)), ("text-anchor", "middle"), ("font-size", "12"),
-                    ], text: xTitle)
+                AxisDrawing.xBaseline(frame: frame, title: xTitle, into: &canvas)
             }
             for (groupIndex, group) in groups.enumerated() {
                 let present = series.indices.filter {

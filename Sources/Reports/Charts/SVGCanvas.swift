@@ -128,8 +128,12 @@ enum AxisDrawing {
         }
     }
 
-    /// The x axis under `frame`, with short ticks and labels at each tick.
-    static func x(_ scale: any AxisScale, frame: ChartFrame, title: String, into canvas: inout SVGCanvas) {
+    /// The x axis under `frame`, with short ticks (or, with `gridlines`, vertical lines over
+    /// the plot) and labels at each tick.
+    static func x(
+        _ scale: any AxisScale, frame: ChartFrame, title: String, gridlines: Bool = false,
+        into canvas: inout SVGCanvas
+    ) {
         canvas.group("g", [("class", "axis"), ("data-axis", "x"), ("data-scale", scale.kind)]) { canvas in
             for tick in scale.ticks {
                 let x = HTMLText.pixel(scale.position(tick))
@@ -137,8 +141,8 @@ enum AxisDrawing {
                     "line",
                     [
                         ("class", "tick"), ("data-axis", "x"), ("data-value", HTMLText.exact(tick)), ("x1", x),
-                        ("x2", x), ("y1", HTMLText.pixel(frame.plotBottom)),
-                        ("y2", HTMLText.pixel(frame.plotBottom + 5)), ("stroke", "#555"),
+                        ("x2", x), ("y1", HTMLText.pixel(gridlines ? frame.plotTop : frame.plotBottom)),
+                        ("y2", HTMLText.pixel(frame.plotBottom + 5)), ("stroke", gridlines ? "#e3e3e3" : "#555"),
                     ])
                 canvas.element(
                     "text",
@@ -147,19 +151,23 @@ enum AxisDrawing {
                         ("font-size", tickFont),
                     ], text: scale.label(tick))
             }
-            canvas.element(
-                "line",
-                [
-                    ("x1", HTMLText.pixel(frame.plotLeft)), ("x2", HTMLText.pixel(frame.plotRight)),
-                    ("y1", HTMLText.pixel(frame.plotBottom)), ("y2", HTMLText.pixel(frame.plotBottom)),
-                    ("stroke", "#555"),
-                ])
-            canvas.element(
-                "text",
-                [
-                    ("class", "axis-title"), ("x", HTMLText.pixel((frame.plotLeft + frame.plotRight) / 2)),
-                    ("y", HTMLText.pixel(frame.height - 6)), ("text-anchor", "middle"), ("font-size", "12"),
-                ], text: title)
+            xBaseline(frame: frame, title: title, into: &canvas)
         }
+    }
+
+    /// The line under the plot and the x axis's title (also under a band axis of groups).
+    static func xBaseline(frame: ChartFrame, title: String, into canvas: inout SVGCanvas) {
+        canvas.element(
+            "line",
+            [
+                ("x1", HTMLText.pixel(frame.plotLeft)), ("x2", HTMLText.pixel(frame.plotRight)),
+                ("y1", HTMLText.pixel(frame.plotBottom)), ("y2", HTMLText.pixel(frame.plotBottom)), ("stroke", "#555"),
+            ])
+        canvas.element(
+            "text",
+            [
+                ("class", "axis-title"), ("x", HTMLText.pixel((frame.plotLeft + frame.plotRight) / 2)),
+                ("y", HTMLText.pixel(frame.height - 6)), ("text-anchor", "middle"), ("font-size", "12"),
+            ], text: title)
     }
 }

@@ -28,30 +28,7 @@ struct StackedBarChart {
         return SVGCanvas.document(
             width: width, height: height, attributes: [("id", id), ("class", "chart"), ("data-kind", "stacked-bar")]
         ) { canvas in
-            canvas.group("g", [("class", "axis"), ("data-axis", "x"), ("data-scale", scale.kind)]) { canvas in
-                for tick in scale.ticks {
-                    let x = HTMLText.pixel(scale.position(tick))
-                    canvas.element(
-                        "line",
-                        [
-                            ("class", "tick"), ("data-axis", "x"), ("data-value", HTMLText.exact(tick)), ("x1", x),
-                            ("x2", x), ("y1", HTMLText.pixel(frame.plotTop)),
-                            ("y2", HTMLText.pixel(frame.plotBottom + 5)), ("stroke", "#e3e3e3"),
-                        ])
-                    canvas.element(
-                        "text",
-                        [
-                            ("x", x), ("y", HTMLText.pixel(frame.plotBottom + 17)), ("text-anchor", "middle"),
-                            ("font-size", AxisDrawing.tickFont),
-                        ], text: scale.label(tick))
-                }
-                canvas.element(
-                    "text",
-                    [
-                        ("class", "axis-title"), ("x", HTMLText.pixel((frame.plotLeft + frame.plotRight) / 2)),
-                        ("y", HTMLText.pixel(frame.height - 6)), ("text-anchor", "middle"), ("font-size", "12"),
-                    ], text: xTitle)
-            }
+            AxisDrawing.x(scale, frame: frame, title: xTitle, gridlines: true, into: &canvas)
             for (rowIndex, row) in rows.enumerated() {
                 let top = frame.plotTop + Self.rowHeight * Double(rowIndex)
                 canvas.element(

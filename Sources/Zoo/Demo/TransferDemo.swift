@@ -81,6 +81,7 @@ public enum TransferDemo {
                 base: base, sources: sources.map { zooPath($0.source) }, method: method,
                 outputs: [ModelOutput(path: out("merged-\(name).safetensors"))])
             options.factors = out("factors-\(name).safetensors")
+            options.reportHTML = out("merge-\(name).html")
             options.overwrite = true
             options.progress = progress
             options.warn = { notes.add($0) }
@@ -125,6 +126,7 @@ public enum TransferDemo {
         let tuned = try tune(axis.merged, stageTwo(), outputs: exports) { options in
             options.base = base
             options.factors = axis.factors
+            options.reportHTML = out("tuned.html")
         }
         rows.append(
             row(
