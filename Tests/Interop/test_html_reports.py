@@ -7,9 +7,11 @@ from the JSON, and each drawn point, bar and segment against the position its va
 chart's own rendered axis ticks."""
 
 import base64
+import functools
 import json
 import math
 import os
+import re
 import shutil
 import struct
 
@@ -50,7 +52,9 @@ def browser():
     from selenium.webdriver.chrome.service import Service
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000"):
+    # As root (CI) Chromium needs --no-sandbox; a small /dev/shm in containers needs the last flag.
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,1000",
+                     "--disable-dev-shm-usage"):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     session = webdriver.Chrome(service=Service(driver), options=options)
@@ -72,7 +76,6 @@ def load(browser, page, screenshot):
     messages = browser.get_log("browser")
     resources = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     shot = browser.execute_cdp_cmd("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True})
-    import base64
     data = base64.b64decode(shot["data"])
     screenshot.write_bytes(data)
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
@@ -148,6 +151,21 @@ def layer(name):
     return next((int(part) for part in name.split(".") if part.isdigit()), None)
 
 
+def natural_before(a, b):
+    """-1 when `a` comes first with digit runs compared as numbers, as the page orders matrices."""
+    chunks_a = [part for part in re.split(r"(\d+)", a) if part]
+    chunks_b = [part for part in re.split(r"(\d+)", b) if part]
+    for x, y in zip(chunks_a, chunks_b):
+        if x.isdigit() and y.isdigit() and int(x) != int(y):
+            return -1 if int(x) < int(y) else 1
+        if x != y:
+            return -1 if x < y else 1
+    return -1 if len(a) < len(b) else 1 if len(a) > len(b) else 0
+
+
+natural = functools.cmp_to_key(natural_before)
+
+
 def legend(sources):
     return [f"{index + 1}: {os.path.basename(path)}" for index, path in enumerate(sources)]
 
@@ -167,7 +185,8 @@ def check_merge_page(charts, report, prefix="r0"):
         expected[label] = points
     check_series(charts[prefix + "-norms"], expected)
 
-    matrices = [t for t in tensors if t["kind"] == "matrix"]
+    # The charts list matrices layer by layer (digit runs compared as numbers).
+    matrices = sorted((t for t in tensors if t["kind"] == "matrix"), key=lambda t: natural(t["name"]))
     counted = [t for t in matrices if "components_per_source" in t]
     if counted:
         rows = {}
@@ -335,6 +354,22 @@ def test_benchmark_page(browser, zoo, tmp_path):
                 assert abs(y_at(mean - std) - error["y1"]) < PIXELS and abs(y_at(mean + std) - error["y2"]) < PIXELS
     reference = [run for run in document["runs"] if run["method"] == "base" and float(run["fraction"]) == 0.1]
     assert len(reference) == 4
+
+    # The per-target table (N = 10%, the probe at its own runs): means over seeds, in points.
+    header = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#r0-targets thead th')).map(c => c.textContent)")
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#r0-targets tbody tr'))"
+        ".map(r => Array.from(r.cells).map(c => c.textContent))")
+    labels = {aggregate["label"]: aggregate["method"] for aggregate in document["aggregates"]}
+    assert header[1:] == list(dict.fromkeys(aggregate["label"] for aggregate in document["aggregates"]))
+    assert [row[0] for row in rows] == ["fashion", "digits"]
+    for row in rows:
+        for label, cell in zip(header[1:], row[1:]):
+            values = [float(run["accuracy"]) for run in document["runs"]
+                      if run["target"] == row[0] and run["method"] == labels[label] and run["variant"] == "standard"
+                      and (run["fraction"] is None or float(run["fraction"]) == 0.1)]
+            assert abs(float(cell) - 100 * sum(values) / len(values)) <= 0.005 + 1e-9, (row[0], label, cell)
 
 
 def test_console_errors_are_caught(browser, tmp_path):

@@ -81,3 +81,17 @@ struct ReportPageTests {
         #expect(svg.contains("cy=\"\(HTMLText.pixel(scale.position(0.8)))\""))
     }
 }
+
+struct NaturalOrderTests {
+    @Test("matrices are listed layer by layer: digit runs compare as numbers")
+    func naturalOrder() {
+        let names = [
+            "layers.10.q.weight", "layers.2.v.weight", "layers.2.k.weight", "embed.weight", "layers.1.q.weight",
+        ]
+        #expect(
+            names.sorted(by: MergeReportPage.naturallyPrecedes)
+                == [
+                    "embed.weight", "layers.1.q.weight", "layers.2.k.weight", "layers.2.v.weight", "layers.10.q.weight",
+                ])
+    }
+}

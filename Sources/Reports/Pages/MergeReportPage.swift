@@ -83,9 +83,30 @@ struct MergeReportPage {
             .flatMap { Int($0) }
     }
 
+    /// Whether `a` comes before `b` with digit runs compared as numbers (`layers.2` before `layers.10`).
+    static func naturallyPrecedes(_ a: String, _ b: String) -> Bool {
+        func chunks(_ text: String) -> [(number: Int?, text: Substring)] {
+            var result: [(Int?, Substring)] = []
+            var start = text.startIndex
+            while start < text.endIndex {
+                let digits = text[start].isASCII && text[start].isNumber
+                let end = text[start...].firstIndex { ($0.isASCII && $0.isNumber) != digits } ?? text.endIndex
+                result.append((digits ? Int(text[start..<end]) : nil, text[start..<end]))
+                start = end
+            }
+            return result
+        }
+        for (x, y) in zip(chunks(a), chunks(b)) {
+            if let m = x.number, let n = y.number, m != n { return m < n }
+            if x.text != y.text { return x.text < y.text }
+        }
+        return a.count < b.count
+    }
+
     func render(into page: inout HTMLPage, id: String) {
         let merged = tensors.filter { $0.kind != "copy" }
-        let matrices = tensors.filter { $0.kind == "matrix" }
+        // Charts list matrices layer by layer, whatever order the file stored them in.
+        let matrices = tensors.filter { $0.kind == "matrix" }.sorted { Self.naturallyPrecedes($0.name, $1.name) }
         var facts: [(String, String)] = [("method", method)]
         if let settings = document.member("settings")?.value.objectValue, !settings.isEmpty {
             facts.append(

@@ -98,6 +98,7 @@ struct TransferBenchmarkPage {
         page.facts(facts)
         accuracyChart(into: &page, id: id)
         differenceTable(into: &page, id: id)
+        targetTable(into: &page, id: id)
         robustnessTable(into: &page, id: id)
         sweepChart(into: &page, id: id)
     }
@@ -161,6 +162,28 @@ struct TransferBenchmarkPage {
                             "\(sign)\(HTMLText.fixed(d.mean * 100, digits: 2)) ± \(HTMLText.fixed(d.std * 100, digits: 2)) (\(d.wins)/\(d.losses)/\(d.ties))"
                     }
             }, numeric: Set(1...max(1, groups.count)))
+    }
+
+    /// Per target at the first N (methods without an N at theirs): the mean over seeds.
+    private func targetTable(into page: inout HTMLPage, id: String) {
+        guard let fraction = fractions.first else { return }
+        var targets: [String] = []
+        for run in runs where !targets.contains(run.target) { targets.append(run.target) }
+        page.heading("Per target (\(Self.percent(fraction)), mean over seeds)", level: 3)
+        page.table(
+            id: id + "-targets", header: ["target"] + methods.map(\.label),
+            rows: targets.map { target in
+                [target]
+                    + methods.map { entry in
+                        let usesN = aggregates.contains { $0.method == entry.method && $0.fraction != nil }
+                        return Self.summary(
+                            runs.filter {
+                                $0.target == target && $0.method == entry.method && $0.variant == "standard"
+                                    && (!usesN || $0.fraction == fraction)
+                            }.map(\.accuracy)
+                        ).map { HTMLText.fixed($0.mean * 100, digits: 2) } ?? "—"
+                    }
+            }, numeric: Set(1...max(1, methods.count)))
     }
 
     private func robustnessTable(into page: inout HTMLPage, id: String) {
