@@ -271,6 +271,19 @@ def test_tuning_and_training_pages(browser, zoo, tmp_path):
     check_series(charts["r0-loss"], {"train loss": curve("train_loss"), "eval loss": curve("eval_loss")})
     check_series(charts["r0-accuracy"], {"train accuracy": curve("train_accuracy"),
                                          "eval accuracy": curve("eval_accuracy")})
+    # The epoch table: each column is the log's field its header names.
+    header = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#r0-epochs thead th')).map(c => c.textContent)")
+    rows = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#r0-epochs tbody tr'))"
+        ".map(r => Array.from(r.cells).map(c => c.textContent))")
+    keys = {"epoch": "epoch", "train loss": "train_loss", "train accuracy": "train_accuracy", "eval loss": "eval_loss",
+            "eval accuracy": "eval_accuracy", "examples/s": "examples_per_second", "learning rate": "learning_rate"}
+    assert header == list(keys) and len(rows) == len(epochs)
+    for row, epoch in zip(rows, epochs):
+        for title, cell in zip(header, row):
+            value = float(epoch[keys[title]])
+            assert math.isclose(float(cell), value, rel_tol=5e-4, abs_tol=1e-12), (title, cell, value)
     for index, trace in enumerate(log["singular_values"]):
         assert len(trace["merged"]) == len(trace["trained"]) > 0
         # Trained from zero (the default start): the values moved, the merged ones are the factors'.

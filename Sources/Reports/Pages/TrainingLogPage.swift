@@ -12,14 +12,18 @@ struct TrainingLogPage {
     let epochs: [Epoch]
     let traces: [(name: String, merged: [Double], trained: [Double])]
 
-    static let curveKeys = ["train_loss", "eval_loss", "train_accuracy", "eval_accuracy"]
+    /// The epoch table's columns after the epoch: the log's key and the header.
+    static let tableColumns: [(key: String, title: String)] = [
+        ("train_loss", "train loss"), ("train_accuracy", "train accuracy"), ("eval_loss", "eval loss"),
+        ("eval_accuracy", "eval accuracy"), ("examples_per_second", "examples/s"), ("learning_rate", "learning rate"),
+    ]
 
     init(_ document: ReportJSON) throws(AmalgamError) {
         self.document = document
         epochs = try document.requiredItems("epochs").map { item throws(AmalgamError) in
             guard let epoch = item.number("epoch") else { throw item.failure("has no 'epoch'") }
             var values: [String: Double] = [:]
-            for key in Self.curveKeys + ["examples_per_second", "learning_rate"] {
+            for key in Self.tableColumns.map(\.key) {
                 if let value = item.number(key), value.isFinite { values[key] = value }
             }
             return Epoch(epoch: epoch, values: values)
@@ -57,17 +61,12 @@ struct TrainingLogPage {
             id: id + "-accuracy")
         singularValues(into: &page, id: id)
         page.heading("Epochs", level: 3)
+        let columns = Self.tableColumns
         page.table(
-            id: id + "-epochs",
-            header: [
-                "epoch", "train loss", "train accuracy", "eval loss", "eval accuracy", "examples/s", "learning rate",
-            ],
+            id: id + "-epochs", header: ["epoch"] + columns.map(\.title),
             rows: epochs.map { epoch in
-                [HTMLText.short(epoch.epoch)]
-                    + (Self.curveKeys + ["examples_per_second", "learning_rate"]).map { key in
-                        epoch.values[key].map(HTMLText.short) ?? "—"
-                    }
-            }, numeric: Set(0..<7))
+                [HTMLText.short(epoch.epoch)] + columns.map { epoch.values[$0.key].map(HTMLText.short) ?? "—" }
+            }, numeric: Set(0...columns.count))
     }
 
     private func curve(_ keys: [String], title: String, yTitle: String, into page: inout HTMLPage, id: String) {
