@@ -47,7 +47,7 @@ extension Command {
 
     static var help: String {
         var text = "\(summary)\n\nusage: \(synopsis)\n\noptions:\n"
-        let labels = settings.map(\.synopsis) + ["--help"]
+        let labels = settings.map(\.optionLabel) + ["--help"]
         let width = labels.map(\.count).max() ?? 0
         for (label, help) in zip(labels, settings.map(\.helpText) + ["Show this help."]) {
             let lines = wrapped(help, width: max(40, 110 - width - 4))

@@ -78,10 +78,11 @@ public struct Setting: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "--" + name }
 
-    /// The flag as help prints it: `--lr F` (`-o, --output FILE` with a short alias).
-    public var synopsis: String {
-        (shortName.map { "-\($0), " } ?? "") + "--" + name + (placeholder.map { " " + $0 } ?? "")
-    }
+    /// The flag as usage lines and messages print it: `--lr F`.
+    public var synopsis: String { "--" + name + (placeholder.map { " " + $0 } ?? "") }
+
+    /// The flag as the option list prints it, with its short alias: `-o, --output FILE`.
+    public var optionLabel: String { (shortName.map { "-\($0), " } ?? "") + synopsis }
 
     /// The help line's text, with the default when there is one.
     public var helpText: String {
