@@ -1,8 +1,9 @@
 // libFuzzer entry point for every reader Amalgam has: the format plugins (through the file
-// they would map), the JSON parser and the recipe parser. Every input must end in a value or an
+// they would map), the JSON parser, the recipe parser and the HTML report pages. Every input must end in a value or an
 // AmalgamError: never a crash, a leak or a huge allocation. The target comes from
 // AMALGAM_FUZZ_TARGET; scripts/fuzz.sh builds this with AddressSanitizer and runs it.
 import AmalgamCore
+import Reports
 
 @testable import Amalgam
 
@@ -20,7 +21,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
     let name = getenv("AMALGAM_FUZZ_TARGET").map { String(cString: $0) } ?? "safetensors"
     let extensions = [
         "safetensors": "safetensors", "gguf": "gguf", "onnx": "onnx", "npy": "npy", "npz": "npz", "pytorch": "bin",
-        "json": "json", "recipe": "json",
+        "json": "json", "recipe": "json", "report": "json",
     ]
     guard let ext = extensions[name] else {
         fputs("unknown AMALGAM_FUZZ_TARGET '\(name)' (\(extensions.keys.sorted().joined(separator: ", ")))\n", stderr)
@@ -37,6 +38,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard let (name, path) = target else { return 0 }
     if name == "json" {
         _ = try? JSONParser.parse(UnsafeRawBufferPointer(start: data, count: size))
+        return 0
+    }
+    if name == "report" {
+        // Any JSON document through every page: each value a chart could be handed.
+        if let json = try? JSONParser.parse(UnsafeRawBufferPointer(start: data, count: size)) {
+            _ = try? ReportPage.html([(label: "input.json", json: json)])
+        }
         return 0
     }
     guard let file = fopen(path, "wb") else { return 0 }

@@ -69,6 +69,25 @@ struct ReportPageTests {
         }
     }
 
+    @Test(
+        "hostile numbers render or are refused, never trap",
+        arguments: [
+            #"{"schema": "amalgam.merge-report/1", "method": "m", "sources": ["a"], "tensors": [{"name": "layers.99999999999999999999.w", "shape": [4, 3], "kind": "matrix", "task_vector_norms": [1e308], "update_norm": -1e308, "components_per_source": [-5], "kept_energy_fraction": 1e300, "source_singular_values": [[5e-324, 1e-300, 0]], "merged_singular_values": [1e308]}]}"#,
+            #"{"schema": "amalgam.merge-report/1", "method": "m", "sources": ["a"], "tensors": [{"name": "w", "shape": [1e300], "kind": "matrix"}]}"#,
+            #"{"schema": "amalgam.merge-report/1", "method": "m", "sources": ["a"], "tensors": [{"name": "w", "shape": [2], "kind": "matrix", "source_indices": [-1]}]}"#,
+            #"{"schema": "amalgam.tune-log/1", "epochs": [{"epoch": 1e300, "train_loss": 1e308}, {"epoch": -1e308, "train_loss": -1e308}], "singular_values": [{"name": "w", "merged": [1e38], "trained": [-1e38]}]}"#,
+            #"{"schema": "amalgam.transfer-benchmark/1", "protocol": {"fractions": [1e300]}, "aggregates": [{"method": "axis", "fraction": 1e300, "accuracy": {"count": 1e20, "mean": 1e300, "std": 1e308}}, {"method": "b", "fraction": null, "accuracy": {"count": 2, "mean": -1e300, "std": 0}}], "runs": [{"target": "t", "method": "axis", "variant": "sources-99999999999999999999", "fraction": 1e300, "accuracy": 1e308}]}"#,
+        ])
+    func hostileNumbers(text: String) throws {
+        let document = try Self.json(text)
+        do {
+            let html = try ReportPage.html([("h.json", document)])
+            #expect(!html.contains("NaN") && !html.contains("inf"))
+        } catch {
+            #expect(error.description.hasPrefix("h.json: the report "))
+        }
+    }
+
     @Test("point-range marks sit at their values on the axis")
     func pointRange() {
         let chart = PointRangeChart(

@@ -31,12 +31,13 @@ struct LinearScale: AxisScale {
         covering values: [Double], from start: Double, to end: Double, tickCount: Int = 5, includingZero: Bool = false,
         integers: Bool = false
     ) {
-        var finite = values.filter(\.isFinite)
+        // Values a chart can place: finite, and small enough that spans and steps stay finite.
+        var finite = values.filter(\.isFinite).map { min(max($0, -Self.limit), Self.limit) }
         if includingZero || finite.isEmpty { finite.append(0) }
         var low = finite.min()!
         var high = finite.max()!
-        if low == high {
-            let pad = low == 0 ? 1 : abs(low) * 0.1
+        if high - low <= max(abs(low), abs(high)) * 1e-9 || high - low < 1e-290 {
+            let pad = max(abs(low) * 0.1, 1e-290, high - low)
             low -= pad
             high += pad
         }
@@ -49,6 +50,9 @@ struct LinearScale: AxisScale {
         self.end = end
     }
 
+    /// The largest magnitude placed; larger values sit at the edge (no chart spans more).
+    static let limit = 1e300
+
     /// 1, 2, 2.5 or 5 times a power of ten, the smallest at or above `raw`.
     static func niceStep(_ raw: Double) -> Double {
         let magnitude = Numerics.power10(Numerics.floorLog10(raw))
@@ -57,7 +61,10 @@ struct LinearScale: AxisScale {
         return factor * magnitude
     }
 
-    func position(_ value: Double) -> Double { start + (value - lower) / (upper - lower) * (end - start) }
+    func position(_ value: Double) -> Double {
+        let placed = min(max(value, -Self.limit), Self.limit)
+        return start + (placed - lower) / (upper - lower) * (end - start)
+    }
 
     var ticks: [Double] {
         let first = (lower / step).rounded()
@@ -98,7 +105,8 @@ struct LogScale: AxisScale {
 
     /// A scale covering every positive finite value of `values` (1 when there is none).
     init(covering values: [Double], from start: Double, to end: Double) {
-        let positive = values.filter { $0.isFinite && $0 > 0 }
+        // Beyond 1e±300 values sit at the edge: every decade's power of ten stays a normal double.
+        let positive = values.filter { $0.isFinite && $0 > 0 }.map { min(max($0, 1e-300), 1e300) }
         let low = Numerics.floorLog10(positive.min() ?? 1)
         var high = Numerics.floorLog10(positive.max() ?? 1)
         if let largest = positive.max(), Numerics.power10(high) < largest { high += 1 }
@@ -110,7 +118,8 @@ struct LogScale: AxisScale {
 
     func position(_ value: Double) -> Double {
         let span = Double(upperExponent - lowerExponent)
-        return start + (Numerics.log10(value) - Double(lowerExponent)) / span * (end - start)
+        let placed = min(max(value, 1e-300), 1e300)
+        return start + (Numerics.log10(placed) - Double(lowerExponent)) / span * (end - start)
     }
 
     var ticks: [Double] {

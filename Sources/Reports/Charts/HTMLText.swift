@@ -35,13 +35,14 @@ enum HTMLText {
     /// `value` with `digits` decimals.
     static func fixed(_ value: Double, digits: Int) -> String {
         guard value.isFinite else { return "—" }
+        guard abs(value) < 1e15 else { return short(value) }  // past exact decimals: 1.5e+20
         var scale = 1.0
         for _ in 0..<digits { scale *= 10 }
         let scaled = (abs(value) * scale).rounded()
         let whole = (scaled / scale).rounded(.towardZero)
         let fraction = Int(scaled - whole * scale)
         let sign = value < 0 && scaled != 0 ? "-" : ""
-        let wholeText = whole < 1e18 ? String(Int64(whole)) : "\(whole)"
+        let wholeText = String(Int64(whole))
         if digits == 0 { return sign + wholeText }
         let text = String(fraction)
         return sign + wholeText + "." + String(repeating: "0", count: digits - text.count) + text

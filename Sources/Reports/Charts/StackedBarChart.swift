@@ -44,7 +44,7 @@ struct StackedBarChart {
                         rowIndex < values.count && segmentIndex < values[rowIndex].count
                         ? values[rowIndex][segmentIndex] : 0
                     let x0 = scale.position(total)
-                    total += value
+                    total += max(0, value)  // a bar cannot be drawn backwards
                     canvas.group(
                         "rect",
                         [

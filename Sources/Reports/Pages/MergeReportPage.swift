@@ -34,9 +34,9 @@ struct MergeReportPage {
         let count = sources.count
         tensors = try document.requiredItems("tensors").map { item throws(AmalgamError) in
             let name = try item.requiredString("name")
-            let shape = (try item.numbers("shape") ?? []).compactMap { $0.map(Int.init) }
+            let shape = try item.integers("shape") ?? []
             // Methods list per present source; source_indices maps those to the sources.
-            let present = (try item.numbers("source_indices"))?.compactMap { $0.map(Int.init) } ?? Array(0..<count)
+            let present = try item.integers("source_indices") ?? Array(0..<count)
             func perSource<T>(_ values: [T]) -> [T?] {
                 var result = [T?](repeating: nil, count: count)
                 for (value, index) in zip(values, present) where index < count { result[index] = value }

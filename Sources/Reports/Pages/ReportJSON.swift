@@ -23,7 +23,7 @@ struct ReportJSON {
 
     var string: String? { value.stringValue }
     var double: Double? { value.doubleValue }
-    var int: Int? { value.doubleValue.flatMap { $0 == $0.rounded() && abs($0) < 1e15 ? Int($0) : nil } }
+    var int: Int? { value.doubleValue.flatMap { abs($0) < 1e15 ? Int(exactly: $0) : nil } }
     var items: [ReportJSON]? {
         value.arrayValue.map { items in items.enumerated().map { ReportJSON($1, path: "\(path)[\($0)]") } }
     }
@@ -48,6 +48,17 @@ struct ReportJSON {
             if item == .null { return nil }
             guard let number = item.doubleValue else { throw failure("'\(key)' must be an array of numbers", at: key) }
             return number
+        }
+    }
+
+    /// An array of whole numbers (shapes, source indices); anything else is refused.
+    func integers(_ key: String) throws(AmalgamError) -> [Int]? {
+        guard let values = try numbers(key) else { return nil }
+        return try values.map { value throws(AmalgamError) -> Int in
+            guard let value, let whole = Int(exactly: value), whole >= 0 else {
+                throw failure("'\(key)' must be an array of whole numbers", at: key)
+            }
+            return whole
         }
     }
 
