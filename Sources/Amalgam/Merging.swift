@@ -13,6 +13,7 @@ extension Amalgam {
             allowMissing: options.allowMissing, seed: options.seed, parallelism: options.parallelism)
         request.leaveOut = options.leaveOut
         request.wantsFactors = wantsFactors
+        request.wantsSpectra = options.report != nil || options.reportHTML != nil
         request.noiseFloor = options.noiseFloor
         return (request, try MergePlan.make(request))
     }

@@ -21,6 +21,10 @@ public struct MergeRequest: Sendable {
     /// Low-rank factors for every merged matrix, also for methods that do not make them
     /// (the SVD of the merged update), for Stage 2.
     public var wantsFactors = false
+    /// The report records, for every merged matrix, each source's top singular values and the
+    /// merged update's, also for methods that compute no SVD (a seeded randomized SVD of rank
+    /// K = 10% of min(m, n) each): what `--report` and `--report-html` draw.
+    public var wantsSpectra = false
     /// Components and entries of quantised sources below their rounding noise are dropped
     /// by AXIS, TSV-M and TIES (on by default).
     public var noiseFloor: NoiseFloor = .automatic

@@ -229,6 +229,11 @@ public final class MergeRun: @unchecked Sendable {
             if let factors = result.factors, !result.details.contains(where: { $0.key == "merged_singular_values" }) {
                 fields.append(("merged_singular_values", .numbers(factors.s)))
             }
+            if request.wantsSpectra, entry.kind == .matrix, entry.shape.rank == 2, !deltas.isEmpty {
+                fields += try Self.spectra(
+                    missingFrom: fields, deltas: deltas, positions: indices, merged: result.merged, base: base,
+                    shape: entry.shape, seed: Self.seed(request.seed, name: entry.name))
+            }
             lock.withLock {
                 reports[index] = .object(fields)
                 if let factors = result.factors { factorList[index] = (entry.name, factors) }
@@ -253,6 +258,31 @@ public final class MergeRun: @unchecked Sendable {
         let energy = gain * noises.reduce(0.0) { $0 + ($1?.energy ?? 0) }
         let combined = QuantizationNoise(encoding: "", energy: energy, rows: rows, columns: columns)
         return Float(factor * combined.spectralEdge)
+    }
+
+    /// The report's spectra a method did not record: each source's top-K singular values
+    /// and the merged update's, from seeded randomized SVDs of rank K = 10% of min(m, n)
+    /// (the values AXIS would pool), so every method's report draws the same charts.
+    static func spectra(
+        missingFrom fields: [(key: String, value: JSONValue)], deltas: [[Float]], positions: [Int], merged: [Float],
+        base: [Float], shape: Shape, seed: UInt64
+    ) throws -> [(key: String, value: JSONValue)] {
+        let (m, n) = (shape.dimensions[0], shape.dimensions[1])
+        let k = MergeMath.rank(count: nil, fraction: AXISMerge.defaultFraction, rows: m, columns: n)
+        func values(_ elements: [Float], seed: UInt64) throws -> [Float] {
+            try RandomizedSVD.truncated(Matrix(rows: m, columns: n, elements: elements), rank: k, seed: seed)
+                .singularValues
+        }
+        var added: [(key: String, value: JSONValue)] = []
+        if !fields.contains(where: { $0.key == "source_singular_values" }) {
+            let spectra = try zip(deltas, positions).map { try values($0, seed: seed &+ UInt64($1)) }
+            added.append(("source_singular_values", .array(spectra.map { .numbers($0) })))
+        }
+        if !fields.contains(where: { $0.key == "merged_singular_values" }) {
+            let update = zip(merged, base).map { $0 - $1 }
+            added.append(("merged_singular_values", .numbers(try values(update, seed: seed &+ 0x5350_4543))))
+        }
+        return added
     }
 
     /// The thin SVD of a merged matrix's update `merged - base`, without its zero singular

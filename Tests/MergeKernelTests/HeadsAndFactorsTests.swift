@@ -122,4 +122,27 @@ struct HeadsAndFactorsTests {
         let factors = try MergeRun.factors(ofUpdate: merged, base: base, shape: [4, 3])
         #expect(factors.s.count == 1)
     }
+
+    @Test("reports of methods without an SVD get each source's top-K spectrum and the update's")
+    func spectraForEveryMethod() throws {
+        let (m, n) = (30, 20)
+        let base = [Float](repeating: 0, count: m * n)
+        let deltas = try (0..<2).map {
+            try lowRankPlusNoise(rows: m, columns: n, rank: 3, scale: 1, noise: 0, seed: UInt64($0) + 21)
+        }
+        let merged = zip(deltas[0], deltas[1]).map { ($0 + $1) / 2 }
+        let fields = try MergeRun.spectra(
+            missingFrom: [("merged_singular_values", .numbers([Float(1)]))], deltas: deltas, positions: [0, 1],
+            merged: merged, base: base, shape: [m, n], seed: 3)
+        #expect(fields.map(\.key) == ["source_singular_values"])  // the method's own merged values are kept
+        let spectra = fields[0].value.arrayValue!.map { $0.arrayValue!.compactMap { $0.doubleValue.map(Float.init) } }
+        for (spectrum, delta) in zip(spectra, deltas) {
+            let exact = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: delta)).singularValues
+            #expect(spectrum.count == 2)  // K = round-half-up(0.1 x 20)
+            for (value, reference) in zip(spectrum, exact) { #expect(abs(value - reference) <= 1e-4 * exact[0]) }
+        }
+        let both = try MergeRun.spectra(
+            missingFrom: [], deltas: deltas, positions: [0, 1], merged: merged, base: base, shape: [m, n], seed: 3)
+        #expect(both.map(\.key) == ["source_singular_values", "merged_singular_values"])
+    }
 }

@@ -204,13 +204,13 @@ struct MergeReportPage {
         let drawn = matrices.filter { $0.spectra != nil || $0.mergedSpectrum != nil }
         guard !drawn.isEmpty else {
             page.paragraph(
-                "No singular spectra in this report: axis and tsv record them, and any method records the merged update's with --factors.",
+                "No singular spectra in this report: an older Amalgam wrote it (merge reports now record them for every merged matrix).",
                 className: "note")
             return
         }
         page.heading("Singular spectra per merged matrix", level: 3)
         page.paragraph(
-            "Each source's task-vector singular values as the method computed them (its top K), and the merged update's, on a log scale.",
+            "Each source's task-vector singular values and the merged update's, on a log scale: the top K axis and tsv computed, for the other methods a seeded randomized SVD of rank 10% of min(m, n).",
             className: "note")
         var figures: [String] = []
         for (index, tensor) in drawn.enumerated() {
