@@ -1,4 +1,5 @@
 @_exported import MergeKernel
+import Reports
 import SafetensorsFormat
 
 extension Amalgam {
@@ -206,7 +207,9 @@ extension Amalgam {
         if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
         if let path = options.reportHTML {
             try outputs.create(path).write(
-                try reportPage(report, label: options.report ?? "the merge into \(options.outputs[0].path)"))
+                try ReportPage.html([
+                    (label: options.report ?? "the merge into \(options.outputs[0].path)", json: report)
+                ]))
         }
         return MergeStage(
             outcome: MergeOutcome(plan: plan, files: outputs.paths, report: report), factors: factors, graph: kept)

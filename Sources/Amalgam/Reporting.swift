@@ -16,11 +16,6 @@ extension Amalgam {
         return output
     }
 
-    /// The HTML page of one report a command just made (`--report-html`).
-    static func reportPage(_ json: JSONValue, label: String) throws -> String {
-        try ReportPage.html([(label: label, json: json)])
-    }
-
     /// A JSON file, parsed; errors name the file and the byte offset.
     static func readJSON(_ path: String) throws -> JSONValue {
         let file = try MappedFile(path: path)

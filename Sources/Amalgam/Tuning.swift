@@ -1,4 +1,5 @@
 import Dispatch
+import Reports
 @_exported import Tuning
 
 extension TuningSetup {
@@ -148,7 +149,7 @@ extension Amalgam {
         if let path = options.logPath { try outputs.create(path).write(log.serialized(pretty: true) + "\n") }
         if let path = options.reportHTML {
             try outputs.create(path).write(
-                try reportPage(log, label: options.logPath ?? "the training of \(options.model)"))
+                try ReportPage.html([(label: options.logPath ?? "the training of \(options.model)", json: log)]))
         }
         return TuneOutcome(files: outputs.paths, records: records, counts: model.trainableCounts, log: log)
     }

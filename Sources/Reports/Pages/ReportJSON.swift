@@ -17,7 +17,7 @@ struct ReportJSON {
     }
 
     func required(_ key: String) throws(AmalgamError) -> ReportJSON {
-        guard let member = member(key) else { throw failure("has no '\(key)'", at: key) }
+        guard let member = member(key) else { throw failure("has no '\(key)'") }
         return member
     }
 
@@ -29,12 +29,12 @@ struct ReportJSON {
     }
 
     func requiredString(_ key: String) throws(AmalgamError) -> String {
-        guard let text = try required(key).string else { throw failure("'\(key)' must be a string", at: key) }
+        guard let text = try required(key).string else { throw failure("'\(key)' must be a string") }
         return text
     }
 
     func requiredItems(_ key: String) throws(AmalgamError) -> [ReportJSON] {
-        guard let items = try required(key).items else { throw failure("'\(key)' must be an array", at: key) }
+        guard let items = try required(key).items else { throw failure("'\(key)' must be an array") }
         return items
     }
 
@@ -42,11 +42,11 @@ struct ReportJSON {
     func numbers(_ key: String) throws(AmalgamError) -> [Double?]? {
         guard let member = member(key) else { return nil }
         guard let items = member.value.arrayValue else {
-            throw failure("'\(key)' must be an array of numbers", at: key)
+            throw failure("'\(key)' must be an array of numbers")
         }
         return try items.map { item throws(AmalgamError) -> Double? in
             if item == .null { return nil }
-            guard let number = item.doubleValue else { throw failure("'\(key)' must be an array of numbers", at: key) }
+            guard let number = item.doubleValue else { throw failure("'\(key)' must be an array of numbers") }
             return number
         }
     }
@@ -56,7 +56,7 @@ struct ReportJSON {
         guard let values = try numbers(key) else { return nil }
         return try values.map { value throws(AmalgamError) -> Int in
             guard let value, let whole = Int(exactly: value), whole >= 0 else {
-                throw failure("'\(key)' must be an array of whole numbers", at: key)
+                throw failure("'\(key)' must be an array of whole numbers")
             }
             return whole
         }
@@ -79,7 +79,7 @@ struct ReportJSON {
         }
     }
 
-    func failure(_ message: String, at key: String? = nil) -> AmalgamError {
+    func failure(_ message: String) -> AmalgamError {
         let location = path.isEmpty ? "" : " (at \(path))"
         return AmalgamError(.invalidFormat, "the report \(message)\(location)")
     }

@@ -97,9 +97,10 @@ public enum TransferBenchmark {
             manifest: inputs.manifest, settings: options.settings, results: runs.map { results[$0]! },
             zoo: options.zoo)
         try outputs.create(options.report).write(report.markdown)
-        try outputs.create(options.jsonReport).write(report.json.serialized(pretty: true) + "\n")
+        let json = report.json  // built once for the file and the page
+        try outputs.create(options.jsonReport).write(json.serialized(pretty: true) + "\n")
         if let page = options.reportHTML {
-            try outputs.create(page).write(try ReportPage.html([(label: options.jsonReport, json: report.json)]))
+            try outputs.create(page).write(try ReportPage.html([(label: options.jsonReport, json: json)]))
         }
         try outputs.commit()
         return report
