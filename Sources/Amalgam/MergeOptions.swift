@@ -13,6 +13,8 @@ public struct MergeOptions: Sendable {
     public var report: String?
     /// The report as an HTML page (`--report-html`).
     public var reportHTML: String?
+    /// The merged update as a LoRA adapter (`--output-lora`, `--lora-rank`).
+    public var outputLoRA: LoRAOutput?
     public var skip: [NamePattern] = []
     /// Tensors left out of the merged model (the sources' task heads).
     public var leaveOut: [NamePattern] = []
@@ -34,11 +36,12 @@ public struct MergeOptions: Sendable {
     }
 
     /// The files a merge writes besides its model outputs: factors, report, HTML report.
-    var extraFiles: [String] { [factors, report, reportHTML].compactMap { $0 } }
+    var extraFiles: [String] { [factors, report, reportHTML].compactMap { $0 } + (outputLoRA?.files ?? []) }
 
     /// The settings of a merge besides its method options and outputs.
     public static let settings: [Setting] = [
-        .base, .source, .method, .factors, .report, .reportHTML, .seed, .noiseFloor, .threads, .skip, .leaveOut,
+        .base, .source, .method, .outputLoRA, .loraRank, .factors, .report, .reportHTML, .seed, .noiseFloor, .threads,
+        .skip, .leaveOut,
         .allowMissing,
         .keepConstants, .force,
     ]
@@ -61,6 +64,12 @@ public struct MergeOptions: Sendable {
         factors = values.text(.factors)
         report = values.text(.report)
         reportHTML = values.text(.reportHTML)
+        if let path = values.text(.outputLoRA) {
+            outputLoRA = LoRAOutput(
+                path: path, rank: values.integer(.loraRank), architecture: values.text(.ggufArchitecture))
+        } else if values.integer(.loraRank) != nil {
+            throw AmalgamError(.usage, "\(values.label(.loraRank)) applies to \(values.label(.outputLoRA))")
+        }
         skip = values.texts(.skip).map(NamePattern.init)
         if !skip.isEmpty, !MergeMethods.svdMethods.contains(method.name) {
             throw AmalgamError(

@@ -8,10 +8,25 @@ extension Amalgam {
         _ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats, wantsFactors: Bool = false
     ) throws -> (MergeRequest, MergePlan) {
         func load(_ path: String) throws -> ModelGraph { try registry.read(path, options: options.read).graph }
+        let base = try load(options.base)
+        var sources: [ModelGraph] = []
+        var factoredSources: [(any FactoredTaskVectorSource)?] = []
+        for path in options.sources {
+            // A LoRA adapter is the base plus its low-rank updates.
+            if let adapter = try readAdapter(path, base: base, registry: registry) {
+                let (graph, factors) = try AdapterSource.make(adapter, base: base)
+                sources.append(graph)
+                factoredSources.append(factors)
+            } else {
+                sources.append(try load(path))
+                factoredSources.append(nil)
+            }
+        }
         var request = MergeRequest(
-            base: try load(options.base), baseLabel: options.base, sources: try options.sources.map(load),
+            base: base, baseLabel: options.base, sources: sources,
             sourceLabels: options.sources, method: options.method, skip: options.skip,
             allowMissing: options.allowMissing, seed: options.seed, parallelism: options.parallelism)
+        if factoredSources.contains(where: { $0 != nil }) { request.factoredSources = factoredSources }
         request.leaveOut = options.leaveOut
         request.wantsFactors = wantsFactors
         request.wantsSpectra = options.report != nil || options.reportHTML != nil
@@ -150,7 +165,7 @@ extension Amalgam {
     static func precheck(
         _ options: MergeOptions, outputs: OutputSet, registry: FormatRegistry, requiringOutputs: Bool = true
     ) throws {
-        guard !options.outputs.isEmpty || !requiringOutputs else {
+        guard !options.outputs.isEmpty || options.outputLoRA != nil || !requiringOutputs else {
             throw AmalgamError(.usage, "a merge needs an --output")
         }
         for output in options.outputs {
@@ -169,7 +184,8 @@ extension Amalgam {
     ) throws -> MergeStage {
         try precheck(options, outputs: outputs, registry: registry)
         let (request, plan) = try planMerge(
-            options, registry: registry, wantsFactors: options.factors != nil || keepingGraph)
+            options, registry: registry,
+            wantsFactors: options.factors != nil || keepingGraph || options.outputLoRA != nil)
         for note in plan.notes { options.warn(note) }
         let run = MergeRun(request, plan: plan, progress: options.progress)
         defer { run.cancel() }
@@ -180,13 +196,16 @@ extension Amalgam {
 
         let label = "merging \(plan.entries.count) tensors (\(options.method.name))"
         var kept: ModelGraph?
-        if planned.items.count == 1 && !keepingGraph {
+        // A LoRA output compares the merged tensors that are not matrices with the base's.
+        let keepsCopy = keepingGraph || options.outputLoRA != nil
+        let firstTarget = options.outputs.first?.path ?? options.outputLoRA?.files[0] ?? ""
+        if planned.items.count == 1 && !keepsCopy {
             run.start(loadOrder: planned.firstLoadOrder)
             try planned.write(merged, into: outputs, progress: options.progress, label: label)
         } else {
             run.start()
             options.progress.begin(label: label, total: Int64(run.outputBytes))
-            let copy = try TensorSpill.spill(merged, besides: options.outputs[0].path, into: outputs)
+            let copy = try TensorSpill.spill(merged, besides: firstTarget, into: outputs)
             options.progress.finish()
             try planned.write(copy, into: outputs, progress: options.progress)
             kept = copy
@@ -194,21 +213,32 @@ extension Amalgam {
         try run.checkSources()
         for line in quantisedSourceWarnings(run.report, request: request) { options.warn(line) }
         for line in noiseFloorNotes(run.report, request: request) { options.warn(line) }
+        var loraReport: JSONValue?
+        if let lora = options.outputLoRA, let kept {
+            let export = try LoRAExport(plan: plan, factors: run.factors, merged: kept, rank: lora.rank)
+            try export.write(lora, base: request.base, baseLabel: options.base, into: outputs)
+            loraReport = export.report(lora)
+            options.warn(export.summary(lora))
+        }
         let factors = run.factorSet
         if let path = options.factors {
             var metadata = Metadata()
-            metadata["amalgam.factors_of"] = .string(options.outputs[0].path)
+            metadata["amalgam.factors_of"] = .string(firstTarget)
             metadata["amalgam.merge_method"] = .string(options.method.name)
             let graph = try factors.graph(metadata: metadata)
             let plan = try SafetensorsPlugin().plan(graph, to: path, options: SafetensorsWriterOptions())
             try plan.write(graph, into: outputs, progress: SilentProgress())
         }
-        let report = run.report
+        var report = run.report
+        if let loraReport, case .object(var fields) = report {
+            fields.append(("lora_adapter", loraReport))
+            report = .object(fields)
+        }
         if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
         if let path = options.reportHTML {
             try outputs.create(path).write(
                 try ReportPage.html([
-                    (label: options.report ?? "the merge into \(options.outputs[0].path)", json: report)
+                    (label: options.report ?? "the merge into \(firstTarget)", json: report)
                 ]))
         }
         return MergeStage(

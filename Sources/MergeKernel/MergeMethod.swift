@@ -19,8 +19,13 @@ public protocol MergeMethod: Sendable {
     /// leave out its singular values below the noise this implies. Nil (the default) for
     /// other methods, whose factors are not floored.
     func noiseEnergyGain(sourceCount: Int) -> Double?
+    /// True for methods that read a LoRA source's task vector of a merged matrix as factors
+    /// (`TensorMergeInput.factoredTaskVectors`), never as an m x n array. False (the
+    /// default): every task vector arrives dense.
+    var takesFactoredTaskVectors: Bool { get }
 }
 
 extension MergeMethod {
     public func noiseEnergyGain(sourceCount: Int) -> Double? { nil }
+    public var takesFactoredTaskVectors: Bool { false }
 }

@@ -28,6 +28,9 @@ public struct MergeRequest: Sendable {
     /// Components and entries of quantised sources below their rounding noise are dropped
     /// by AXIS, TSV-M and TIES (on by default).
     public var noiseFloor: NoiseFloor = .automatic
+    /// Per source, nil or the factored task vectors of a LoRA adapter source (whose graph
+    /// holds the same tensors dense, `W0 + B A`, for methods that need them).
+    public var factoredSources: [(any FactoredTaskVectorSource)?] = []
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,
@@ -45,4 +48,11 @@ public struct MergeRequest: Sendable {
         self.seed = seed
         self.parallelism = parallelism
     }
+}
+
+/// A source whose task vectors of some tensors are known as factors (a LoRA adapter).
+public protocol FactoredTaskVectorSource: Sendable {
+    /// The task vector of base tensor `name` (of `shape`) as `B A`, or nil where the source
+    /// changes it otherwise (its dense tensor is read). A zero-rank vector where unchanged.
+    func taskVector(of name: String, shape: Shape) throws -> FactoredTaskVector?
 }

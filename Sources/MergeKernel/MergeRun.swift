@@ -150,10 +150,28 @@ public final class MergeRun: @unchecked Sendable {
             var indices: [Int] = []
             var norms: [JSONValue] = []
             var noises: [QuantizationNoise?] = []
+            var factored: [FactoredTaskVector?] = []
             let rows = entry.shape.rank == 2 ? entry.shape.dimensions[0] : 1
             for (position, tensor) in entry.sources.enumerated() {
                 guard let tensor else {
                     norms.append(.null)
+                    continue
+                }
+                if let vector = try factoredTaskVector(position, entry: entry) {
+                    // A LoRA source, to a method that takes factors: no m x n array is built.
+                    guard vector.isFinite else {
+                        throw AmalgamError(
+                            .invalidFormat,
+                            "source \(request.sourceLabels[position]) holds a non-finite LoRA factor; merges need finite values"
+                        )
+                    }
+                    let squared = try vector.squaredNorm
+                    if squared > 0 { lock.withLock { sourceChanged[position] = true } }
+                    norms.append(.number("\(squared.squareRoot())"))
+                    noises.append(nil)
+                    factored.append(vector)
+                    deltas.append([])
+                    indices.append(position)
                     continue
                 }
                 // The bytes are loaded once: the noise estimate reads the block scales the decode needs.
@@ -178,6 +196,7 @@ public final class MergeRun: @unchecked Sendable {
                 if squared > 0 { lock.withLock { sourceChanged[position] = true } }
                 norms.append(.number("\(squared.squareRoot())"))
                 deltas.append(values)
+                factored.append(nil)
                 indices.append(position)
             }
             var result: TensorMergeResult
@@ -191,6 +210,7 @@ public final class MergeRun: @unchecked Sendable {
                     input.noise = noises
                     input.noiseFloor = request.noiseFloor
                 }
+                if factored.contains(where: { $0 != nil }) { input.factoredTaskVectors = factored }
                 result = try request.method.merge(input)
             }
             guard result.merged.count == base.count else {
@@ -229,7 +249,9 @@ public final class MergeRun: @unchecked Sendable {
             if let factors = result.factors, !result.details.contains(where: { $0.key == "merged_singular_values" }) {
                 fields.append(("merged_singular_values", .numbers(factors.s)))
             }
-            if request.wantsSpectra, entry.kind == .matrix, entry.shape.rank == 2, !deltas.isEmpty {
+            if request.wantsSpectra, entry.kind == .matrix, entry.shape.rank == 2, !deltas.isEmpty,
+                !factored.contains(where: { $0 != nil })
+            {
                 fields += try Self.spectra(
                     missingFrom: fields, deltas: deltas, positions: indices, merged: result.merged, base: base,
                     shape: entry.shape, seed: Self.seed(request.seed, name: entry.name))
@@ -246,6 +268,17 @@ public final class MergeRun: @unchecked Sendable {
                     to: entry.outputDType, count: base.count)
             }
             return output.region
+        }
+    }
+
+    /// Source `position`'s task vector of `entry` as factors, when the source is a LoRA
+    /// adapter, the tensor a merged matrix and the method one that takes factors.
+    private func factoredTaskVector(_ position: Int, entry: MergePlan.Entry) throws -> FactoredTaskVector? {
+        guard entry.kind == .matrix, request.method.takesFactoredTaskVectors,
+            position < request.factoredSources.count, let source = request.factoredSources[position]
+        else { return nil }
+        return try AmalgamError.withContext(file: request.sourceLabels[position]) {
+            try source.taskVector(of: entry.name, shape: entry.shape)
         }
     }
 

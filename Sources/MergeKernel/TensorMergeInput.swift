@@ -8,8 +8,12 @@ public struct TensorMergeInput: Sendable {
     public let name: String
     public let shape: Shape
     public let base: [Float]
-    /// `Wi - W0` for every source present, in source order.
+    /// `Wi - W0` for every source present, in source order; empty where the source's task
+    /// vector is in `factoredTaskVectors` instead.
     public let taskVectors: [[Float]]
+    /// Per present source, its task vector as factors `B A` (LoRA adapters), given only to
+    /// methods that take them (`MergeMethod.takesFactoredTaskVectors`); empty otherwise.
+    public var factoredTaskVectors: [FactoredTaskVector?] = []
     /// Positions of those sources among all sources (for reports and seeds).
     public let sourceIndices: [Int]
     /// True for 2-D tensors not on the skip list: SVD-based methods work on these; other
@@ -65,6 +69,11 @@ public struct TensorMergeInput: Sendable {
             name: name, shape: shape, base: base,
             taskVectors: sources.map { source in zip(source, base).map { $0 - $1 } },
             sourceIndices: sourceIndices, isMergedMatrix: isMergedMatrix, seed: seed)
+    }
+
+    /// Source `position`'s task vector in factored form, when it came as one.
+    public func factored(_ position: Int) -> FactoredTaskVector? {
+        position < factoredTaskVectors.count ? factoredTaskVectors[position] : nil
     }
 
     public var rows: Int { shape.dimensions.first ?? 1 }

@@ -13,6 +13,7 @@ enum CLI {
         FormatsCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self, ConvertCommand.self,
         MergeCommand.self, TuneCommand.self,
         TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, ReportCommand.self,
+        ExtractLoRACommand.self,
         TokenizeCommand.self,
         ZooCommand.self, BenchCommand.self, DemoCommand.self,
     ]

@@ -184,7 +184,7 @@ struct MessageTests {
         arguments: [
             "formats", "inspect", "verify", "diff", "convert", "merge", "tune", "train", "eval", "forward", "run",
             "tokenize", "zoo",
-            "bench",
+            "bench", "extract-lora",
         ])
     func helpExamplesRun(command: String) throws {
         let examples = try Self.examples(of: command)

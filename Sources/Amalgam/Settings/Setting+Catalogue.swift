@@ -75,6 +75,21 @@ extension Setting {
         help:
             "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune); for methods without their own, the SVD of the merged update."
     )
+    public static let outputLoRA = Setting(
+        "output-lora", .text, placeholder: "DIR",
+        help:
+            "Also write the merged update as a LoRA adapter: a PEFT folder (adapter_config.json, adapter_model.safetensors), or llama.cpp's adapter GGUF when DIR ends in .gguf. Each merged matrix's update becomes lora_B = U sqrt(S), lora_A = sqrt(S) V^T; other tensors the merge changed are saved whole (modules_to_save)."
+    )
+    public static let loraRank = Setting(
+        "lora-rank", .integer(1...Int.max), placeholder: "R", default: "each update's whole rank",
+        help:
+            "Truncate each update's SVD at rank R (the energy kept per tensor goes to the report and the summary).")
+    public static let extractionRank = Setting(
+        "rank", .integer(1...Int.max), placeholder: "R",
+        help: "The adapter's rank: each difference's top R singular triples.")
+    public static let adapterOutput = Setting(
+        "output", .text, placeholder: "DIR",
+        help: "Where to write the adapter: a PEFT folder, or llama.cpp's adapter GGUF when it ends in .gguf.")
     public static let report = Setting("report", .text, placeholder: "FILE", help: "Write a per-tensor JSON report.")
     public static let reportHTML = Setting(
         "report-html", .text, placeholder: "FILE",

@@ -16,6 +16,11 @@ public enum FileSystem {
         path.split(separator: "/").last.map(String.init) ?? path
     }
 
+    /// `name` inside `folder` (one `/` between them, whatever `folder` ends with).
+    public static func join(_ folder: String, _ name: String) -> String {
+        folder.hasSuffix("/") ? folder + name : folder + "/" + name
+    }
+
     /// True when `path` is an existing folder.
     public static func isFolder(_ path: String) -> Bool {
         (try? SystemCall.status(of: path))??.kind == .directory

@@ -31,6 +31,7 @@ public struct AXISMerge: MergeMethod {
     }
 
     public var name: String { "axis" }
+    public var takesFactoredTaskVectors: Bool { true }
     public var settings: [(key: String, value: JSONValue)] {
         var entries: [(key: String, value: JSONValue)] = []
         if let count { entries.append(("k", .integer(count))) }
@@ -54,16 +55,23 @@ public struct AXISMerge: MergeMethod {
         let n = input.columns
         let k = MergeMath.rank(count: count, fraction: fraction, rows: m, columns: n)
         let deltas = input.taskVectors
-        let matrices = deltas.map { Matrix(rows: m, columns: n, elements: $0) }
-        let totalEnergy = matrices.reduce(0.0) { total, matrix in
+        var totalEnergy = 0.0
+        var decompositions: [SingularValueDecomposition] = []
+        for (position, delta) in deltas.enumerated() {
+            // A LoRA source's top K comes exactly from its factors (O((m + n) r²)).
+            if let factored = input.factored(position) {
+                totalEnergy += try factored.squaredNorm
+                decompositions.append(try factored.singularValueDecomposition(truncatedTo: k))
+                continue
+            }
+            let matrix = Matrix(rows: m, columns: n, elements: delta)
             let norm = matrix.frobeniusNorm
-            return total + norm * norm
-        }
-        let seeds = input.sourceIndices.map { input.seed &+ UInt64($0) }
-        let decompositions = try zip(matrices, seeds).map { matrix, seed in
-            exactSVD
-                ? try SingularValueDecomposition(matrix).truncated(to: k)
-                : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
+            totalEnergy += norm * norm
+            decompositions.append(
+                exactSVD
+                    ? try SingularValueDecomposition(matrix).truncated(to: k)
+                    : try RandomizedSVD.truncated(
+                        matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position])))
         }
         let floors = deltas.indices.map { input.singularValueFloor($0) }
         let (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)

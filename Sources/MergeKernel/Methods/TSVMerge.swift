@@ -9,6 +9,7 @@ public struct TSVMerge: MergeMethod {
     public let exactSVD: Bool
     public init(exactSVD: Bool = false) { self.exactSVD = exactSVD }
     public var name: String { "tsv" }
+    public var takesFactoredTaskVectors: Bool { true }
     public var settings: [(key: String, value: JSONValue)] { [("exact_svd", .bool(exactSVD))] }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
@@ -23,18 +24,26 @@ public struct TSVMerge: MergeMethod {
         var kept: [Int] = []
         var belowFloor: [Int] = []
         for (position, delta) in input.taskVectors.enumerated() {
-            let matrix = Matrix(rows: m, columns: n, elements: delta)
-            let svd =
-                exactSVD
-                ? try SingularValueDecomposition(matrix).truncated(to: k)
-                : try RandomizedSVD.truncated(
-                    matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
+            let svd: SingularValueDecomposition
+            if let factored = input.factored(position) {
+                svd = try factored.singularValueDecomposition(truncatedTo: k)  // exact, from the factors
+            } else {
+                let matrix = Matrix(rows: m, columns: n, elements: delta)
+                svd =
+                    exactSVD
+                    ? try SingularValueDecomposition(matrix).truncated(to: k)
+                    : try RandomizedSVD.truncated(
+                        matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
+            }
             // A quantised source's components at or below its noise edge are left out.
             let floor = input.singularValueFloor(position) ?? -1
-            let count = svd.singularValues.prefix { $0 > floor }.count
+            // Components of (numerically) zero weight carry nothing, and their directions are
+            // arbitrary: a rank-deficient task vector (a LoRA's, dense or factored) keeps its rank.
+            let zero = (svd.singularValues.first ?? 0) * Float(max(m, n)) * Float.ulpOfOne
+            let count = svd.singularValues.prefix { $0 > max(floor, zero) }.count
             decompositions.append(svd)
             kept.append(count)
-            belowFloor.append(svd.singularValues.count - count)
+            belowFloor.append(svd.singularValues.prefix { $0 > zero }.count - count)
         }
         let columns = max(1, kept.reduce(0, +))
         var uColumns = Matrix(zeros: m, columns)

@@ -4,13 +4,15 @@ import Amalgam
 struct MergeCommand: Command {
     static let name = "merge"
     static let summary = "Merge fine-tuned sources (any mix of formats) into a base with AXIS or a baseline."
-    static let requiredSettings: [Setting] = [.base, .source, .output]
+    static let requiredSettings: [Setting] = [.base, .source]
     static let settings: [Setting] =
         [.base, .source, .output, .method] + MergeMethods.settings + ModelOutput.settings + [.ggufArchitecture]
         + MergeOptions.settings.filter { ![.base, .source, .method, .force].contains($0) } + [.dryRun, .force]
     static let discussion = """
         Every file a merge writes (models, factors, report) appears together when it succeeds,
-        or none does. An --output ending in '/' is a Hugging Face folder.
+        or none does. An --output ending in '/' is a Hugging Face folder. A --source may be a
+        LoRA adapter (a PEFT folder, or llama.cpp's adapter GGUF) of the base: it is the base
+        plus its update, and axis and tsv take that update as its factors, never as an m x n matrix.
 
         examples:
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --k 2 \\
@@ -19,6 +21,7 @@ struct MergeCommand: Command {
                         --method ties --density 0.2 --output ties.safetensors
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output merged-q8.gguf --quant q8_0
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output merged/ --dry-run
+          amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output-lora adapter/ --lora-rank 2
         """
 
     let options: MergeOptions
@@ -31,7 +34,7 @@ struct MergeCommand: Command {
         var options = try MergeOptions(values, methodOptions: values, outputs: [])
         if let path = values.text(.output) {
             options.outputs = [ModelOutput(path: path, settings: ModelOutput.settings(from: values))]
-        } else if !dryRun {
+        } else if !dryRun, options.outputLoRA == nil {
             _ = try values.required(.output)
         }
         options.progress = TerminalProgress()
