@@ -15,6 +15,11 @@ public struct MergeOptions: Sendable {
     public var reportHTML: String?
     /// The merged update as a LoRA adapter (`--output-lora`, `--lora-rank`).
     public var outputLoRA: LoRAOutput?
+    /// Per-tensor parameters of mergekit's methods (`--param`, a mergekit configuration's
+    /// `parameters`), per model and for the merge.
+    public var parameters = MergeParameters()
+    /// For methods whose inputs include the base (linear, karcher): its place among them.
+    public var baseInputPosition: Int? = nil
     public var skip: [NamePattern] = []
     /// Tensors left out of the merged model (the sources' task heads).
     public var leaveOut: [NamePattern] = []
@@ -61,6 +66,29 @@ public struct MergeOptions: Sendable {
         let methodName = values.text(.method) ?? "axis"
         let method = try MergeMethods.make(methodName, options: methodOptions, sourceCount: sources.count)
         self.init(base: base, sources: sources, method: method, outputs: outputs)
+        for text in methodOptions.texts(.parameter) {
+            let (name, setting) = try MergeMethods.parameter(text, label: methodOptions.label(.parameter))
+            parameters.shared[name] = setting
+        }
+        try MergeMethods.checkParameters(Array(parameters.shared.keys).sorted(), of: method) {
+            "\(methodOptions.label(.parameter)) \($0)"
+        }
+        try MergekitConfiguration.checkRequired(
+            parameters, method: method, sourceLabels: sources, baseLabel: base,
+            where: "\(methodOptions.label(.parameter))")
+        try apply(values)
+    }
+
+    /// A merge by `method` of `sources` into `base`, its other settings from `values`.
+    public init(
+        _ values: SettingValues, base: String, sources: [String], method: any MergeMethod, outputs: [ModelOutput]
+    ) throws(AmalgamError) {
+        self.init(base: base, sources: sources, method: method, outputs: outputs)
+        try apply(values)
+    }
+
+    /// The settings besides inputs, method and outputs.
+    private mutating func apply(_ values: SettingValues) throws(AmalgamError) {
         factors = values.text(.factors)
         report = values.text(.report)
         reportHTML = values.text(.reportHTML)

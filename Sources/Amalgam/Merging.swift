@@ -31,6 +31,8 @@ extension Amalgam {
         request.wantsFactors = wantsFactors
         request.wantsSpectra = options.report != nil || options.reportHTML != nil
         request.noiseFloor = options.noiseFloor
+        request.parameters = options.parameters
+        request.baseInputPosition = options.baseInputPosition
         return (request, try MergePlan.make(request))
     }
 

@@ -14,15 +14,32 @@ public enum Recipe {
             + [.tuneMode, .svFraction, .svCount, .svInit, .subspace] + TuneOptions.modelSettings,
         nested: ["outputs"])
 
-    /// Parses the recipe at `path` into merge (and tuning) options.
-    public static func load(_ path: String) throws -> RecipePlan {
+    /// Parses the recipe at `path` into merge (and tuning) options: Amalgam's recipe, or
+    /// mergekit's configuration (it names a `merge_method`), in JSON or YAML (`.yml`,
+    /// `.yaml`, or any file that does not start with `{`).
+    /// - Parameter output: where a mergekit configuration writes (mergekit-yaml's OUT).
+    public static func load(_ path: String, output: String? = nil) throws -> RecipePlan {
         let file = try MappedFile(path: path)
         return try AmalgamError.withContext(file: path) {
             let json: JSONValue
+            let isYAML = try file.region.withUnsafeBytes { bytes in
+                path.hasSuffix(".yml") || path.hasSuffix(".yaml")
+                    || bytes.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) != UInt8(ascii: "{")
+            }
             do {
-                json = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in try JSONParser.parse(bytes) }
+                json = try file.region.withUnsafeBytes { (bytes) throws(AmalgamError) in
+                    isYAML ? try YAMLParser.parse(bytes) : try JSONParser.parse(bytes)
+                }
             } catch let error as AmalgamError {
-                throw AmalgamError(.usage, "not a JSON recipe: \(error.message)", offset: error.context.offset)
+                throw AmalgamError(
+                    .usage, isYAML ? "not valid YAML: \(error.message)" : "not a JSON recipe: \(error.message)",
+                    offset: error.context.offset)
+            }
+            if MergekitConfiguration.matches(json) {
+                return try MergekitConfiguration.parse(json, folder: FileSystem.folder(of: path), output: output)
+            }
+            if output != nil {
+                throw AmalgamError(.usage, "--output applies to mergekit configurations; a recipe names its 'outputs'")
             }
             return try parse(json, folder: FileSystem.folder(of: path))
         }
@@ -30,7 +47,9 @@ public enum Recipe {
 
     /// The recipe in `json`; relative paths resolved against `folder`.
     static func parse(_ json: JSONValue, folder: String) throws -> RecipePlan {
-        guard json.objectValue != nil else { throw AmalgamError(.usage, "the recipe must be a JSON object") }
+        guard json.objectValue != nil else {
+            throw AmalgamError(.usage, "the recipe must be a JSON object (or a YAML mapping)")
+        }
         func resolve(_ path: String) -> String { path.hasPrefix("/") || folder == "." ? path : folder + "/" + path }
         let values = try read(json, as: top, at: "")
         let optionValues = try json["options"].map { try read($0, as: options, at: "options") } ?? .recipe("options")

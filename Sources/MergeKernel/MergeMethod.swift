@@ -23,9 +23,21 @@ public protocol MergeMethod: Sendable {
     /// (`TensorMergeInput.factoredTaskVectors`), never as an m x n array. False (the
     /// default): every task vector arrives dense.
     var takesFactoredTaskVectors: Bool { get }
+    /// The per-tensor parameters the method reads (`TensorMergeInput.parameters`), mergekit's
+    /// `weight`, `density`, `t`, ...; empty (the default) for methods configured once.
+    var parameterSpecs: [ParameterSpec] { get }
+    /// True for methods that read the inputs' weights (`TensorMergeInput.weights`) instead
+    /// of their task vectors (linear, slerp, karcher, model stock). False by default.
+    var takesWeights: Bool { get }
+    /// True for methods whose inputs include the base (linear and karcher average it with the
+    /// sources, as mergekit does with every model listed). False by default.
+    var baseIsInput: Bool { get }
 }
 
 extension MergeMethod {
     public func noiseEnergyGain(sourceCount: Int) -> Double? { nil }
     public var takesFactoredTaskVectors: Bool { false }
+    public var parameterSpecs: [ParameterSpec] { [] }
+    public var takesWeights: Bool { false }
+    public var baseIsInput: Bool { false }
 }

@@ -31,6 +31,12 @@ public struct MergeRequest: Sendable {
     /// Per source, nil or the factored task vectors of a LoRA adapter source (whose graph
     /// holds the same tensors dense, `W0 + B A`, for methods that need them).
     public var factoredSources: [(any FactoredTaskVectorSource)?] = []
+    /// The method's parameters as the configuration gave them (mergekit's `parameters`,
+    /// per model and for the merge), resolved per tensor by name and layer.
+    public var parameters = MergeParameters()
+    /// For methods whose inputs include the base: where it goes among them (mergekit's model
+    /// order: where the base is listed, or last when it is not). Nil: first.
+    public var baseInputPosition: Int? = nil
 
     public init(
         base: ModelGraph, baseLabel: String, sources: [ModelGraph], sourceLabels: [String], method: any MergeMethod,

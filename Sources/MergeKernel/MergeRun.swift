@@ -18,6 +18,8 @@ public final class MergeRun: @unchecked Sendable {
     private var sourceChanged: [Bool]
     private let started = Date()
     private let progress: any ProgressReporter
+    /// Layers of the merged model (one past the largest block index), for layer gradients.
+    private let layerCount: Int
 
     /// Bytes of merged output, the unit in which the run reports progress.
     public var outputBytes: Int {
@@ -29,6 +31,7 @@ public final class MergeRun: @unchecked Sendable {
         self.request = request
         self.plan = plan
         self.progress = progress
+        layerCount = plan.entries.compactMap { LayerPosition(name: $0.name).block }.max().map { $0 + 1 } ?? 0
         reports = [JSONValue?](repeating: nil, count: plan.entries.count)
         factorList = Array(repeating: nil, count: plan.entries.count)
         sourceChanged = [Bool](repeating: false, count: request.sources.count)
@@ -147,6 +150,7 @@ public final class MergeRun: @unchecked Sendable {
             try Self.finishReading(entry.base)
             try Self.checkFinite(base, label: "the base \(request.baseLabel)")
             var deltas: [[Float]] = []
+            var weights: [[Float]] = []
             var indices: [Int] = []
             var norms: [JSONValue] = []
             var noises: [QuantizationNoise?] = []
@@ -187,15 +191,24 @@ public final class MergeRun: @unchecked Sendable {
                 }
                 try Self.finishReading(tensor)
                 try Self.checkFinite(values, label: "source \(request.sourceLabels[position])")
-                // In place: the source's weights become its task vector (f32, as mergekit).
                 var squared = 0.0
-                for i in values.indices {
-                    values[i] -= base[i]
-                    squared += Double(values[i]) * Double(values[i])
+                if request.method.takesWeights {
+                    for i in values.indices {
+                        let difference = values[i] - base[i]
+                        squared += Double(difference) * Double(difference)
+                    }
+                    weights.append(values)
+                    deltas.append([])
+                } else {
+                    // In place: the source's weights become its task vector (f32, as mergekit).
+                    for i in values.indices {
+                        values[i] -= base[i]
+                        squared += Double(values[i]) * Double(values[i])
+                    }
+                    deltas.append(values)
                 }
                 if squared > 0 { lock.withLock { sourceChanged[position] = true } }
                 norms.append(.number("\(squared.squareRoot())"))
-                deltas.append(values)
                 factored.append(nil)
                 indices.append(position)
             }
@@ -211,6 +224,16 @@ public final class MergeRun: @unchecked Sendable {
                     input.noiseFloor = request.noiseFloor
                 }
                 if factored.contains(where: { $0 != nil }) { input.factoredTaskVectors = factored }
+                input.parameters = try resolvedParameters(entry.name, sources: indices)
+                if request.method.takesWeights {
+                    if request.method.baseIsInput {
+                        let position = min(request.baseInputPosition ?? 0, weights.count)
+                        weights.insert(base, at: position)
+                        input.baseInputPosition = position
+                    }
+                    input.weights = weights
+                    weights = []
+                }
                 result = try request.method.merge(input)
             }
             guard result.merged.count == base.count else {
@@ -252,6 +275,13 @@ public final class MergeRun: @unchecked Sendable {
             if request.wantsSpectra, entry.kind == .matrix, entry.shape.rank == 2, !deltas.isEmpty,
                 !factored.contains(where: { $0 != nil })
             {
+                if request.method.takesWeights {
+                    // The spectra are of task vectors, whatever the method reads.
+                    deltas = try indices.map { position in
+                        let values = try entry.sources[position]!.floatValues()
+                        return zip(values, base).map { $0 - $1 }
+                    }
+                }
                 fields += try Self.spectra(
                     missingFrom: fields, deltas: deltas, positions: indices, merged: result.merged, base: base,
                     shape: entry.shape, seed: Self.seed(request.seed, name: entry.name))
@@ -269,6 +299,45 @@ public final class MergeRun: @unchecked Sendable {
             }
             return output.region
         }
+    }
+
+    /// The method's parameters for tensor `name`: shared ones, then per input (the sources at
+    /// `sources`, with the base where it is an input), each resolved as mergekit does (the
+    /// model's own setting, then the merge's, then the default) at the tensor's layer fraction.
+    private func resolvedParameters(_ name: String, sources: [Int]) throws -> ResolvedParameters {
+        let specs = request.method.parameterSpecs
+        guard !specs.isEmpty else { return ResolvedParameters() }
+        let given = request.parameters
+        let t = layerFraction(name)
+        var resolved = ResolvedParameters()
+        for spec in specs where spec.scope == .shared {
+            resolved.shared[spec.name] = try given.resolve(spec, own: nil, tensor: name, t: t, model: "the merge")
+        }
+        func values(own: [String: ParameterSetting], model: String, isBase: Bool) throws -> [String: ParameterScalar] {
+            var values: [String: ParameterScalar] = [:]
+            for spec in specs where spec.scope == .input || (spec.scope == .nonBase && !isBase) {
+                values[spec.name] = try given.resolve(spec, own: own, tensor: name, t: t, model: model)
+            }
+            return values
+        }
+        resolved.inputs = try sources.map { position in
+            try values(
+                own: position < given.sources.count ? given.sources[position] : [:],
+                model: request.sourceLabels[position], isBase: false)
+        }
+        if request.method.baseIsInput {
+            resolved.inputs.insert(
+                try values(own: given.base, model: request.baseLabel, isBase: true),
+                at: min(request.baseInputPosition ?? 0, resolved.inputs.count))
+        }
+        return resolved
+    }
+
+    /// mergekit's `t` of a tensor: its layer's index over the last layer's (0 for the first
+    /// layer and for tensors outside the layers, 1 for the only layer of a one-layer model).
+    private func layerFraction(_ name: String) -> Double {
+        guard let block = LayerPosition(name: name).block else { return 0 }
+        return layerCount > 1 ? Double(block) / Double(layerCount - 1) : 1
     }
 
     /// Source `position`'s task vector of `entry` as factors, when the source is a LoRA

@@ -14,6 +14,15 @@ public struct TensorMergeInput: Sendable {
     /// Per present source, its task vector as factors `B A` (LoRA adapters), given only to
     /// methods that take them (`MergeMethod.takesFactoredTaskVectors`); empty otherwise.
     public var factoredTaskVectors: [FactoredTaskVector?] = []
+    /// For methods that take weights (`MergeMethod.takesWeights`): each input's values, in
+    /// input order (the base first among them when `MergeMethod.baseIsInput`, at
+    /// `baseInputPosition`); `taskVectors` is empty then.
+    public var weights: [[Float]] = []
+    /// Where the base sits among `weights` (nil when it is not an input).
+    public var baseInputPosition: Int? = nil
+    /// The method's per-tensor parameters, resolved for this tensor: per input in the order
+    /// of `weights` (methods that take weights) or of `taskVectors` (the others).
+    public var parameters = ResolvedParameters()
     /// Positions of those sources among all sources (for reports and seeds).
     public let sourceIndices: [Int]
     /// True for 2-D tensors not on the skip list: SVD-based methods work on these; other

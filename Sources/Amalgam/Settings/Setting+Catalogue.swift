@@ -75,6 +75,9 @@ extension Setting {
         help:
             "Write the factors U, S, V of every merged matrix (safetensors), for Stage 2 (amalgam tune); for methods without their own, the SVD of the merged update."
     )
+    public static let runOutput = Setting(
+        "output", .text, placeholder: "OUT", shortName: "o",
+        help: "mergekit configurations: where to write the merge (mergekit-yaml's OUT; a folder ending in '/').")
     public static let outputLoRA = Setting(
         "output-lora", .text, placeholder: "DIR",
         help:
@@ -136,6 +139,12 @@ extension Setting {
         help: "dare: probability of dropping each entry.")
     public static let dareTies = Setting(
         "dare-ties", .flag, help: "dare: combine with TIES sign election instead of a sum.")
+
+    public static let parameter = Setting(
+        "param", .text, placeholder: "NAME=VALUE", repeatable: true,
+        help:
+            "mergekit's methods (linear, slerp, nuslerp, multislerp, karcher, model_stock, sce, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear): a parameter for every model and tensor (weight=0.5, t=0.3, density=0.6, normalize=false); repeatable. Per-model values, layer gradients and name filters: amalgam run with a mergekit YAML."
+    )
 
     // MARK: Training
 

@@ -4,9 +4,9 @@ import Amalgam
 struct RunCommand: Command {
     static let name = "run"
     static let summary =
-        "Run a recipe (JSON): a merge with several outputs, optionally followed by tuning and its exports."
+        "Run a recipe (JSON or YAML) or a mergekit configuration: a merge with several outputs, optionally followed by tuning and its exports."
     static let positionals = ["RECIPE"]
-    static let settings: [Setting] = [.dryRun, .force]
+    static let settings: [Setting] = [.runOutput, .dryRun, .force]
     static var discussion: String {
         """
         Every file of the merge and of the tuning stage appears together when the recipe
@@ -14,23 +14,33 @@ struct RunCommand: Command {
 
         \(Recipe.schemaDescription)
 
-        example:
+        mergekit configurations (they name a merge_method) are read too, as mergekit-yaml reads
+        them, with Amalgam's recipe keys mixed in: merge_method, base_model, models (model,
+        parameters), parameters (values, layer gradients such as [0, 0.5, 1], name filters
+        such as [{filter: self_attn, value: 0.3}, {value: 0.7}]), dtype, out_dtype,
+        tokenizer_source: base. Methods: \(MergeMethods.mergekitOnlyNames.joined(separator: ", ")),
+        task_arithmetic, ties.
+
+        examples:
           amalgam run recipe.json --dry-run
+          amalgam run mergekit.yml --output merged/
         """
     }
 
     let path: String
+    let output: String?
     let dryRun: Bool
     let force: Bool
 
     init(_ arguments: ParsedArguments) throws(AmalgamError) {
         path = try arguments.positionals(Self.positionals)[0]
+        output = arguments.values.text(.runOutput)
         dryRun = arguments.values.flag(.dryRun)
         force = arguments.values.flag(.force)
     }
 
     func run() throws {
-        var recipe = try Recipe.load(path)
+        var recipe = try Recipe.load(path, output: output)
         recipe.merge.overwrite = force
         recipe.merge.progress = TerminalProgress()
         recipe.merge.warn = { Terminal.err("amalgam run: warning: \($0)") }

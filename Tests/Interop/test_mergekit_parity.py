@@ -1,0 +1,417 @@
+"""mergekit parity: the same configuration (mergekit's YAML, in its documented style) run by
+`mergekit-yaml` and by `amalgam run CONFIG --output OUT/` on a synthetic llama model gives
+the same tensors: bit for bit where the arithmetic is the same (f32 sums in the same order),
+within a stated bound where mergekit's torch reductions sum in another order (norms and dot
+products of the spherical methods, model_stock's cosines, sce's variances), and in
+distribution for the random methods (dare, della), whose generator is torch's."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+AMALGAM = os.environ.get("AMALGAM", ".build/release/amalgam")
+MERGEKIT = os.path.join(os.path.dirname(sys.executable), "mergekit-yaml")
+LAYERS = 4
+HIDDEN = 64
+FFN = 96
+VOCAB = 80
+
+pytestmark = pytest.mark.skipif(not os.path.exists(MERGEKIT), reason="mergekit is not installed in the test venv")
+
+
+def llama_config():
+    return {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": HIDDEN,
+        "intermediate_size": FFN,
+        "num_hidden_layers": LAYERS,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "vocab_size": VOCAB,
+        "max_position_embeddings": 128,
+        "rms_norm_eps": 1e-5,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+    }
+
+
+def llama_shapes():
+    kv = HIDDEN // 4 * 2
+    shapes = {"model.embed_tokens.weight": (VOCAB, HIDDEN)}
+    for i in range(LAYERS):
+        p = f"model.layers.{i}."
+        shapes[p + "input_layernorm.weight"] = (HIDDEN,)
+        shapes[p + "self_attn.q_proj.weight"] = (HIDDEN, HIDDEN)
+        shapes[p + "self_attn.k_proj.weight"] = (kv, HIDDEN)
+        shapes[p + "self_attn.v_proj.weight"] = (kv, HIDDEN)
+        shapes[p + "self_attn.o_proj.weight"] = (HIDDEN, HIDDEN)
+        shapes[p + "post_attention_layernorm.weight"] = (HIDDEN,)
+        shapes[p + "mlp.gate_proj.weight"] = (FFN, HIDDEN)
+        shapes[p + "mlp.up_proj.weight"] = (FFN, HIDDEN)
+        shapes[p + "mlp.down_proj.weight"] = (HIDDEN, FFN)
+    shapes["model.norm.weight"] = (HIDDEN,)
+    shapes["lm_head.weight"] = (VOCAB, HIDDEN)
+    return shapes
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """A base and three fine-tunes (base + a shared direction + their own), as HF folders."""
+    root = tmp_path_factory.mktemp("mergekit_models")
+    rng = np.random.default_rng(14)
+    base = {n: (rng.standard_normal(s) * 0.05 + (1.0 if len(s) == 1 else 0.0)).astype(np.float32)
+            for n, s in llama_shapes().items()}
+    shared = {n: rng.standard_normal(v.shape).astype(np.float32) * 0.01 for n, v in base.items()}
+    paths = {}
+    for name, tensors in [("base", base)] + [
+        (f"ft{k}", {n: (v + shared[n] + rng.standard_normal(v.shape).astype(np.float32) * 0.01).astype(np.float32)
+                    for n, v in base.items()})
+        for k in range(3)
+    ]:
+        folder = root / name
+        folder.mkdir()
+        save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        (folder / "config.json").write_text(json.dumps(llama_config()))
+        paths[name] = str(folder)
+    return paths
+
+
+def run_both(tmp_path, models, config_text):
+    """The configuration through mergekit-yaml and through amalgam run; both outputs' tensors."""
+    text = config_text
+    for name, path in models.items():
+        text = text.replace("{" + name + "}", path)
+    config = tmp_path / "config.yml"
+    config.write_text(text)
+    reference = tmp_path / "mergekit_out"
+    done = subprocess.run([MERGEKIT, str(config), str(reference), "--quiet", "--random-seed", "0"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ours = tmp_path / "amalgam_out"
+    done = subprocess.run([AMALGAM, "run", str(config), "--output", str(ours) + "/"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    theirs = {}
+    for file in sorted(os.listdir(reference)):
+        if file.endswith(".safetensors"):
+            theirs.update(load_file(str(reference / file)))
+    mine = {}
+    for file in sorted(os.listdir(ours)):
+        if file.endswith(".safetensors"):
+            mine.update(load_file(str(ours / file)))
+    assert sorted(mine) == sorted(theirs)
+    return mine, theirs
+
+
+def largest_difference(mine, theirs):
+    """Over all tensors: the largest |difference| relative to the tensor's largest |value|."""
+    worst = 0.0
+    for name in theirs:
+        assert mine[name].dtype == theirs[name].dtype, name
+        scale = float(np.abs(theirs[name].astype(np.float64)).max()) or 1.0
+        worst = max(worst, float(np.abs(mine[name].astype(np.float64) - theirs[name].astype(np.float64)).max()) / scale)
+    return worst
+
+
+# Each case: a configuration in mergekit's documented style, and the bound on the relative
+# difference (0: bit for bit).
+CASES = {
+    "linear": (0.0, """
+        merge_method: linear
+        models:
+          - model: {ft0}
+            parameters:
+              weight: 0.5
+          - model: {ft1}
+            parameters:
+              weight: [0.1, 0.9]     # a gradient over the layers
+          - model: {ft2}
+            parameters:
+              weight:
+                - filter: self_attn
+                  value: 0.7
+                - value: 0.2
+        dtype: float32
+        """),
+    "linear_unnormalized": (0.0, """
+        merge_method: linear
+        models:
+          - model: {base}
+            parameters: {weight: 1.0}
+          - model: {ft0}
+            parameters: {weight: 0.3}
+        parameters:
+          normalize: false
+        dtype: float32
+        """),
+    "task_arithmetic": (0.0, """
+        merge_method: task_arithmetic
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters:
+              weight: 0.6
+          - model: {ft1}
+            parameters:
+              weight: [0.2, 0.4, 0.8]
+          - model: {ft2}
+            parameters:
+              weight: 0.3
+        parameters:
+          lambda: 0.9
+        dtype: float32
+        """),
+    "ties": (0.0, """
+        merge_method: ties
+        base_model: {base}
+        models:
+          - model: {base}
+          - model: {ft0}
+            parameters:
+              density: 0.5
+              weight: 0.5
+          - model: {ft1}
+            parameters:
+              density: [1, 0.7, 0.1]
+              weight: 0.3
+          - model: {ft2}
+            parameters:
+              density: 0.33
+              weight: [{filter: mlp, value: 0.8}, {value: 0.4}]
+        parameters:
+          normalize: true
+          int8_mask: true
+        dtype: float32
+        """),
+    "ties_unnormalized": (0.0, """
+        merge_method: ties
+        base_model: {base}
+        models:
+          - model: {ft0}
+          - model: {ft1}
+        parameters:
+          weight: 1.0
+          density: 0.4
+          normalize: false
+        dtype: float32
+        """),
+    "breadcrumbs": (0.0, """
+        merge_method: breadcrumbs
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.5, density: 0.8, gamma: 0.05}
+          - model: {ft1}
+            parameters: {weight: 0.5, density: 0.7, gamma: 0.01}
+        dtype: float32
+        """),
+    "breadcrumbs_ties": (0.0, """
+        merge_method: breadcrumbs_ties
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.4, density: 0.9, gamma: 0.02}
+          - model: {ft1}
+            parameters: {weight: 0.3, density: 0.6, gamma: 0.05}
+          - model: {ft2}
+            parameters: {weight: 0.3, density: 0.75, gamma: 0.01}
+        dtype: float32
+        """),
+    "dare_ties_density_1": (0.0, """
+        merge_method: dare_ties
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.5, density: 1.0}
+          - model: {ft1}
+            parameters: {weight: 0.5, density: 1.0}
+        dtype: float32
+        """),
+    "della_linear_density_1": (0.0, """
+        merge_method: della_linear
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.5, density: 1.0, epsilon: 0.1}
+          - model: {ft1}
+            parameters: {weight: 0.5, density: 1.0, epsilon: 0.1}
+        parameters:
+          lambda: 1.1
+        dtype: float32
+        """),
+    # The spherical methods: mergekit's torch reductions (chunked norms, dot products) sum in
+    # another order than Amalgam's f64 sums, so the coefficients differ in their last bits.
+    "slerp": (2e-6, """
+        slices: null
+        merge_method: slerp
+        base_model: {base}
+        models:
+          - model: {base}
+          - model: {ft0}
+        parameters:
+          t:
+            - filter: self_attn
+              value: [0, 0.5, 0.3, 0.7, 1]
+            - filter: mlp
+              value: [1, 0.5, 0.7, 0.3, 0]
+            - value: 0.5
+        dtype: float32
+        """),
+    "nuslerp": (2e-6, """
+        merge_method: nuslerp
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.6}
+          - model: {ft1}
+            parameters: {weight: 0.4}
+        dtype: float32
+        """),
+    "nuslerp_rows_without_base": (2e-6, """
+        merge_method: nuslerp
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.3}
+          - model: {ft1}
+            parameters: {weight: 0.7}
+        parameters:
+          nuslerp_flatten: false
+        dtype: float32
+        """),
+    "multislerp": (2e-6, """
+        merge_method: multislerp
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.5}
+          - model: {ft1}
+            parameters: {weight: 0.3}
+          - model: {ft2}
+            parameters: {weight: 0.2}
+        dtype: float32
+        """),
+    "karcher": (2e-6, """
+        merge_method: karcher
+        models:
+          - model: {ft0}
+          - model: {ft1}
+          - model: {ft2}
+        parameters:
+          max_iter: 20
+          tol: 1.0e-7
+        dtype: float32
+        """),
+    "model_stock": (2e-6, """
+        merge_method: model_stock
+        base_model: {base}
+        models:
+          - model: {ft0}
+          - model: {ft1}
+          - model: {ft2}
+        dtype: float32
+        """),
+    "model_stock_filter_wise": (2e-6, """
+        merge_method: model_stock
+        base_model: {base}
+        models:
+          - model: {ft0}
+          - model: {ft1}
+          - model: {ft2}
+        parameters:
+          filter_wise: true
+        dtype: float32
+        """),
+    "sce": (2e-6, """
+        merge_method: sce
+        base_model: {base}
+        models:
+          - model: {ft0}
+          - model: {ft1}
+          - model: {ft2}
+        parameters:
+          select_topk: 0.5
+        dtype: float32
+        """),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_same_model_as_mergekit(tmp_path, models, case):
+    bound, text = CASES[case]
+    text = textwrap.dedent(text)
+    if case == "slerp":
+        text = text.replace("slices: null\n", "")
+    mine, theirs = run_both(tmp_path, models, text)
+    worst = largest_difference(mine, theirs)
+    identical = sum(np.array_equal(mine[n], theirs[n]) for n in theirs)
+    print(f"{case}: {identical}/{len(theirs)} tensors bit-identical, largest relative difference {worst:.2e}")
+    if bound == 0:
+        assert identical == len(theirs), f"largest relative difference {worst:.2e}"
+    else:
+        assert worst <= bound
+
+
+@pytest.mark.parametrize("method", ["dare_ties", "dare_linear", "della", "della_linear"])
+def test_random_methods_agree_in_distribution(tmp_path, models, method):
+    """DARE and DELLA draw with torch's generator in mergekit and a seeded one here: the two
+    merges keep the same share of each task vector and have updates of the same size."""
+    epsilon = "\n              epsilon: 0.2" if method.startswith("della") else ""
+    text = textwrap.dedent(f"""
+        merge_method: {method}
+        base_model: {{base}}
+        models:
+          - model: {{ft0}}
+            parameters:
+              weight: 0.5
+              density: 0.5{epsilon}
+          - model: {{ft1}}
+            parameters:
+              weight: 0.5
+              density: 0.5{epsilon}
+        dtype: float32
+        """)
+    mine, theirs = run_both(tmp_path, models, text)
+    base = load_file(os.path.join(models["base"], "model.safetensors"))
+    for name in ["model.layers.1.mlp.up_proj.weight", "model.layers.2.self_attn.q_proj.weight"]:
+        ours, reference = mine[name] - base[name], theirs[name] - base[name]
+        changed_ours, changed_reference = np.mean(ours != 0), np.mean(reference != 0)
+        # Each of two sources keeps half its entries: 3/4 of the entries change, ± sampling.
+        assert abs(changed_ours - changed_reference) < 0.05, (changed_ours, changed_reference)
+        ratio = np.linalg.norm(ours) / np.linalg.norm(reference)
+        assert 0.9 < ratio < 1.1, ratio
+
+
+def test_errors_name_the_key(tmp_path, models):
+    cases = [
+        ("merge_method: ties\nbase_model: {base}\nmodels:\n  - model: {ft0}\n    parameters: {density: 0.5}\n",
+         "ties needs the parameter 'weight' for the model {ft0} (or for all, 'parameters')"),
+        ("merge_method: ties\nbase_model: {base}\nmodels:\n  - model: {ft0}\n    parameters: {weight: 1, densty: 0.5}\n",
+         "a model's parameter 'densty' is not a parameter of ties (did you mean 'density'?)"),
+        ("merge_method: slerp\nbase_model: {base}\nmodels:\n  - model: {ft0}\n",
+         "slerp needs the parameter 't' ('parameters')"),
+        ("merge_method: linear\nslices:\n  - sources: []\nmodels:\n  - model: {ft0}\n",
+         "'slices' is a mergekit key Amalgam does not support yet"),
+        ("merge_method: linear\nmodels:\n  - model: {ft0}\n    parameters:\n\tweight: 1\n",
+         "line 5, column 1: a tab in the indentation (YAML indents with spaces)"),
+        ("merge_method: frankenmerge\nmodels:\n  - model: {ft0}\n", "merge_method 'frankenmerge' is not one of"),
+        ("merge_method: linear\nmodels:\n  - model: {ft0}\n    parameters: {weight: [1, 2}\n",
+         "line 4, column 31: expected ',' or ']' in a flow sequence"),
+    ]
+    for index, (text, expected) in enumerate(cases):
+        for name, path in models.items():
+            text = text.replace("{" + name + "}", path)
+            expected = expected.replace("{" + name + "}", path)
+        config = tmp_path / f"bad{index}.yml"
+        config.write_text(text)
+        out = tmp_path / f"out{index}"
+        done = subprocess.run([AMALGAM, "run", str(config), "--output", str(out) + "/"], capture_output=True, text=True)
+        assert done.returncode != 0
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and expected in lines[0], (expected, done.stderr)
+        assert not out.exists()
