@@ -67,7 +67,9 @@ public struct YAMLParser {
 
     /// The node that starts at the current position, inside a parent block indented
     /// `parentIndent` (continuation lines must be indented deeper).
-    private mutating func parseNode(parentIndent: Int) throws(AmalgamError) -> JSONValue {
+    /// - Parameter compact: false for a mapping's value on its key's line, where a block
+    ///   mapping or sequence cannot start (`a: b: c`).
+    private mutating func parseNode(parentIndent: Int, compact: Bool = true) throws(AmalgamError) -> JSONValue {
         depth += 1
         defer { depth -= 1 }
         if depth > Self.maximumDepth { throw failure("nesting deeper than \(Self.maximumDepth) levels") }
@@ -99,6 +101,7 @@ public struct YAMLParser {
         case UInt8(ascii: "!"):
             throw failure("YAML tags (!...) are not supported")
         case UInt8(ascii: "-") where startsSequenceEntry:
+            guard compact else { throw failure("a sequence cannot start on its key's line") }
             return try parseBlockSequence(indent: column)
         case UInt8(ascii: "["), UInt8(ascii: "{"):
             let value = try parseFlowNode()
@@ -113,6 +116,7 @@ public struct YAMLParser {
             let (scalar, quoted) = try readScalar(flow: false)
             skipSpaces()
             if peek() == UInt8(ascii: ":") && isSeparator(peek(1)) {
+                guard compact else { throw failure("a mapping cannot start on its key's line (quote the value)") }
                 position = start
                 return try parseBlockMapping(indent: column)
             }
@@ -149,7 +153,7 @@ public struct YAMLParser {
                     value = .null
                 }
             } else {
-                value = try parseNode(parentIndent: indent)
+                value = try parseNode(parentIndent: indent, compact: false)
             }
             members.append((key, value))
             try skipBlankLinesAndComments()
