@@ -8,7 +8,7 @@ public enum MergeMethods {
     /// per-model parameters in a mergekit configuration).
     public static let mergekitOnlyNames = [
         "linear", "slerp", "nuslerp", "multislerp", "karcher", "model_stock", "sce", "dare_ties", "dare_linear",
-        "breadcrumbs", "breadcrumbs_ties", "della", "della_linear",
+        "breadcrumbs", "breadcrumbs_ties", "della", "della_linear", "passthrough",
     ]
 
     /// Every method option; recipes give them under `options`.
@@ -92,6 +92,7 @@ public enum MergeMethods {
         case "karcher": return KarcherMerge()
         case "model_stock": return ModelStockMerge()
         case "sce": return SCEMerge()
+        case "passthrough": return PassthroughMerge()
         default:
             guard let method = GeneralizedTaskArithmeticMerge(mergekitName: name, defaultWeight: defaultWeight) else {
                 throw AmalgamError(.usage, "unknown merge method '\(name)' (known: \(names.joined(separator: ", ")))")

@@ -20,6 +20,9 @@ public struct MergeOptions: Sendable {
     public var parameters = MergeParameters()
     /// For methods whose inputs include the base (linear, karcher): its place among them.
     public var baseInputPosition: Int? = nil
+    /// mergekit's `slices`: the output's layers stacked from layer ranges of the models (the
+    /// base and sources are then the stacks, built by `planMerge`).
+    public var slices: [LayerSlice]? = nil
     public var skip: [NamePattern] = []
     /// Tensors left out of the merged model (the sources' task heads).
     public var leaveOut: [NamePattern] = []

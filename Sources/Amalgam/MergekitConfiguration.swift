@@ -11,10 +11,10 @@
 enum MergekitConfiguration {
     /// The keys of mergekit's configuration read here.
     static let mergekitKeys = [
-        "merge_method", "base_model", "models", "parameters", "dtype", "out_dtype", "tokenizer_source",
+        "merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source",
     ]
     /// mergekit keys not supported (yet): refused by name.
-    static let unsupportedKeys = ["slices", "modules", "tokenizer", "chat_template"]
+    static let unsupportedKeys = ["modules", "tokenizer", "chat_template"]
     /// Amalgam's recipe keys that mix in (every top-level recipe setting but the merge's
     /// inputs and method, which mergekit's keys give).
     static var amalgamSettings: [Setting] {
@@ -56,9 +56,6 @@ enum MergekitConfiguration {
             throw AmalgamError(.usage, "'merge_method' must be a method name")
         }
         let name = MergeMethods.canonicalName(methodName)
-        if name == "passthrough" {
-            throw AmalgamError(.usage, "merge_method 'passthrough' needs slices, which Amalgam does not support yet")
-        }
         guard GeneralizedTaskArithmeticMerge.names.contains(name) || MergeMethods.mergekitOnlyNames.contains(name)
         else {
             let known = (GeneralizedTaskArithmeticMerge.names + MergeMethods.mergekitOnlyNames).sorted()
@@ -73,6 +70,28 @@ enum MergekitConfiguration {
                 "'tokenizer_source' \(source.stringValue.map { "'\($0)'" } ?? source.typeName): only 'base' is supported yet"
             )
         }
+
+        let shared = try json["parameters"].map { try readParameters($0, at: "parameters") } ?? [:]
+        var basePath: String? = nil
+        if let value = json["base_model"], value != .null {
+            guard let text = value.stringValue, !text.isEmpty else {
+                throw AmalgamError(.usage, "'base_model' must be a path to a model, not \(value.typeName)")
+            }
+            basePath = text
+        }
+        let dtype = try readDType(
+            json["out_dtype"] ?? json["dtype"], key: json["out_dtype"] != nil ? "out_dtype" : "dtype")
+        let outputs = try readOutputs(json, output: output, folder: folder, dtype: dtype)
+        if let items = json["slices"], items != .null {
+            if json["models"] != nil { throw AmalgamError(.usage, "give 'models' or 'slices', not both") }
+            var merge = try slicedMerge(
+                items, method: name, basePath: basePath, shared: shared, values: values, outputs: outputs)
+            merge.factors = merge.factors.map { resolve($0, folder: folder) }
+            merge.report = merge.report.map { resolve($0, folder: folder) }
+            merge.reportHTML = merge.reportHTML.map { resolve($0, folder: folder) }
+            return RecipePlan(merge: merge, tune: nil)
+        }
+        if name == "passthrough" { throw AmalgamError(.usage, "merge_method 'passthrough' stacks 'slices': give them") }
 
         // The models, in the order given.
         guard let modelItems = json["models"]?.arrayValue, !modelItems.isEmpty else {
@@ -100,15 +119,6 @@ enum MergekitConfiguration {
             }
             models.append((path, parameters))
         }
-        let shared = try json["parameters"].map { try readParameters($0, at: "parameters") } ?? [:]
-        var basePath: String? = nil
-        if let value = json["base_model"], value != .null {
-            guard let text = value.stringValue, !text.isEmpty else {
-                throw AmalgamError(.usage, "'base_model' must be a path to a model, not \(value.typeName)")
-            }
-            basePath = text
-        }
-
         // Who is the base and who are the sources, as each method sees its inputs.
         let needsBase =
             GeneralizedTaskArithmeticMerge.names.contains(name) || ["slerp", "model_stock", "sce"].contains(name)
@@ -143,9 +153,18 @@ enum MergekitConfiguration {
         try checkRequired(
             parameters, method: method, sourceLabels: sources.map(\.path), baseLabel: basePath!, where: "'parameters'")
 
-        // Outputs: `outputs`, or the command line's OUT, in the configuration's dtype.
-        let dtype = try readDType(
-            json["out_dtype"] ?? json["dtype"], key: json["out_dtype"] != nil ? "out_dtype" : "dtype")
+        var merge = try MergeOptions(
+            values, base: basePath!, sources: sources.map(\.path), method: method, outputs: outputs)
+        merge.parameters = parameters
+        merge.baseInputPosition = baseInputPosition
+        merge.factors = merge.factors.map { resolve($0, folder: folder) }
+        merge.report = merge.report.map { resolve($0, folder: folder) }
+        merge.reportHTML = merge.reportHTML.map { resolve($0, folder: folder) }
+        return RecipePlan(merge: merge, tune: nil)
+    }
+
+    /// Outputs: `outputs`, or the command line's OUT, in the configuration's dtype.
+    static func readOutputs(_ json: JSONValue, output: String?, folder: String, dtype: DType?) throws -> [ModelOutput] {
         var outputs: [ModelOutput]
         if json["outputs"] != nil {
             if output != nil { throw AmalgamError(.usage, "give --output or the configuration's 'outputs', not both") }
@@ -159,15 +178,79 @@ enum MergekitConfiguration {
         for index in outputs.indices where outputs[index].settings.dtype == nil {
             outputs[index].settings.dtype = dtype
         }
+        return outputs
+    }
 
-        var merge = try MergeOptions(
-            values, base: basePath!, sources: sources.map(\.path), method: method, outputs: outputs)
-        merge.parameters = parameters
-        merge.baseInputPosition = baseInputPosition
-        merge.factors = merge.factors.map { resolve($0, folder: folder) }
-        merge.report = merge.report.map { resolve($0, folder: folder) }
-        merge.reportHTML = merge.reportHTML.map { resolve($0, folder: folder) }
-        return RecipePlan(merge: merge, tune: nil)
+    /// A merge of `slices`: each `sources` (model, layer_range, parameters), an optional
+    /// `base_model` and `parameters`.
+    static func slicedMerge(
+        _ json: JSONValue, method name: String, basePath: String?, shared: [String: ParameterSetting],
+        values: SettingValues, outputs: [ModelOutput]
+    ) throws -> MergeOptions {
+        guard let items = json.arrayValue, !items.isEmpty else {
+            throw AmalgamError(.usage, "'slices' must be a non-empty list (each with 'sources')")
+        }
+        var slices: [LayerSlice] = []
+        for (index, item) in items.enumerated() {
+            let label = "slices[\(index)]"
+            for (key, _) in item.objectValue ?? [] where !["sources", "base_model", "parameters"].contains(key) {
+                throw AmalgamError(.usage, "unknown key '\(label).\(key)' (known: base_model, parameters, sources)")
+            }
+            guard let sourceItems = item["sources"]?.arrayValue, !sourceItems.isEmpty else {
+                throw AmalgamError(
+                    .usage, "'\(label).sources' must be a non-empty list (each with model and layer_range)")
+            }
+            var sources: [LayerSlice.Source] = []
+            for (position, source) in sourceItems.enumerated() {
+                let at = "\(label).sources[\(position)]"
+                for (key, _) in source.objectValue ?? [] where !["model", "layer_range", "parameters"].contains(key) {
+                    throw AmalgamError(.usage, "unknown key '\(at).\(key)' (known: layer_range, model, parameters)")
+                }
+                guard let model = source["model"]?.stringValue, !model.isEmpty else {
+                    throw AmalgamError(.usage, "'\(at).model' must be a path to a model")
+                }
+                guard let range = source["layer_range"]?.arrayValue, range.count == 2,
+                    let start = range[0].uint64Value.map(Int.init), let end = range[1].uint64Value.map(Int.init),
+                    start < end
+                else {
+                    throw AmalgamError(.usage, "'\(at).layer_range' must be [start, end] with start < end")
+                }
+                let parameters = try source["parameters"].map { try readParameters($0, at: "\(at).parameters") } ?? [:]
+                sources.append(LayerSlice.Source(model: model, layers: start..<end, parameters: parameters))
+            }
+            let parameters = try item["parameters"].map { try readParameters($0, at: "\(label).parameters") } ?? [:]
+            slices.append(
+                LayerSlice(sources: sources, baseModel: item["base_model"]?.stringValue, parameters: parameters))
+        }
+        let needsBase =
+            GeneralizedTaskArithmeticMerge.names.contains(name) || ["slerp", "model_stock", "sce"].contains(name)
+        if needsBase, let index = slices.firstIndex(where: { ($0.baseModel ?? basePath) == nil }) {
+            throw AmalgamError(.usage, "merge_method '\(name)' needs 'base_model' (slices[\(index)] has none)")
+        }
+        let withoutBase = ["nuslerp", "multislerp"].contains(name) && basePath == nil
+        let method = try MergeMethods.mergekitMethod(name, defaultWeight: nil, withoutBase: withoutBase)
+        try MergeMethods.checkParameters(shared.keys.sorted(), of: method) { "parameters.\($0)" }
+        for (index, slice) in slices.enumerated() {
+            try MergeMethods.checkParameters(slice.parameters.keys.sorted(), of: method) {
+                "slices[\(index)].parameters.\($0)"
+            }
+            for (position, source) in slice.sources.enumerated() {
+                try MergeMethods.checkParameters(source.parameters.keys.sorted(), of: method) {
+                    "slices[\(index)].sources[\(position)].parameters.\($0)"
+                }
+            }
+        }
+        let base = basePath ?? slices[0].sources[0].model
+        var models: [String] = []
+        for slice in slices {
+            for source in slice.sources where source.model != base && !models.contains(source.model) {
+                models.append(source.model)
+            }
+        }
+        var merge = try MergeOptions(values, base: base, sources: models, method: method, outputs: outputs)
+        merge.slices = slices
+        merge.parameters = MergeParameters(shared: shared)
+        return merge
     }
 
     /// Amalgam's own output paths in the configuration are relative to its folder.

@@ -8,6 +8,11 @@ extension Amalgam {
         _ options: MergeOptions, registry: FormatRegistry = Amalgam.builtInFormats, wantsFactors: Bool = false
     ) throws -> (MergeRequest, MergePlan) {
         func load(_ path: String) throws -> ModelGraph { try registry.read(path, options: options.read).graph }
+        if let slices = options.slices {
+            var request = try slicedRequest(options, slices: slices, load: load)
+            request.wantsFactors = wantsFactors
+            return (request, try MergePlan.make(request))
+        }
         let base = try load(options.base)
         var sources: [ModelGraph] = []
         var factoredSources: [(any FactoredTaskVectorSource)?] = []
@@ -34,6 +39,173 @@ extension Amalgam {
         request.parameters = options.parameters
         request.baseInputPosition = options.baseInputPosition
         return (request, try MergePlan.make(request))
+    }
+
+    /// mergekit's passthrough: the stack of the slices' layers written as it is.
+    static func passthrough(_ options: MergeOptions, into outputs: OutputSet, registry: FormatRegistry) throws
+        -> MergeStage
+    {
+        guard let slices = options.slices else {
+            throw AmalgamError(.usage, "passthrough stacks layer slices: give 'slices', each with one source")
+        }
+        if let index = slices.firstIndex(where: { $0.sources.count != 1 }) {
+            throw AmalgamError(
+                .usage, "passthrough takes one source per slice; slices[\(index)] has \(slices[index].sources.count)")
+        }
+        if options.factors != nil || options.outputLoRA != nil {
+            throw AmalgamError(.usage, "passthrough merges nothing: it has no factors and no LoRA update")
+        }
+        let request = try slicedRequest(
+            options, slices: slices, load: { try registry.read($0, options: options.read).graph })
+        // mergekit's per-model `scale` multiplies tensors (0 for o_proj and down_proj when duplicating layers).
+        let scale = ParameterSpec("scale", .input, default: .number(1))
+        let graph = try request.base.mapTensors { tensor in
+            let (parameters, t) = request.parameters(forTensor: tensor.name, layerCount: 0)
+            let factor = try parameters.resolve(scale, own: parameters.base, tensor: tensor.name, t: t, model: "")
+            guard let value = factor.number, value != 1 else { return tensor }
+            return try Self.scaled(tensor, by: Float(value))
+        }
+        let plan = MergePlan.passthrough(graph)
+        let planned = try PlannedOutputs(options.outputs, graph: graph, into: outputs, registry: registry)
+        for extra in options.extraFiles { try outputs.reserve(extra) }
+        for line in planned.warnings { options.warn(line) }
+        try planned.write(
+            graph, into: outputs, progress: options.progress,
+            label: "stacking \(graph.tensors.count) tensors (passthrough)")
+        let report = JSONValue.object([
+            ("schema", .string("amalgam.merge-report/1")), ("method", .string("passthrough")),
+            (
+                "slices",
+                .array(
+                    slices.map { slice in
+                        .object([
+                            ("model", .string(slice.sources[0].model)),
+                            (
+                                "layer_range",
+                                .array([
+                                    .integer(slice.sources[0].layers.lowerBound),
+                                    .integer(slice.sources[0].layers.upperBound),
+                                ])
+                            ),
+                        ])
+                    })
+            ),
+            ("tensors", .array(plan.entries.map { .object([("name", .string($0.name)), ("kind", .string("copy"))]) })),
+        ])
+        if let path = options.report { try outputs.create(path).write(report.serialized(pretty: true) + "\n") }
+        if options.reportHTML != nil { throw AmalgamError(.usage, "passthrough has no report page to draw") }
+        return MergeStage(
+            outcome: MergeOutcome(plan: plan, files: outputs.paths, report: report), factors: FactorSet(), graph: nil)
+    }
+
+    /// `tensor` times `factor`, computed when it is loaded, in its dtype (f32 if quantised).
+    static func scaled(_ tensor: Tensor, by factor: Float) throws -> Tensor {
+        guard let dtype = tensor.encoding.dtype ?? .some(.f32), dtype.isFloatingPoint else {
+            throw AmalgamError(.usage, "passthrough's scale applies to floating-point tensors", tensor: tensor.name)
+        }
+        let source = tensor
+        return Tensor(
+            name: tensor.name, originalName: tensor.originalName, shape: tensor.shape, encoding: .plain(dtype),
+            storage: .deferred {
+                let values = try source.floatValues().map { $0 * factor }
+                let output = OwnedBuffer(byteCount: values.count * dtype.byteWidth)
+                values.withUnsafeBytes { bytes in
+                    ElementConversion.convert(
+                        bytes, from: .f32,
+                        into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                        to: dtype, count: values.count)
+                }
+                return output.region
+            })
+    }
+
+    /// A merge of layer slices as a merge of stacks: the base is the stack of each slice's
+    /// base layers, source k the stack of each slice's k-th other model's; every slice's
+    /// parameters apply to its layers.
+    static func slicedRequest(
+        _ options: MergeOptions, slices: [LayerSlice], load: (String) throws -> ModelGraph
+    ) throws -> MergeRequest {
+        var graphs: [String: ModelGraph] = [:]
+        func graph(_ path: String) throws -> ModelGraph {
+            if let known = graphs[path] { return known }
+            let loaded = try load(path)
+            graphs[path] = loaded
+            return loaded
+        }
+        var baseTensors: [Tensor] = []
+        var sourceTensors: [[Tensor]] = []
+        var baseModels: [String] = []
+        var sourceModels: [[String]] = []
+        var parameterSlices: [ParameterSlice] = []
+        var offset = 0
+        for (index, slice) in slices.enumerated() {
+            let label = "slices[\(index)]"
+            guard let first = slice.sources.first else { throw AmalgamError(.usage, "'\(label).sources' is empty") }
+            let count = first.layers.count
+            if let other = slice.sources.first(where: { $0.layers.count != count }) {
+                throw AmalgamError(
+                    .usage,
+                    "'\(label)': every source of a slice takes as many layers (\(first.model) takes \(count), \(other.model) \(other.layers.count))"
+                )
+            }
+            let baseModel = slice.baseModel ?? options.base
+            var basePosition = slice.sources.firstIndex { $0.model == baseModel }
+            if basePosition == nil {
+                guard options.method.baseIsInput || options.method.name == "passthrough" else {
+                    throw AmalgamError(.usage, "'\(label)' does not take layers from the base model \(baseModel)")
+                }
+                basePosition = 0
+            }
+            let baseSource = slice.sources[basePosition!]
+            let others = slice.sources.enumerated().filter { $0.offset != basePosition! }.map(\.element)
+            if index > 0 && others.count != sourceTensors.count {
+                throw AmalgamError(
+                    .usage,
+                    "'\(label)' merges \(others.count) models besides its base, slices[0] \(sourceTensors.count): every slice needs as many"
+                )
+            }
+            if index == 0 { sourceTensors = Array(repeating: [], count: others.count) }
+            if index == 0 { sourceModels = Array(repeating: [], count: others.count) }
+            let pre = index == 0
+            let post = index == slices.count - 1
+            baseTensors += try LayerStacking.slice(
+                try graph(baseSource.model), label: baseSource.model, layers: baseSource.layers, offset: offset,
+                pre: pre, post: post)
+            baseModels.append(baseSource.model)
+            for (k, source) in others.enumerated() {
+                sourceTensors[k] += try LayerStacking.slice(
+                    try graph(source.model), label: source.model, layers: source.layers, offset: offset, pre: pre,
+                    post: post)
+                sourceModels[k].append(source.model)
+            }
+            var parameters = MergeParameters(
+                shared: slice.parameters, sources: others.map(\.parameters), base: baseSource.parameters)
+            parameters.outer = options.parameters.shared
+            parameterSlices.append(ParameterSlice(layers: offset..<offset + count, parameters: parameters))
+            offset += count
+        }
+        func label(_ models: [String]) -> String {
+            var unique: [String] = []
+            for model in models where !unique.contains(model) { unique.append(model) }
+            return unique.joined(separator: " + ")
+        }
+        let like = try graph(baseModels[0])
+        let base = try LayerStacking.graph(baseTensors, like: like, layerCount: offset)
+        let sources = try sourceTensors.map { try LayerStacking.graph($0, like: like, layerCount: offset) }
+        var request = MergeRequest(
+            base: base, baseLabel: label(baseModels), sources: sources, sourceLabels: sourceModels.map(label),
+            method: options.method, skip: options.skip, allowMissing: options.allowMissing, seed: options.seed,
+            parallelism: options.parallelism)
+        request.leaveOut = options.leaveOut
+        request.wantsSpectra = options.report != nil || options.reportHTML != nil
+        request.noiseFloor = options.noiseFloor
+        request.parameters = options.parameters
+        request.parameterSlices = parameterSlices
+        if options.method.baseIsInput {
+            request.baseInputPosition =
+                slices[0].sources.firstIndex { $0.model == (slices[0].baseModel ?? options.base) } ?? 0
+        }
+        return request
     }
 
     /// Checks everything a merge would do without computing or writing: the inputs against
@@ -185,6 +357,7 @@ extension Amalgam {
         _ options: MergeOptions, into outputs: OutputSet, keepingGraph: Bool, registry: FormatRegistry
     ) throws -> MergeStage {
         try precheck(options, outputs: outputs, registry: registry)
+        if options.method is PassthroughMerge { return try passthrough(options, into: outputs, registry: registry) }
         let (request, plan) = try planMerge(
             options, registry: registry,
             wantsFactors: options.factors != nil || keepingGraph || options.outputLoRA != nil)

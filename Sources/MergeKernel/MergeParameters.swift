@@ -99,6 +99,8 @@ public struct MergeParameters: Sendable {
     public var sources: [[String: ParameterSetting]] = []
     /// The base model's own `parameters` (when it is listed among the models).
     public var base: [String: ParameterSetting] = [:]
+    /// Settings consulted after `shared`: the whole merge's, when `shared` is a slice's.
+    public var outer: [String: ParameterSetting] = [:]
 
     public init(
         shared: [String: ParameterSetting] = [:], sources: [[String: ParameterSetting]] = [],
@@ -109,18 +111,13 @@ public struct MergeParameters: Sendable {
         self.base = base
     }
 
-    public var isEmpty: Bool { shared.isEmpty && base.isEmpty && sources.allSatisfy(\.isEmpty) }
-
-    /// Every parameter name given anywhere.
-    public var names: Set<String> {
-        Set(shared.keys).union(base.keys).union(sources.flatMap(\.keys))
-    }
+    public var isEmpty: Bool { shared.isEmpty && outer.isEmpty && base.isEmpty && sources.allSatisfy(\.isEmpty) }
 
     /// The value of `spec` for one model (`own`: its settings, nil for shared parameters).
-    func resolve(
+    public func resolve(
         _ spec: ParameterSpec, own: [String: ParameterSetting]?, tensor: String, t: Double, model: String
     ) throws(AmalgamError) -> ParameterScalar {
-        for scope in [own, shared].compactMap({ $0 }) {
+        for scope in [own, shared, outer].compactMap({ $0 }) {
             if let setting = scope[spec.name], let value = setting.value(forTensor: tensor, t: t) { return value }
         }
         guard let value = spec.defaultValue else {
@@ -145,5 +142,18 @@ public struct ResolvedParameters: Sendable {
     public func flag(_ name: String) -> Bool? { shared[name]?.flag }
     public func number(_ name: String, input: Int) -> Double? {
         input < inputs.count ? inputs[input][name]?.number : nil
+    }
+}
+
+/// The parameters of one slice of the output's layers (mergekit's `slices`): they apply to
+/// its layers, whose layer fraction t runs from 0 at its first layer to 1 at its last.
+public struct ParameterSlice: Sendable {
+    /// Output layers `[start, end)`.
+    public var layers: Range<Int>
+    public var parameters: MergeParameters
+
+    public init(layers: Range<Int>, parameters: MergeParameters) {
+        self.layers = layers
+        self.parameters = parameters
     }
 }

@@ -34,6 +34,9 @@ public struct MergeRequest: Sendable {
     /// The method's parameters as the configuration gave them (mergekit's `parameters`,
     /// per model and for the merge), resolved per tensor by name and layer.
     public var parameters = MergeParameters()
+    /// For merges of layer slices: each slice's parameters, in output order (tensors outside
+    /// the layers take the first slice's before the layers, the last's after them).
+    public var parameterSlices: [ParameterSlice] = []
     /// For methods whose inputs include the base: where it goes among them (mergekit's model
     /// order: where the base is listed, or last when it is not). Nil: first.
     public var baseInputPosition: Int? = nil
@@ -53,6 +56,28 @@ public struct MergeRequest: Sendable {
         self.allowMissing = allowMissing
         self.seed = seed
         self.parallelism = parallelism
+    }
+}
+
+extension MergeRequest {
+    /// The parameters that apply to tensor `name` (its slice's, in a merge of slices) and
+    /// mergekit's `t` there: the layer's index over the last layer's in the slice (0 for
+    /// tensors outside the layers, 1 for a slice of one layer; `layerCount`: the model's layers,
+    /// for merges without slices).
+    public func parameters(forTensor name: String, layerCount: Int) -> (MergeParameters, Double) {
+        let block = LayerPosition(name: name).block
+        guard !parameterSlices.isEmpty else {
+            guard let block else { return (parameters, 0) }
+            return (parameters, layerCount > 1 ? Double(block) / Double(layerCount - 1) : 1)
+        }
+        guard let block, let slice = parameterSlices.first(where: { $0.layers.contains(block) }) else {
+            // Embeddings take the first slice's parameters, the final norm and head the last's.
+            let before = [.tokenEmbedding, .positionEmbedding, .tokenTypeEmbedding].contains(
+                LayerPosition(name: name).role)
+            return ((before ? parameterSlices.first! : parameterSlices.last!).parameters, 0)
+        }
+        let count = slice.layers.count
+        return (slice.parameters, count > 1 ? Double(block - slice.layers.lowerBound) / Double(count - 1) : 1)
     }
 }
 

@@ -307,8 +307,7 @@ public final class MergeRun: @unchecked Sendable {
     private func resolvedParameters(_ name: String, sources: [Int]) throws -> ResolvedParameters {
         let specs = request.method.parameterSpecs
         guard !specs.isEmpty else { return ResolvedParameters() }
-        let given = request.parameters
-        let t = layerFraction(name)
+        let (given, t) = request.parameters(forTensor: name, layerCount: layerCount)
         var resolved = ResolvedParameters()
         for spec in specs where spec.scope == .shared {
             resolved.shared[spec.name] = try given.resolve(spec, own: nil, tensor: name, t: t, model: "the merge")
@@ -331,13 +330,6 @@ public final class MergeRun: @unchecked Sendable {
                 at: min(request.baseInputPosition ?? 0, resolved.inputs.count))
         }
         return resolved
-    }
-
-    /// mergekit's `t` of a tensor: its layer's index over the last layer's (0 for the first
-    /// layer and for tensors outside the layers, 1 for the only layer of a one-layer model).
-    private func layerFraction(_ name: String) -> Double {
-        guard let block = LayerPosition(name: name).block else { return 0 }
-        return layerCount > 1 ? Double(block) / Double(layerCount - 1) : 1
     }
 
     /// Source `position`'s task vector of `entry` as factors, when the source is a LoRA

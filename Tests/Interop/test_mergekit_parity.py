@@ -338,6 +338,81 @@ CASES = {
           select_topk: 0.5
         dtype: float32
         """),
+    # Slices: layers stacked from ranges of the models (renumbered), or merged slice by slice.
+    "passthrough": (0.0, """
+        slices:
+          - sources:
+              - model: {ft0}
+                layer_range: [0, 3]
+          - sources:
+              - model: {ft1}
+                layer_range: [1, 4]
+        merge_method: passthrough
+        dtype: float32
+        """),
+    "passthrough_scaled": (0.0, """
+        slices:
+          - sources:
+              - model: {ft0}
+                layer_range: [0, 2]
+          - sources:
+              - model: {ft0}
+                layer_range: [1, 3]
+                parameters:
+                  scale:
+                    - filter: o_proj
+                      value: 0.0
+                    - filter: down_proj
+                      value: 0.5
+                    - value: 1.0
+        merge_method: passthrough
+        dtype: float32
+        """),
+    "slerp_slices": (2e-6, """
+        slices:
+          - sources:
+              - model: {base}
+                layer_range: [0, 4]
+              - model: {ft0}
+                layer_range: [0, 4]
+        merge_method: slerp
+        base_model: {base}
+        parameters:
+          t:
+            - filter: self_attn
+              value: [0, 0.5, 0.3, 0.7, 1]
+            - filter: mlp
+              value: [1, 0.5, 0.7, 0.3, 0]
+            - value: 0.5
+        dtype: float32
+        """),
+    "ties_slices": (0.0, """
+        merge_method: ties
+        base_model: {base}
+        slices:
+          - sources:
+              - model: {base}
+                layer_range: [0, 2]
+              - model: {ft0}
+                layer_range: [0, 2]
+                parameters: {weight: 0.7, density: 0.5}
+              - model: {ft1}
+                layer_range: [0, 2]
+                parameters: {weight: [0.2, 0.6], density: 0.3}
+          - sources:
+              - model: {base}
+                layer_range: [2, 4]
+              - model: {ft1}
+                layer_range: [2, 4]
+              - model: {ft2}
+                layer_range: [2, 4]
+                parameters: {weight: 0.9}
+            parameters:
+              density: 0.6
+        parameters:
+          weight: 0.5
+        dtype: float32
+        """),
 }
 
 
@@ -348,6 +423,11 @@ def test_same_model_as_mergekit(tmp_path, models, case):
     if case == "slerp":
         text = text.replace("slices: null\n", "")
     mine, theirs = run_both(tmp_path, models, text)
+    if case.startswith("passthrough"):
+        # The layer count goes to config.json with the stacked layers.
+        ours = json.loads((tmp_path / "amalgam_out" / "config.json").read_text())
+        reference = json.loads((tmp_path / "mergekit_out" / "config.json").read_text())
+        assert ours["num_hidden_layers"] == reference["num_hidden_layers"] == (6 if case == "passthrough" else 4)
     worst = largest_difference(mine, theirs)
     identical = sum(np.array_equal(mine[n], theirs[n]) for n in theirs)
     print(f"{case}: {identical}/{len(theirs)} tensors bit-identical, largest relative difference {worst:.2e}")
@@ -395,8 +475,8 @@ def test_errors_name_the_key(tmp_path, models):
          "a model's parameter 'densty' is not a parameter of ties (did you mean 'density'?)"),
         ("merge_method: slerp\nbase_model: {base}\nmodels:\n  - model: {ft0}\n",
          "slerp needs the parameter 't' ('parameters')"),
-        ("merge_method: linear\nslices:\n  - sources: []\nmodels:\n  - model: {ft0}\n",
-         "'slices' is a mergekit key Amalgam does not support yet"),
+        ("merge_method: linear\nmodules: {}\nmodels:\n  - model: {ft0}\n",
+         "'modules' is a mergekit key Amalgam does not support yet"),
         ("merge_method: linear\nmodels:\n  - model: {ft0}\n    parameters:\n\tweight: 1\n",
          "line 5, column 1: a tab in the indentation (YAML indents with spaces)"),
         ("merge_method: frankenmerge\nmodels:\n  - model: {ft0}\n", "merge_method 'frankenmerge' is not one of"),

@@ -35,12 +35,17 @@ struct MergeParametersTests {
     @Test("a model's own setting wins over the merge's, then the default; a required one missing is named")
     func precedence() throws {
         let parameters = MergeParameters(
-            shared: ["weight": .scalar(.number(0.5)), "density": .filtered([.init(filter: "mlp", value: .scalar(.number(0.2)))])],
+            shared: [
+                "weight": .scalar(.number(0.5)),
+                "density": .filtered([.init(filter: "mlp", value: .scalar(.number(0.2)))]),
+            ],
             sources: [["weight": .scalar(.number(0.9))], [:]])
         let weight = ParameterSpec("weight", .nonBase, default: nil)
         let density = ParameterSpec("density", .nonBase, default: .number(1))
-        #expect(try parameters.resolve(weight, own: parameters.sources[0], tensor: "x", t: 0, model: "a") == .number(0.9))
-        #expect(try parameters.resolve(weight, own: parameters.sources[1], tensor: "x", t: 0, model: "b") == .number(0.5))
+        #expect(
+            try parameters.resolve(weight, own: parameters.sources[0], tensor: "x", t: 0, model: "a") == .number(0.9))
+        #expect(
+            try parameters.resolve(weight, own: parameters.sources[1], tensor: "x", t: 0, model: "b") == .number(0.5))
         #expect(try parameters.resolve(density, own: [:], tensor: "layers.0.mlp.w", t: 0, model: "b") == .number(0.2))
         #expect(try parameters.resolve(density, own: [:], tensor: "layers.0.attn.w", t: 0, model: "b") == .number(1))
         #expect {
