@@ -145,8 +145,8 @@ struct MergeCLITests {
     func usage() throws {
         let cases: [([String], String)] = [
             (
-                ["--method", "slerp"],
-                "unknown merge method 'slerp' (known: axis, average, task_arithmetic, ties, dare, tsv)"
+                ["--method", "frankenmerge"],
+                "unknown merge method 'frankenmerge' (known: axis, average, task_arithmetic, ties, dare, tsv, linear, slerp, nuslerp, multislerp, karcher, model_stock, sce, dare_ties, dare_linear, breadcrumbs, breadcrumbs_ties, della, della_linear)"
             ),
             (["--method", "ties", "--k", "4"], "--k does not apply to the ties method"),
             (["--density", "2", "--method", "ties"], "--density must be a number in 1e-09...1.0, not '2'"),

@@ -23,7 +23,7 @@ struct SettingsAgreementTests {
     }
 
     static let rows: [Row] = [
-        Row(setting: .method, place: .top, valid: "ties", invalid: "slerp"),
+        Row(setting: .method, place: .top, valid: "ties", invalid: "frankenmerge"),
         Row(setting: .seed, place: .top, valid: "3", invalid: "-1"),
         Row(setting: .threads, place: .top, valid: "2", invalid: "0"),
         Row(setting: .skip, place: .top, valid: "*.mlp.*", invalid: "*.mlp.*", invalidMethod: "ties"),

@@ -6,7 +6,7 @@ import Foundation
 /// model (`model.safetensors` with its config.json, `model.gguf` in Q8_0), a base and two
 /// fine-tunes of it (`base.safetensors`, `a.safetensors`, `b.npz`), a classifier with two
 /// fine-tunes, their AXIS merge, factors and report (`classifier-*.safetensors`, `merge-report.json`), its data
-/// (`train.npz`, `test.npz`), a recipe (`recipe.json`), a vocabulary and texts to tokenise
+/// (`train.npz`, `test.npz`), a recipe (`recipe.json`) and a mergekit configuration (`mergekit.yml`), a vocabulary and texts to tokenise
 /// (`vocab.txt`, `texts.txt`) and the digits CSV. Built once; `copy()` gives each
 /// test a fresh folder.
 struct Workspace {
@@ -45,6 +45,18 @@ struct Workspace {
          "outputs": [{"path": "merged.safetensors"}, {"path": "merged-f16/", "dtype": "f16"}],
          "factors": "factors.safetensors", "report": "report.json"}
         """.write(toFile: folder + "/recipe.json", atomically: true, encoding: .utf8)
+        try """
+        merge_method: ties
+        base_model: base.safetensors
+        models:
+          - model: a.safetensors
+            parameters: {weight: 0.6, density: 0.5}
+          - model: b.npz
+            parameters:
+              weight: [0.2, 0.8]
+              density: 0.5
+        dtype: float32
+        """.write(toFile: folder + "/mergekit.yml", atomically: true, encoding: .utf8)
         try "[PAD]\n[UNK]\n[CLS]\n[SEP]\nthe\ncat\nsat\non\nmat\n##s\n.\n".write(
             toFile: folder + "/vocab.txt", atomically: true, encoding: .utf8)
         try "0\tThe cats sat on the mat.\n1\tthe cat\n".write(
