@@ -23,6 +23,9 @@ public struct MergeOptions: Sendable {
     /// mergekit's `slices`: the output's layers stacked from layer ranges of the models (the
     /// base and sources are then the stacks, built by `planMerge`).
     public var slices: [LayerSlice]? = nil
+    /// mergekit's `tokenizer_source`: merge models whose vocabularies differ in the output
+    /// vocabulary it names (nil: every model must have the base's).
+    public var tokenizerSource: TokenizerSource? = nil
     public var skip: [NamePattern] = []
     /// Tensors left out of the merged model (the sources' task heads).
     public var leaveOut: [NamePattern] = []

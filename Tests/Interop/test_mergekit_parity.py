@@ -495,3 +495,121 @@ def test_errors_name_the_key(tmp_path, models):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and expected in lines[0], (expected, done.stderr)
         assert not out.exists()
+
+
+# Vocabularies that differ: fine-tunes that added tokens (extra embedding and head rows).
+EXTRA_TOKENS = {"base": [], "ft0": ["<tool>", "<think>", "<end>"], "ft1": [], "ft2": ["<think>", "<img>"]}
+
+
+@pytest.fixture(scope="module")
+def vocab_models(tmp_path_factory):
+    from tokenizers import Tokenizer, models as tokenizer_models, pre_tokenizers
+
+    root = tmp_path_factory.mktemp("mergekit_vocab")
+    rng = np.random.default_rng(15)
+    base = {n: (rng.standard_normal(s) * 0.05 + (1.0 if len(s) == 1 else 0.0)).astype(np.float32)
+            for n, s in llama_shapes().items()}
+    paths = {}
+    for name, extra in EXTRA_TOKENS.items():
+        tokenizer = Tokenizer(tokenizer_models.WordLevel(vocab={f"w{i}": i for i in range(VOCAB)}, unk_token="w0"))
+        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+        tokenizer.add_tokens(extra)
+        rows = VOCAB + len(extra)
+        tensors = {}
+        for n, v in base.items():
+            tuned = v if name == "base" else v + rng.standard_normal(v.shape).astype(np.float32) * 0.01
+            if n in ("model.embed_tokens.weight", "lm_head.weight"):
+                tuned = np.concatenate([tuned, rng.standard_normal((len(extra), HIDDEN)).astype(np.float32) * 0.05])
+            tensors[n] = tuned.astype(np.float32)
+        folder = root / name
+        folder.mkdir()
+        save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+        config = llama_config() | {"vocab_size": rows}
+        (folder / "config.json").write_text(json.dumps(config))
+        tokenizer.save(str(folder / "tokenizer.json"))
+        (folder / "tokenizer_config.json").write_text(json.dumps(
+            {"tokenizer_class": "PreTrainedTokenizerFast", "unk_token": "w0", "model_max_length": 128}))
+        paths[name] = str(folder)
+    return paths
+
+
+def token_ids(folder):
+    tokenizer = json.loads(open(os.path.join(folder, "tokenizer.json")).read())
+    ids = dict(tokenizer["model"]["vocab"])
+    for entry in tokenizer.get("added_tokens", []):
+        ids[entry["content"]] = entry["id"]
+    return ids
+
+
+@pytest.mark.parametrize("source", ["base", "union", "ft0"])
+def test_vocabularies_that_differ(tmp_path, vocab_models, source):
+    """tokenizer_source: the output vocabulary, its tokenizer.json and every token's embedding
+    and head row equal mergekit's (matched by token text: mergekit's union orders the new
+    tokens as a hash map iterates, Amalgam by model and id)."""
+    tokenizer_source = "{ft0}" if source == "ft0" else source
+    text = textwrap.dedent(f"""
+        merge_method: ties
+        base_model: {{base}}
+        models:
+          - model: {{ft0}}
+            parameters: {{weight: 0.5, density: 0.6}}
+          - model: {{ft1}}
+            parameters: {{weight: 0.3, density: 0.6}}
+          - model: {{ft2}}
+            parameters: {{weight: 0.4, density: 0.6}}
+        tokenizer_source: {tokenizer_source}
+        dtype: float32
+        """)
+    mine, theirs = run_both(tmp_path, vocab_models, text)
+    ours_ids, their_ids = token_ids(tmp_path / "amalgam_out"), token_ids(tmp_path / "mergekit_out")
+    assert sorted(ours_ids) == sorted(their_ids)
+    expected = {"base": VOCAB, "union": VOCAB + 4, "ft0": VOCAB + 3}[source]
+    assert len(ours_ids) == expected
+    config = json.loads((tmp_path / "amalgam_out" / "config.json").read_text())
+    assert config["vocab_size"] == expected
+    for name in theirs:
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            assert mine[name].shape == theirs[name].shape == (expected, HIDDEN)
+            for token, row in ours_ids.items():
+                assert np.array_equal(mine[name][row], theirs[name][their_ids[token]]), (name, token)
+        else:
+            assert np.array_equal(mine[name], theirs[name]), name
+    # The written tokenizer encodes the added tokens to the ids whose rows were merged.
+    from tokenizers import Tokenizer
+
+    ours = Tokenizer.from_file(str(tmp_path / "amalgam_out" / "tokenizer.json"))
+    for token in {t for extra in EXTRA_TOKENS.values() for t in extra} & set(ours_ids):
+        assert ours.encode(f"w3 {token} w5").ids == [3, ours_ids[token], 5]
+
+
+def test_mixed_format_inputs(tmp_path, models):
+    """The same configuration with the fine-tunes as GGUF (f32) and npz: the same model as
+    mergekit's from the safetensors folders, bit for bit."""
+    text = textwrap.dedent("""
+        merge_method: ties
+        base_model: {base}
+        models:
+          - model: {ft0}
+            parameters: {weight: 0.5, density: 0.5}
+          - model: {ft1}
+            parameters: {weight: 0.5, density: [0.2, 0.9]}
+        dtype: float32
+        """)
+    _, theirs = run_both(tmp_path, models, text)
+    converted = dict(models)
+    for name, target in [("ft0", tmp_path / "ft0.gguf"), ("ft1", tmp_path / "ft1.npz")]:
+        done = subprocess.run([AMALGAM, "convert", models[name], str(target)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        converted[name] = str(target)
+    config = tmp_path / "mixed.yml"
+    body = text
+    for name, path in converted.items():
+        body = body.replace("{" + name + "}", path)
+    config.write_text(body)
+    out = tmp_path / "mixed_out"
+    done = subprocess.run([AMALGAM, "run", str(config), "--output", str(out) + "/"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    mine = load_file(str(out / "model.safetensors"))
+    assert sorted(mine) == sorted(theirs)
+    for name in theirs:
+        assert np.array_equal(mine[name], theirs[name]), name
