@@ -12,6 +12,7 @@ enum MergekitConfiguration {
     /// The keys of mergekit's configuration read here.
     static let mergekitKeys = [
         "merge_method", "base_model", "models", "slices", "parameters", "dtype", "out_dtype", "tokenizer_source",
+        "out_shard_size",
     ]
     /// mergekit keys not supported (yet): refused by name.
     static let unsupportedKeys = ["modules", "tokenizer", "chat_template"]
@@ -83,7 +84,12 @@ enum MergekitConfiguration {
         }
         let dtype = try readDType(
             json["out_dtype"] ?? json["dtype"], key: json["out_dtype"] != nil ? "out_dtype" : "dtype")
-        let outputs = try readOutputs(json, output: output, folder: folder, dtype: dtype)
+        var outputs = try readOutputs(json, output: output, folder: folder, dtype: dtype)
+        if let size = try json["out_shard_size"].map({ try readShardSize($0) }) {
+            for index in outputs.indices where outputs[index].settings.maximumShardBytes == nil {
+                outputs[index].settings.maximumShardBytes = size
+            }
+        }
         if let items = json["slices"], items != .null {
             if json["models"] != nil { throw AmalgamError(.usage, "give 'models' or 'slices', not both") }
             var merge = try slicedMerge(
@@ -260,6 +266,24 @@ enum MergekitConfiguration {
     /// Amalgam's own output paths in the configuration are relative to its folder.
     static func resolve(_ path: String, folder: String) -> String {
         path.hasPrefix("/") || folder == "." ? path : folder + "/" + path
+    }
+
+    /// mergekit's `--out-shard-size` syntax: a count of bytes with an optional K, M or B
+    /// (thousand, million, billion) suffix (`5B`, `500M`), or a whole number.
+    static func readShardSize(_ value: JSONValue) throws(AmalgamError) -> Int {
+        let text: String
+        switch value {
+        case .number(let number): text = number
+        case .string(let string): text = string.trimmingCharacters(in: .whitespaces).uppercased()
+        default: throw AmalgamError(.usage, "'out_shard_size' must be a size such as 5B or 500M, not \(value.typeName)")
+        }
+        let scales: [Character: Int] = ["K": 1_000, "M": 1_000_000, "B": 1_000_000_000]
+        let scale = text.last.flatMap { scales[$0] } ?? 1
+        let digits = scale == 1 ? Substring(text) : text.dropLast()
+        guard let count = Int(digits), count > 0, count.multipliedReportingOverflow(by: scale).overflow == false else {
+            throw AmalgamError(.usage, "'out_shard_size' must be a size such as 5B or 500M, not '\(text)'")
+        }
+        return count * scale
     }
 
     /// mergekit's dtype names as output dtypes (nil: keep the inputs').

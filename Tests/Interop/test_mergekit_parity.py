@@ -613,3 +613,67 @@ def test_mixed_format_inputs(tmp_path, models):
     assert sorted(mine) == sorted(theirs)
     for name in theirs:
         assert np.array_equal(mine[name], theirs[name]), name
+
+
+def test_stacked_layers_in_gguf_and_json_configuration(tmp_path, models):
+    """A passthrough written straight to GGUF through the configuration's own `outputs` (an
+    Amalgam key mixed into mergekit's YAML): llama.block_count is the stacked layer count and
+    the blocks are renumbered. The same configuration as JSON gives the same file."""
+    import gguf
+
+    body = {
+        "slices": [{"sources": [{"model": models["ft0"], "layer_range": [0, 3]}]},
+                   {"sources": [{"model": models["ft1"], "layer_range": [1, 4]}]}],
+        "merge_method": "passthrough",
+        "dtype": "float32",
+    }
+    yaml_text = textwrap.dedent(f"""
+        slices:
+          - sources:
+              - model: {models['ft0']}
+                layer_range: [0, 3]
+          - sources:
+              - model: {models['ft1']}
+                layer_range: [1, 4]
+        merge_method: passthrough
+        dtype: float32
+        outputs:
+          - path: stacked.gguf
+        """)
+    (tmp_path / "stack.yml").write_text(yaml_text)
+    (tmp_path / "stack.json").write_text(json.dumps(body | {"outputs": [{"path": "stacked-json.gguf"}]}))
+    for name in ["stack.yml", "stack.json"]:
+        done = subprocess.run([AMALGAM, "run", str(tmp_path / name)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+    reader = gguf.GGUFReader(str(tmp_path / "stacked.gguf"))
+    assert int(reader.fields["llama.block_count"].parts[-1][0]) == 6
+    blocks = {int(t.name.split(".")[1]) for t in reader.tensors if t.name.startswith("blk.")}
+    assert blocks == set(range(6))
+    # Block 3 is ft1's layer 1, renumbered (attn_norm is not permuted by the GGUF writer).
+    ft1 = load_file(os.path.join(models["ft1"], "model.safetensors"))
+    norm = next(t for t in reader.tensors if t.name == "blk.3.attn_norm.weight")
+    assert np.array_equal(np.asarray(norm.data), ft1["model.layers.1.input_layernorm.weight"])
+    assert (tmp_path / "stacked.gguf").read_bytes() == (tmp_path / "stacked-json.gguf").read_bytes()
+
+
+def test_out_shard_size(tmp_path, models):
+    """mergekit's shard size (its --out-shard-size syntax) as a configuration key: the output is
+    split into shards of at most that many bytes of tensor data, with the index file."""
+    config = tmp_path / "sharded.yml"
+    config.write_text(textwrap.dedent(f"""
+        merge_method: linear
+        models:
+          - model: {models['ft0']}
+            parameters: {{weight: 0.5}}
+          - model: {models['ft1']}
+            parameters: {{weight: 0.5}}
+        out_shard_size: 60K
+        """))
+    out = tmp_path / "sharded"
+    done = subprocess.run([AMALGAM, "run", str(config), "--output", str(out) + "/"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    shards = sorted(p for p in os.listdir(out) if p.endswith(".safetensors"))
+    assert len(shards) > 1 and "model.safetensors.index.json" in os.listdir(out)
+    for shard in shards:
+        data = sum(v.nbytes for v in load_file(str(out / shard)).values())
+        assert data <= 60_000 or len(load_file(str(out / shard))) == 1
