@@ -17,7 +17,9 @@ public enum Recipe {
     /// Parses the recipe at `path` into merge (and tuning) options: Amalgam's recipe, or
     /// mergekit's configuration (it names a `merge_method`), in JSON or YAML (`.yml`,
     /// `.yaml`, or any file that does not start with `{`).
-    /// - Parameter output: where a mergekit configuration writes (mergekit-yaml's OUT).
+    /// - Parameters:
+    ///   - path: the recipe or configuration file.
+    ///   - output: where a mergekit configuration writes (mergekit-yaml's OUT).
     public static func load(_ path: String, output: String? = nil) throws -> RecipePlan {
         let file = try MappedFile(path: path)
         return try AmalgamError.withContext(file: path) {
