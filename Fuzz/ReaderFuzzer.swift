@@ -1,5 +1,5 @@
 // libFuzzer entry point for every reader Amalgam has: the format plugins (through the file
-// they would map), the JSON parser, the recipe parser and the HTML report pages. Every input must end in a value or an
+// they would map), the JSON and YAML parsers, the recipe and mergekit readers and the HTML report pages. Every input must end in a value or an
 // AmalgamError: never a crash, a leak or a huge allocation. The target comes from
 // AMALGAM_FUZZ_TARGET; scripts/fuzz.sh builds this with AddressSanitizer and runs it.
 import AmalgamCore
@@ -21,7 +21,7 @@ public func initialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutable
     let name = getenv("AMALGAM_FUZZ_TARGET").map { String(cString: $0) } ?? "safetensors"
     let extensions = [
         "safetensors": "safetensors", "gguf": "gguf", "onnx": "onnx", "npy": "npy", "npz": "npz", "pytorch": "bin",
-        "json": "json", "recipe": "json", "report": "json",
+        "json": "json", "recipe": "json", "report": "json", "yaml": "yml",
     ]
     guard let ext = extensions[name] else {
         fputs("unknown AMALGAM_FUZZ_TARGET '\(name)' (\(extensions.keys.sorted().joined(separator: ", ")))\n", stderr)
@@ -52,6 +52,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     fclose(file)
     if name == "recipe" {
         _ = try? Recipe.load(path)
+        return 0
+    }
+    if name == "yaml" {
+        // The YAML reader, then mergekit's configuration (or a recipe) read from the tree.
+        _ = try? YAMLParser.parse(UnsafeRawBufferPointer(start: data, count: size))
+        _ = try? Recipe.load(path, output: "/dev/shm/amalgam-fuzz-out/")
         return 0
     }
     guard let reader = try? Amalgam.builtInFormats.reader(named: name) else { return 0 }

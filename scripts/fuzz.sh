@@ -1,18 +1,18 @@
 #!/bin/sh
 # Coverage-guided fuzzing of one reader with libFuzzer under AddressSanitizer.
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer options...]
-#   TARGET: safetensors gguf onnx npy npz pytorch json recipe report
+#   TARGET: safetensors gguf onnx npy npz pytorch json recipe report yaml
 # The library's modules are built with ASan and libFuzzer's coverage (inline 8-bit counters, cmp
 # tracing) into .build/fuzz; Fuzz/ReaderFuzzer.swift links them with -sanitize=fuzzer. The corpus
 # is Tests/Fuzz/TARGET (seeds and every fault found, replayed by make test); new inputs go to
 # .build/fuzz/corpus/TARGET, faults to .build/fuzz/crashes.
 set -eu
-target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS] (safetensors gguf onnx npy npz pytorch json recipe report)}
+target=${1:?usage: scripts/fuzz.sh TARGET [SECONDS] (safetensors gguf onnx npy npz pytorch json recipe report yaml)}
 seconds=${2:-600}
 shift $(( $# >= 2 ? 2 : 1 ))
 case "$target" in
-    safetensors|gguf|onnx|npy|npz|pytorch|json|recipe|report) ;;
-    *) echo "unknown target '$target' (safetensors gguf onnx npy npz pytorch json recipe report)" >&2; exit 64 ;;
+    safetensors|gguf|onnx|npy|npz|pytorch|json|recipe|report|yaml) ;;
+    *) echo "unknown target '$target' (safetensors gguf onnx npy npz pytorch json recipe report yaml)" >&2; exit 64 ;;
 esac
 build=.build/fuzz
 fuzzer=$build/reader-fuzzer

@@ -119,15 +119,7 @@ extension Amalgam {
         return Tensor(
             name: tensor.name, originalName: tensor.originalName, shape: tensor.shape, encoding: .plain(dtype),
             storage: .deferred {
-                let values = try source.floatValues().map { $0 * factor }
-                let output = OwnedBuffer(byteCount: values.count * dtype.byteWidth)
-                values.withUnsafeBytes { bytes in
-                    ElementConversion.convert(
-                        bytes, from: .f32,
-                        into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
-                        to: dtype, count: values.count)
-                }
-                return output.region
+                ElementConversion.region(try source.floatValues().map { $0 * factor }, as: dtype)
             })
     }
 
@@ -243,6 +235,14 @@ extension Amalgam {
         let outputs = OutputSet(
             overwrite: options.overwrite, protecting: identities(of: [options.base] + options.sources))
         try precheck(options, outputs: outputs, registry: registry, requiringOutputs: false)
+        if options.method is PassthroughMerge, let slices = options.slices {
+            let request = try slicedRequest(
+                options, slices: slices, load: { try registry.read($0, options: options.read).graph })
+            let planned = try PlannedOutputs(options.outputs, graph: request.base, into: outputs, registry: registry)
+            return MergeDryRun(
+                request: request, plan: MergePlan.passthrough(request.base), files: planned.files + options.extraFiles,
+                warnings: planned.warnings)
+        }
         let (request, plan) = try planMerge(options, registry: registry)
         let run = MergeRun(request, plan: plan)
         let planned = try PlannedOutputs(options.outputs, graph: try run.mergedGraph, into: outputs, registry: registry)

@@ -238,14 +238,7 @@ struct VocabularyAlignment {
                     }
                     for j in 0..<columns { output[target + j] = sum[j] / Float(chosen.count) }
                 }
-                let buffer = OwnedBuffer(byteCount: output.count * dtype.byteWidth)
-                output.withUnsafeBytes { bytes in
-                    ElementConversion.convert(
-                        bytes, from: .f32,
-                        into: UnsafeMutableRawBufferPointer(start: buffer.pointer, count: buffer.byteCount),
-                        to: dtype, count: output.count)
-                }
-                return buffer.region
+                return ElementConversion.region(output, as: dtype)
             })
     }
 }

@@ -16,6 +16,29 @@ public enum MergeMath {
         return result
     }
 
+    /// TIES's sign election at entry `i`, in f32 in source order as mergekit: the elected
+    /// sign is that of `Σ deltas[i]` (+ at 0); over the sources whose entry has that sign, the
+    /// sum of their entries (times `factors`, when given) and of their `weights`.
+    @inline(__always)
+    public static func signElected(
+        _ deltas: [[Float]], at i: Int, weights: [Float], factors: [Float]? = nil
+    ) -> (sum: Float, divisor: Float) {
+        var signSum: Float = 0
+        for delta in deltas { signSum += delta[i] }
+        let elected: Float = signSum >= 0 ? 1 : -1
+        var sum: Float = 0
+        var divisor: Float = 0
+        for source in deltas.indices {
+            let value = deltas[source][i]
+            let sign: Float = value > 0 ? 1 : value < 0 ? -1 : 0
+            if sign == elected {
+                sum += factors.map { value * $0[source] } ?? value
+                divisor += weights[source]
+            }
+        }
+        return (sum, divisor)
+    }
+
     /// Frobenius norm accumulated in f64.
     public static func norm(_ values: [Float]) -> Double {
         values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

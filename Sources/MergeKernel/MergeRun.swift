@@ -290,14 +290,7 @@ public final class MergeRun: @unchecked Sendable {
                 reports[index] = .object(fields)
                 if let factors = result.factors { factorList[index] = (entry.name, factors) }
             }
-            let output = OwnedBuffer(byteCount: base.count * entry.outputDType.byteWidth)
-            result.merged.withUnsafeBytes { bytes in
-                ElementConversion.convert(
-                    bytes, from: .f32,
-                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
-                    to: entry.outputDType, count: base.count)
-            }
-            return output.region
+            return ElementConversion.region(result.merged, as: entry.outputDType)
         }
     }
 

@@ -23,7 +23,7 @@ def test_corpus_file_replays(target, name, tmp_path):
     elif target == "report":  # through amalgam report: a seed renders, anything else renders or fails in one line
         result = amalgam("report", path, "-o", str(tmp_path / "page.html"), check=False)
         allowed = (0, 1) if name.startswith(FAULT) else (0,)
-    else:  # json, recipe: through the recipe runner, which parses both (and plans nothing here)
+    else:  # json, recipe, yaml: through the recipe runner, which parses them (and plans nothing here)
         result = amalgam("run", path, "--dry-run", check=False)
         allowed = (0, 1, 64)
     assert result.returncode in allowed, result.stderr
@@ -33,4 +33,4 @@ def test_corpus_file_replays(target, name, tmp_path):
 
 def test_every_target_has_a_corpus():
     assert sorted(t for t in os.listdir(CORPORA) if os.path.isdir(os.path.join(CORPORA, t))) == sorted(
-        FORMATS + ["json", "recipe", "report"])
+        FORMATS + ["json", "recipe", "report", "yaml"])

@@ -511,7 +511,7 @@ def vocab_models(tmp_path_factory):
             for n, s in llama_shapes().items()}
     paths = {}
     for name, extra in EXTRA_TOKENS.items():
-        tokenizer = Tokenizer(tokenizer_models.WordLevel(vocab={f"w{i}": i for i in range(VOCAB)}, unk_token="w0"))
+        tokenizer = Tokenizer(tokenizer_models.WordPiece(vocab={f"w{i}": i for i in range(VOCAB)}, unk_token="w0"))
         tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
         tokenizer.add_tokens(extra)
         rows = VOCAB + len(extra)
@@ -580,6 +580,18 @@ def test_vocabularies_that_differ(tmp_path, vocab_models, source):
     ours = Tokenizer.from_file(str(tmp_path / "amalgam_out" / "tokenizer.json"))
     for token in {t for extra in EXTRA_TOKENS.values() for t in extra} & set(ours_ids):
         assert ours.encode(f"w3 {token} w5").ids == [3, ours_ids[token], 5]
+    # A GGUF of the merge carries the output vocabulary in its tokenizer keys.
+    import gguf
+
+    done = subprocess.run([AMALGAM, "convert", str(tmp_path / "amalgam_out") + "/", str(tmp_path / "merged.gguf")],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    field = gguf.GGUFReader(str(tmp_path / "merged.gguf")).fields["tokenizer.ggml.tokens"]
+    tokens = [bytes(field.parts[i]).decode() for i in field.data]
+    assert len(tokens) == expected
+    for token, row in ours_ids.items():
+        if token.startswith("<"):
+            assert tokens[row] == token
 
 
 def test_mixed_format_inputs(tmp_path, models):
@@ -677,3 +689,18 @@ def test_out_shard_size(tmp_path, models):
     for shard in shards:
         data = sum(v.nbytes for v in load_file(str(out / shard)).values())
         assert data <= 60_000 or len(load_file(str(out / shard))) == 1
+
+
+@pytest.mark.parametrize("case", ["passthrough", "ties_slices", "ties"])
+def test_dry_run_writes_nothing(tmp_path, models, case):
+    """--dry-run checks a mergekit configuration (inputs, parameters, outputs) and writes nothing."""
+    text = textwrap.dedent(CASES[case][1])
+    for name, path in models.items():
+        text = text.replace("{" + name + "}", path)
+    config = tmp_path / "config.yml"
+    config.write_text(text)
+    out = tmp_path / "out"
+    done = subprocess.run([AMALGAM, "run", str(config), "--output", str(out) + "/", "--dry-run"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not out.exists()

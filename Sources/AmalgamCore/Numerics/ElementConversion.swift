@@ -214,3 +214,16 @@ public enum ElementConversion {
         }
     }
 }
+
+extension ElementConversion {
+    /// `values` in `dtype` (rounded to nearest even), in a new buffer. O(n).
+    public static func region(_ values: [Float], as dtype: DType) -> ByteRegion {
+        let output = OwnedBuffer(byteCount: values.count * dtype.byteWidth)
+        values.withUnsafeBytes { bytes in
+            convert(
+                bytes, from: .f32, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
+                to: dtype, count: values.count)
+        }
+        return output.region
+    }
+}

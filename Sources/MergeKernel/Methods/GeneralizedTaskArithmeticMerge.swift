@@ -109,19 +109,7 @@ public struct GeneralizedTaskArithmeticMerge: MergeMethod {
         let lambda = Float(p.number("lambda") ?? 1)
         if signConsensus {
             for i in 0..<count {
-                var signSum: Float = 0
-                for delta in deltas { signSum += delta[i] }
-                let elected: Float = signSum >= 0 ? 1 : -1
-                var sum: Float = 0
-                var divisor: Float = 0
-                for (delta, weight) in zip(deltas, weights) {
-                    let value = delta[i]
-                    let sign: Float = value > 0 ? 1 : value < 0 ? -1 : 0
-                    if sign == elected {
-                        sum += value
-                        divisor += weight
-                    }
-                }
+                var (sum, divisor) = MergeMath.signElected(deltas, at: i, weights: weights)
                 if divisor == 0 { divisor = 1 }
                 mixed[i] = normalize ? sum / divisor : sum
             }

@@ -40,21 +40,10 @@ public struct SCEMerge: MergeMethod {
         var weights = vectors.map { vector in vector.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(n) }
         let total = weights.reduce(0, +)
         weights = abs(total) < 1e-6 ? weights.map { _ in 1 / Double(weights.count) } : weights.map { $0 / total }
+        let factors = weights.map { Float($0) }
         var merged = input.base
         for i in 0..<n {
-            var signSum: Float = 0
-            for vector in vectors { signSum += vector[i] }
-            let elected: Float = signSum >= 0 ? 1 : -1
-            var sum: Float = 0
-            var divisor: Float = 0
-            for (vector, weight) in zip(vectors, weights) {
-                let value = vector[i]
-                let sign: Float = value > 0 ? 1 : value < 0 ? -1 : 0
-                if sign == elected {
-                    sum += value * Float(weight)
-                    divisor += Float(weight)
-                }
-            }
+            let (sum, divisor) = MergeMath.signElected(vectors, at: i, weights: factors, factors: factors)
             merged[i] += sum / max(divisor, 1e-6)
         }
         return TensorMergeResult(merged: merged)

@@ -81,20 +81,9 @@ public struct TIESMerge: MergeMethod {
     /// running sums in source order, as mergekit does with unit weights.
     static func electAndMerge(base: [Float], deltas: [[Float]], lambda: Float) -> [Float] {
         var merged = base
+        let ones = [Float](repeating: 1, count: deltas.count)
         for i in base.indices {
-            var signSum: Float = 0
-            for delta in deltas { signSum += delta[i] }
-            let elected: Float = signSum >= 0 ? 1 : -1
-            var mixed: Float = 0
-            var divisor: Float = 0
-            for delta in deltas {
-                let value = delta[i]
-                let sign: Float = value > 0 ? 1 : value < 0 ? -1 : 0
-                if sign == elected {
-                    mixed += value
-                    divisor += 1
-                }
-            }
+            var (mixed, divisor) = MergeMath.signElected(deltas, at: i, weights: ones)
             if divisor == 0 { divisor = 1 }
             merged[i] = base[i] + lambda * (mixed / divisor)
         }
