@@ -32,6 +32,11 @@ public protocol MergeMethod: Sendable {
     /// True for methods whose inputs include the base (linear and karcher average it with the
     /// sources, as mergekit does with every model listed). False by default.
     var baseIsInput: Bool { get }
+    /// How many models the method merges besides a base that is not an input (with
+    /// `baseIsInput`, the base counts): checked before any tensor is read, with
+    /// `inputCountRule` saying the rule in a message. Default: at least one.
+    var inputCount: ClosedRange<Int> { get }
+    var inputCountRule: String { get }
 }
 
 extension MergeMethod {
@@ -40,4 +45,6 @@ extension MergeMethod {
     public var parameterSpecs: [ParameterSpec] { [] }
     public var takesWeights: Bool { false }
     public var baseIsInput: Bool { false }
+    public var inputCount: ClosedRange<Int> { 1...Int.max }
+    public var inputCountRule: String { "at least one source" }
 }

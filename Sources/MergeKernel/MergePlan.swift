@@ -30,6 +30,11 @@ public struct MergePlan: Sendable {
     /// shapes and dtypes. Errors name the tensor and both files.
     public static func make(_ request: MergeRequest) throws -> MergePlan {
         guard !request.sources.isEmpty else { throw AmalgamError(.usage, "a merge needs at least one --source") }
+        let inputs = request.sources.count + (request.method.baseIsInput ? 1 : 0)
+        guard request.method.inputCount.contains(inputs) else {
+            throw AmalgamError(
+                .usage, "\(request.method.name) merges \(request.method.inputCountRule) (given \(inputs))")
+        }
         var notes = request.base.notes.map { "the base \(request.baseLabel): \($0)" }
         for (label, source) in zip(request.sourceLabels, request.sources) {
             notes += source.notes.map { "source \(label): \($0)" }

@@ -480,6 +480,14 @@ def test_errors_name_the_key(tmp_path, models):
         ("merge_method: linear\nmodels:\n  - model: {ft0}\n    parameters:\n\tweight: 1\n",
          "line 5, column 1: a tab in the indentation (YAML indents with spaces)"),
         ("merge_method: frankenmerge\nmodels:\n  - model: {ft0}\n", "merge_method 'frankenmerge' is not one of"),
+        ("merge_method: nuslerp\nbase_model: {base}\nmodels:\n  - {model: {ft0}, parameters: {weight: 1}}\n"
+         "  - {model: {ft1}, parameters: {weight: 1}}\n  - {model: {ft2}, parameters: {weight: 1}}\n",
+         "nuslerp merges exactly two models besides the base (given 3)"),
+        ("merge_method: model_stock\nbase_model: {base}\nmodels:\n  - model: {ft0}\n",
+         "model_stock merges at least two models besides the base (given 1)"),
+        ("merge_method: linear\nmodels:\n  - {model: {ft0}, parameters: {weight: 1}}\n"
+         "  - {model: {ft1}, parameters: {weight: -1}}\n",
+         "linear: the weights sum to 0 for this tensor, so normalizing divides by 0"),
         ("merge_method: linear\nmodels:\n  - model: {ft0}\n    parameters: {weight: [1, 2}\n",
          "line 4, column 31: expected ',' or ']' in a flow sequence"),
     ]

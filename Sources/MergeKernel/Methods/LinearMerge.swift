@@ -29,6 +29,12 @@ public struct LinearMerge: MergeMethod {
         }
         if input.parameters.flag("normalize") ?? true {
             let denominator = weights.reduce(0, +)
+            guard abs(denominator) > 1e-8 else {
+                throw AmalgamError(
+                    .usage,
+                    "linear: the weights sum to 0 for this tensor, so normalizing divides by 0; give other weights or normalize: false"
+                )
+            }
             for i in result.indices { result[i] /= denominator }
         }
         return TensorMergeResult(merged: result)

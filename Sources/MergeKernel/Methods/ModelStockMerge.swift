@@ -8,6 +8,8 @@ public struct ModelStockMerge: MergeMethod {
     public init() {}
 
     public var name: String { "model_stock" }
+    public var inputCount: ClosedRange<Int> { 2...Int.max }
+    public var inputCountRule: String { "at least two models besides the base" }
     public var settings: [(key: String, value: JSONValue)] { [] }
     public var takesWeights: Bool { true }
     public var parameterSpecs: [ParameterSpec] { [ParameterSpec("filter_wise", .shared, default: .flag(false))] }

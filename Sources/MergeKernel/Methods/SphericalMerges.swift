@@ -34,6 +34,8 @@ public struct SLERPMerge: MergeMethod {
     public var settings: [(key: String, value: JSONValue)] { [] }
     public var takesWeights: Bool { true }
     public var parameterSpecs: [ParameterSpec] { [ParameterSpec("t", .shared, default: nil)] }
+    public var inputCount: ClosedRange<Int> { 1...1 }
+    public var inputCountRule: String { "the base and exactly one other model" }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         guard input.weights.count == 1 else {
@@ -72,6 +74,8 @@ public struct NuSLERPMerge: MergeMethod {
     public init(withoutBase: Bool = false) { baseIsInput = withoutBase }
 
     public var name: String { "nuslerp" }
+    public var inputCount: ClosedRange<Int> { 2...2 }
+    public var inputCountRule: String { "exactly two models besides the base" }
     public var settings: [(key: String, value: JSONValue)] { [("base", .bool(!baseIsInput))] }
     public var takesWeights: Bool { true }
     public var parameterSpecs: [ParameterSpec] {
