@@ -47,8 +47,11 @@ public final class MergeRun: @unchecked Sendable {
     ///   tensors in (`FormatPlugin.loadOrder`); workers compute ahead in that order.
     public func start(loadOrder: [Int]? = nil) {
         BLAS.setThreadCount(1)
-        pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [unowned self] index in
-            try self.compute(index)
+        // Weak: a worker still computing when the run is released (its writer failed) must
+        // keep it alive to the end of that tensor, not read a destroyed object.
+        pipeline.start(schedule: loadOrder ?? Array(plan.entries.indices)) { [weak self] index in
+            guard let self else { throw AmalgamError(.internal, "merge cancelled") }
+            return try self.compute(index)
         }
     }
 

@@ -83,6 +83,20 @@ def models(tmp_path_factory):
     return paths
 
 
+def mergekit_yaml(config, out):
+    """What `mergekit-yaml CONFIG OUT --random-seed 0` does, in this process: torch and
+    mergekit are imported once for the whole file instead of once per configuration."""
+    import yaml
+    from mergekit.config import MergeConfiguration
+    from mergekit.merge import run_merge
+    from mergekit.options import MergeOptions
+
+    options = MergeOptions(random_seed=0, quiet=True)
+    options.apply_global_options()
+    text = open(config, encoding="utf-8").read()
+    run_merge(MergeConfiguration.model_validate(yaml.safe_load(text)), str(out), options=options, config_source=text)
+
+
 def run_both(tmp_path, models, config_text):
     """The configuration through mergekit-yaml and through amalgam run; both outputs' tensors."""
     text = config_text
@@ -91,9 +105,7 @@ def run_both(tmp_path, models, config_text):
     config = tmp_path / "config.yml"
     config.write_text(text)
     reference = tmp_path / "mergekit_out"
-    done = subprocess.run([MERGEKIT, str(config), str(reference), "--quiet", "--random-seed", "0"],
-                          capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr[-3000:]
+    mergekit_yaml(config, reference)
     ours = tmp_path / "amalgam_out"
     done = subprocess.run([AMALGAM, "run", str(config), "--output", str(ours) + "/"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
