@@ -8,7 +8,8 @@
 SWIFT ?= swift
 PYREF := .build/pyref
 PY := $(PYREF)/bin/python
-APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev \
+APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev \
+  slurm-wlm munge \
   dataset-fashion-mnist wordnet-base chromium chromium-driver fonts-dejavu-core
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime \
   torch==2.13.0+cpu transformers accelerate selenium peft mergekit

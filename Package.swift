@@ -11,6 +11,7 @@ let cLibraries: [Target] = [
     .systemLibrary(name: "CProtobufC", path: "Sources/CLibraries/CProtobufC"),
     .systemLibrary(name: "CZlib", path: "Sources/CLibraries/CZlib"),
     .systemLibrary(name: "CMalloc", path: "Sources/CLibraries/CMalloc"),
+    .systemLibrary(name: "CZstd", path: "Sources/CLibraries/CZstd"),
 ]
 
 let package = Package(
@@ -26,8 +27,8 @@ let package = Package(
         .executable(name: "amalgam", targets: ["amalgam"]),
     ],
     targets: cLibraries + [
-        // Core: dtypes, shapes, storage, the layer graph, plugins, errors, atomic output.
-        .target(name: "AmalgamCore"),
+        // Core: dtypes, shapes, storage, the layer graph, plugins, errors, atomic output, zstd streams.
+        .target(name: "AmalgamCore", dependencies: ["CZstd"]),
         // The only module that imports BLAS/LAPACK.
         .target(name: "LinearAlgebra", dependencies: ["AmalgamCore", "COpenBLAS"]),
 
@@ -110,7 +111,7 @@ let package = Package(
         .testTarget(name: "ZooTests", dependencies: ["Zoo", "Amalgam", "AmalgamCore", "Tuning"]),
         .testTarget(
             name: "CLibrariesTests",
-            dependencies: ["COpenBLAS", "CProtobufC", "CZlib", "CMalloc"]
+            dependencies: ["COpenBLAS", "CProtobufC", "CZlib", "CMalloc", "CZstd"]
         ),
     ]
 )

@@ -116,12 +116,20 @@ public struct FileVerification: Sendable {
             return
         }
         self.format = reader.identifier
-        let audit = reader.audit(path, options: read, strict: strict)
-        faults = audit.faults
-        departures = audit.departures
-        guard faults.isEmpty else { return }
+        // A zstd-compressed file is checked as its decompressed copy is read.
+        let compressed = !FileSystem.isFolder(path) && Zstd.isFrame(SystemCall.readPrefix(of: path, count: 4))
+        if !compressed {
+            let audit = reader.audit(path, options: read, strict: strict)
+            faults = audit.faults
+            departures = audit.departures
+            guard faults.isEmpty else { return }
+        }
         let graph: ModelGraph
-        do { graph = try reader.load(path, options: read) } catch {
+        do {
+            graph =
+                compressed
+                ? try registry.read(path, explicit: format, options: read).graph : try reader.load(path, options: read)
+        } catch {
             faults = [AmalgamError.attributed(error, file: path)]
             return
         }

@@ -2,11 +2,25 @@ import CMalloc
 import COpenBLAS
 import CProtobufC
 import CZlib
+import CZstd
 import Testing
 
 /// Each system library is linked and exercised, so a broken install fails loudly here.
 struct CLibrariesTests {
     static let sample: [UInt8] = (0..<100_000).map { UInt8(truncatingIfNeeded: ($0 * 7) ^ ($0 >> 5)) }
+
+    @Test("zstd one-shot compression round-trips and the frame declares its content size")
+    func zstd() {
+        let source = Self.sample
+        var compressed = [UInt8](repeating: 0, count: ZSTD_compressBound(source.count))
+        let produced = ZSTD_compress(&compressed, compressed.count, source, source.count, 3)
+        #expect(ZSTD_isError(produced) == 0)
+        #expect(ZSTD_getFrameContentSize(compressed, produced) == UInt64(source.count))
+        var restored = [UInt8](repeating: 0, count: source.count)
+        let got = ZSTD_decompress(&restored, restored.count, compressed, produced)
+        #expect(got == source.count)
+        #expect(restored == source)
+    }
 
     @Test("zlib raw deflate (as in zip members) round-trips and crc32 matches the known value")
     func zlib() {

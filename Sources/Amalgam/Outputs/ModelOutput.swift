@@ -12,6 +12,7 @@ public struct ModelOutput: Sendable {
     /// The settings that describe an output, on the command line and in a recipe's outputs.
     public static let settings: [Setting] = [
         .to, .dtype, .maximumShardSize, .compress, .keepDType, .quant, .importanceMatrix, .template, .externalData,
+        .zstd,
     ]
 
     /// Reads an output's settings (`--to`, `--dtype`, `--quant`...) from `values`.
@@ -28,6 +29,7 @@ public struct ModelOutput: Sendable {
             (.importanceMatrix, .importanceMatrix),
         ]
         for (output, setting) in named { settings.labels[output] = values.label(setting) }
+        settings.zstdLevel = values.integer(.zstd)
         return settings
     }
 
@@ -37,10 +39,36 @@ public struct ModelOutput: Sendable {
     /// The writer for this output: `--to`, else safetensors for a folder (a Hugging Face
     /// folder), else the file's extension.
     public func writer(in registry: FormatRegistry) throws(AmalgamError) -> any FormatWriter {
+        if isCompressed || settings.zstdLevel != nil {
+            guard !isFolder, isCompressed else {
+                throw AmalgamError(
+                    .usage,
+                    "--zstd writes one compressed file whose name ends in .zst (model.safetensors.zst, model.gguf.zst)",
+                    file: path)
+            }
+            let writer: any FormatWriter
+            if let format = settings.format {
+                writer = try registry.writer(named: format, for: path)
+            } else {
+                writer = try registry.writer(for: CompressedInput.innerName(of: path))
+            }
+            guard ["safetensors", "gguf"].contains(writer.identifier), settings.maximumShardBytes == nil else {
+                throw AmalgamError(
+                    .usage, "zstd output is for single safetensors and GGUF files (the formats read compressed)",
+                    file: path)
+            }
+            return writer
+        }
         if let format = settings.format { return try registry.writer(named: format, for: path) }
         if isFolder { return try registry.writer(named: "safetensors", for: path) }
         return try registry.writer(for: path)
     }
+
+    /// True when the output is a zstd-compressed file (its name ends in `.zst`).
+    public var isCompressed: Bool { path.lowercased().hasSuffix(".zst") }
+
+    /// The zstd level the file is compressed at, nil when it is not compressed.
+    var zstdLevel: Int? { isCompressed ? settings.zstdLevel ?? 3 : nil }
 
     /// The file the writer is given: the path itself, or for a folder output in a format
     /// other than safetensors (which names its own files), `model.EXT` inside it.

@@ -28,6 +28,9 @@ struct PlannedOutputs {
         self.notes = notes
         for item in items {
             for target in item.plan.targets { try outputs.reserve(target) }
+            if let level = item.output.zstdLevel {
+                for target in item.plan.targets { outputs.compressOnCommit(target, level: level) }
+            }
         }
         self.items = items
     }

@@ -37,6 +37,11 @@ extension Setting {
         help: "safetensors output: split into shards of at most SIZE of tensor data (5GB, 500MB, 2GiB).")
     public static let compress = Setting(
         "compress", .flag, help: "npz output: deflate every member (as numpy.savez_compressed).")
+    public static let zstd = Setting(
+        "zstd", .integer(1...22), placeholder: "LEVEL", default: "3 for a name ending in .zst",
+        help:
+            "Compress the model file with zstd at LEVEL (1-22); its name ends in .zst (model.safetensors.zst, model.gguf.zst). Compressed safetensors and GGUF files are read as they are."
+    )
     public static let keepDType = Setting(
         "keep-dtype", .flag,
         help: "npz output: store bf16/float8 as raw bits plus __amalgam_dtypes__.json instead of float32.")

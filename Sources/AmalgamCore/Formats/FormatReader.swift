@@ -20,10 +20,16 @@ public protocol FormatReader: FormatPlugin {
     /// lists all faults where parsing can go on past one (the first fatal one ends the
     /// list). Tensor bytes are not loaded. Default: the first error of `load`, if any.
     func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit
+    /// The size of the whole file as its first bytes state it (`prefix`), for reading a
+    /// zstd-compressed copy: a frame that declares or produces more is refused. Nil when the
+    /// format's header does not state it (such files are not read compressed). Default: nil.
+    func impliedSize(ofPrefix prefix: ByteRegion) throws(AmalgamError) -> Zstd.ImpliedSize?
 }
 
 extension FormatReader {
     public func recognizesDirectory(_ path: String) -> Bool { false }
+
+    public func impliedSize(ofPrefix prefix: ByteRegion) throws(AmalgamError) -> Zstd.ImpliedSize? { nil }
 
     public func audit(_ path: String, options: ReadOptions, strict: Bool) -> FileAudit {
         defaultAudit(path, options: options)

@@ -60,6 +60,15 @@ public struct FormatRegistry: Sendable {
                 .notFound, "folder holds no model Amalgam recognises (looked for: \(identifiers))", file: path)
         }
         let prefix = SystemCall.readPrefix(of: path, count: 64)
+        if Zstd.isFrame(prefix) {
+            // A compressed model: the format inside is the name's without `.zst`.
+            let inner = CompressedInput.innerName(of: path)
+            if inner != path, let reader = pluginByExtension(inner) as? any FormatReader { return reader }
+            throw AmalgamError(
+                .notFound,
+                "zstd-compressed, and the name without .zst does not tell the format inside; name it like model.safetensors.zst or give --from FORMAT",
+                file: path)
+        }
         if let reader = readers.first(where: { $0.sniff(prefix) }) { return reader }
         if let reader = pluginByExtension(path) as? any FormatReader { return reader }
         throw AmalgamError(
@@ -73,6 +82,9 @@ public struct FormatRegistry: Sendable {
         _ path: String, explicit: String? = nil, options: ReadOptions = ReadOptions()
     ) throws -> (reader: any FormatReader, graph: ModelGraph) {
         let reader = try reader(for: path, explicit: explicit)
+        if !FileSystem.isFolder(path), Zstd.isFrame(SystemCall.readPrefix(of: path, count: 4)) {
+            return (reader, try CompressedInput.read(path, reader: reader, options: options))
+        }
         return (reader, try reader.load(path, options: options))
     }
 

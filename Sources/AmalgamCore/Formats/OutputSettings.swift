@@ -17,6 +17,9 @@ public struct OutputSettings: Sendable, Hashable {
     public var externalData = false
     /// The architecture to record (GGUF's `general.architecture`).
     public var architecture: String?
+    /// Compress the written file with zstd at this level (`--zstd`); not a writer's setting:
+    /// the finished file is compressed when its command commits.
+    public var zstdLevel: Int?
     /// How the user spelled each setting (`--quant`, `outputs[1].quant`), for messages.
     public var labels: [OutputSetting: String] = [:]
 

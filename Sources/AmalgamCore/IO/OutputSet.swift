@@ -20,6 +20,8 @@ public final class OutputSet {
     private var createdFolders: [String] = []
     private var cleanedFolders: Set<String> = []
     private var committed = false
+    /// Targets compressed with zstd when the set commits, with their levels.
+    private var compressionLevels: [String: Int] = [:]
     /// Receives one line for each choice the user should know about (a companion file kept).
     public let warn: @Sendable (String) -> Void
 
@@ -122,6 +124,24 @@ public final class OutputSet {
         try file.write(contents)
     }
 
+    /// Makes the file that becomes `path` zstd-compressed (at `level`): it is written and read
+    /// back uncompressed while the command runs and compressed, streaming, at the commit.
+    public func compressOnCommit(_ path: String, level: Int) { compressionLevels[path] = level }
+
+    /// Replaces the finished `file` with its zstd-compressed copy.
+    private func compress(_ file: OutputFile, level: Int) throws(AmalgamError) -> OutputFile {
+        let packed = try OutputFile(
+            targetPath: file.targetPath, temporaryIn: FileSystem.folder(of: file.targetPath))
+        let source = try MappedFile(path: file.temporaryPath)
+        source.region.adviseSequentialRead()
+        try Zstd.compress(source.region, level: level, threads: Parallelism.current.threads, label: file.targetPath) {
+            (bytes) throws(AmalgamError) in try packed.write(bytes)
+        }
+        try packed.finish()
+        file.discard()
+        return packed
+    }
+
     /// Flushes and fsyncs every file written so far, so it can be read back before the commit.
     public func finishFiles() throws(AmalgamError) {
         for file in files { try file.finish() }
@@ -137,6 +157,9 @@ public final class OutputSet {
     public func commit() throws(AmalgamError) {
         precondition(!committed, "output set committed twice")
         for file in files { try file.finish() }
+        for (index, file) in files.enumerated() {
+            if let level = compressionLevels[file.targetPath] { files[index] = try compress(file, level: level) }
+        }
         // Nothing made from an input truncated under the reader is committed.
         try MappedFile.checkAllIntact()
         // Commits into one folder are serialised across processes, so of two runs writing the

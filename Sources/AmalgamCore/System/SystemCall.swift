@@ -95,6 +95,12 @@ public enum SystemCall {
     /// This process's id.
     public static var processID: Int32 { getpid() }
 
+    /// The folder for temporary files: `$TMPDIR`, else `/tmp`.
+    public static var temporaryFolder: String {
+        guard let value = getenv("TMPDIR"), value.pointee != 0 else { return "/tmp" }
+        return String(cString: value)
+    }
+
     /// True when a process with this id exists (signal 0: nothing is sent).
     public static func processExists(_ id: Int32) -> Bool {
         kill(id, 0) == 0 || errno == EPERM

@@ -1,0 +1,2 @@
+// zstd (libzstd-dev).
+#include <zstd.h>
