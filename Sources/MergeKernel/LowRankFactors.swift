@@ -6,4 +6,10 @@ public struct LowRankFactors: Sendable {
     public let u: Matrix
     public let s: [Float]
     public let v: Matrix
+
+    public init(u: Matrix, s: [Float], v: Matrix) {
+        self.u = u
+        self.s = s
+        self.v = v
+    }
 }

@@ -20,6 +20,15 @@ public final class MergeRun: @unchecked Sendable {
     private let progress: any ProgressReporter
     /// Layers of the merged model (one past the largest block index), for layer gradients.
     private let layerCount: Int
+    /// The update noise edge of each merged matrix (kept for a shard's manifest).
+    private var noiseEdgeList: [Float?]
+
+    /// A shard's part: merged tensors in f32 (the values the method made, before rounding to
+    /// the output dtype), so that the assembly rounds and factors them as one run would.
+    public var writesFloat32 = false
+    /// Assembling parts: merged tensors come from here instead of being computed; copied
+    /// tensors still come from the base.
+    public var supply: (any MergedTensorSupply)?
 
     /// Bytes of merged output, the unit in which the run reports progress.
     public var outputBytes: Int {
@@ -34,6 +43,7 @@ public final class MergeRun: @unchecked Sendable {
         layerCount = plan.entries.compactMap { LayerPosition(name: $0.name).block }.max().map { $0 + 1 } ?? 0
         reports = [JSONValue?](repeating: nil, count: plan.entries.count)
         factorList = Array(repeating: nil, count: plan.entries.count)
+        noiseEdgeList = Array(repeating: nil, count: plan.entries.count)
         sourceChanged = [Bool](repeating: false, count: request.sources.count)
         // One BLAS thread per worker: LAPACK's results depend on its thread count, a merge's
         // bytes must not. Threads go to tensors instead, as many at once as half the memory holds.
@@ -69,7 +79,8 @@ public final class MergeRun: @unchecked Sendable {
                 tensors.append(
                     Tensor(
                         name: entry.name, originalName: entry.base.originalName, shape: entry.shape,
-                        encoding: .plain(entry.outputDType), storage: storage))
+                        encoding: .plain(writesFloat32 && entry.kind != .copy ? .f32 : entry.outputDType),
+                        storage: storage))
             }
             // The base's configuration and tokenizer go with the merge to every output.
             var graph = try ModelGraph(
@@ -95,6 +106,37 @@ public final class MergeRun: @unchecked Sendable {
                 .mismatch,
                 "source \(request.sourceLabels[first]) is identical to the base \(request.baseLabel): its task vector is zero in every tensor"
             )
+        }
+    }
+
+    /// Which sources differed from the base in a tensor taken so far.
+    public var changedSources: [Bool] {
+        get { lock.withLock { sourceChanged } }
+        set { lock.withLock { sourceChanged = zip(sourceChanged, newValue).map { $0 || $1 } } }
+    }
+
+    /// Each taken merged matrix's update noise edge, by name (only where sources are quantised).
+    public var noiseEdges: [String: Float] {
+        lock.withLock {
+            var edges: [String: Float] = [:]
+            for (entry, edge) in zip(plan.entries, noiseEdgeList) where edge != nil { edges[entry.name] = edge }
+            return edges
+        }
+    }
+
+    /// The report entry of each tensor taken so far, by name.
+    public var tensorReports: [String: JSONValue] {
+        lock.withLock {
+            var result: [String: JSONValue] = [:]
+            for (entry, report) in zip(plan.entries, reports) where report != nil { result[entry.name] = report }
+            return result
+        }
+    }
+
+    /// The factors of each tensor taken so far that has them, by name.
+    public var factorsByName: [String: LowRankFactors] {
+        lock.withLock {
+            Dictionary(factorList.compactMap { $0 }.map { ($0.name, $0.factors) }, uniquingKeysWith: { first, _ in first })
         }
     }
 
@@ -149,6 +191,7 @@ public final class MergeRun: @unchecked Sendable {
                 lock.withLock { reports[index] = .object([("name", .string(entry.name)), ("kind", .string("copy"))]) }
                 return try entry.base.loadBytes()
             }
+            if let supply { return try assembled(index, entry: entry, from: supply) }
             let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
             try Self.finishReading(entry.base)
             try Self.checkFinite(base, label: "the base \(request.baseLabel)")
@@ -243,10 +286,12 @@ public final class MergeRun: @unchecked Sendable {
                 throw AmalgamError(
                     .internal, "\(request.method.name) returned \(result.merged.count) values for \(base.count)")
             }
+            let noiseEdge =
+                entry.kind == .matrix
+                ? updateNoiseEdge(noises, rows: rows, columns: entry.shape.elementCount / max(1, rows)) : nil
             if request.wantsFactors, entry.kind == .matrix, result.factors == nil {
                 result.factors = try Self.factors(
-                    ofUpdate: result.merged, base: base, shape: entry.shape,
-                    noiseFloor: updateNoiseEdge(noises, rows: rows, columns: entry.shape.elementCount / max(1, rows)))
+                    ofUpdate: result.merged, base: base, shape: entry.shape, noiseFloor: noiseEdge)
             }
             var updateSquared = 0.0
             for i in base.indices {
@@ -291,10 +336,37 @@ public final class MergeRun: @unchecked Sendable {
             }
             lock.withLock {
                 reports[index] = .object(fields)
+                noiseEdgeList[index] = noiseEdge
                 if let factors = result.factors { factorList[index] = (entry.name, factors) }
             }
-            return ElementConversion.region(result.merged, as: entry.outputDType)
+            return ElementConversion.region(result.merged, as: writesFloat32 ? .f32 : entry.outputDType)
         }
+    }
+
+    /// Tensor `index` from the parts being assembled: as the run that computed it left it,
+    /// with factors computed here when this run wants them and that one did not keep them.
+    private func assembled(_ index: Int, entry: MergePlan.Entry, from supply: any MergedTensorSupply) throws
+        -> ByteRegion
+    {
+        var supplied = try supply.tensor(entry.name)
+        guard supplied.merged.count == entry.shape.elementCount else {
+            throw AmalgamError(
+                .mismatch,
+                "the part holds \(supplied.merged.count) values for a tensor of shape \(entry.shape) (\(entry.shape.elementCount))"
+            )
+        }
+        if request.wantsFactors, entry.kind == .matrix, supplied.factors == nil {
+            let base = try AmalgamError.withContext(file: request.baseLabel) { try entry.base.floatValues() }
+            try Self.finishReading(entry.base)
+            supplied.factors = try Self.factors(
+                ofUpdate: supplied.merged, base: base, shape: entry.shape, noiseFloor: supplied.noiseEdge)
+        }
+        lock.withLock {
+            reports[index] = supplied.report
+            noiseEdgeList[index] = supplied.noiseEdge
+            if let factors = supplied.factors { factorList[index] = (entry.name, factors) }
+        }
+        return ElementConversion.region(supplied.merged, as: entry.outputDType)
     }
 
     /// The method's parameters for tensor `name`: shared ones, then per input (the sources at

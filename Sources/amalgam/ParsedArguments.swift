@@ -7,6 +7,9 @@ struct ParsedArguments {
     var positionals: [String] = []
     var values = SettingValues.commandLine()
     var wantsHelp = false
+    /// Each option as it was written (`["--source", "a.gguf"]`), in order, by its setting:
+    /// what a sharded merge passes on to its other commands.
+    var written: [(setting: Setting, tokens: [String])] = []
 
     init(_ arguments: [String], settings: [Setting], command: String) throws(AmalgamError) {
         let known = Dictionary(settings.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -45,6 +48,7 @@ struct ParsedArguments {
             if setting.kind == .flag {
                 guard inlineValue == nil else { throw AmalgamError(.usage, "option '--\(name)' takes no value") }
                 try values.add(.flag(true), for: setting)
+                written.append((setting, ["--" + setting.name]))
             } else {
                 let text: String
                 if let inlineValue {
@@ -58,8 +62,14 @@ struct ParsedArguments {
                     index += 1
                 }
                 try values.add(try setting.parse(text, label: "--" + name), for: setting)
+                written.append((setting, ["--" + setting.name, text]))
             }
         }
+    }
+
+    /// The options as written, leaving out those of `settings`.
+    func arguments(without settings: [Setting]) -> [String] {
+        written.filter { !settings.contains($0.setting) }.flatMap(\.tokens)
     }
 
     /// Exactly `names.count` positionals, else a usage error naming what is missing.

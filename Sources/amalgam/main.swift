@@ -11,7 +11,7 @@ import LinearAlgebra
 enum CLI {
     nonisolated(unsafe) static let commands: [any Command.Type] = [
         FormatsCommand.self, InspectCommand.self, VerifyCommand.self, DiffCommand.self, ConvertCommand.self,
-        MergeCommand.self, TuneCommand.self,
+        MergeCommand.self, AssembleCommand.self, SlurmCommand.self, KubernetesCommand.self, TuneCommand.self,
         TrainCommand.self, EvalCommand.self, ForwardCommand.self, RunCommand.self, ReportCommand.self,
         ExtractLoRACommand.self,
         TokenizeCommand.self,

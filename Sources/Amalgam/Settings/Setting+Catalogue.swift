@@ -258,4 +258,42 @@ extension Setting {
     public static let demoFolder = Setting(
         "output", .text, placeholder: "DIR", default: ".build/demo",
         help: "Folder for the demo's files (the demo's own files in it are replaced; others are left alone).")
+
+    // MARK: Sharded merges (Slurm, Kubernetes)
+    public static let shard = Setting(
+        "shard", .text, placeholder: "I/N",
+        help:
+            "Compute part I (0 to N-1) of the merge split into N parts of about equal cost, into --parts; 'amalgam assemble' writes the outputs from all N."
+    )
+    public static let parts = Setting(
+        "parts", .text, placeholder: "DIR",
+        help: "Folder for the parts of a sharded merge (tensors, factors and a manifest per part).")
+    public static let partsZstd = Setting(
+        "parts-zstd", .integer(1...22), placeholder: "LEVEL", help: "Compress the parts' tensor files with zstd.")
+    public static let nodes = Setting(
+        "nodes", .integer(1...100_000), placeholder: "N", help: "Parts to split the merge into: one task each.")
+    public static let partition = Setting(
+        "partition", .text, placeholder: "P", help: "Slurm partition for the tasks (sbatch --partition).")
+    public static let timeLimit = Setting(
+        "time", .text, placeholder: "T", help: "Slurm time limit per task (sbatch --time: 90, 1:30:00, 1-12).")
+    public static let cpusPerTask = Setting(
+        "cpus-per-task", .integer(1...4096), placeholder: "C",
+        help: "CPUs each task asks for (sbatch --cpus-per-task; a merge uses what it is given).")
+    public static let scripts = Setting(
+        "scripts", .text, placeholder: "DIR", default: "the --parts folder",
+        help: "Where to write the job scripts or manifests.")
+    public static let submit = Setting("submit", .flag, help: "Submit the jobs with sbatch after writing them.")
+    public static let wait = Setting(
+        "wait", .flag, help: "With --submit: wait until the assemble job ends; exit 1 if it failed.")
+    public static let image = Setting(
+        "image", .text, placeholder: "IMAGE", help: "Container image with amalgam on its PATH.")
+    public static let volumeClaim = Setting(
+        "volume-claim", .text, placeholder: "NAME",
+        help: "PersistentVolumeClaim holding the inputs and outputs, mounted at --mount in every pod.")
+    public static let mountPath = Setting(
+        "mount", .text, placeholder: "PATH", default: "/data",
+        help: "Where the volume is mounted; the pods run there, so relative paths resolve in it.")
+    public static let jobName = Setting(
+        "job-name", .text, placeholder: "NAME", default: "amalgam-merge",
+        help: "Name of the jobs (the assemble job adds -assemble).")
 }

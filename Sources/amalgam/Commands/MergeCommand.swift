@@ -8,6 +8,7 @@ struct MergeCommand: Command {
     static let settings: [Setting] =
         [.base, .source, .output, .method] + MergeMethods.settings + ModelOutput.settings + [.ggufArchitecture]
         + MergeOptions.settings.filter { ![.base, .source, .method, .force].contains($0) } + [.dryRun, .force]
+        + [.shard, .parts, .partsZstd]
     static let discussion = """
         Every file a merge writes (models, factors, report) appears together when it succeeds,
         or none does. An --output ending in '/' is a Hugging Face folder. A --source may be a
@@ -22,19 +23,39 @@ struct MergeCommand: Command {
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output merged-q8.gguf --quant q8_0
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output merged/ --dry-run
           amalgam merge --base base.safetensors --source a.safetensors --source b.npz --output-lora adapter/ --lora-rank 2
+
+        A merge splits across machines by tensors: '--shard I/N --parts DIR' computes part I of N
+        (its outputs, factors and report are not written: they say what the parts must keep),
+        and 'amalgam assemble DIR' writes them from all N parts, byte for byte as one machine
+        would ('amalgam slurm merge' and 'amalgam k8s merge' write the jobs that do both).
         """
 
     let options: MergeOptions
     let dryRun: Bool
+    /// The part to compute, for `--shard I/N`.
+    let shard: ShardRequest?
 
     init(_ arguments: ParsedArguments) throws(AmalgamError) {
         _ = try arguments.positionals([])
         let values = arguments.values
         dryRun = values.flag(.dryRun)
         var options = try MergeOptions(values, methodOptions: values, outputs: [])
+        if let text = values.text(.shard) {
+            try values.refuse(.dryRun, because: "does not apply to --shard (run the dry run without it)")
+            let (index, count) = try ShardRequest.parse(text, label: values.label(.shard))
+            let written = arguments.arguments(without: [.shard, .parts, .partsZstd])
+            shard = ShardRequest(
+                index: index, count: count,
+                folder: try values.required(.parts, why: "the folder the parts of a sharded merge go to"),
+                zstdLevel: values.integer(.partsZstd), arguments: written,
+                definingArguments: MergeArguments.defining(written))
+        } else {
+            shard = nil
+            for setting in [Setting.parts, .partsZstd] { try values.refuse(setting, because: "applies to --shard") }
+        }
         if let path = values.text(.output) {
             options.outputs = [ModelOutput(path: path, settings: ModelOutput.settings(from: values))]
-        } else if !dryRun, options.outputLoRA == nil {
+        } else if !dryRun, options.outputLoRA == nil, shard == nil {
             _ = try values.required(.output)
         }
         options.progress = TerminalProgress()
@@ -43,6 +64,18 @@ struct MergeCommand: Command {
     }
 
     func run() throws {
+        if let shard {
+            let start = Terminal.now()
+            let manifest = try Amalgam.mergeShard(options, shard: shard)
+            Terminal.out(
+                "merged part \(shard.index + 1) of \(shard.count) (plan \(manifest.planHash)): \(manifest.tensors.count) tensors with \(options.method.name) in \(ByteSize.formatFixed(Terminal.now() - start, digits: 2)) s"
+            )
+            for file in [manifest.tensorsFile] + [manifest.factorsFile].compactMap({ $0 }) {
+                Terminal.out("  wrote \(shard.folder)/\(file)")
+            }
+            Terminal.out("  wrote \(manifest.path)")
+            return
+        }
         try Self.execute(options, dryRun: dryRun)
     }
 
