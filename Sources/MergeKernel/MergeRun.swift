@@ -136,7 +136,8 @@ public final class MergeRun: @unchecked Sendable {
     /// The factors of each tensor taken so far that has them, by name.
     public var factorsByName: [String: LowRankFactors] {
         lock.withLock {
-            Dictionary(factorList.compactMap { $0 }.map { ($0.name, $0.factors) }, uniquingKeysWith: { first, _ in first })
+            Dictionary(
+                factorList.compactMap { $0 }.map { ($0.name, $0.factors) }, uniquingKeysWith: { first, _ in first })
         }
     }
 

@@ -184,7 +184,7 @@ struct MessageTests {
         arguments: [
             "formats", "inspect", "verify", "diff", "convert", "merge", "tune", "train", "eval", "forward", "run",
             "tokenize", "zoo",
-            "bench", "extract-lora",
+            "bench", "extract-lora", "slurm", "k8s",
         ])
     func helpExamplesRun(command: String) throws {
         let examples = try Self.examples(of: command)

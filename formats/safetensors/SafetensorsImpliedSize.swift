@@ -22,7 +22,8 @@ extension SafetensorsPlugin {
         }
         var end: UInt64 = 0
         for (name, value) in members where name != "__metadata__" {
-            guard let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2, let last = offsets[1].uint64Value,
+            guard let offsets = value["data_offsets"]?.arrayValue, offsets.count == 2,
+                let last = offsets[1].uint64Value,
                 last <= UInt64(Int.max - headerEnd)
             else {
                 throw AmalgamError(.invalidFormat, "data_offsets missing or out of range", tensor: name, offset: 8)

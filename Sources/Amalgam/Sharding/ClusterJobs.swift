@@ -152,7 +152,10 @@ public struct ClusterJobs: Sendable {
         var podFields: [(key: String, value: JSONValue)] = [("restartPolicy", .string("Never"))]
         if let claim = settings.volumeClaim {
             containerFields.append(
-                ("volumeMounts", .array([.object([("name", .string("data")), ("mountPath", .string(settings.mountPath))])]))
+                (
+                    "volumeMounts",
+                    .array([.object([("name", .string("data")), ("mountPath", .string(settings.mountPath))])])
+                )
             )
             podFields.append(
                 (

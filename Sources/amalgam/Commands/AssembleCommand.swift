@@ -3,7 +3,8 @@ import Amalgam
 /// `amalgam assemble PARTS...`: the outputs of a sharded merge, from its parts.
 struct AssembleCommand: Command {
     static let name = "assemble"
-    static let summary = "Write the outputs of a merge split with --shard from its parts (byte-identical to one machine)."
+    static let summary =
+        "Write the outputs of a merge split with --shard from its parts (byte-identical to one machine)."
     static let positionals = ["PARTS..."]
     static let settings: [Setting] = MergeArguments.outputSettings.filter { $0 != .dryRun }
     static let discussion = """

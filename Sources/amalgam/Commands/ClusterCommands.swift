@@ -95,7 +95,8 @@ struct SlurmCommand: Command {
         for file in files { Terminal.out("wrote \(file)") }
         guard submit else {
             Terminal.out(
-                "submit with: id=$(sbatch --parsable \(files[0])) && sbatch --dependency=afterany:${id%%;*} \(files[1])")
+                "submit with: id=$(sbatch --parsable \(files[0])) && sbatch --dependency=afterany:${id%%;*} \(files[1])"
+            )
             return
         }
         let array = try Self.sbatch(["--parsable", files[0]])
@@ -130,7 +131,8 @@ struct SlurmCommand: Command {
 /// `amalgam k8s merge ...`: an Indexed Job of the parts and the Job that assembles them.
 struct KubernetesCommand: Command {
     static let name = "k8s"
-    static let summary = "Write Kubernetes manifests: an Indexed Job that merges in parts, and the Job that assembles them."
+    static let summary =
+        "Write Kubernetes manifests: an Indexed Job that merges in parts, and the Job that assembles them."
     static let positionals = ["merge"]
     static let requiredSettings: [Setting] = [.nodes, .parts, .image]
     static let ownSettings: [Setting] = [.image, .volumeClaim, .mountPath, .jobName, .cpusPerTask]
