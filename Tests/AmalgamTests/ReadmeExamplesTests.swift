@@ -12,16 +12,23 @@ struct ReadmeExamplesTests {
         return (try? String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)) ?? ""
     }()
 
-    /// The `amalgam ...` lines of the README's ```sh blocks.
-    static var examples: [String] {
-        var found: [String] = []
+    /// The `amalgam ...` lines of the README's ```sh blocks, each run on its own, but those of a
+    /// block that starts with `# in order, in one folder`, which run one after another.
+    static var examples: [[String]] {
+        var found: [[String]] = []
         var inShell = false
+        var sequence: [String]?
         for line in readme.split(separator: "\n", omittingEmptySubsequences: false) {
             if line.hasPrefix("```") {
                 inShell = line == "```sh" && !inShell
+                if let steps = sequence { found.append(steps) }
+                sequence = nil
                 continue
             }
-            if inShell, line.hasPrefix("amalgam ") { found.append(String(line)) }
+            guard inShell else { continue }
+            if line == "# in order, in one folder" { sequence = [] }
+            guard line.hasPrefix("amalgam ") else { continue }
+            if sequence != nil { sequence!.append(String(line)) } else { found.append([String(line)]) }
         }
         return found
     }
@@ -59,11 +66,13 @@ struct ReadmeExamplesTests {
     @Test("the README's command examples run")
     func examplesRun() throws {
         #expect(Self.examples.count >= 7)
-        for example in Self.examples {
+        for steps in Self.examples {
             let folder = try Workspace.shared.get().copy()
-            let words = example.split(separator: "#")[0].split(separator: " ").map(String.init).dropFirst()
-            let result = try CLI.run(arguments: Array(words), in: folder)
-            #expect(result.status == 0, "\(example): \(result.stderr)")
+            for example in steps {
+                let words = example.split(separator: "#")[0].split(separator: " ").map(String.init).dropFirst()
+                let result = try CLI.run(arguments: Array(words), in: folder)
+                #expect(result.status == 0, "\(example): \(result.stderr)")
+            }
         }
     }
 }

@@ -150,7 +150,8 @@ extension Amalgam {
     /// `part-*-of-*.json` files are read.
     public static func shardManifests(_ paths: [String]) throws(AmalgamError) -> [ShardManifest] {
         var files: [String] = []
-        for path in paths {
+        for given in paths {
+            let path = given.count > 1 && given.hasSuffix("/") ? String(given.dropLast()) : given
             if FileSystem.isFolder(path) {
                 let found = FileSystem.list(path).filter { $0.hasPrefix("part-") && $0.hasSuffix(".json") }.sorted()
                 guard !found.isEmpty else {
