@@ -19,17 +19,19 @@ struct GGUFWritePlan: WritePlan {
         try file.pad(GGUFWriter.padding(header.count, alignment))
         for item in tensors {
             let tensor = graph.tensors[item.index]
-            let bytes = try AmalgamError.withContext(file: path, tensor: tensor.name) {
-                try GGUFWriter.produce(item, from: tensor)
+            var produced = 0
+            try AmalgamError.withContext(file: path, tensor: tensor.name) {
+                try GGUFWriter.produce(item, from: tensor) { bytes in
+                    try file.write(bytes)
+                    produced += bytes.count
+                    progress.advance(by: Int64(bytes.count))
+                }
             }
-            guard bytes.count == item.byteCount else {
+            guard produced == item.byteCount else {
                 throw AmalgamError(
-                    .internal, "produced \(bytes.count) bytes, planned \(item.byteCount)", file: path,
-                    tensor: tensor.name)
+                    .internal, "produced \(produced) bytes, planned \(item.byteCount)", file: path, tensor: tensor.name)
             }
-            try file.write(bytes)
             try file.pad(GGUFWriter.padding(item.byteCount, alignment))
-            progress.advance(by: Int64(item.byteCount))
         }
     }
 }

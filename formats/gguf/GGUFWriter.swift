@@ -303,24 +303,75 @@ struct GGUFWriter {
     // MARK: Tensor bytes
 
     /// The bytes of one planned tensor in its GGUF type and orientation, from `tensor` (the
-    /// planned tensor, or one of the same shape and encoding).
-    static func produce(_ item: Planned, from tensor: Tensor) throws -> ByteRegion {
+    /// planned tensor, or one of the same shape and encoding), handed to `write` in order a
+    /// block of rows at a time (`Tensor.forEachRowBlock`): a conversion or quantisation holds
+    /// one block, whatever the tensor's size. A rotary permutation works on blocks of whole
+    /// heads; a transpose (GPT-2's Conv1D) needs the whole tensor.
+    static func produce(
+        _ item: Planned, from tensor: Tensor, maxBytes: Int = Tensor.streamingBlockBytes,
+        write: (ByteRegion) throws -> Void
+    ) throws {
+        if item.transform == .transpose {
+            return try write(try produceWhole(item, from: tensor))
+        }
+        var headRows = 1
+        if case .rotaryPermutation(let heads) = item.transform {
+            let rows = item.shape.dimensions.first ?? 1
+            guard heads > 0, rows % heads == 0, tensor.rowCount == rows else {
+                return try write(try produceWhole(item, from: tensor))
+            }
+            headRows = rows / heads
+        }
+        let outputRowBytes = item.byteCount / max(tensor.rowCount, 1)
+        var encode: (Range<Int>, ByteRegion) throws -> ByteRegion
+        if item.transform != .addOne, GGMLType(tensor.encoding) == item.type {
+            encode = { _, bytes in bytes }  // blocks or values copied as they are
+        } else if item.transform != .addOne, case .plain(let from) = tensor.encoding, let to = item.type.plainDType,
+            ElementConversion.canConvert(from: from, to: to)
+        {
+            let rowLength = tensor.rowLength
+            encode = { rows, source in
+                let output = OwnedBuffer(byteCount: rows.count * outputRowBytes)
+                source.withUnsafeBytes { input in
+                    ElementConversion.convert(
+                        input, from: from,
+                        into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount), to: to,
+                        count: rows.count * rowLength)
+                }
+                return output.region
+            }
+        } else {
+            let rowLength = tensor.rowLength
+            let totalRows = tensor.rowCount
+            encode = { rows, source in
+                var values = try tensor.encoding.decodeToFloat(source, elementCount: rows.count * rowLength)
+                if item.transform == .addOne {
+                    values = TensorTransforms.transformedValues(
+                        values, shape: tensor.shape, transform: .addOne, toGGUF: true)
+                }
+                return try Self.encode(
+                    values, as: item.type, byteCount: rows.count * outputRowBytes, importance: item.importance,
+                    firstRow: rows.lowerBound, totalRows: totalRows)
+            }
+        }
+        try tensor.forEachRowBlock(maxBytes: maxBytes, rowMultiple: headRows) { rows, source in
+            var bytes = try encode(rows, source)
+            if headRows > 1 {
+                bytes = try TensorTransforms.permutingRows(
+                    bytes, rows: rows.count, heads: rows.count / headRows, toGGUF: true)
+            }
+            try write(bytes)
+            source.releaseResidentPages()
+        }
+    }
+
+    /// The whole tensor's bytes in its GGUF type and orientation, for the transforms that move
+    /// values across rows.
+    static func produceWhole(_ item: Planned, from tensor: Tensor) throws -> ByteRegion {
         var bytes: ByteRegion
         let valueTransform = item.transform == .transpose || item.transform == .addOne
         if !valueTransform, GGMLType(tensor.encoding) == item.type {
-            bytes = try tensor.loadBytes()  // blocks or values copied as they are
-        } else if !valueTransform, case .plain(let from) = tensor.encoding, let to = item.type.plainDType,
-            ElementConversion.canConvert(from: from, to: to)
-        {
-            let source = try tensor.loadBytes()
-            let output = OwnedBuffer(byteCount: item.byteCount)
-            source.withUnsafeBytes { input in
-                ElementConversion.convert(
-                    input, from: from,
-                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: item.byteCount), to: to,
-                    count: tensor.shape.elementCount)
-            }
-            bytes = output.region
+            bytes = try tensor.loadBytes()
         } else {
             var values = try tensor.floatValues()
             values = TensorTransforms.transformedValues(
@@ -334,8 +385,11 @@ struct GGUFWriter {
         return bytes
     }
 
+    /// `values` (rows `firstRow...` of a tensor of `totalRows` rows, which picks each row's
+    /// expert in `importance`) encoded as `type`.
     static func encode(
-        _ values: [Float], as type: GGMLType, byteCount: Int, importance: ImportanceWeights? = nil
+        _ values: [Float], as type: GGMLType, byteCount: Int, importance: ImportanceWeights? = nil, firstRow: Int = 0,
+        totalRows: Int? = nil
     ) throws -> ByteRegion {
         let output = OwnedBuffer(byteCount: byteCount)
         let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount)
@@ -344,7 +398,9 @@ struct GGUFWriter {
                 ElementConversion.convert(
                     UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
             } else {
-                try GGUFQuantizer.encode(source, as: type, into: destination, importance: importance)
+                try GGUFQuantizer.encode(
+                    source, as: type, into: destination, importance: importance, firstRow: firstRow,
+                    totalRows: totalRows)
             }
         }
         return output.region

@@ -51,10 +51,16 @@ struct SafetensorsWritePlan: WritePlan {
                 try file.write(shard.header)
                 for index in shard.order {
                     let tensor = graph.tensors[index]
-                    let bytes = try AmalgamError.withContext(tensor: tensor.name) { try tensor.loadBytes() }
-                    bytes.adviseSequentialRead()
-                    try file.write(bytes)
-                    progress.advance(by: Int64(bytes.count))
+                    // Blocks of rows: a computed tensor (a dtype conversion) never exists whole,
+                    // and the pages of a mapped one leave the resident set once written.
+                    try AmalgamError.withContext(tensor: tensor.name) {
+                        try tensor.forEachRowBlock { _, bytes in
+                            bytes.adviseSequentialRead()
+                            try file.write(bytes)
+                            bytes.releaseResidentPages()
+                            progress.advance(by: Int64(bytes.count))
+                        }
+                    }
                 }
             }
         }

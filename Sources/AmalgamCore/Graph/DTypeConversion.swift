@@ -13,13 +13,8 @@ extension ModelGraph {
             switch tensor.encoding {
             case .plain(let dtype) where dtype == target || !dtype.isFloatingPoint:
                 return tensor
-            case .plain(let dtype):
-                return tensor.converted(to: target) { try ($0.loadBytes(), dtype) }
-            case .quantized:
-                return tensor.converted(to: target) { tensor in
-                    let values = try tensor.floatValues()
-                    return (values.withUnsafeBytes { ByteRegion(copying: $0) }, .f32)
-                }
+            case .plain, .quantized:
+                return tensor.converted(to: target)
             }
         }
     }
@@ -31,10 +26,7 @@ extension ModelGraph {
     public func decodingQuantized(to target: DType) throws -> ModelGraph {
         try mapTensors { tensor in
             guard case .quantized = tensor.encoding else { return tensor }
-            return tensor.converted(to: target) { tensor in
-                let values = try tensor.floatValues()
-                return (values.withUnsafeBytes { ByteRegion(copying: $0) }, .f32)
-            }
+            return tensor.converted(to: target)
         }
     }
 
@@ -60,25 +52,37 @@ extension ModelGraph {
 }
 
 extension Tensor {
-    /// This tensor re-encoded as `target` when loaded: `source` yields the bytes to convert
-    /// and their plain dtype.
-    fileprivate func converted(to target: DType, source: @escaping @Sendable (Tensor) throws -> (ByteRegion, DType))
-        -> Tensor
-    {
+    /// This tensor re-encoded as `target` when loaded, a block of rows at a time (quantised
+    /// blocks decoded to f32 first). The input pages of a block are released once it is
+    /// converted, so streaming a mapped tensor keeps one block resident, not the tensor.
+    fileprivate func converted(to target: DType) -> Tensor {
         var result = self
         result.encoding = .plain(target)
         let original = self
-        let count = shape.elementCount
-        result.storage = .deferred {
-            let (bytes, dtype) = try source(original)
-            let output = OwnedBuffer(byteCount: count * target.byteWidth)
-            bytes.withUnsafeBytes { input in
-                ElementConversion.convert(
-                    input, from: dtype,
-                    into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount),
-                    to: target, count: count)
+        let rowLength = self.rowLength
+        result.storage = .rows(rowCount) {
+            let reader = try original.rowReader()
+            return RowReader(rowCount: reader.rowCount) { range in
+                let source = try reader.rows(range)
+                defer { source.releaseResidentPages() }
+                let count = range.count * rowLength
+                let output = OwnedBuffer(byteCount: count * target.byteWidth)
+                let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount)
+                switch original.encoding {
+                case .plain(let dtype):
+                    source.withUnsafeBytes { input in
+                        ElementConversion.convert(input, from: dtype, into: destination, to: target, count: count)
+                    }
+                case .quantized where target == .f32:
+                    try original.encoding.decode(source, into: destination.bindMemory(to: Float.self))
+                case .quantized:
+                    let values = try original.encoding.decodeToFloat(source, elementCount: count)
+                    values.withUnsafeBytes { input in
+                        ElementConversion.convert(input, from: .f32, into: destination, to: target, count: count)
+                    }
+                }
+                return output.region
             }
-            return output.region
         }
         return result
     }

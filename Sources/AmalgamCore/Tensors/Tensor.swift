@@ -48,6 +48,57 @@ public struct Tensor: Sendable {
         return view
     }
 
+    /// The number of rows: elements over the innermost dimension (1 for a scalar; 0 for an
+    /// empty tensor). Rows are the unit of streaming: each is a whole number of quantised blocks.
+    public var rowCount: Int {
+        let row = shape.dimensions.last ?? 1
+        return row == 0 ? 0 : shape.elementCount / row
+    }
+
+    /// Elements of one row (the innermost dimension; 1 for a scalar).
+    public var rowLength: Int { shape.dimensions.last ?? 1 }
+
+    /// The tensor's bytes a range of rows at a time, for one pass (see `TensorStorage.rowReader`).
+    public func rowReader() throws -> RowReader {
+        try storage.rowReader(rowCount: rowCount)
+    }
+
+    /// The size of the blocks streaming writers work in: big enough that per-block work is
+    /// negligible, small enough that a conversion's memory does not grow with the tensor.
+    public static let streamingBlockBytes = 16 << 20
+
+    /// Calls `body` with consecutive blocks of whole rows covering the tensor, in order, each
+    /// about `maxBytes` (one row at least; a multiple of `rowMultiple` rows but for the last),
+    /// with the block's rows. A tensor of at most `maxBytes` is one block (as `loadBytes()`).
+    /// Sizes are checked as `loadBytes()` checks them; inputs truncated while they were read fail.
+    ///
+    /// Memory: one block of the tensor's bytes (plus what its storage computes them from),
+    /// whatever the tensor's size.
+    public func forEachRowBlock(
+        maxBytes: Int = Tensor.streamingBlockBytes, rowMultiple: Int = 1,
+        _ body: (_ rows: Range<Int>, _ bytes: ByteRegion) throws -> Void
+    ) throws {
+        let total = try byteCount
+        let rows = rowCount
+        guard total > maxBytes, rows > 1 else { return try body(0..<rows, try loadBytes()) }
+        let rowBytes = total / rows
+        let step = max(1, maxBytes / rowBytes / max(rowMultiple, 1)) * max(rowMultiple, 1)
+        let reader = try rowReader()
+        var first = 0
+        while first < rows {
+            let range = first..<min(rows, first + step)
+            let bytes = try reader.rows(range)
+            guard bytes.count == range.count * rowBytes else {
+                throw AmalgamError(
+                    .internal, "rows \(range) hold \(bytes.count) bytes, shape \(shape) in \(encoding) needs \(range.count * rowBytes)",
+                    tensor: name)
+            }
+            try MappedFile.checkAllIntact()
+            try body(range, bytes)
+            first = range.upperBound
+        }
+    }
+
     /// The values as f32 (quantised encodings decoded).
     public func floatValues() throws -> [Float] {
         try AmalgamError.withContext(tensor: name) {

@@ -69,6 +69,24 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// Decodes whole quantised blocks (`bytes`) into `values`, which holds exactly their
+    /// elements, without an intermediate array. Plain encodings decode through `decodeToFloat`.
+    public func decode(_ bytes: ByteRegion, into values: UnsafeMutableBufferPointer<Float>) throws {
+        guard case .quantized(let encoding) = self else {
+            let decoded = try decodeToFloat(bytes, elementCount: values.count)
+            _ = values.initialize(from: decoded)
+            return
+        }
+        let codec = encoding.codec
+        guard values.count % codec.blockElements == 0,
+            bytes.count == values.count / codec.blockElements * codec.blockBytes
+        else {
+            throw AmalgamError(
+                .internal, "\(bytes.count) bytes are not \(values.count / codec.blockElements) \(codec.name) blocks")
+        }
+        try bytes.withUnsafeBytes { try Self.decodeInParallel($0, codec: codec, into: values) }
+    }
+
     /// Decodes blocks in chunks of about 64 Ki values, on the threads of `Parallelism.current` when there are several
     /// chunks. Chunks write disjoint ranges of `values`.
     static func decodeInParallel(

@@ -8,6 +8,8 @@ public struct TensorStorage: Sendable {
         case deferred(@Sendable () throws -> ByteRegion)
         /// Column-major bytes of an array of `dimensions` with `width`-byte elements.
         case columnMajor(ByteRegion, dimensions: [Int], width: Int)
+        /// Bytes produced a range of rows at a time by the reader `open` returns.
+        case rows(count: Int, open: @Sendable () throws -> RowReader)
     }
 
     let backing: Backing
@@ -25,6 +27,14 @@ public struct TensorStorage: Sendable {
     /// streaming writers hold one tensor at a time).
     public static func deferred(_ producer: @escaping @Sendable () throws -> ByteRegion) -> TensorStorage {
         TensorStorage(backing: .deferred(producer))
+    }
+
+    /// Bytes computed a range of rows at a time (a dtype conversion, a decode): `open` is called
+    /// once per pass over the tensor and returns the reader of its `rowCount` rows. `load()`
+    /// reads every row at once; streaming writers read blocks of rows (`Tensor.forEachRowBlock`),
+    /// so a conversion holds one block, not one tensor.
+    public static func rows(_ rowCount: Int, open: @escaping @Sendable () throws -> RowReader) -> TensorStorage {
+        TensorStorage(backing: .rows(count: rowCount, open: open))
     }
 
     /// Column-major bytes exposed zero-copy; `load()` reorders them (allocating), while
@@ -57,6 +67,25 @@ public struct TensorStorage: Sendable {
             return bytes
         case .columnMajor(let region, let dimensions, let width):
             return ElementLayout.columnMajorToRowMajor(region, shape: dimensions, width: width)
+        case .rows(let count, let open):
+            let bytes = try open().rows(0..<count)
+            try MappedFile.checkAllIntact()
+            return bytes
+        }
+    }
+
+    /// A reader of the bytes by ranges of `rowCount` equal rows, for one pass: zero-copy slices
+    /// of bytes at hand (a `verified` check runs once, here), the computing reader of `rows`
+    /// storage, or slices of the whole tensor loaded once for the other kinds.
+    public func rowReader(rowCount: Int) throws -> RowReader {
+        switch backing {
+        case .rows(let count, let open):
+            guard count == rowCount else {
+                throw AmalgamError(.internal, "storage computes \(count) rows, the shape has \(rowCount)")
+            }
+            return try open()
+        case .region, .verified, .deferred, .columnMajor:
+            return RowReader(slicing: try load(), rowCount: rowCount)
         }
     }
 
@@ -72,14 +101,14 @@ extension TensorStorage {
         switch backing {
         case .region(let region), .verified(let region, _), .columnMajor(let region, _, _):
             region.isMemoryMapped ? region : nil
-        case .deferred: nil
+        case .deferred, .rows: nil
         }
     }
 
     public var mappedFile: MappedFile? {
         switch backing {
         case .region(let region), .verified(let region, _), .columnMajor(let region, _, _): region.owner as? MappedFile
-        case .deferred: nil
+        case .deferred, .rows: nil
         }
     }
 }
@@ -95,6 +124,40 @@ extension TensorStorage {
             return .verified(region) { try AmalgamError.withContext(file: file) { try check() } }
         case .deferred(let producer):
             return .deferred { try AmalgamError.withContext(file: file) { try producer() } }
+        case .rows(let count, let open):
+            return .rows(count) {
+                let reader = try AmalgamError.withContext(file: file) { try open() }
+                return RowReader(rowCount: count) { range in
+                    try AmalgamError.withContext(file: file) { try reader.rows(range) }
+                }
+            }
         }
+    }
+}
+
+/// Reads one tensor's bytes a range of rows at a time (a row: the innermost dimension; every
+/// row has the same byte size), in one pass. Not shared between threads.
+public struct RowReader {
+    public let rowCount: Int
+    private let read: (Range<Int>) throws -> ByteRegion
+
+    /// A reader whose `rows(_:)` calls `read` (with ranges inside `0..<rowCount`).
+    public init(rowCount: Int, read: @escaping (Range<Int>) throws -> ByteRegion) {
+        self.rowCount = rowCount
+        self.read = read
+    }
+
+    /// Zero-copy slices of `bytes`, `bytes.count / rowCount` bytes a row.
+    public init(slicing bytes: ByteRegion, rowCount: Int) {
+        let rowBytes = rowCount > 0 ? bytes.count / rowCount : 0
+        self.init(rowCount: rowCount) { range in
+            bytes.slice(offset: range.lowerBound * rowBytes, count: range.count * rowBytes)
+        }
+    }
+
+    /// The bytes of rows `range`. - Precondition: `range` lies inside `0..<rowCount`.
+    public func rows(_ range: Range<Int>) throws -> ByteRegion {
+        precondition(range.lowerBound >= 0 && range.upperBound <= rowCount, "rows out of range")
+        return try read(range)
     }
 }

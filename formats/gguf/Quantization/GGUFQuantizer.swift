@@ -9,12 +9,13 @@ enum GGUFQuantizer {
 
     /// Encodes `values.count / blockElements` blocks of `type` into `blocks`; with
     /// `importance`, row by row with llama.cpp's weighted encoders (Q8_0 has none and ignores
-    /// it), the rows of each expert weighted by its slice.
+    /// it), the rows of each expert weighted by its slice. `values` may be rows `firstRow...` of
+    /// a tensor of `totalRows` rows (default: the whole tensor), which decides each row's expert.
     /// Throws for types it cannot encode and for NaN or infinite values, which no block
     /// scale can represent (ggml would write meaningless blocks).
     static func encode(
         _ values: UnsafeBufferPointer<Float>, as type: GGMLType, into blocks: UnsafeMutableRawBufferPointer,
-        importance: ImportanceWeights? = nil
+        importance: ImportanceWeights? = nil, firstRow: Int = 0, totalRows: Int? = nil
     ) throws {
         guard encodable.contains(type) else {
             throw AmalgamError(
@@ -31,7 +32,9 @@ enum GGUFQuantizer {
         }
         guard count > 0 else { return }
         if let importance, type != .q8_0 {
-            encodeWeighted(values, as: type, into: blocks, importance: importance)
+            encodeWeighted(
+                values, as: type, into: blocks, importance: importance, firstRow: firstRow,
+                totalRows: totalRows ?? values.count / importance.rowLength)
             return
         }
         nonisolated(unsafe) let input = values.baseAddress!
@@ -67,17 +70,17 @@ enum GGUFQuantizer {
         }
     }
 
-    /// Whole rows at a time, in parallel over chunks of rows; row r of `rows` takes expert
-    /// r / (rows / experts)'s importance values.
+    /// Whole rows at a time, in parallel over chunks of rows; row r of the tensor's `totalRows`
+    /// (`values` holds rows `firstRow...`) takes expert r / (totalRows / experts)'s importance values.
     static func encodeWeighted(
         _ values: UnsafeBufferPointer<Float>, as type: GGMLType, into blocks: UnsafeMutableRawBufferPointer,
-        importance: ImportanceWeights
+        importance: ImportanceWeights, firstRow: Int, totalRows: Int
     ) {
         let rowLength = importance.rowLength
         let (elements, bytes) = type.blockLayout
         precondition(rowLength % elements == 0 && values.count % rowLength == 0)
         let rows = values.count / rowLength
-        let rowsPerExpert = max(1, rows / importance.experts)
+        let rowsPerExpert = max(1, totalRows / importance.experts)
         let rowBytes = rowLength / elements * bytes
         let perChunk = max(1, 65_536 / rowLength)
         let chunks = (rows + perChunk - 1) / perChunk
@@ -89,7 +92,7 @@ enum GGUFQuantizer {
                 for row in (chunk * perChunk)..<min(rows, (chunk + 1) * perChunk) {
                     let x = input + row * rowLength
                     let y = output + row * rowBytes
-                    let qw = weights + min(row / rowsPerExpert, importance.experts - 1) * rowLength
+                    let qw = weights + min((firstRow + row) / rowsPerExpert, importance.experts - 1) * rowLength
                     let n = rowLength / elements
                     switch type {
                     case .q4_0, .q4_1, .q5_0, .q5_1:
