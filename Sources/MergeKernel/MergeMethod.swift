@@ -37,6 +37,41 @@ public protocol MergeMethod: Sendable {
     /// `inputCountRule` saying the rule in a message. Default: at least one.
     var inputCount: ClosedRange<Int> { get }
     var inputCountRule: String { get }
+    /// For methods that decompose each source's task vector of a merged matrix on its own
+    /// (AXIS, TSV-M): that decomposition of one dense task vector, which the executor runs as
+    /// each source is read, keeping only the result (`TensorMergeInput.reducedTaskVectors`), so
+    /// a tensor's task vectors are never in memory together. `merge` must give the same bytes
+    /// from the reductions as from the dense task vectors. Nil (the default): `merge` reads
+    /// `taskVectors`.
+    func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector?
+}
+
+/// What `MergeMethod.reduce` knows of the tensor and source a task vector belongs to.
+public struct ReductionContext: Sendable {
+    /// The tensor's seed (`TensorMergeInput.seed`).
+    public let seed: UInt64
+    /// The source's position among all sources (`TensorMergeInput.sourceIndices`).
+    public let sourceIndex: Int
+    /// How many sources have this tensor (`TensorMergeInput.taskVectors.count`).
+    public let presentSources: Int
+
+    public init(seed: UInt64, sourceIndex: Int, presentSources: Int) {
+        self.seed = seed
+        self.sourceIndex = sourceIndex
+        self.presentSources = presentSources
+    }
+}
+
+/// One source's task vector as the method keeps it: its truncated SVD and its squared
+/// Frobenius norm (for the report's energy fractions).
+public struct ReducedTaskVector: Sendable {
+    public let decomposition: SingularValueDecomposition
+    public let squaredNorm: Double
+
+    public init(decomposition: SingularValueDecomposition, squaredNorm: Double) {
+        self.decomposition = decomposition
+        self.squaredNorm = squaredNorm
+    }
 }
 
 extension MergeMethod {
@@ -47,4 +82,5 @@ extension MergeMethod {
     public var baseIsInput: Bool { false }
     public var inputCount: ClosedRange<Int> { 1...Int.max }
     public var inputCountRule: String { "at least one source" }
+    public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? { nil }
 }

@@ -202,7 +202,10 @@ public final class MergeRun: @unchecked Sendable {
             var norms: [JSONValue] = []
             var noises: [QuantizationNoise?] = []
             var factored: [FactoredTaskVector?] = []
+            var reduced: [ReducedTaskVector?] = []
             let rows = entry.shape.rank == 2 ? entry.shape.dimensions[0] : 1
+            let seed = Self.seed(request.seed, name: entry.name)
+            let present = entry.sources.count { $0 != nil }
             for (position, tensor) in entry.sources.enumerated() {
                 guard let tensor else {
                     norms.append(.null)
@@ -221,6 +224,7 @@ public final class MergeRun: @unchecked Sendable {
                     norms.append(.number("\(squared.squareRoot())"))
                     noises.append(nil)
                     factored.append(vector)
+                    reduced.append(nil)
                     deltas.append([])
                     indices.append(position)
                     continue
@@ -245,6 +249,7 @@ public final class MergeRun: @unchecked Sendable {
                         squared += Double(difference) * Double(difference)
                     }
                     weights.append(values)
+                    reduced.append(nil)
                     deltas.append([])
                 } else {
                     // In place: the source's weights become its task vector (f32, as mergekit).
@@ -252,7 +257,15 @@ public final class MergeRun: @unchecked Sendable {
                         values[i] -= base[i]
                         squared += Double(values[i]) * Double(values[i])
                     }
-                    deltas.append(values)
+                    // A method that decomposes each source alone does so now: only its factors stay.
+                    let reduction =
+                        entry.kind == .matrix && entry.shape.rank == 2
+                        ? try request.method.reduce(
+                            Matrix(rows: rows, columns: entry.shape.dimensions[1], elements: values),
+                            context: ReductionContext(seed: seed, sourceIndex: position, presentSources: present))
+                        : nil
+                    reduced.append(reduction)
+                    deltas.append(reduction == nil ? values : [])
                 }
                 if squared > 0 { lock.withLock { sourceChanged[position] = true } }
                 norms.append(.number("\(squared.squareRoot())"))
@@ -265,7 +278,8 @@ public final class MergeRun: @unchecked Sendable {
             } else {
                 var input = TensorMergeInput(
                     name: entry.name, shape: entry.shape, base: base, taskVectors: deltas, sourceIndices: indices,
-                    isMergedMatrix: entry.kind == .matrix, seed: Self.seed(request.seed, name: entry.name))
+                    isMergedMatrix: entry.kind == .matrix, seed: seed)
+                if reduced.contains(where: { $0 != nil }) { input.reducedTaskVectors = reduced }
                 if noises.contains(where: { $0 != nil }) {
                     input.noise = noises
                     input.noiseFloor = request.noiseFloor
@@ -324,8 +338,9 @@ public final class MergeRun: @unchecked Sendable {
             if request.wantsSpectra, entry.kind == .matrix, entry.shape.rank == 2, !deltas.isEmpty,
                 !factored.contains(where: { $0 != nil })
             {
-                if request.method.takesWeights {
-                    // The spectra are of task vectors, whatever the method reads.
+                let recorded = fields.contains { $0.key == "source_singular_values" }
+                if !recorded, request.method.takesWeights || reduced.contains(where: { $0 != nil }) {
+                    // The spectra are of task vectors, whatever the method kept of them.
                     deltas = try indices.map { position in
                         let values = try entry.sources[position]!.floatValues()
                         return zip(values, base).map { $0 - $1 }

@@ -14,6 +14,9 @@ public struct TensorMergeInput: Sendable {
     /// Per present source, its task vector as factors `B A` (LoRA adapters), given only to
     /// methods that take them (`MergeMethod.takesFactoredTaskVectors`); empty otherwise.
     public var factoredTaskVectors: [FactoredTaskVector?] = []
+    /// Per present source, its dense task vector as `MergeMethod.reduce` reduced it when the
+    /// source was read (`taskVectors` holds an empty array there); empty when none was.
+    public var reducedTaskVectors: [ReducedTaskVector?] = []
     /// For methods that take weights (`MergeMethod.takesWeights`): each input's values, in
     /// input order (the base first among them when `MergeMethod.baseIsInput`, at
     /// `baseInputPosition`); `taskVectors` is empty then.
@@ -83,6 +86,11 @@ public struct TensorMergeInput: Sendable {
     /// Source `position`'s task vector in factored form, when it came as one.
     public func factored(_ position: Int) -> FactoredTaskVector? {
         position < factoredTaskVectors.count ? factoredTaskVectors[position] : nil
+    }
+
+    /// Source `position`'s task vector as the method reduced it, when the executor did.
+    public func reduced(_ position: Int) -> ReducedTaskVector? {
+        position < reducedTaskVectors.count ? reducedTaskVectors[position] : nil
     }
 
     public var rows: Int { shape.dimensions.first ?? 1 }

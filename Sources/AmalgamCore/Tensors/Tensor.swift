@@ -90,7 +90,8 @@ public struct Tensor: Sendable {
             let bytes = try reader.rows(range)
             guard bytes.count == range.count * rowBytes else {
                 throw AmalgamError(
-                    .internal, "rows \(range) hold \(bytes.count) bytes, shape \(shape) in \(encoding) needs \(range.count * rowBytes)",
+                    .internal,
+                    "rows \(range) hold \(bytes.count) bytes, shape \(shape) in \(encoding) needs \(range.count * rowBytes)",
                     tensor: name)
             }
             try MappedFile.checkAllIntact()

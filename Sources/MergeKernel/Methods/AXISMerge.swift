@@ -64,14 +64,13 @@ public struct AXISMerge: MergeMethod {
                 decompositions.append(try factored.singularValueDecomposition(truncatedTo: k))
                 continue
             }
-            let matrix = Matrix(rows: m, columns: n, elements: delta)
-            let norm = matrix.frobeniusNorm
-            totalEnergy += norm * norm
-            decompositions.append(
-                exactSVD
-                    ? try SingularValueDecomposition(matrix).truncated(to: k)
-                    : try RandomizedSVD.truncated(
-                        matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position])))
+            let reduced =
+                try input.reduced(position)
+                ?? reduce(
+                    Matrix(rows: m, columns: n, elements: delta), k: k,
+                    seed: input.seed &+ UInt64(input.sourceIndices[position]))
+            totalEnergy += reduced.squaredNorm
+            decompositions.append(reduced.decomposition)
         }
         let floors = deltas.indices.map { input.singularValueFloor($0) }
         let (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)
@@ -101,6 +100,21 @@ public struct AXISMerge: MergeMethod {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
         }
         return TensorMergeResult(merged: merged, factors: factors, details: details)
+    }
+
+    /// A source's top `k` components, computed as it is read (step 1 needs no other source).
+    public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? {
+        let k = MergeMath.rank(count: count, fraction: fraction, rows: taskVector.rows, columns: taskVector.columns)
+        return try reduce(taskVector, k: k, seed: context.seed &+ UInt64(context.sourceIndex))
+    }
+
+    func reduce(_ matrix: Matrix, k: Int, seed: UInt64) throws -> ReducedTaskVector {
+        let norm = matrix.frobeniusNorm
+        return ReducedTaskVector(
+            decomposition: exactSVD
+                ? try SingularValueDecomposition(matrix).truncated(to: k)
+                : try RandomizedSVD.truncated(matrix, rank: k, seed: seed),
+            squaredNorm: norm * norm)
     }
 
     /// The global top `k` nonzero components, largest first, ties broken by source then index.

@@ -27,13 +27,12 @@ public struct TSVMerge: MergeMethod {
             let svd: SingularValueDecomposition
             if let factored = input.factored(position) {
                 svd = try factored.singularValueDecomposition(truncatedTo: k)  // exact, from the factors
+            } else if let reduced = input.reduced(position) {
+                svd = reduced.decomposition
             } else {
-                let matrix = Matrix(rows: m, columns: n, elements: delta)
-                svd =
-                    exactSVD
-                    ? try SingularValueDecomposition(matrix).truncated(to: k)
-                    : try RandomizedSVD.truncated(
-                        matrix, rank: k, seed: input.seed &+ UInt64(input.sourceIndices[position]))
+                svd = try decompose(
+                    Matrix(rows: m, columns: n, elements: delta), k: k,
+                    seed: input.seed &+ UInt64(input.sourceIndices[position]))
             }
             // A quantised source's components at or below its noise edge are left out.
             let floor = input.singularValueFloor(position) ?? -1
@@ -71,6 +70,21 @@ public struct TSVMerge: MergeMethod {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
         }
         return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: details)
+    }
+
+    /// A source's top `min(m, n) / T` components, computed as it is read.
+    public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? {
+        let k = max(1, min(taskVector.rows, taskVector.columns) / max(1, context.presentSources))
+        let norm = taskVector.frobeniusNorm
+        return ReducedTaskVector(
+            decomposition: try decompose(taskVector, k: k, seed: context.seed &+ UInt64(context.sourceIndex)),
+            squaredNorm: norm * norm)
+    }
+
+    func decompose(_ matrix: Matrix, k: Int, seed: UInt64) throws -> SingularValueDecomposition {
+        exactSVD
+            ? try SingularValueDecomposition(matrix).truncated(to: k)
+            : try RandomizedSVD.truncated(matrix, rank: k, seed: seed)
     }
 
     /// `P Q^T` where `X = P Σ Q^T`: the orthogonal matrix closest to `X` in Frobenius norm.

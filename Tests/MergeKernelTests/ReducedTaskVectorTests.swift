@@ -1,0 +1,51 @@
+import AmalgamCore
+import LinearAlgebra
+import Testing
+
+@testable import MergeKernel
+
+/// AXIS and TSV-M reduce each task vector as the executor reads it (`MergeMethod.reduce`), so a
+/// tensor's task vectors are never held together: merging from those reductions gives the same
+/// bytes and report as merging the dense task vectors, in both SVD paths.
+struct ReducedTaskVectorTests {
+    static let methods: [any MergeMethod] = [
+        AXISMerge(count: 6), AXISMerge(count: 6, exactSVD: true), TSVMerge(), TSVMerge(exactSVD: true),
+    ]
+
+    @Test("merging from per-source reductions equals merging the dense task vectors", arguments: 0..<4)
+    func sameBytes(method index: Int) throws {
+        let method = Self.methods[index]
+        let (m, n) = (40, 24)
+        let base = try lowRankPlusNoise(rows: m, columns: n, rank: 8, scale: 1, noise: 0.1, seed: 1)
+        let sources = try (0..<3).map { source in
+            zip(base, try lowRankPlusNoise(rows: m, columns: n, rank: 5, scale: 0.2, noise: 0.01, seed: 10 + source))
+                .map { $0 + $1 }
+        }
+        // Sources 0, 2 and 3 of four present: seeds and k follow the source positions.
+        let dense = TensorMergeInput(
+            name: "w", shape: Shape([m, n]), base: base, sources: sources, sourceIndices: [0, 2, 3],
+            isMergedMatrix: true, seed: 42)
+        var reduced = TensorMergeInput(
+            name: "w", shape: Shape([m, n]), base: base, taskVectors: [[], [], []], sourceIndices: [0, 2, 3],
+            isMergedMatrix: true, seed: 42)
+        reduced.reducedTaskVectors = try zip(dense.taskVectors, dense.sourceIndices).map { delta, source in
+            try #require(
+                try method.reduce(
+                    Matrix(rows: m, columns: n, elements: delta),
+                    context: ReductionContext(seed: 42, sourceIndex: source, presentSources: 3)))
+        }
+        let expected = try method.merge(dense)
+        let actual = try method.merge(reduced)
+        #expect(actual.merged.map(\.bitPattern) == expected.merged.map(\.bitPattern))
+        #expect(JSONValue.object(actual.details).serialized() == JSONValue.object(expected.details).serialized())
+        #expect(actual.factors?.s == expected.factors?.s)
+    }
+
+    @Test("methods that need every task vector at once reduce nothing")
+    func othersKeepDense() throws {
+        let matrix = Matrix(zeros: 4, 4)
+        let context = ReductionContext(seed: 1, sourceIndex: 0, presentSources: 2)
+        #expect(try TaskArithmeticMerge(lambda: 1).reduce(matrix, context: context) == nil)
+        #expect(try TIESMerge(density: 0.5).reduce(matrix, context: context) == nil)
+    }
+}
