@@ -96,6 +96,7 @@ bench: release pyref
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/lora_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/mergekit_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/shard_benchmark.py
+	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/growth_benchmark.py
 	@$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0+cpu" || echo "torch is not installable here: the tuning benchmark runs without its reference"
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/tuning_benchmark.py
 

@@ -26,6 +26,10 @@ public final class MergeRun: @unchecked Sendable {
     /// A shard's part: merged tensors in f32 (the values the method made, before rounding to
     /// the output dtype), so that the assembly rounds and factors them as one run would.
     public var writesFloat32 = false
+    /// Whether the factors of merged matrices are kept for `factors` (by default when the
+    /// request wants them): a method's own factors (AXIS's) are otherwise dropped with their
+    /// tensor, so a large model's factors do not accumulate over the run.
+    public var keepsFactors: Bool
     /// Assembling parts: merged tensors come from here instead of being computed; copied
     /// tensors still come from the base.
     public var supply: (any MergedTensorSupply)?
@@ -45,6 +49,7 @@ public final class MergeRun: @unchecked Sendable {
         factorList = Array(repeating: nil, count: plan.entries.count)
         noiseEdgeList = Array(repeating: nil, count: plan.entries.count)
         sourceChanged = [Bool](repeating: false, count: request.sources.count)
+        keepsFactors = request.wantsFactors
         // One BLAS thread per worker: LAPACK's results depend on its thread count, a merge's
         // bytes must not. Threads go to tensors instead, as many at once as half the memory holds.
         var workers = request.parallelism.workers(for: plan.entries.count)
@@ -353,7 +358,7 @@ public final class MergeRun: @unchecked Sendable {
             lock.withLock {
                 reports[index] = .object(fields)
                 noiseEdgeList[index] = noiseEdge
-                if let factors = result.factors { factorList[index] = (entry.name, factors) }
+                if keepsFactors, let factors = result.factors { factorList[index] = (entry.name, factors) }
             }
             return ElementConversion.region(result.merged, as: writesFloat32 ? .f32 : entry.outputDType)
         }
@@ -380,7 +385,7 @@ public final class MergeRun: @unchecked Sendable {
         lock.withLock {
             reports[index] = supplied.report
             noiseEdgeList[index] = supplied.noiseEdge
-            if let factors = supplied.factors { factorList[index] = (entry.name, factors) }
+            if keepsFactors, let factors = supplied.factors { factorList[index] = (entry.name, factors) }
         }
         return ElementConversion.region(supplied.merged, as: entry.outputDType)
     }

@@ -1,8 +1,8 @@
 """convert's memory does not grow with tensor size (issue 17): one synthetic 2 GiB f32 tensor is
-converted to bf16 safetensors, quantised to GGUF Q8_0 and decoded back to f32, each under an
+converted to bf16 safetensors, to an f16 npz, quantised to GGUF Q8_0 and decoded back to f32, each under an
 address-space limit (RLIMIT_AS) of the mapped input plus 768 MiB, which cannot hold the
 converted tensor whole (a control process shows it), with peak resident memory under 256 MiB.
-Every output is compared, block by block, with ml_dtypes and gguf-py."""
+Every output is compared, block by block, with ml_dtypes, numpy and gguf-py."""
 
 import json
 import os
@@ -10,6 +10,7 @@ import resource
 import struct
 import subprocess
 import sys
+import zipfile
 
 import gguf
 import ml_dtypes
@@ -110,4 +111,31 @@ def test_f32_to_gguf_q8_0_and_back_streams(big):
     written = safetensors_data(decoded, np.float32)
     for first in range(0, ROWS, CHUNK):
         expected = gguf.quants.dequantize(np.asarray(blocks[first:first + CHUNK]), gguf.GGMLQuantizationType.Q8_0)
+        assert np.array_equal(np.asarray(written[first:first + CHUNK]), expected), f"rows {first}..."
+
+
+def test_f32_to_npz_f16_streams(big):
+    """The npz member is written a block at a time, its CRC-32 and sizes patched in after."""
+    folder, path = big
+    target = str(folder / "f16.npz")
+    convert_limited(path, target, "--dtype", "f16")
+    with zipfile.ZipFile(target) as archive:
+        (member,) = archive.infolist()
+        assert member.filename == "w.npy" and member.compress_type == zipfile.ZIP_STORED
+        with archive.open(member) as stream:  # reads it all, checking the CRC-32
+            version = np.lib.format.read_magic(stream)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            shape, fortran, dtype = readers[version](stream)
+            header_length = stream.tell()
+            while stream.read(1 << 24):
+                pass
+    assert (shape, fortran, dtype) == ((ROWS, COLUMNS), False, np.dtype("<f2"))
+    with open(target, "rb") as file:
+        file.seek(member.header_offset + 26)
+        name_length, extra_length = struct.unpack("<HH", file.read(4))
+    offset = member.header_offset + 30 + name_length + extra_length + header_length
+    written = np.memmap(target, dtype="<f2", mode="r", offset=offset, shape=(ROWS, COLUMNS))
+    source = safetensors_data(path, np.float32)
+    for first in range(0, ROWS, CHUNK):
+        expected = np.asarray(source[first:first + CHUNK]).astype(np.float16)
         assert np.array_equal(np.asarray(written[first:first + CHUNK]), expected), f"rows {first}..."

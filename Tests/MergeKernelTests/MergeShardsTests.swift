@@ -102,4 +102,21 @@ struct MergeShardsTests {
         #expect(assembly.report["tensors"] == whole.report["tensors"])
         #expect(assembly.factorSet.matrices.map(\.factors.u) == whole.factorSet.matrices.map(\.factors.u))
     }
+
+    @Test("a method's factors are kept only when the request wants them (or keepsFactors says so)")
+    func factorsKeptOnlyWhenWanted() throws {
+        var request = try Self.request(method: AXISMerge(fraction: 0.3))
+        for (wanted, forced) in [(false, false), (true, false), (false, true)] {
+            request.wantsFactors = wanted
+            let plan = try MergePlan.make(request)
+            let run = MergeRun(request, plan: plan)
+            #expect(run.keepsFactors == wanted)
+            if forced { run.keepsFactors = true }
+            run.start()
+            let merged = try run.mergedGraph
+            _ = try merged.tensors.map { try $0.loadBytes() }
+            let matrices = plan.entries.filter { $0.kind == .matrix }.map(\.name)
+            #expect(Set(run.factorsByName.keys) == (wanted || forced ? Set(matrices) : []))
+        }
+    }
 }

@@ -15,8 +15,10 @@ struct NPYWritePlan: WritePlan {
             let array = try NPYArray.encode(tensor, transposeBack: false, keepDType: false)
             try file.write(
                 NPYHeader.serialize(descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder))
-            try file.write(array.bytes)
-            progress.advance(by: Int64(array.bytes.count))
+            try array.forEachBlock { bytes in
+                try file.write(bytes)
+                progress.advance(by: Int64(bytes.count))
+            }
         }
     }
 }

@@ -67,27 +67,29 @@ struct NPZWritePlan: WritePlan {
                 if let recorded = array.recordedDType { sidecar.append((key, .string(recorded.rawValue))) }
                 let header = NPYHeader.serialize(
                     descr: array.descr, shape: array.shape, fortranOrder: array.fortranOrder)
-                try array.bytes.withUnsafeBytes { (data) throws in
-                    try header.withUnsafeBytes { (head) throws in
-                        let crc = Zlib.crc32(data, continuing: Zlib.crc32(head))
-                        let size = head.count + data.count
-                        if options.compress {
-                            let deflated = try Zlib.deflate(parts: [head, data])
-                            try deflated.withUnsafeBytes { (payload) throws in
-                                try archive.add(
-                                    name: key + ".npy", method: 8, crc32: crc, uncompressedSize: size,
-                                    payload: [payload],
-                                    into: file)
-                            }
-                        } else {
-                            try archive.add(
-                                name: key + ".npy", method: 0, crc32: crc, uncompressedSize: size,
-                                payload: [head, data],
-                                into: file)
-                        }
+                // Streamed: the header's CRC and stored size are filled in after the data.
+                let size = header.count + array.byteCount
+                let member = try archive.begin(
+                    name: key + ".npy", method: options.compress ? 8 : 0, uncompressedSize: size,
+                    sizeBound: options.compress ? Zlib.deflateBound(size) : size, into: file)
+                let deflater: Zlib.Deflater? = options.compress ? try Zlib.Deflater() : nil
+                var crc: UInt32 = 0
+                let put = { (raw: UnsafeRawBufferPointer) throws in
+                    crc = Zlib.crc32(raw, continuing: crc)
+                    if let deflater {
+                        try deflater.feed(raw, finish: false) { try file.write($0) }
+                    } else {
+                        try file.write(raw)
                     }
                 }
-                progress.advance(by: Int64(array.bytes.count))
+                try header.withUnsafeBytes { try put($0) }
+                try array.forEachBlock { bytes in
+                    try bytes.withUnsafeBytes { try put($0) }
+                    try (bytes.owner as? MappedFile)?.checkIntact()
+                    progress.advance(by: Int64(bytes.count))
+                }
+                try deflater?.feed(UnsafeRawBufferPointer(start: nil, count: 0), finish: true) { try file.write($0) }
+                try archive.finish(member, crc32: crc, into: file)
             }
         }
         if !sidecar.isEmpty {

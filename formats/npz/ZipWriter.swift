@@ -32,25 +32,78 @@ struct ZipWriter {
         let offset = file.position
         let nameBytes = Array(name.utf8)
         let large = uncompressedSize >= zip64Threshold || compressedSize >= zip64Threshold
-        var header: [UInt8] = Self.le(UInt32(0x0403_4B50)) + Self.le(UInt16(large ? 45 : 20))
-        header +=
-            Self.le(UInt16(Self.utf8Flag(nameBytes))) + Self.le(method) + Self.le(UInt16(0)) + Self.le(UInt16(0x21))
-        header += Self.le(crc32)
-        header +=
-            large
-            ? Self.le(UInt32.max) + Self.le(UInt32.max)
-            : Self.le(UInt32(compressedSize)) + Self.le(UInt32(uncompressedSize))
-        let extra =
-            large
-            ? Self.le(UInt16(1)) + Self.le(UInt16(16)) + Self.le(UInt64(uncompressedSize))
-                + Self.le(UInt64(compressedSize)) : []
-        header += Self.le(UInt16(nameBytes.count)) + Self.le(UInt16(extra.count)) + nameBytes + extra
-        try file.write(header)
+        try file.write(
+            Self.localHeader(
+                name: nameBytes, method: method, crc32: crc32, compressedSize: compressedSize,
+                uncompressedSize: uncompressedSize, large: large))
         for part in payload { try file.write(part) }
         written.append(
             Written(
                 name: nameBytes, method: method, crc32: crc32, compressedSize: compressedSize,
                 uncompressedSize: uncompressedSize, offset: offset))
+    }
+
+    /// A member whose header is written before its data is known: `finish` fills in the CRC
+    /// and the compressed size, so the data can be streamed in blocks.
+    struct OpenMember {
+        fileprivate let name: [UInt8]
+        fileprivate let method: UInt16
+        fileprivate let uncompressedSize: Int
+        fileprivate let offset: Int
+        fileprivate let dataOffset: Int
+        fileprivate let large: Bool
+    }
+
+    /// Writes the header of a member of `uncompressedSize` bytes whose stored bytes will not
+    /// exceed `sizeBound` (which decides ZIP64 fields); its data follows in `file`.
+    func begin(
+        name: String, method: UInt16, uncompressedSize: Int, sizeBound: Int, into file: OutputFile
+    ) throws(AmalgamError) -> OpenMember {
+        let nameBytes = Array(name.utf8)
+        let large = uncompressedSize >= zip64Threshold || sizeBound >= zip64Threshold
+        let offset = file.position
+        try file.write(
+            Self.localHeader(
+                name: nameBytes, method: method, crc32: 0, compressedSize: 0, uncompressedSize: uncompressedSize,
+                large: large))
+        return OpenMember(
+            name: nameBytes, method: method, uncompressedSize: uncompressedSize, offset: offset,
+            dataOffset: file.position, large: large)
+    }
+
+    /// Ends `member` once its data is written: the header gets `crc32` and the stored size.
+    mutating func finish(_ member: OpenMember, crc32: UInt32, into file: OutputFile) throws(AmalgamError) {
+        let compressedSize = file.position - member.dataOffset
+        guard member.large || compressedSize < zip64Threshold else {
+            throw AmalgamError(.internal, "zip member grew past its size bound")
+        }
+        try file.overwrite(
+            at: member.offset,
+            with: Self.localHeader(
+                name: member.name, method: member.method, crc32: crc32, compressedSize: compressedSize,
+                uncompressedSize: member.uncompressedSize, large: member.large))
+        written.append(
+            Written(
+                name: member.name, method: member.method, crc32: crc32, compressedSize: compressedSize,
+                uncompressedSize: member.uncompressedSize, offset: member.offset))
+    }
+
+    /// A local file header; with `large`, its sizes are in a ZIP64 extra field.
+    private static func localHeader(
+        name: [UInt8], method: UInt16, crc32: UInt32, compressedSize: Int, uncompressedSize: Int, large: Bool
+    ) -> [UInt8] {
+        var header: [UInt8] = le(UInt32(0x0403_4B50)) + le(UInt16(large ? 45 : 20))
+        header += le(UInt16(utf8Flag(name))) + le(method) + le(UInt16(0)) + le(UInt16(0x21))
+        header += le(crc32)
+        header +=
+            large
+            ? le(UInt32.max) + le(UInt32.max)
+            : le(UInt32(compressedSize)) + le(UInt32(uncompressedSize))
+        let extra =
+            large
+            ? le(UInt16(1)) + le(UInt16(16)) + le(UInt64(uncompressedSize)) + le(UInt64(compressedSize)) : []
+        header += le(UInt16(name.count)) + le(UInt16(extra.count)) + name + extra
+        return header
     }
 
     private static func utf8Flag(_ name: [UInt8]) -> Int { name.contains { $0 >= 0x80 } ? 1 << 11 : 0 }

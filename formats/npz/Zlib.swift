@@ -81,46 +81,71 @@ enum Zlib {
         }
     }
 
-    /// Compresses the concatenation of `parts` as one raw deflate stream at zlib's default
-    /// level (6, as numpy's `savez_compressed`).
-    static func deflate(parts: [UnsafeRawBufferPointer]) throws(AmalgamError) -> [UInt8] {
-        var stream = z_stream()
-        guard
-            deflateInit2_(
-                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                Int32(MemoryLayout<z_stream>.size)) == Z_OK
-        else {
-            throw AmalgamError(.internal, "zlib deflateInit2 failed")
+    /// A raw deflate stream at zlib's default level (6, as numpy's `savez_compressed`), fed
+    /// in pieces; the compressed bytes go to a sink as they are produced, so a member of any
+    /// size is compressed in the memory of one piece and zlib's window.
+    final class Deflater {
+        // zlib keeps a pointer back to its z_stream: the stream must not move.
+        private let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
+        private var output = [UInt8](repeating: 0, count: 1 << 20)
+
+        init() throws(AmalgamError) {
+            stream.initialize(to: z_stream())
+            guard
+                deflateInit2_(
+                    stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                    Int32(MemoryLayout<z_stream>.size)) == Z_OK
+            else {
+                stream.deallocate()
+                throw AmalgamError(.internal, "zlib deflateInit2 failed")
+            }
         }
-        defer { deflateEnd(&stream) }
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        // Feed each part in pieces of at most 1 GiB (zlib counts in 32 bits); finish on the last.
-        var pieces: [UnsafeRawBufferPointer] = []
-        for part in parts {
+
+        deinit {
+            deflateEnd(stream)
+            stream.deallocate()
+        }
+
+        /// Compresses `bytes` (in pieces of at most 1 GiB: zlib counts in 32 bits); with
+        /// `finish`, ends the stream. Compressed bytes go to `sink`.
+        func feed(
+            _ bytes: UnsafeRawBufferPointer, finish: Bool, into sink: (UnsafeRawBufferPointer) throws -> Void
+        ) throws {
             var offset = 0
             repeat {
-                let take = min(part.count - offset, 1 << 30)
-                pieces.append(UnsafeRawBufferPointer(rebasing: part[offset..<(offset + take)]))
+                let take = min(bytes.count - offset, 1 << 30)
+                let last = offset + take == bytes.count
+                let flush = finish && last ? Z_FINISH : Z_NO_FLUSH
+                stream.pointee.next_in = UnsafeMutablePointer(
+                    mutating: bytes.baseAddress.map { ($0 + offset).assumingMemoryBound(to: Bytef.self) })
+                stream.pointee.avail_in = uInt(take)
+                var finished = false
+                repeat {
+                    let (status, produced) = output.withUnsafeMutableBufferPointer { buffer -> (Int32, Int) in
+                        stream.pointee.next_out = buffer.baseAddress
+                        stream.pointee.avail_out = uInt(buffer.count)
+                        let status = CZlib.deflate(stream, flush)
+                        return (status, buffer.count - Int(stream.pointee.avail_out))
+                    }
+                    guard status != Z_STREAM_ERROR else { throw AmalgamError(.internal, "zlib deflate failed") }
+                    try output.withUnsafeBytes { raw in try sink(UnsafeRawBufferPointer(rebasing: raw[..<produced])) }
+                    finished = status == Z_STREAM_END
+                } while flush == Z_FINISH ? !finished : stream.pointee.avail_in > 0 || stream.pointee.avail_out == 0
                 offset += take
-            } while offset < part.count
+            } while offset < bytes.count
         }
-        for (index, piece) in pieces.enumerated() {
-            let flush = index == pieces.count - 1 ? Z_FINISH : Z_NO_FLUSH
-            stream.next_in = UnsafeMutablePointer(mutating: piece.baseAddress?.assumingMemoryBound(to: Bytef.self))
-            stream.avail_in = uInt(piece.count)
-            var finished = false
-            repeat {
-                let (status, produced) = chunk.withUnsafeMutableBufferPointer { buffer -> (Int32, Int) in
-                    stream.next_out = buffer.baseAddress
-                    stream.avail_out = uInt(buffer.count)
-                    let status = CZlib.deflate(&stream, flush)
-                    return (status, buffer.count - Int(stream.avail_out))
-                }
-                guard status != Z_STREAM_ERROR else { throw AmalgamError(.internal, "zlib deflate failed") }
-                output += chunk.prefix(produced)
-                finished = status == Z_STREAM_END
-            } while flush == Z_FINISH ? !finished : stream.avail_in > 0 || stream.avail_out == 0
+    }
+
+    /// An upper bound on the deflated size of `size` bytes (zlib's `compressBound`, which
+    /// covers a zlib wrapper raw streams lack).
+    static func deflateBound(_ size: Int) -> Int { Int(compressBound(uLong(size))) }
+
+    /// Compresses the concatenation of `parts` as one raw deflate stream (`Deflater`).
+    static func deflate(parts: [UnsafeRawBufferPointer]) throws -> [UInt8] {
+        let deflater = try Deflater()
+        var output: [UInt8] = []
+        for (index, part) in parts.enumerated() {
+            try deflater.feed(part, finish: index == parts.count - 1) { output.append(contentsOf: $0) }
         }
         return output
     }

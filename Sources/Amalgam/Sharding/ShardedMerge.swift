@@ -92,6 +92,7 @@ extension Amalgam {
         let part = shards.parts[shard.index]
         let run = MergeRun(request, plan: plan, progress: options.progress)
         run.writesFloat32 = true
+        run.keepsFactors = true  // a part carries the method's factors, for an assembly that wants them
         defer { run.cancel() }
         let merged = try run.mergedGraph
         var metadata = Metadata()

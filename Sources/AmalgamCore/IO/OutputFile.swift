@@ -57,6 +57,19 @@ public final class OutputFile {
         try (region.owner as? MappedFile)?.checkIntact()
     }
 
+    /// Replaces bytes already written at `offset` (a header field known only once the data
+    /// after it is written: a zip member's CRC and sizes). - Precondition: inside what was written.
+    public func overwrite(at offset: Int, with bytes: [UInt8]) throws(AmalgamError) {
+        precondition(offset >= 0 && offset + bytes.count <= position, "overwrite outside the written bytes")
+        try flush()
+        guard let descriptor else { throw AmalgamError(.internal, "write after finish", file: targetPath) }
+        var failure: Errno?
+        bytes.withUnsafeBytes { raw in
+            do throws(Errno) { try descriptor.writeAll(raw, at: offset) } catch { failure = error }
+        }
+        if let failure { throw AmalgamError("cannot write", file: targetPath, errno: failure, offset: UInt64(offset)) }
+    }
+
     /// Appends `count` copies of `byte` (padding).
     public func pad(_ count: Int, with byte: UInt8 = 0) throws(AmalgamError) {
         try write([UInt8](repeating: byte, count: count))

@@ -47,6 +47,16 @@ public struct FileDescriptor: Sendable {
         }
     }
 
+    /// Writes every byte at `offset` (`pwrite`), leaving the file position where it was.
+    public func writeAll(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(Errno) {
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let chunk = min(bytes.count - done, 1 << 30)
+            done += try SystemCall.retrying { Glibc.pwrite(rawValue, base + done, chunk, off_t(offset + done)) }
+        }
+    }
+
     /// `fsync`: the bytes written so far reach the disk.
     public func sync() throws(Errno) {
         _ = try SystemCall.retrying { fsync(rawValue) }

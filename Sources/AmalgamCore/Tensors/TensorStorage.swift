@@ -43,6 +43,12 @@ public struct TensorStorage: Sendable {
         TensorStorage(backing: .columnMajor(region, dimensions: dimensions, width: width))
     }
 
+    /// The order `loadView()` hands the bytes out in, known without loading them.
+    public var storedOrder: StorageOrder {
+        if case .columnMajor = backing { return .columnMajor }
+        return .rowMajor
+    }
+
     /// The bytes in whatever order they are stored, without copying where possible.
     public func loadView() throws -> (bytes: ByteRegion, order: StorageOrder) {
         if case .columnMajor(let region, _, _) = backing { return (region, .columnMajor) }
