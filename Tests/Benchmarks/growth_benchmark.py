@@ -11,6 +11,7 @@ smallest run of its kind (1x, T = 2), beside the ratio a linear growth would giv
 
 import json
 import os
+import re
 import struct
 import subprocess
 import time
@@ -65,15 +66,15 @@ def models(size):
 
 
 def measured(arguments):
-    """(seconds, peak resident bytes) of one command."""
+    """(seconds, peak resident bytes) of one command, the peak as /usr/bin/time reads it (a child
+    forked from this Python would count the parent's pages it held before exec)."""
     start = time.perf_counter()
-    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    stderr = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *arguments], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(arguments)} failed: {stderr}")
-    return seconds, usage.ru_maxrss * 1024
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(arguments)} failed: {result.stderr}")
+    return seconds, int(re.search(r"MAXRSS (\d+)", result.stderr).group(1)) * 1024
 
 
 def table(title, rows, linear):

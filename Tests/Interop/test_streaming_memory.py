@@ -1,8 +1,8 @@
 """convert's memory does not grow with tensor size (issue 17): one synthetic 2 GiB f32 tensor is
-converted to bf16 safetensors, to an f16 npz, quantised to GGUF Q8_0 and decoded back to f32, each under an
+converted to bf16 safetensors, to an f16 npz and ONNX model, quantised to GGUF Q8_0 and decoded back to f32, each under an
 address-space limit (RLIMIT_AS) of the mapped input plus 768 MiB, which cannot hold the
 converted tensor whole (a control process shows it), with peak resident memory under 256 MiB.
-Every output is compared, block by block, with ml_dtypes, numpy and gguf-py."""
+Every output is compared, block by block, with ml_dtypes, numpy, onnx and gguf-py."""
 
 import json
 import os
@@ -15,6 +15,8 @@ import zipfile
 import gguf
 import ml_dtypes
 import numpy as np
+import onnx
+from onnx import numpy_helper
 import pytest
 
 from helpers import AMALGAM
@@ -139,3 +141,18 @@ def test_f32_to_npz_f16_streams(big):
     for first in range(0, ROWS, CHUNK):
         expected = np.asarray(source[first:first + CHUNK]).astype(np.float16)
         assert np.array_equal(np.asarray(written[first:first + CHUNK]), expected), f"rows {first}..."
+
+
+def test_f32_to_onnx_f16_streams(big):
+    """An initializer's raw_data is written a block at a time (its length is known up front)."""
+    folder, path = big
+    target = str(folder / "f16.onnx")
+    convert_limited(path, target, "--dtype", "f16")
+    (initializer,) = onnx.load(target).graph.initializer
+    assert initializer.name == "w" and initializer.data_type == onnx.TensorProto.FLOAT16
+    written = numpy_helper.to_array(initializer)
+    assert written.shape == (ROWS, COLUMNS)
+    source = safetensors_data(path, np.float32)
+    for first in range(0, ROWS, CHUNK):
+        expected = np.asarray(source[first:first + CHUNK]).astype(np.float16)
+        assert np.array_equal(written[first:first + CHUNK], expected), f"rows {first}..."

@@ -105,7 +105,7 @@ private func withReader<T>(_ bytes: [UInt8], _ body: (inout WireReader) throws -
                         field: 5,
                         [
                             .varintField(1, 75), .varintField(2, 1), .stringField(8, "w"),
-                            .payload(field: 9, count: 300, load: { _ in payload }),
+                            .payload(field: 9, ONNXPayload(tensorName: "w", region: payload)),
                         ]),
                 ]),
         ]

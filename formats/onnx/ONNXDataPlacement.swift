@@ -18,7 +18,7 @@ final class ONNXDataPlacement {
     func dataFields(_ payload: ONNXPayload) -> [ProtoPart] {
         loadOrder.append(payload.tensorName)
         guard let externalFileName else {
-            return [.payload(field: 9, count: payload.count, load: payload.load)]
+            return [.payload(field: 9, payload)]
         }
         let offset = nextOffset
         externalPayloads.append((offset, payload))

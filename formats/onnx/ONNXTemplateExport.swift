@@ -51,11 +51,14 @@ struct ONNXTemplateExport {
             let dims = tensor.shape.dimensions
             let width = entry.dtype.byteWidth
             let name = tensor.name
-            replacements[entry.qualifiedName] = ONNXPayload(tensorName: name, count: count) { graph in
-                let bytes = try AmalgamError.withContext(tensor: name) { try graph[name]!.loadBytes() }
-                return transpose
-                    ? ElementLayout.transposed(bytes, rows: dims[0], columns: dims[1], width: width) : bytes
-            }
+            replacements[entry.qualifiedName] =
+                transpose
+                ? ONNXPayload(tensorName: name, count: count) { graph, write in
+                    // A transposed matrix is written whole: its rows are the tensor's columns.
+                    let bytes = try graph[name]!.loadBytes()
+                    try write(ElementLayout.transposed(bytes, rows: dims[0], columns: dims[1], width: width))
+                }
+                : ONNXPayload(tensorName: name, count: count)
         }
         self.replacements = replacements
         var warnings: [String] = []
@@ -199,7 +202,7 @@ struct ONNXTemplateExport {
                 payload = replacement
             } else if let entry = entries[qualifiedName] {
                 let stored = entry.storedRegion
-                payload = ONNXPayload(tensorName: qualifiedName, count: stored.count) { _ in stored }
+                payload = ONNXPayload(tensorName: qualifiedName, region: stored)
             } else {
                 // Not a tensor Amalgam reads (an integer Constant): copied as it is.
                 return try fields(range).map(slice)

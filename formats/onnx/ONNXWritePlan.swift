@@ -1,6 +1,6 @@
 import AmalgamCore
 
-/// An ONNX output decided in full: the model's parts (sizes known, tensors loaded while
+/// An ONNX output decided in full: the model's parts (sizes known, tensors streamed while
 /// written) and, for external data, the data file's payloads at their aligned offsets.
 struct ONNXWritePlan: WritePlan {
     let path: String
@@ -23,15 +23,7 @@ struct ONNXWritePlan: WritePlan {
         let data = try outputs.create(dataPath)
         for (offset, payload) in external {
             try data.pad(offset - data.position)
-            let region = try AmalgamError.withContext(tensor: payload.tensorName) { try payload.load(graph) }
-            guard region.count == payload.count else {
-                throw AmalgamError(
-                    .internal, "tensor payload holds \(region.count) bytes, \(payload.count) were planned",
-                    tensor: payload.tensorName)
-            }
-            region.adviseSequentialRead()
-            try data.write(region)
-            progress.advance(by: Int64(region.count))
+            try payload.write(from: graph, into: data) { progress.advance(by: Int64($0)) }
         }
     }
 }

@@ -68,10 +68,7 @@ struct ONNXWriter {
                 fields.append(.varintField(2, UInt64(ONNXDataType.code(for: dtype))))
                 fields.append(.stringField(8, tensor.name))
                 let name = tensor.name
-                fields += placement.dataFields(
-                    ONNXPayload(tensorName: name, count: count) { graph in
-                        try AmalgamError.withContext(tensor: name) { try graph[name]!.loadBytes() }
-                    })
+                fields += placement.dataFields(ONNXPayload(tensorName: name, count: count))
                 graphParts.append(.message(field: 5, fields))
             }
             graphParts += computation?.valueParts ?? []

@@ -9,7 +9,7 @@ indirect enum ProtoPart {
     case slice(ByteRegion)
     /// A length-delimited field whose `count` payload bytes `load` takes from the graph
     /// being written (a tensor).
-    case payload(field: Int, count: Int, load: (ModelGraph) throws -> ByteRegion)
+    case payload(field: Int, ONNXPayload)
     case message(field: Int, [ProtoPart])
 
     /// Encoded size in bytes.
@@ -17,8 +17,8 @@ indirect enum ProtoPart {
         switch self {
         case .bytes(let bytes): bytes.count
         case .slice(let region): region.count
-        case .payload(let field, let count, _):
-            WireEncoding.varintSize(UInt64(field) << 3) + WireEncoding.varintSize(UInt64(count)) + count
+        case .payload(let field, let payload):
+            WireEncoding.varintSize(UInt64(field) << 3) + WireEncoding.varintSize(UInt64(payload.count)) + payload.count
         case .message(let field, let parts):
             Self.fieldSize(field: field, contents: parts.reduce(0) { $0 + $1.size })
         }
@@ -34,18 +34,12 @@ indirect enum ProtoPart {
         switch self {
         case .bytes(let bytes): try file.write(bytes)
         case .slice(let region): try file.write(region)
-        case .payload(let field, let count, let load):
+        case .payload(let field, let payload):
             var header: [UInt8] = []
             WireEncoding.key(field, .lengthDelimited, into: &header)
-            WireEncoding.varint(UInt64(count), into: &header)
+            WireEncoding.varint(UInt64(payload.count), into: &header)
             try file.write(header)
-            let region = try load(graph)
-            guard region.count == count else {
-                throw AmalgamError(.internal, "tensor payload holds \(region.count) bytes, \(count) were planned")
-            }
-            region.adviseSequentialRead()
-            try file.write(region)
-            advance(count)
+            try payload.write(from: graph, into: file, advance: advance)
         case .message(let field, let parts):
             var header: [UInt8] = []
             WireEncoding.key(field, .lengthDelimited, into: &header)
