@@ -8,7 +8,7 @@
 SWIFT ?= swift
 PYREF := .build/pyref
 PY := $(PYREF)/bin/python
-APT_PACKAGES := libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev zstd \
+APT_PACKAGES := time libopenblas-dev liblapacke-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev libzstd-dev zstd \
   slurm-wlm munge \
   dataset-fashion-mnist wordnet-base chromium chromium-driver fonts-dejavu-core
 PY_PACKAGES := numpy safetensors ml-dtypes pytest gguf tokenizers onnx onnxruntime \

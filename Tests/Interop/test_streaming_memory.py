@@ -49,14 +49,15 @@ def safetensors_data(path, dtype):
 
 
 def limited_run(arguments, limit):
-    """Runs a command under RLIMIT_AS = `limit`; returns (exit status, stderr, peak RSS in bytes)."""
+    """Runs a command under RLIMIT_AS = `limit`; returns (exit status, stderr, peak RSS in bytes).
+    The peak is read by /usr/bin/time: a child forked from this (large) pytest process would
+    count the parent's pages it held before exec in its own peak."""
     def restrict():
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    process = subprocess.Popen(arguments, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=restrict)
-    stderr = process.stderr.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, stderr, usage.ru_maxrss * 1024
+    result = subprocess.run(["/usr/bin/time", "-f", "MAXRSS %M", *arguments], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=restrict)
+    stderr, _, peak = result.stderr.rstrip("\n").rpartition("\n")  # time's line comes last
+    return result.returncode, stderr, int(peak.removeprefix("MAXRSS ")) * 1024
 
 
 @pytest.fixture(scope="module")
