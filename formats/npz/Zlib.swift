@@ -140,13 +140,4 @@ enum Zlib {
     /// covers a zlib wrapper raw streams lack).
     static func deflateBound(_ size: Int) -> Int { Int(compressBound(uLong(size))) }
 
-    /// Compresses the concatenation of `parts` as one raw deflate stream (`Deflater`).
-    static func deflate(parts: [UnsafeRawBufferPointer]) throws -> [UInt8] {
-        let deflater = try Deflater()
-        var output: [UInt8] = []
-        for (index, part) in parts.enumerated() {
-            try deflater.feed(part, finish: index == parts.count - 1) { output.append(contentsOf: $0) }
-        }
-        return output
-    }
 }

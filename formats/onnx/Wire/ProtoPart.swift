@@ -7,8 +7,8 @@ import AmalgamCore
 indirect enum ProtoPart {
     case bytes([UInt8])
     case slice(ByteRegion)
-    /// A length-delimited field whose `count` payload bytes `load` takes from the graph
-    /// being written (a tensor).
+    /// A length-delimited field holding a tensor's bytes, streamed from the graph being
+    /// written (`ONNXPayload`).
     case payload(field: Int, ONNXPayload)
     case message(field: Int, [ProtoPart])
 
