@@ -38,6 +38,7 @@ public enum BLAS {
         // Fixed pieces of C, each one single-threaded sgemm, run on the process's threads: a
         // multi-threaded sgemm sums in an order that depends on its thread count, and results
         // must not. The cut depends on the shapes only.
+        let pieceRows = Self.pieceRows(m)
         let rowBlocks = (m + pieceRows - 1) / pieceRows
         let columnBlocks = (n + pieceColumns - 1) / pieceColumns
         let (lda, ldb, ldc) = (a.columns, b.columns, c.columns)
@@ -70,8 +71,15 @@ public enum BLAS {
         }
     }
 
-    /// The blocks of C that `gemm` computes one sgemm call each.
-    static let pieceRows = 64
+    /// The blocks of C that `gemm` computes one sgemm call each: 128 columns, and rows in at
+    /// most 16 blocks of a multiple of 64 rows. Every block packs its whole slice of op(B)
+    /// again, so a skinny product (a sketch's `11008 x 86` over k = 4096) cut into 64-row
+    /// blocks spent as long packing op(B) 172 times as multiplying.
+    static func pieceRows(_ m: Int) -> Int {
+        let rows = (m + maximumRowBlocks - 1) / maximumRowBlocks
+        return max(64, (rows + 63) / 64 * 64)
+    }
+    static let maximumRowBlocks = 16
     static let pieceColumns = 128
     /// Below this many flops the pieces run on the calling thread.
     static let parallelFlops = 1 << 22

@@ -52,8 +52,8 @@ public struct Matrix: Sendable, Equatable {
         return result
     }
 
-    /// Frobenius norm, accumulated in f64.
+    /// Frobenius norm (`SumOfSquares`: f32 lanes in blocks, f64 across blocks).
     public var frobeniusNorm: Double {
-        elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        SumOfSquares.of(elements).squareRoot()
     }
 }

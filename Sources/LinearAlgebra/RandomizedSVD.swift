@@ -1,8 +1,8 @@
 import AmalgamCore
 
 /// Seeded randomized truncated SVD (Halko, Martinsson & Tropp): a Gaussian range finder
-/// with oversampling, power iterations re-orthonormalised by QR after every product, and an
-/// exact SVD of the small projected matrix.
+/// with oversampling, power iterations re-orthonormalised (Cholesky QR twice, Householder
+/// where that is unsafe) after every product, and an exact SVD of the small projected matrix.
 ///
 /// Cost: O(m n (k + p) (2 q + 2)) for `k` triples, `p` oversampling, `q` power iterations,
 /// against O(m n min(m, n)) for the full SVD. Accurate when the spectrum decays; on flat
@@ -15,13 +15,27 @@ public enum RandomizedSVD {
     public static func truncated(
         _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0
     ) throws(AmalgamError) -> SingularValueDecomposition {
+        let k = max(0, min(rank, min(a.rows, a.columns)))
+        return try sketch(a, rank: k, oversampling: oversampling, powerIterations: powerIterations, seed: seed)
+            .decomposition.truncated(to: k)
+    }
+
+    /// A rank-`rank + oversampling` sketch `A ≈ Q B` and the SVD of `B = Qᵀ A` lifted by `Q`:
+    /// all `l = rank + oversampling` Ritz triples, and the basis `Q` (m x l, orthonormal
+    /// columns), or nil where the exact SVD was taken instead (`l >= min(m, n)`: then the
+    /// decomposition is the whole thin SVD).
+    ///
+    /// Every Ritz value is at most the true singular value of the same index (the singular
+    /// values of `Qᵀ A` interlace those of `A`).
+    static func sketch(
+        _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0
+    ) throws(AmalgamError) -> (decomposition: SingularValueDecomposition, basis: Matrix?) {
         let m = a.rows
         let n = a.columns
         let limit = min(m, n)
-        let k = max(0, min(rank, limit))
-        let samples = k + oversampling
+        let samples = max(0, min(rank, limit)) + oversampling
         if samples >= limit {
-            return try SingularValueDecomposition(a).truncated(to: k)
+            return (try SingularValueDecomposition(a), nil)
         }
         guard a.elements.allSatisfy(\.isFinite) else {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
@@ -29,15 +43,81 @@ public enum RandomizedSVD {
         var random = SeededRandom(seed: seed)
         let omega = Matrix(
             rows: n, columns: samples, elements: (0..<(n * samples)).map { _ in Float(random.nextGaussian()) })
-        var q = try QRDecomposition(try BLAS.multiply(a, omega)).q  // m x l
+        var q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, omega))  // m x l
         for _ in 0..<powerIterations {
-            let z = try QRDecomposition(try BLAS.multiply(a, transposeA: true, q)).q  // n x l
-            q = try QRDecomposition(try BLAS.multiply(a, z)).q  // m x l
+            let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
+            q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, z))  // m x l
         }
         let b = try BLAS.multiply(q, transposeA: true, a)  // l x n
-        let small = try SingularValueDecomposition(b)
+        let small = try wideSVD(b)
         let u = try BLAS.multiply(q, small.u)  // m x l
-        return SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: small.vt).truncated(to: k)
+        return (SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: small.vt), q)
+    }
+
+    /// The SVD of a wide `l x n` matrix (`l <= n`) through an orthonormal basis `P` of its
+    /// rows: `B = (B P) Pᵀ`, so the SVD `U S Wᵀ` of the `l x l` matrix `B P` gives `B = U S (P W)ᵀ`.
+    /// All but the `l x l` SVD are matrix products, where `sgesdd` on `B` spends most of its
+    /// time in unblocked LQ steps.
+    static func wideSVD(_ b: Matrix) throws(AmalgamError) -> SingularValueDecomposition {
+        guard b.rows > 0, b.rows < b.columns else { return try SingularValueDecomposition(b) }
+        let rowBasis = try QRDecomposition.orthonormalColumns(b.transposed)  // n x l
+        let core = try SingularValueDecomposition(try BLAS.multiply(b, rowBasis))  // l x l
+        let vt = try BLAS.multiply(core.vt, rowBasis, transposeB: true)  // l x n
+        return SingularValueDecomposition(u: core.u, singularValues: core.singularValues, vt: vt)
+    }
+
+    /// A probabilistic upper bound on `‖R‖₂`, `R = A (I − Z Zᵀ)`, the part of `a` outside the
+    /// row space spanned by the columns of `rowBasis` (`n x l`, orthonormal):
+    /// `(α √(2/π) maxᵢ ‖R (Rᵀ R)^q ωᵢ‖)^(1/(2q+1))` over `probes` seeded Gaussian vectors `ωᵢ`, with `α = 10`. Halko, Martinsson & Tropp's
+    /// Lemma 4.1, applied to `R (Rᵀ R)^q` (whose norm is `‖R‖₂^(2q+1)`), makes it fail with
+    /// probability at most `10^-probes`; the power steps bring it within a factor
+    /// `(10 √(2/π))^(1/(2q+1))` (1.35 for q = 3) of `‖R‖₂` on a decaying residual.
+    ///
+    /// Cost: `2 q + 1` products of `a` (or `aᵀ`) with `probes` columns, plus projections.
+    public static func residualNormBound(
+        _ a: Matrix, rowBasis: Matrix, probes: Int = 10, powerIterations: Int = 3, seed: UInt64 = 0
+    ) throws(AmalgamError) -> Float {
+        precondition(rowBasis.rows == a.columns, "row basis of \(rowBasis.rows) rows for \(a.columns) columns")
+        guard probes > 0, a.rows > 0, a.columns > 0 else { return 0 }
+        var random = SeededRandom(seed: seed ^ 0x5EED_B0D0_0000_0001)
+        var w = Matrix(rows: a.columns, columns: probes, elements: random.gaussianFloats(a.columns * probes))
+        // Each probe is scaled back to norm one after every product; the logarithms of the
+        // scales add up to log ‖R (Rᵀ R)^q ωᵢ‖ without overflow or underflow.
+        var logNorms = [Double](repeating: 0, count: probes)
+        for _ in 0..<powerIterations {
+            var x = try BLAS.multiply(a, try projectedOut(w, rowBasis))  // m x probes: R w
+            normaliseColumns(&x, addingLogNormsTo: &logNorms)
+            w = try projectedOut(try BLAS.multiply(a, transposeA: true, x), rowBasis)  // Rᵀ x
+            normaliseColumns(&w, addingLogNormsTo: &logNorms)
+        }
+        var x = try BLAS.multiply(a, try projectedOut(w, rowBasis))
+        normaliseColumns(&x, addingLogNormsTo: &logNorms)
+        let largest = logNorms.max() ?? -Double.infinity
+        guard largest.isFinite else { return 0 }
+        let factor = 10 * (2 / Double.pi).squareRoot()
+        return Float(exp((log(factor) + largest) / Double(2 * powerIterations + 1)))
+    }
+
+    /// `x − Q (Qᵀ x)`.
+    static func projectedOut(_ x: Matrix, _ basis: Matrix) throws(AmalgamError) -> Matrix {
+        guard basis.columns > 0 else { return x }
+        var result = x
+        let coefficients = try BLAS.multiply(basis, transposeA: true, x)
+        try BLAS.gemm(basis, coefficients, alpha: -1, beta: 1, into: &result)
+        return result
+    }
+
+    /// Scales each column to norm one (zero columns stay zero, adding −∞).
+    static func normaliseColumns(_ x: inout Matrix, addingLogNormsTo logs: inout [Double]) {
+        for j in 0..<x.columns {
+            var squared = 0.0
+            for i in 0..<x.rows { squared += Double(x[i, j]) * Double(x[i, j]) }
+            let norm = squared.squareRoot()
+            logs[j] += log(norm)
+            guard norm > 0 else { continue }
+            let scale = Float(1 / norm)
+            for i in 0..<x.rows { x[i, j] *= scale }
+        }
     }
 }
 
@@ -55,3 +135,7 @@ extension SingularValueDecomposition {
             vt: Matrix(rows: k, columns: vt.columns, elements: Array(vt.elements.prefix(k * vt.columns))))
     }
 }
+
+#if canImport(Glibc)
+    import Glibc
+#endif

@@ -62,15 +62,18 @@ public struct ReductionContext: Sendable {
     }
 }
 
-/// One source's task vector as the method keeps it: its truncated SVD and its squared
-/// Frobenius norm (for the report's energy fractions).
+/// One source's task vector as the method keeps it: its truncated SVD, its squared
+/// Frobenius norm (for the report's energy fractions) and, where the SVD is a sketch whose
+/// use needs them (AXIS's selection), bounds on the true singular values.
 public struct ReducedTaskVector: Sendable {
     public let decomposition: SingularValueDecomposition
     public let squaredNorm: Double
+    public let bounds: SpectrumBounds?
 
-    public init(decomposition: SingularValueDecomposition, squaredNorm: Double) {
+    public init(decomposition: SingularValueDecomposition, squaredNorm: Double, bounds: SpectrumBounds? = nil) {
         self.decomposition = decomposition
         self.squaredNorm = squaredNorm
+        self.bounds = bounds
     }
 }
 

@@ -208,6 +208,7 @@ public final class MergeRun: @unchecked Sendable {
             var noises: [QuantizationNoise?] = []
             var factored: [FactoredTaskVector?] = []
             var reduced: [ReducedTaskVector?] = []
+            var scratch: [Float] = []
             let rows = entry.shape.rank == 2 ? entry.shape.dimensions[0] : 1
             let seed = Self.seed(request.seed, name: entry.name)
             let present = entry.sources.count { $0 != nil }
@@ -235,14 +236,21 @@ public final class MergeRun: @unchecked Sendable {
                     continue
                 }
                 // The bytes are loaded once: the noise estimate reads the block scales the decode needs.
-                var values = try AmalgamError.withContext(file: request.sourceLabels[position]) {
+                // A reduced source's buffer takes the next source's values (no fresh pages to fault in).
+                var values = scratch.count == tensor.shape.elementCount ? scratch : []
+                scratch = []
+                try AmalgamError.withContext(file: request.sourceLabels[position]) {
                     let bytes = try tensor.loadBytes()
                     noises.append(
                         QuantizationNoise(
                             encoding: tensor.encoding, bytes: bytes, rows: rows,
                             columns: entry.shape.elementCount / max(1, rows)))
-                    return try AmalgamError.withContext(tensor: tensor.name) {
-                        try tensor.encoding.decodeToFloat(bytes, elementCount: tensor.shape.elementCount)
+                    try AmalgamError.withContext(tensor: tensor.name) {
+                        if values.isEmpty {
+                            values = try tensor.encoding.decodeToFloat(bytes, elementCount: tensor.shape.elementCount)
+                        } else {
+                            try values.withUnsafeMutableBufferPointer { try tensor.encoding.decode(bytes, into: $0) }
+                        }
                     }
                 }
                 try Self.finishReading(tensor)
@@ -258,10 +266,7 @@ public final class MergeRun: @unchecked Sendable {
                     deltas.append([])
                 } else {
                     // In place: the source's weights become its task vector (f32, as mergekit).
-                    for i in values.indices {
-                        values[i] -= base[i]
-                        squared += Double(values[i]) * Double(values[i])
-                    }
+                    squared = SumOfSquares.subtracting(base, from: &values)
                     // A method that decomposes each source alone does so now: only its factors stay.
                     let reduction =
                         entry.kind == .matrix && entry.shape.rank == 2
@@ -270,7 +275,12 @@ public final class MergeRun: @unchecked Sendable {
                             context: ReductionContext(seed: seed, sourceIndex: position, presentSources: present))
                         : nil
                     reduced.append(reduction)
-                    deltas.append(reduction == nil ? values : [])
+                    if reduction == nil {
+                        deltas.append(values)
+                    } else {
+                        deltas.append([])
+                        scratch = values
+                    }
                 }
                 if squared > 0 { lock.withLock { sourceChanged[position] = true } }
                 norms.append(.number("\(squared.squareRoot())"))
@@ -284,7 +294,16 @@ public final class MergeRun: @unchecked Sendable {
                 var input = TensorMergeInput(
                     name: entry.name, shape: entry.shape, base: base, taskVectors: deltas, sourceIndices: indices,
                     isMergedMatrix: entry.kind == .matrix, seed: seed)
-                if reduced.contains(where: { $0 != nil }) { input.reducedTaskVectors = reduced }
+                if reduced.contains(where: { $0 != nil }) {
+                    input.reducedTaskVectors = reduced
+                    let tensors = indices.map { entry.sources[$0] }
+                    input.taskVectorReader = { [self, indices] position in
+                        guard let tensor = tensors[position] else {
+                            throw AmalgamError(.internal, "no tensor for present source \(position)")
+                        }
+                        return try rereadTaskVector(tensor, source: indices[position], base: base)
+                    }
+                }
                 if noises.contains(where: { $0 != nil }) {
                     input.noise = noises
                     input.noiseFloor = request.noiseFloor
@@ -495,6 +514,19 @@ public final class MergeRun: @unchecked Sendable {
     /// Mapped input pages are not needed once decoded: keep them out of the resident set so
     /// peak memory follows the tensors in flight, not the size of the inputs. Fails when the
     /// input was truncated while it was read (the values decoded are not the file's).
+    /// Source `source`'s task vector of `tensor` decoded again from its file (for a method
+    /// refining what it reduced when the source was first read).
+    private func rereadTaskVector(_ tensor: Tensor, source: Int, base: [Float]) throws -> [Float] {
+        var values = try AmalgamError.withContext(file: request.sourceLabels[source]) {
+            try AmalgamError.withContext(tensor: tensor.name) {
+                try tensor.encoding.decodeToFloat(try tensor.loadBytes(), elementCount: tensor.shape.elementCount)
+            }
+        }
+        try Self.finishReading(tensor)
+        for i in values.indices { values[i] -= base[i] }
+        return values
+    }
+
     static func finishReading(_ tensor: Tensor) throws {
         try tensor.storage.mappedFile?.checkIntact()
         tensor.storage.mappedRegion?.releaseResidentPages()

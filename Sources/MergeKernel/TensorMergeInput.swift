@@ -17,6 +17,9 @@ public struct TensorMergeInput: Sendable {
     /// Per present source, its dense task vector as `MergeMethod.reduce` reduced it when the
     /// source was read (`taskVectors` holds an empty array there); empty when none was.
     public var reducedTaskVectors: [ReducedTaskVector?] = []
+    /// Reads present source `position`'s dense task vector again from its file, for a method
+    /// that must refine a reduction; nil where the executor offers none.
+    public var taskVectorReader: (@Sendable (_ position: Int) throws -> [Float])? = nil
     /// For methods that take weights (`MergeMethod.takesWeights`): each input's values, in
     /// input order (the base first among them when `MergeMethod.baseIsInput`, at
     /// `baseInputPosition`); `taskVectors` is empty then.
@@ -91,6 +94,14 @@ public struct TensorMergeInput: Sendable {
     /// Source `position`'s task vector as the method reduced it, when the executor did.
     public func reduced(_ position: Int) -> ReducedTaskVector? {
         position < reducedTaskVectors.count ? reducedTaskVectors[position] : nil
+    }
+
+    /// Source `position`'s dense task vector: `taskVectors`' entry, or read again through
+    /// `taskVectorReader` where the source was reduced as it was read; nil when neither can.
+    public func denseTaskVector(_ position: Int) throws -> [Float]? {
+        if position < taskVectors.count, !taskVectors[position].isEmpty { return taskVectors[position] }
+        if factored(position) != nil { return nil }
+        return try taskVectorReader?(position)
     }
 
     public var rows: Int { shape.dimensions.first ?? 1 }

@@ -75,6 +75,36 @@ struct MergeCLITests {
         #expect((entry["task_vector_norms"] as? [Double])?.count == 2 && entry["kept_energy_fraction"] is Double)
     }
 
+    @Test("AXIS on flat spectra reads the sources in doubt again and selects as --exact-svd does")
+    func certifiedSelection() throws {
+        let fixture = try MergeFixture()
+        let base = try fixture.write(fixture.base, "base.safetensors")
+        // Noise task vectors of one scale: flat, interleaving spectra.
+        let sources = try (2...4).map { try fixture.write(try fixture.source(seed: UInt64($0)), "s\($0).safetensors") }
+        var selections: [[String: [Int]]] = []
+        var refined = 0
+        for extra in [[], ["--exact-svd"]] {
+            let report = fixture.folder + "/report\(extra.count).json"
+            let result = try CLI.run(
+                arguments: ["merge", "--base", base] + sources.flatMap { ["--source", $0] } + [
+                    "--k", "3", "--output", fixture.folder + "/merged\(extra.count).safetensors", "--report", report,
+                ] + extra)
+            #expect(result.status == 0, "\(result.stderr)")
+            let document =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as! [String: Any]
+            var selection: [String: [Int]] = [:]
+            for entry in document["tensors"] as! [[String: Any]] {
+                guard let counts = entry["components_per_source"] as? [Int] else { continue }
+                selection[entry["name"] as! String] = counts
+                refined += (entry["exact_svd_sources"] as? [Int])?.count ?? 0
+                if extra.isEmpty { #expect(entry["selection_certified"] as? Bool == true) }
+            }
+            selections.append(selection)
+        }
+        #expect(!selections[0].isEmpty && selections[0] == selections[1])
+        #expect(refined > 0, "the fixture's flat spectra need exact SVDs of some sources")
+    }
+
     @Test(
         "bad inputs: exit 1, a precise line, no output",
         arguments: [

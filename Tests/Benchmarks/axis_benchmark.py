@@ -6,8 +6,11 @@ Sections (environment knobs in brackets):
   ViT-B/32 shapes: blocks x {768x2304, 768x768, 3072x768, 768x3072}, T = 8, K = 76
     [BENCH_VIT_BLOCKS, default 12]
   LLM shapes: 4096x4096 and 11008x4096, T = 4, K = 76  [BENCH_LLM=0 skips it]
-Task vectors are rank-64 signals of different strengths plus a small noise floor.
-Reported: seconds, time ratios, selection agreement (components per source, per matrix)
+  flat spectra: 2 blocks of ViT-B/32 shapes whose task vectors are Gaussian noise of one
+    scale (every source's spectrum flat and interleaved with the others'), T = 8, K = 76
+Task vectors are rank-64 signals of different strengths plus a small noise floor, but for
+the flat section. Reported: seconds, time ratios, selection agreement (components per source,
+per matrix), how many task vectors the fast path's certificate sent to an exact SVD
 and relative difference of the merged updates, and peak resident memory of the T = 8 merge
 against one tensor x (T + 2).
 """
@@ -27,7 +30,7 @@ FOLDER = os.path.join(os.environ.get("BENCH_DIR", ".build/bench"), "axis")
 K = 76
 
 
-def make_models(folder, shapes, sources, seed):
+def make_models(folder, shapes, sources, seed, flat=False):
     os.makedirs(folder, exist_ok=True)
     marker = os.path.join(folder, "done")
     if os.path.exists(marker):
@@ -38,6 +41,9 @@ def make_models(folder, shapes, sources, seed):
     for i in range(sources):
         model = {}
         for name, shape in shapes.items():
+            if flat:
+                model[name] = base[name] + rng.standard_normal(shape, dtype=np.float32) * 0.002
+                continue
             strength = 0.002 * (1 + i % 4)
             left = rng.standard_normal((shape[0], 64), dtype=np.float32)
             right = rng.standard_normal((64, shape[1]), dtype=np.float32) * strength
@@ -87,10 +93,10 @@ def numpy_reference(folder, sources, names):
     return time.perf_counter() - start, merged, counts
 
 
-def section(title, shapes, sources, seed):
+def section(title, shapes, sources, seed, flat=False):
     # The data depend on the shapes and the source count: key the cache on both.
     folder = os.path.join(FOLDER, f"{title.split()[0].lower().replace('/', '-')}-{len(shapes)}x{sources}")
-    make_models(folder, shapes, sources, seed)
+    make_models(folder, shapes, sources, seed, flat)
     names = list(shapes)
     print(f"\n== {title}: {len(names)} matrices, T = {sources}, K = {K} ==")
     fast_s, fast_peak, fast, fast_report = amalgam_merge(folder, sources, "fast")
@@ -106,23 +112,33 @@ def section(title, shapes, sources, seed):
     print(f"{'numpy reference (full SVDs)':40} {ref_s:9.2f} {ref_s / fast_s:8.2f}")
     print(f"selection agreement (components per source): {agree_exact}/{len(names)} matrices vs --exact-svd, "
           f"{agree_ref}/{len(names)} vs numpy; largest relative update difference vs numpy {difference:.2e}")
+    refined = sum(len(fast_report[n].get("exact_svd_sources", [])) for n in names)
+    certified = sum(bool(fast_report[n].get("selection_certified")) for n in names)
+    print(f"certificate: {certified}/{len(names)} selections certified; {refined} of {len(names) * sources} "
+          f"task vectors sent to an exact SVD")
     largest = max(np.prod(s) for s in shapes.values()) * 4
     print(f"peak resident memory (fast): {fast_peak / 1e6:.0f} MB; one tensor x (T + 2) = {largest * (sources + 2) / 1e6:.0f} MB "
           f"(ratio {fast_peak / (largest * (sources + 2)):.2f})")
 
 
+def vit_shapes(blocks):
+    shapes = {}
+    for b in range(blocks):
+        shapes[f"blocks.{b}.attn.in_proj.weight"] = (768, 2304)
+        shapes[f"blocks.{b}.attn.out_proj.weight"] = (768, 768)
+        shapes[f"blocks.{b}.mlp.c_fc.weight"] = (3072, 768)
+        shapes[f"blocks.{b}.mlp.c_proj.weight"] = (768, 3072)
+    return shapes
+
+
 def main():
     blocks = int(os.environ.get("BENCH_VIT_BLOCKS", "12"))
-    vit = {}
-    for b in range(blocks):
-        vit[f"blocks.{b}.attn.in_proj.weight"] = (768, 2304)
-        vit[f"blocks.{b}.attn.out_proj.weight"] = (768, 768)
-        vit[f"blocks.{b}.mlp.c_fc.weight"] = (3072, 768)
-        vit[f"blocks.{b}.mlp.c_proj.weight"] = (768, 3072)
+    vit = vit_shapes(blocks)
     print(f"tool: {subprocess.run([AMALGAM, '--version'], capture_output=True, text=True).stdout.strip()}; numpy {np.__version__}")
     section(f"ViT-B/32 shapes ({blocks} blocks)", vit, 8, 0)
     if os.environ.get("BENCH_LLM", "1") != "0":
         section("LLM shapes", {"model.layers.0.self_attn.q_proj.weight": (4096, 4096), "model.layers.0.mlp.up_proj.weight": (11008, 4096)}, 4, 1)
+    section("flat spectra (Gaussian task vectors of one scale, ViT-B/32 shapes, 2 blocks)", vit_shapes(2), 8, 2, flat=True)
     return 0
 
 

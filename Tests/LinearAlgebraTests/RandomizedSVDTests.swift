@@ -71,3 +71,46 @@ struct RandomizedSVDTests {
         #expect(try RandomizedSVD.truncated(a, rank: 6, seed: 9).singularValues == fast.singularValues)  // seeded
     }
 }
+
+struct SpectrumBoundsTests {
+    static let spectra: [(name: String, values: [Float])] = [
+        ("decaying 0.9^i", (0..<200).map { Float(pow(0.9, Double($0))) }),
+        ("flat 1.0..0.5", (0..<200).map { 1 - Float($0) / 400 }),
+        ("rank 6 plus noise", [10, 8, 6, 5, 4, 3] + [Float](repeating: 0.01, count: 194)),
+    ]
+
+    @Test("the true singular values lie within the sketch's bounds, up to one past the triples kept", arguments: 0..<3)
+    func boundsHold(spectrum index: Int) throws {
+        let (name, spectrum) = Self.spectra[index]
+        let a = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: UInt64(30 + index))
+        let exact = try SingularValueDecomposition(a).singularValues
+        let k = 32
+        let (decomposition, bounds) = try RandomizedSVD.certified(a, rank: k, seed: 5)
+        #expect(decomposition.singularValues.count == k && bounds.values.count == k + 1 && !bounds.isExact)
+        for j in 0...k {
+            #expect(bounds.lower(j) <= exact[j] && exact[j] <= bounds.upper(j), "\(name) σ\(j): \(exact[j])")
+        }
+    }
+
+    @Test("the residual bound is above ‖A − QQᵀA‖₂ and within 2x of it", arguments: 0..<3)
+    func residualBound(spectrum index: Int) throws {
+        let (name, spectrum) = Self.spectra[index]
+        let a = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: UInt64(40 + index))
+        let (_, basis) = try RandomizedSVD.sketch(a, rank: 32, powerIterations: 0, seed: 6)
+        let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, try #require(basis)))
+        // R = A (I − Z Zᵀ), as Rᵀ = (I − Z Zᵀ) Aᵀ.
+        let residual = try RandomizedSVD.projectedOut(a.transposed, z)
+        let actual = try SingularValueDecomposition(residual).singularValues[0]
+        let bound = try RandomizedSVD.residualNormBound(a, rowBasis: z, seed: 6)
+        #expect(bound >= actual && bound <= 2 * actual, "\(name): bound \(bound), ‖R‖₂ \(actual)")
+    }
+
+    @Test("a sketch as large as the matrix is the exact SVD, with exact bounds")
+    func exactFallback() throws {
+        let a = try matrix(rows: 40, columns: 30, singularValues: (0..<30).map { Float(30 - $0) }, seed: 7)
+        let (decomposition, bounds) = try RandomizedSVD.certified(a, rank: 25, seed: 1)
+        let exact = try SingularValueDecomposition(a)
+        #expect(decomposition.singularValues == Array(exact.singularValues.prefix(25)))
+        #expect(bounds == .exact(Array(exact.singularValues.prefix(26))))
+    }
+}

@@ -125,6 +125,41 @@ struct AXISTests {
         #expect(fast.map(\.source) == exact.map(\.source) && fast.map(\.index) == exact.map(\.index))
     }
 
+    @Test(
+        "equal flat spectra: the certificate sends the sources in doubt to the exact SVD; the selection is the exact path's"
+    )
+    func certificateRefines() throws {
+        let (m, n, k, t) = (160, 120, 16, 4)
+        var random = SeededRandom(seed: 31)
+        // Pure Gaussian task vectors of one scale: every source's top values interleave closely.
+        let deltas = (0..<t).map { _ in (0..<(m * n)).map { _ in 0.01 * Float(random.nextGaussian()) } }
+        let base = [Float](repeating: 0, count: m * n)
+        let sources = deltas.map { zip(base, $0).map { $0 + $1 } }
+        let mergeInput = input(base: base, sources: sources, shape: [m, n])
+        let fast = try AXISMerge(count: k).merge(mergeInput)
+        let exact = try AXISMerge(count: k, exactSVD: true).merge(mergeInput)
+        let details = JSONValue.object(fast.details)
+        #expect(details["selection_certified"] == .bool(true))
+        let refined = try #require(details["exact_svd_sources"]?.arrayValue)
+        #expect(!refined.isEmpty, "flat spectra leave the selection open until the exact SVDs decide it")
+        #expect(details["components_per_source"] == JSONValue.object(exact.details)["components_per_source"])
+        #expect(relativeError(fast.merged, exact.merged) < 1e-4)
+    }
+
+    @Test("the certificate settles a selection with clear gaps without any exact SVD")
+    func certificateSettles() throws {
+        let (m, n, k) = (120, 100, 12)
+        let deltas = try (0..<3).map {
+            try lowRankPlusNoise(
+                rows: m, columns: n, rank: 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(50 + $0))
+        }
+        let base = [Float](repeating: 0, count: m * n)
+        let result = try AXISMerge(count: k).merge(input(base: base, sources: deltas, shape: [m, n]))
+        let details = JSONValue.object(result.details)
+        #expect(details["selection_certified"] == .bool(true))
+        #expect(details["exact_svd_sources"] == .array([]))
+    }
+
     @Test("a source's components at or below its noise floor stay out of the pool, and are counted")
     func noiseFloor() {
         func spectrum(_ values: [Float]) -> SingularValueDecomposition {

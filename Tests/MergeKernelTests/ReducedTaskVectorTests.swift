@@ -1,5 +1,6 @@
 import AmalgamCore
 import LinearAlgebra
+import Synchronization
 import Testing
 
 @testable import MergeKernel
@@ -34,11 +35,45 @@ struct ReducedTaskVectorTests {
                     Matrix(rows: m, columns: n, elements: delta),
                     context: ReductionContext(seed: 42, sourceIndex: source, presentSources: 3)))
         }
+        // AXIS reads a source again where its certificate needs the exact SVD.
+        let taskVectors = dense.taskVectors
+        reduced.taskVectorReader = { taskVectors[$0] }
         let expected = try method.merge(dense)
         let actual = try method.merge(reduced)
         #expect(actual.merged.map(\.bitPattern) == expected.merged.map(\.bitPattern))
         #expect(JSONValue.object(actual.details).serialized() == JSONValue.object(expected.details).serialized())
         #expect(actual.factors?.s == expected.factors?.s)
+    }
+
+    @Test("AXIS reads back exactly the sources its certificate refines, and gives the dense path's bytes")
+    func rereadsForCertificate() throws {
+        let (m, n, k) = (80, 60, 8)
+        var random = SeededRandom(seed: 8)
+        let base = [Float](repeating: 0, count: m * n)
+        let sources = (0..<3).map { _ in (0..<(m * n)).map { _ in 0.01 * Float(random.nextGaussian()) } }
+        let method = AXISMerge(count: k)
+        let dense = TensorMergeInput(
+            name: "w", shape: Shape([m, n]), base: base, sources: sources, sourceIndices: [0, 1, 2],
+            isMergedMatrix: true, seed: 3)
+        var reduced = TensorMergeInput(
+            name: "w", shape: Shape([m, n]), base: base, taskVectors: [[], [], []], sourceIndices: [0, 1, 2],
+            isMergedMatrix: true, seed: 3)
+        reduced.reducedTaskVectors = try dense.taskVectors.enumerated().map { source, delta in
+            try method.reduce(
+                Matrix(rows: m, columns: n, elements: delta),
+                context: ReductionContext(seed: 3, sourceIndex: source, presentSources: 3))
+        }
+        let reads = Mutex<[Int]>([])
+        let taskVectors = dense.taskVectors
+        reduced.taskVectorReader = { position in
+            reads.withLock { $0.append(position) }
+            return taskVectors[position]
+        }
+        let expected = try method.merge(dense)
+        let actual = try method.merge(reduced)
+        #expect(actual.merged.map(\.bitPattern) == expected.merged.map(\.bitPattern))
+        let refined = try #require(JSONValue.object(actual.details)["exact_svd_sources"]?.arrayValue)
+        #expect(!refined.isEmpty && reads.withLock { $0 }.sorted() == refined.compactMap(\.uint64Value).map { Int($0) })
     }
 
     @Test("methods that need every task vector at once reduce nothing")

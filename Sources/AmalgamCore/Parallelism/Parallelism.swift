@@ -14,8 +14,11 @@ public struct Parallelism: Sendable, Hashable, CustomStringConvertible {
         self.threads = max(1, threads ?? SystemCall.availableCores)
     }
 
-    /// The cores this process may run on.
-    public static var machine: Parallelism { Parallelism() }
+    /// The cores this process may run on, as read once (every `gemm` asks for `current`;
+    /// reading `/proc` each time cost a third of a second per thousand calls).
+    public static var machine: Parallelism { Parallelism(threads: machineCores) }
+
+    private static let machineCores = SystemCall.availableCores
 
     private static let stored = Atomic<Int>(0)
 

@@ -69,12 +69,22 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Decodes whole quantised blocks (`bytes`) into `values`, which holds exactly their
-    /// elements, without an intermediate array. Plain encodings decode through `decodeToFloat`.
+    /// Decodes `bytes` into `values`, which holds exactly their elements (whole blocks of a
+    /// quantised encoding), without an intermediate array.
     public func decode(_ bytes: ByteRegion, into values: UnsafeMutableBufferPointer<Float>) throws {
         guard case .quantized(let encoding) = self else {
-            let decoded = try decodeToFloat(bytes, elementCount: values.count)
-            _ = values.initialize(from: decoded)
+            guard case .plain(let dtype) = self, !dtype.isComplex else {
+                _ = try decodeToFloat(bytes, elementCount: values.count)  // throws the complex-dtype error
+                return
+            }
+            guard bytes.count == values.count * dtype.byteWidth else {
+                throw AmalgamError(
+                    .internal, "tensor holds \(bytes.count) bytes, expected \(values.count * dtype.byteWidth)")
+            }
+            bytes.withUnsafeBytes {
+                ElementConversion.convert(
+                    $0, from: dtype, into: UnsafeMutableRawBufferPointer(values), to: .f32, count: values.count)
+            }
             return
         }
         let codec = encoding.codec

@@ -3,11 +3,15 @@ import LinearAlgebra
 
 /// AXIS Stage 1 (arXiv 2508.19353), per merged matrix:
 /// 1. each source's task vector `Di` yields its top-`K` rank-one components `(u, s, v)`
-///    (randomized truncated SVD, or the exact `sgesdd` with `exactSVD`): the global top `K`
-///    holds at most `K` components of any one source, so this selects the same set.
-///    (Growing each source in small blocks until it cannot reach the pool was tried and
-///    rejected: small randomized sketches underestimate trailing values on flat spectra and
-///    stop early; see the AXIS tests' flat-spectrum case.)
+///    (a 3-pass randomized sketch, or the exact `sgesdd` with `exactSVD`): the global top `K`
+///    holds at most `K` components of any one source, so this selects the same set. The
+///    sketch also bounds the true singular values (`SpectrumBounds`: Ritz values from below,
+///    Weyl's inequality with a probabilistic residual bound from above); where those bounds
+///    leave the selection in doubt, the sources in doubt are read again and decomposed exactly,
+///    so the selection is the exact path's (with probability at least 1 − 10⁻¹⁰ per source).
+///    (Growing each source in small blocks until it cannot reach the pool, judged on the
+///    sketch's values alone, was tried and rejected: small sketches underestimate trailing
+///    values on flat spectra and stop early; see the AXIS tests' flat-spectrum cases.)
 /// 2. the components of all sources are pooled and sorted by raw singular value (stable:
 ///    ties go to the earlier source, then the earlier component), and the top `K` are kept;
 ///    a quantised source's components at or below its noise edge are left out of the pool
@@ -57,11 +61,14 @@ public struct AXISMerge: MergeMethod {
         let deltas = input.taskVectors
         var totalEnergy = 0.0
         var decompositions: [SingularValueDecomposition] = []
+        var bounds: [SpectrumBounds] = []
         for (position, delta) in deltas.enumerated() {
             // A LoRA source's top K comes exactly from its factors (O((m + n) r²)).
             if let factored = input.factored(position) {
                 totalEnergy += try factored.squaredNorm
-                decompositions.append(try factored.singularValueDecomposition(truncatedTo: k))
+                let svd = try factored.singularValueDecomposition(truncatedTo: k + 1)
+                decompositions.append(svd.truncated(to: k))
+                bounds.append(.exact(svd.singularValues))
                 continue
             }
             let reduced =
@@ -71,9 +78,31 @@ public struct AXISMerge: MergeMethod {
                     seed: input.seed &+ UInt64(input.sourceIndices[position]))
             totalEnergy += reduced.squaredNorm
             decompositions.append(reduced.decomposition)
+            bounds.append(reduced.bounds ?? .exact(reduced.decomposition.singularValues))
         }
         let floors = deltas.indices.map { input.singularValueFloor($0) }
-        let (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)
+        var (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)
+        // Sketched sources whose bounds leave the selection open get their exact SVD, until the
+        // selection is certain (or every source in doubt is exact).
+        var refined: [Int] = []
+        while true {
+            let doubtful = Self.uncertainSources(selected, bounds: bounds, floors: floors).filter {
+                !bounds[$0].isExact
+            }
+            if doubtful.isEmpty { break }
+            var changed = false
+            for position in doubtful {
+                guard let dense = try input.denseTaskVector(position) else { continue }
+                let exact = try SingularValueDecomposition(Matrix(rows: m, columns: n, elements: dense))
+                decompositions[position] = exact.truncated(to: k)
+                bounds[position] = .exact(Array(exact.singularValues.prefix(k + 1)))
+                refined.append(position)
+                changed = true
+            }
+            if !changed { break }
+            (selected, belowFloor) = Self.select(decompositions, k: k, floors: floors)
+        }
+        let certified = Self.uncertainSources(selected, bounds: bounds, floors: floors).isEmpty
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
         var merged = input.base
         if !factors.s.isEmpty {
@@ -96,6 +125,11 @@ public struct AXISMerge: MergeMethod {
             ("source_singular_values", .array(decompositions.map { .numbers($0.singularValues) })),
             ("merged_singular_values", .numbers(factors.s)),
         ]
+        if !exactSVD {
+            // Sources whose sketch could not decide the selection and were decomposed exactly.
+            details.append(("exact_svd_sources", .array(refined.sorted().map { .integer(input.sourceIndices[$0]) })))
+            details.append(("selection_certified", .bool(certified)))
+        }
         if floors.contains(where: { $0 != nil }) {
             details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
         }
@@ -110,11 +144,47 @@ public struct AXISMerge: MergeMethod {
 
     func reduce(_ matrix: Matrix, k: Int, seed: UInt64) throws -> ReducedTaskVector {
         let norm = matrix.frobeniusNorm
-        return ReducedTaskVector(
-            decomposition: exactSVD
-                ? try SingularValueDecomposition(matrix).truncated(to: k)
-                : try RandomizedSVD.truncated(matrix, rank: k, seed: seed),
-            squaredNorm: norm * norm)
+        if exactSVD {
+            let exact = try SingularValueDecomposition(matrix)
+            return ReducedTaskVector(
+                decomposition: exact.truncated(to: k), squaredNorm: norm * norm,
+                bounds: .exact(Array(exact.singularValues.prefix(k + 1))))
+        }
+        let (decomposition, bounds) = try RandomizedSVD.certified(
+            matrix, rank: k, powerIterations: Self.sketchPowerIterations, seed: seed)
+        return ReducedTaskVector(decomposition: decomposition, squaredNorm: norm * norm, bounds: bounds)
+    }
+
+    /// Power iterations of each source's sketch beyond its three passes: none, since the
+    /// selection's certificate decides whether a source needs its exact SVD after all (on the
+    /// ViT benchmark's 384 task vectors, 2 do).
+    static let sketchPowerIterations = 0
+
+    /// The sources whose bounds leave `selected` in doubt: it is certain when the smallest
+    /// lower bound of a selected component exceeds every upper bound of a component left
+    /// out (a source's first unselected one, when above the source's noise floor). In doubt
+    /// are the sources of components on the wrong side of those two numbers. Empty when
+    /// certain.
+    static func uncertainSources(
+        _ selected: [Component], bounds: [SpectrumBounds], floors: [Float?]
+    ) -> [Int] {
+        var counts = [Int](repeating: 0, count: bounds.count)
+        for component in selected { counts[component.source] += 1 }
+        let lowest = selected.map { bounds[$0.source].lower($0.index) }.min() ?? 0
+        let outside = bounds.indices.map { source -> Float in
+            let upper = bounds[source].upper(counts[source])
+            let floor = source < floors.count ? floors[source] ?? 0 : 0
+            return upper > floor ? upper : 0
+        }
+        let highest = outside.max() ?? 0
+        // Nothing left out can reach the selection (also when nothing is selected: lowest 0
+        // and highest 0, an empty pool).
+        if highest < lowest || highest == 0 { return [] }
+        var doubtful = Set(outside.indices.filter { outside[$0] >= lowest })
+        for component in selected where bounds[component.source].lower(component.index) <= highest {
+            doubtful.insert(component.source)
+        }
+        return doubtful.sorted()
     }
 
     /// The global top `k` nonzero components, largest first, ties broken by source then index.

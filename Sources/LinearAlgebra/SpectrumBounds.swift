@@ -1,0 +1,94 @@
+import AmalgamCore
+
+/// Where a matrix's true singular values `σⱼ` lie, from a sketch `A ≈ Q B` (`B = Qᵀ A`) whose
+/// Ritz values `σ̃ⱼ` (the singular values of `B`) are known and whose residual `R = A − Q B`
+/// has `‖R‖₂ ≤ r`:
+///
+///     σ̃ⱼ ≤ σⱼ ≤ √(σ̃ⱼ² + r²)
+///
+/// The left side is interlacing (`Qᵀ A` is a projection of `A`); the right side is Weyl's
+/// inequality on `Aᵀ A = Bᵀ B + Rᵀ R` (`Qᵀ R = 0`): `λⱼ(Aᵀ A) ≤ λⱼ(Bᵀ B) + ‖R‖₂²`. Both sides
+/// are widened by `margin` for f32 rounding. With `r = 0` (an exact SVD) the bounds are the
+/// values themselves, within the margin.
+public struct SpectrumBounds: Sendable, Equatable {
+    /// The leading Ritz (or exact) values, descending; indices past the end are zero.
+    public let values: [Float]
+    /// The bound `r` on the residual's spectral norm; 0 for an exact SVD.
+    public let residual: Float
+    /// True when `values` are the exact SVD's.
+    public let isExact: Bool
+    /// The rounding allowance on either side: `10⁻⁵ σ̃₁`, well above f32 SVD's backward error.
+    public let margin: Float
+
+    public init(values: [Float], residual: Float, isExact: Bool) {
+        self.values = values
+        self.residual = residual
+        self.isExact = isExact
+        self.margin = 1e-5 * (values.first ?? 0)
+    }
+
+    /// Exact singular values (from `sgesdd`).
+    public static func exact(_ values: [Float]) -> SpectrumBounds {
+        SpectrumBounds(values: values, residual: 0, isExact: true)
+    }
+
+    /// A value `σⱼ` is at least this.
+    public func lower(_ j: Int) -> Float {
+        j < values.count ? max(0, values[j] - margin) : 0
+    }
+
+    /// A value `σⱼ` is at most this.
+    public func upper(_ j: Int) -> Float {
+        let value = j < values.count ? values[j] : 0
+        return (value * value + residual * residual).squareRoot() + margin
+    }
+}
+
+extension RandomizedSVD {
+    /// The top `rank` triples of `a` from a sketch, with bounds on its true singular values up
+    /// to index `rank` (one past the triples kept), holding with probability at least
+    /// `1 − 10^-probes`. Where a sketch would be as large as the matrix the exact SVD is taken
+    /// (exact bounds).
+    ///
+    /// The sketch ends on the row side: `Q` spans `(A Aᵀ)^q A Ω`, `Z = orth(Aᵀ Q)` (`n x l`), and
+    /// the triples are the SVD of `A Z`, so `A ≈ (A Z) Zᵀ` with residual `R = A (I − Z Zᵀ)`,
+    /// bounded by `residualNormBound(a, rowBasis: Z)`. With `q = 0` that is 3 passes over `a`
+    /// (the column-side Rayleigh–Ritz of `truncated` needs 4 for the same subspace power); the
+    /// bounds follow from `A Aᵀ = (A Z)(A Z)ᵀ + R Rᵀ` as in `SpectrumBounds`.
+    public static func certified(
+        _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 0, probes: Int = 10,
+        seed: UInt64 = 0
+    ) throws(AmalgamError) -> (decomposition: SingularValueDecomposition, bounds: SpectrumBounds) {
+        let m = a.rows
+        let n = a.columns
+        let k = max(0, min(rank, min(m, n)))
+        let samples = k + oversampling
+        if samples >= min(m, n) {
+            let exact = try SingularValueDecomposition(a)
+            return (exact.truncated(to: k), .exact(Array(exact.singularValues.prefix(k + 1))))
+        }
+        guard a.elements.allSatisfy(\.isFinite) else {
+            throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
+        }
+        var random = SeededRandom(seed: seed)
+        let omega = Matrix(rows: n, columns: samples, elements: random.gaussianFloats(n * samples))
+        var q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, omega))  // m x l
+        for _ in 0..<powerIterations {
+            let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
+            q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, z))
+        }
+        let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
+        let y = try BLAS.multiply(a, z)  // m x l: A restricted to span(Z)
+        // The SVD of the tall Y through an orthonormal basis P of its columns: Y = P (Pᵀ Y).
+        let p = try QRDecomposition.orthonormalColumns(y)
+        let core = try SingularValueDecomposition(try BLAS.multiply(p, transposeA: true, y))  // l x l
+        let u = try BLAS.multiply(p, core.u)  // m x l
+        let vt = try BLAS.multiply(core.vt, z, transposeB: true)  // l x n: (Z W)ᵀ
+        let decomposition = SingularValueDecomposition(u: u, singularValues: core.singularValues, vt: vt)
+        let residual = try residualNormBound(a, rowBasis: z, probes: probes, seed: seed)
+        return (
+            decomposition.truncated(to: k),
+            SpectrumBounds(values: Array(core.singularValues.prefix(k + 1)), residual: residual, isExact: false)
+        )
+    }
+}
