@@ -37,7 +37,7 @@ public enum RandomizedSVD {
         if samples >= limit {
             return (try SingularValueDecomposition(a), nil)
         }
-        guard a.elements.allSatisfy(\.isFinite) else {
+        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
         }
         var random = SeededRandom(seed: seed)

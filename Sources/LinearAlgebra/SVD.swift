@@ -25,7 +25,7 @@ public struct SingularValueDecomposition: Sendable {
         let m = a.rows
         let n = a.columns
         let k = min(a.rows, a.columns)
-        guard a.elements.allSatisfy(\.isFinite) else {
+        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
         }
         if k == 0 {

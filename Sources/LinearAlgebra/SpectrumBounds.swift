@@ -67,7 +67,7 @@ extension RandomizedSVD {
             let exact = try SingularValueDecomposition(a)
             return (exact.truncated(to: k), .exact(Array(exact.singularValues.prefix(k + 1))))
         }
-        guard a.elements.allSatisfy(\.isFinite) else {
+        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
             throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
         }
         var random = SeededRandom(seed: seed)

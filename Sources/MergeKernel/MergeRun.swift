@@ -533,7 +533,7 @@ public final class MergeRun: @unchecked Sendable {
     }
 
     static func checkFinite(_ values: [Float], label: String) throws {
-        if let position = values.firstIndex(where: { !$0.isFinite }) {
+        if let position = FiniteCheck.firstNonFinite(values) {
             throw AmalgamError(
                 .invalidFormat, "\(label) holds \(values[position]) at element \(position); merges need finite values")
         }
