@@ -161,27 +161,30 @@ public struct AXISMerge: MergeMethod {
     static let sketchPowerIterations = 0
 
     /// The sources whose bounds leave `selected` in doubt: it is certain when the smallest
-    /// lower bound of a selected component exceeds every upper bound of a component left
-    /// out (a source's first unselected one, when above the source's noise floor). In doubt
-    /// are the sources of components on the wrong side of those two numbers. Empty when
+    /// positive lower bound of a selected component exceeds every upper bound of a component
+    /// left out (a source's first unselected one, when above the source's noise floor). In
+    /// doubt are the sources of components on the wrong side of those two numbers. Empty when
     /// certain.
     static func uncertainSources(
         _ selected: [Component], bounds: [SpectrumBounds], floors: [Float?]
     ) -> [Int] {
         var counts = [Int](repeating: 0, count: bounds.count)
         for component in selected { counts[component.source] += 1 }
-        let lowest = selected.map { bounds[$0.source].lower($0.index) }.min() ?? 0
+        // Components within their source's rounding margin of zero (a low-rank task vector's
+        // numerical noise) are not ordered by any SVD, the exact one included: only the others
+        // need a certain place.
+        let meaningful = selected.filter { bounds[$0.source].lower($0.index) > 0 }
+        guard let lowest = meaningful.map({ bounds[$0.source].lower($0.index) }).min() else { return [] }
         let outside = bounds.indices.map { source -> Float in
             let upper = bounds[source].upper(counts[source])
             let floor = source < floors.count ? floors[source] ?? 0 : 0
             return upper > floor ? upper : 0
         }
         let highest = outside.max() ?? 0
-        // Nothing left out can reach the selection (also when nothing is selected: lowest 0
-        // and highest 0, an empty pool).
-        if highest < lowest || highest == 0 { return [] }
+        // Nothing left out can reach the meaningful part of the selection.
+        if highest < lowest { return [] }
         var doubtful = Set(outside.indices.filter { outside[$0] >= lowest })
-        for component in selected where bounds[component.source].lower(component.index) <= highest {
+        for component in meaningful where bounds[component.source].lower(component.index) <= highest {
             doubtful.insert(component.source)
         }
         return doubtful.sorted()
