@@ -16,42 +16,35 @@ public enum RandomizedSVD {
         _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0
     ) throws(AmalgamError) -> SingularValueDecomposition {
         let k = max(0, min(rank, min(a.rows, a.columns)))
-        return try sketch(a, rank: k, oversampling: oversampling, powerIterations: powerIterations, seed: seed)
-            .decomposition.truncated(to: k)
-    }
-
-    /// A rank-`rank + oversampling` sketch `A ≈ Q B` and the SVD of `B = Qᵀ A` lifted by `Q`:
-    /// all `l = rank + oversampling` Ritz triples, and the basis `Q` (m x l, orthonormal
-    /// columns), or nil where the exact SVD was taken instead (`l >= min(m, n)`: then the
-    /// decomposition is the whole thin SVD).
-    ///
-    /// Every Ritz value is at most the true singular value of the same index (the singular
-    /// values of `Qᵀ A` interlace those of `A`).
-    static func sketch(
-        _ a: Matrix, rank: Int, oversampling: Int = 10, powerIterations: Int = 2, seed: UInt64 = 0
-    ) throws(AmalgamError) -> (decomposition: SingularValueDecomposition, basis: Matrix?) {
-        let m = a.rows
-        let n = a.columns
-        let limit = min(m, n)
-        let samples = max(0, min(rank, limit)) + oversampling
-        if samples >= limit {
-            return (try SingularValueDecomposition(a), nil)
-        }
-        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
-            throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
+        let samples = k + oversampling
+        if samples >= min(a.rows, a.columns) {
+            return try SingularValueDecomposition(a).truncated(to: k)
         }
         var random = SeededRandom(seed: seed)
         let omega = Matrix(
-            rows: n, columns: samples, elements: (0..<(n * samples)).map { _ in Float(random.nextGaussian()) })
+            rows: a.columns, columns: samples,
+            elements: (0..<(a.columns * samples)).map { _ in Float(random.nextGaussian()) })
+        let q = try rangeBasis(a, omega: omega, powerIterations: powerIterations)
+        let b = try BLAS.multiply(q, transposeA: true, a)  // l x n
+        let small = try wideSVD(b)
+        let u = try BLAS.multiply(q, small.u)  // m x l
+        return SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: small.vt).truncated(to: k)
+    }
+
+    /// The range finder both sketches share: an orthonormal basis `Q` (m x l) of
+    /// `(A Aᵀ)^q A Ω`, re-orthonormalised after every product.
+    ///
+    /// - Throws: `.invalidFormat` when `a` holds NaN or infinity.
+    static func rangeBasis(_ a: Matrix, omega: Matrix, powerIterations: Int) throws(AmalgamError) -> Matrix {
+        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
+            throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
+        }
         var q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, omega))  // m x l
         for _ in 0..<powerIterations {
             let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
             q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, z))  // m x l
         }
-        let b = try BLAS.multiply(q, transposeA: true, a)  // l x n
-        let small = try wideSVD(b)
-        let u = try BLAS.multiply(q, small.u)  // m x l
-        return (SingularValueDecomposition(u: u, singularValues: small.singularValues, vt: small.vt), q)
+        return q
     }
 
     /// The SVD of a wide `l x n` matrix (`l <= n`) through an orthonormal basis `P` of its

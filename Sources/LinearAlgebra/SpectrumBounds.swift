@@ -67,16 +67,9 @@ extension RandomizedSVD {
             let exact = try SingularValueDecomposition(a)
             return (exact.truncated(to: k), .exact(Array(exact.singularValues.prefix(k + 1))))
         }
-        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
-            throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
-        }
         var random = SeededRandom(seed: seed)
         let omega = Matrix(rows: n, columns: samples, elements: random.gaussianFloats(n * samples))
-        var q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, omega))  // m x l
-        for _ in 0..<powerIterations {
-            let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
-            q = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, z))
-        }
+        let q = try rangeBasis(a, omega: omega, powerIterations: powerIterations)  // m x l
         let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))  // n x l
         let y = try BLAS.multiply(a, z)  // m x l: A restricted to span(Z)
         // The SVD of the tall Y through an orthonormal basis P of its columns: Y = P (Pᵀ Y).

@@ -54,11 +54,15 @@ public struct ReductionContext: Sendable {
     public let sourceIndex: Int
     /// How many sources have this tensor (`TensorMergeInput.taskVectors.count`).
     public let presentSources: Int
+    /// `Σ dᵢ²` over the task vector (`SumOfSquares`), when the caller has it already: the
+    /// executor sums it as it forms the task vector, so the method need not read it again.
+    public let squaredNorm: Double?
 
-    public init(seed: UInt64, sourceIndex: Int, presentSources: Int) {
+    public init(seed: UInt64, sourceIndex: Int, presentSources: Int, squaredNorm: Double? = nil) {
         self.seed = seed
         self.sourceIndex = sourceIndex
         self.presentSources = presentSources
+        self.squaredNorm = squaredNorm
     }
 }
 

@@ -272,7 +272,8 @@ public final class MergeRun: @unchecked Sendable {
                         entry.kind == .matrix && entry.shape.rank == 2
                         ? try request.method.reduce(
                             Matrix(rows: rows, columns: entry.shape.dimensions[1], elements: values),
-                            context: ReductionContext(seed: seed, sourceIndex: position, presentSources: present))
+                            context: ReductionContext(
+                                seed: seed, sourceIndex: position, presentSources: present, squaredNorm: squared))
                         : nil
                     reduced.append(reduction)
                     if reduction == nil {
@@ -511,9 +512,6 @@ public final class MergeRun: @unchecked Sendable {
         return LowRankFactors(u: u, s: Array(svd.singularValues.prefix(rank)), v: v)
     }
 
-    /// Mapped input pages are not needed once decoded: keep them out of the resident set so
-    /// peak memory follows the tensors in flight, not the size of the inputs. Fails when the
-    /// input was truncated while it was read (the values decoded are not the file's).
     /// Source `source`'s task vector of `tensor` decoded again from its file (for a method
     /// refining what it reduced when the source was first read).
     private func rereadTaskVector(_ tensor: Tensor, source: Int, base: [Float]) throws -> [Float] {
@@ -523,10 +521,13 @@ public final class MergeRun: @unchecked Sendable {
             }
         }
         try Self.finishReading(tensor)
-        for i in values.indices { values[i] -= base[i] }
+        _ = SumOfSquares.subtracting(base, from: &values)
         return values
     }
 
+    /// Mapped input pages are not needed once decoded: keep them out of the resident set so
+    /// peak memory follows the tensors in flight, not the size of the inputs. Fails when the
+    /// input was truncated while it was read (the values decoded are not the file's).
     static func finishReading(_ tensor: Tensor) throws {
         try tensor.storage.mappedFile?.checkIntact()
         tensor.storage.mappedRegion?.releaseResidentPages()

@@ -96,8 +96,10 @@ struct SpectrumBoundsTests {
     func residualBound(spectrum index: Int) throws {
         let (name, spectrum) = Self.spectra[index]
         let a = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: UInt64(40 + index))
-        let (_, basis) = try RandomizedSVD.sketch(a, rank: 32, powerIterations: 0, seed: 6)
-        let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, try #require(basis)))
+        var random = SeededRandom(seed: 6)
+        let omega = Matrix(rows: a.columns, columns: 42, elements: random.gaussianFloats(a.columns * 42))
+        let q = try RandomizedSVD.rangeBasis(a, omega: omega, powerIterations: 0)
+        let z = try QRDecomposition.orthonormalColumns(try BLAS.multiply(a, transposeA: true, q))
         // R = A (I − Z Zᵀ), as Rᵀ = (I − Z Zᵀ) Aᵀ.
         let residual = try RandomizedSVD.projectedOut(a.transposed, z)
         let actual = try SingularValueDecomposition(residual).singularValues[0]

@@ -13,6 +13,22 @@ struct ReducedTaskVectorTests {
         AXISMerge(count: 6), AXISMerge(count: 6, exactSVD: true), TSVMerge(), TSVMerge(exactSVD: true),
     ]
 
+    /// `dense` as the executor hands it over: every task vector reduced by `method` as it was read.
+    static func reduced(_ dense: TensorMergeInput, by method: any MergeMethod) throws -> TensorMergeInput {
+        var reduced = TensorMergeInput(
+            name: dense.name, shape: dense.shape, base: dense.base,
+            taskVectors: dense.taskVectors.map { _ in [] }, sourceIndices: dense.sourceIndices,
+            isMergedMatrix: dense.isMergedMatrix, seed: dense.seed)
+        reduced.reducedTaskVectors = try zip(dense.taskVectors, dense.sourceIndices).map { delta, source in
+            try #require(
+                try method.reduce(
+                    Matrix(rows: dense.rows, columns: dense.columns, elements: delta),
+                    context: ReductionContext(
+                        seed: dense.seed, sourceIndex: source, presentSources: dense.taskVectors.count)))
+        }
+        return reduced
+    }
+
     @Test("merging from per-source reductions equals merging the dense task vectors", arguments: 0..<4)
     func sameBytes(method index: Int) throws {
         let method = Self.methods[index]
@@ -26,15 +42,7 @@ struct ReducedTaskVectorTests {
         let dense = TensorMergeInput(
             name: "w", shape: Shape([m, n]), base: base, sources: sources, sourceIndices: [0, 2, 3],
             isMergedMatrix: true, seed: 42)
-        var reduced = TensorMergeInput(
-            name: "w", shape: Shape([m, n]), base: base, taskVectors: [[], [], []], sourceIndices: [0, 2, 3],
-            isMergedMatrix: true, seed: 42)
-        reduced.reducedTaskVectors = try zip(dense.taskVectors, dense.sourceIndices).map { delta, source in
-            try #require(
-                try method.reduce(
-                    Matrix(rows: m, columns: n, elements: delta),
-                    context: ReductionContext(seed: 42, sourceIndex: source, presentSources: 3)))
-        }
+        var reduced = try Self.reduced(dense, by: method)
         // AXIS reads a source again where its certificate needs the exact SVD.
         let taskVectors = dense.taskVectors
         reduced.taskVectorReader = { taskVectors[$0] }
@@ -55,14 +63,7 @@ struct ReducedTaskVectorTests {
         let dense = TensorMergeInput(
             name: "w", shape: Shape([m, n]), base: base, sources: sources, sourceIndices: [0, 1, 2],
             isMergedMatrix: true, seed: 3)
-        var reduced = TensorMergeInput(
-            name: "w", shape: Shape([m, n]), base: base, taskVectors: [[], [], []], sourceIndices: [0, 1, 2],
-            isMergedMatrix: true, seed: 3)
-        reduced.reducedTaskVectors = try dense.taskVectors.enumerated().map { source, delta in
-            try method.reduce(
-                Matrix(rows: m, columns: n, elements: delta),
-                context: ReductionContext(seed: 3, sourceIndex: source, presentSources: 3))
-        }
+        var reduced = try Self.reduced(dense, by: method)
         let reads = Mutex<[Int]>([])
         let taskVectors = dense.taskVectors
         reduced.taskVectorReader = { position in

@@ -48,13 +48,7 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
     public func decodeToFloat(_ bytes: ByteRegion, elementCount: Int) throws -> [Float] {
         switch self {
         case .plain(let dtype):
-            guard !dtype.isComplex else {
-                throw AmalgamError(.unsupported, "holds complex (\(dtype.rawValue)) values; this needs real numbers")
-            }
-            guard bytes.count == elementCount * dtype.byteWidth else {
-                throw AmalgamError(
-                    .internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
-            }
+            try Self.checkPlain(dtype, bytes: bytes, elementCount: elementCount)
             return bytes.withUnsafeBytes { ElementConversion.decodeToFloat($0, from: dtype, count: elementCount) }
         case .quantized(let encoding):
             let codec = encoding.codec
@@ -69,23 +63,30 @@ public enum TensorEncoding: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// A plain dtype's decode needs real values and exactly `elementCount` of them.
+    private static func checkPlain(_ dtype: DType, bytes: ByteRegion, elementCount: Int) throws {
+        guard !dtype.isComplex else {
+            throw AmalgamError(.unsupported, "holds complex (\(dtype.rawValue)) values; this needs real numbers")
+        }
+        guard bytes.count == elementCount * dtype.byteWidth else {
+            throw AmalgamError(
+                .internal, "tensor holds \(bytes.count) bytes, expected \(elementCount * dtype.byteWidth)")
+        }
+    }
+
     /// Decodes `bytes` into `values`, which holds exactly their elements (whole blocks of a
     /// quantised encoding), without an intermediate array.
     public func decode(_ bytes: ByteRegion, into values: UnsafeMutableBufferPointer<Float>) throws {
-        guard case .quantized(let encoding) = self else {
-            guard case .plain(let dtype) = self, !dtype.isComplex else {
-                _ = try decodeToFloat(bytes, elementCount: values.count)  // throws the complex-dtype error
-                return
-            }
-            guard bytes.count == values.count * dtype.byteWidth else {
-                throw AmalgamError(
-                    .internal, "tensor holds \(bytes.count) bytes, expected \(values.count * dtype.byteWidth)")
-            }
+        let encoding: QuantizedEncoding
+        switch self {
+        case .plain(let dtype):
+            try Self.checkPlain(dtype, bytes: bytes, elementCount: values.count)
             bytes.withUnsafeBytes {
                 ElementConversion.convert(
                     $0, from: dtype, into: UnsafeMutableRawBufferPointer(values), to: .f32, count: values.count)
             }
             return
+        case .quantized(let quantized): encoding = quantized
         }
         let codec = encoding.codec
         guard values.count % codec.blockElements == 0,

@@ -139,20 +139,21 @@ public struct AXISMerge: MergeMethod {
     /// A source's top `k` components, computed as it is read (step 1 needs no other source).
     public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? {
         let k = MergeMath.rank(count: count, fraction: fraction, rows: taskVector.rows, columns: taskVector.columns)
-        return try reduce(taskVector, k: k, seed: context.seed &+ UInt64(context.sourceIndex))
+        return try reduce(
+            taskVector, k: k, seed: context.seed &+ UInt64(context.sourceIndex), squaredNorm: context.squaredNorm)
     }
 
-    func reduce(_ matrix: Matrix, k: Int, seed: UInt64) throws -> ReducedTaskVector {
-        let norm = matrix.frobeniusNorm
+    func reduce(_ matrix: Matrix, k: Int, seed: UInt64, squaredNorm: Double? = nil) throws -> ReducedTaskVector {
+        let squared = squaredNorm ?? SumOfSquares.of(matrix.elements)
         if exactSVD {
             let exact = try SingularValueDecomposition(matrix)
             return ReducedTaskVector(
-                decomposition: exact.truncated(to: k), squaredNorm: norm * norm,
+                decomposition: exact.truncated(to: k), squaredNorm: squared,
                 bounds: .exact(Array(exact.singularValues.prefix(k + 1))))
         }
         let (decomposition, bounds) = try RandomizedSVD.certified(
             matrix, rank: k, powerIterations: Self.sketchPowerIterations, seed: seed)
-        return ReducedTaskVector(decomposition: decomposition, squaredNorm: norm * norm, bounds: bounds)
+        return ReducedTaskVector(decomposition: decomposition, squaredNorm: squared, bounds: bounds)
     }
 
     /// Power iterations of each source's sketch beyond its three passes: none, since the

@@ -75,10 +75,9 @@ public struct TSVMerge: MergeMethod {
     /// A source's top `min(m, n) / T` components, computed as it is read.
     public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? {
         let k = max(1, min(taskVector.rows, taskVector.columns) / max(1, context.presentSources))
-        let norm = taskVector.frobeniusNorm
         return ReducedTaskVector(
             decomposition: try decompose(taskVector, k: k, seed: context.seed &+ UInt64(context.sourceIndex)),
-            squaredNorm: norm * norm)
+            squaredNorm: context.squaredNorm ?? SumOfSquares.of(taskVector.elements))
     }
 
     func decompose(_ matrix: Matrix, k: Int, seed: UInt64) throws -> SingularValueDecomposition {
