@@ -112,10 +112,6 @@ if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
     let reusesBuffers =
         training.contains(arguments.first ?? "") || (arguments.first == "convert" && arguments.contains("--quant"))
     _ = mallopt(M_MMAP_THRESHOLD, reusesBuffers ? 1 << 28 : 1 << 21)
-    // One malloc arena per usable core, not glibc's 8 per core: each reserves 64 MiB of address
-    // space, which counts against a user's `ulimit -v` (a Q8_0 conversion under input + 768 MiB
-    // was refused a 4 MiB block once).
-    _ = mallopt(M_ARENA_MAX, Int32(clamping: Parallelism.machine.threads))
     if !reusesBuffers { _ = mallopt(M_TRIM_THRESHOLD, 1 << 23) }
 }
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))
