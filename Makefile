@@ -78,8 +78,9 @@ test: deps pyref data lint docs
 	@# The interop tests train, quantise and merge real models: they run the release build.
 	$(SWIFT) build -c release --product amalgam
 	@# llama.cpp, built once per machine into ~/.cache/amalgam (minutes the first time), runs the GGUF exports.
+	@# A passed test's folder is removed as it ends (Tests/Interop/conftest.py): kept, they fill a disk.
 	AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) AMALGAM=$(CURDIR)/.build/release/amalgam \
-	  $(PY) -m pytest -q -p no:cacheprovider Tests/Interop
+	  $(PY) -m pytest -q -p no:cacheprovider -o tmp_path_retention_policy=failed Tests/Interop
 
 demo: release pyref data
 	.build/release/amalgam demo

@@ -63,6 +63,7 @@ struct CLITests {
     @Test("inspect --json is a stable document describing every tensor")
     func inspect() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let path = try CLI.model(in: folder)
         let result = try CLI.run("inspect", path, "--json")
         #expect(result.status == 0 && result.stderr.isEmpty)
@@ -83,6 +84,7 @@ struct CLITests {
     @Test("convert: dtype change, refusal to overwrite, --force, and never over the input")
     func convert() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let input = try CLI.model(in: folder)
         let output = folder + "/half.safetensors"
         let first = try CLI.run("convert", input, output, "--dtype", "f16")
@@ -108,6 +110,7 @@ struct CLITests {
     @Test("malformed input: exit 1, one line naming file and problem, no output file")
     func malformed() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let bad = folder + "/bad.safetensors"
         var bytes = Data()
         let header = #"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#
@@ -159,6 +162,7 @@ struct CLITests {
         arguments: MalformedSafetensors.cases)
     func malformedCorpus(_ testCase: MalformedSafetensors.Case) throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let bad = folder + "/bad.safetensors"
         Scratch.write(testCase.bytes, to: bad)
         for arguments in [["convert", bad, folder + "/out.safetensors"], ["inspect", bad]] {
@@ -175,6 +179,7 @@ struct CLITests {
     @Test("sharded output via the CLI reads back as one model; piped stderr shows no progress bar")
     func sharded() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let input = try CLI.model(in: folder)
         let result = try CLI.run("convert", input, folder + "/out/", "--max-shard-size", "2kB")
         #expect(result.status == 0 && result.stderr.isEmpty)

@@ -10,6 +10,7 @@ struct DryRunTests {
     @Test("dry runs refuse what the real run refuses, and list the files a folder output gets")
     func outputsChecked() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let quant = try CLI.run(
             arguments: Self.merge + ["--output", "m.safetensors", "--quant", "q8_0", "--dry-run"], in: folder)
         #expect(quant.status == 64)

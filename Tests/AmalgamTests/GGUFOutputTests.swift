@@ -26,6 +26,7 @@ struct GGUFOutputTests {
     @Test("bool, u8, u16 and u32 widen exactly into GGUF's integers; u64 is refused naming the tensor")
     func integerTensors() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let graph = try ModelGraph(tensors: [
             Self.integers([1, 0, 1] as [UInt8], "mask", .bool), Self.integers([0, 200, 255] as [UInt8], "u8", .u8),
             Self.integers([1, 65535] as [UInt16], "u16", .u16),
@@ -57,6 +58,7 @@ struct GGUFOutputTests {
     @Test("a model that does not say its architecture: a warning, and --arch sets one")
     func unknownArchitecture() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         try Self.write(
             try ModelGraph(tensors: [Tensor(name: "w", shape: [2, 32], floats: .init(repeating: 1, count: 64))]),
             folder + "/w.safetensors")
@@ -77,6 +79,7 @@ struct GGUFOutputTests {
     @Test("general.file_type says what was written: the dominant type, or the --quant type that was used")
     func fileType() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let model = try Self.llama(in: folder)
         func fileType(_ path: String) throws -> MetadataValue? {
             try InspectionReport(path: path).graph.metadata["general.file_type"]
@@ -100,6 +103,7 @@ struct GGUFOutputTests {
     @Test("many tensors falling back to F16 give one summary line; re-quantising is named")
     func summaryLines() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let model = folder + "/model.safetensors"
         try Self.write(try DemoModel.make(vocabulary: 32, hidden: 48, intermediate: 96, layers: 3), model)
         let result = try CLI.run("convert", model, folder + "/k.gguf", "--quant", "q4_k")
@@ -124,6 +128,7 @@ struct GGUFOutputTests {
     @Test("BERT to GGUF leaves out position_ids, the pooler and safetensors' format key, as llama.cpp's converter does")
     func bert() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var tensors: [Tensor] = []
         var random = SeededRandom(seed: 1)
         func add(_ name: String, _ shape: Shape) {

@@ -11,6 +11,7 @@ struct HuggingFaceFolderTests {
     )
     func singleFileFolder() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         try FileManager.default.createDirectory(atPath: folder + "/hf", withIntermediateDirectories: true)
         for name in ["model.safetensors", "config.json"] {
             try FileManager.default.copyItem(atPath: folder + "/" + name, toPath: folder + "/hf/" + name)
@@ -33,6 +34,7 @@ struct HuggingFaceFolderTests {
     @Test("folder outputs are Hugging Face folders (safetensors, config, tokenizer); their parent folders are made")
     func folderOutputs() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let fromGGUF = try CLI.run("convert", folder + "/model.gguf", folder + "/out/")
         #expect(fromGGUF.status == 0, "\(fromGGUF.stderr)")
         #expect(CLI.files(in: folder + "/out") == ["config.json", "model.safetensors"])
@@ -64,6 +66,7 @@ struct HuggingFaceFolderTests {
     @Test("companion files are a model's only in a Hugging Face layout, and never over the file's own metadata")
     func companions() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         // A llama file beside a BERT config.json: the config is not this file's.
         var llama = try DemoModel.make(vocabulary: 32, hidden: 16, intermediate: 32, layers: 1)
         llama.attachments = [:]
@@ -87,6 +90,7 @@ struct HuggingFaceFolderTests {
     @Test("safetensors written from GGUF and ONNX say format pt and drop the other format's file keys")
     func metadata() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect(try CLI.run("convert", folder + "/model.gguf", folder + "/from-gguf.safetensors").status == 0)
         let fromGGUF = try InspectionReport(path: folder + "/from-gguf.safetensors").graph.metadata
         #expect(fromGGUF["format"] == .string("pt"))

@@ -14,6 +14,7 @@ struct MessageTests {
     )
     func silentValues() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let k = try CLI.run(arguments: Self.merge + ["--k", "10000", "--output", "k.safetensors"], in: folder)
         #expect(k.status == 0)
         #expect(
@@ -43,6 +44,7 @@ struct MessageTests {
     @Test("recipe faults exit 64 and name the key's path: an unknown key (with a suggestion), a key of another method")
     func recipeFaults() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let cases: [(String, String)] = [
             (
                 #""method": "ties", "options": {"densty": 0.3}"#,
@@ -64,6 +66,7 @@ struct MessageTests {
     @Test("messages say what happened: a llama model is not a tuning architecture; a merge went onto its base")
     func plainMessages() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let tune = try CLI.run(
             arguments: ["train", "model.safetensors", "--data", "train.npz", "--output", "t.safetensors"], in: folder)
         #expect(tune.status == 1)
@@ -108,6 +111,7 @@ struct MessageTests {
     @Test("BERT models refuse --activation, which only MLPs take")
     func activationOnBERT() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var random = SeededRandom(seed: 3)
         var tensors: [Tensor] = []
         func add(_ name: String, _ shape: Shape, offset: Float = 0) {
@@ -191,6 +195,7 @@ struct MessageTests {
         #expect(!examples.isEmpty)
         for example in examples {
             let folder = try Workspace.shared.get().copy()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
             let words = example.split(separator: " ").map(String.init).dropFirst()
             let result = try CLI.run(arguments: Array(words), in: folder)
             #expect(result.status == 0, "\(example): \(result.stderr)")

@@ -14,6 +14,7 @@ struct OutputSetCommandTests {
     @Test("a merge whose second output fails (template mismatch) or whose tensors fail midway writes nothing")
     func mergeFailures() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let before = Self.tree(folder)
         // An ONNX template whose final norm has another shape: refused before any work.
         let template = try InspectionReport(path: folder + "/base.safetensors").graph.mapTensors { tensor in
@@ -56,6 +57,7 @@ struct OutputSetCommandTests {
     @Test("a recipe whose tuning stage fails leaves none of the merge's files either")
     func recipeTuneFailure() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         // Labels beyond the model's head and a fixed label count: refused after the merge ran.
         try Amalgam.builtInFormats.writer(named: "npz").write(
             try Workspace.data(count: 20, seed: 9).mapTensors { tensor in

@@ -7,6 +7,7 @@ struct PipelineTests {
     @Test("a conversion that fails midway leaves no file at the target and no temporaries")
     func failureMidway() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var tensors = (0..<3).map { Tensor(name: "t\($0)", shape: [4], floats: [1, 2, 3, 4]) }
         tensors.insert(
             Tensor(
@@ -30,6 +31,7 @@ struct PipelineTests {
     @Test("registry: magic bytes beat the extension; --from/--to win; unknown names are usage errors")
     func registry() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let disguised = try CLI.model(in: folder, name: "weights.bin")
         #expect(try Amalgam.builtInFormats.reader(for: disguised).identifier == "safetensors")
         #expect(
@@ -52,6 +54,7 @@ struct PipelineTests {
     @Test("convert keeps every value of integer tensors and converts floats exactly as the scalar functions")
     func dtypeConversion() throws {
         let folder = CLI.scratch()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let input = try CLI.model(in: folder)
         _ = try Amalgam.convert(input, to: folder + "/bf16.safetensors", dtype: .bf16)
         let original = try InspectionReport(path: input).graph

@@ -51,6 +51,7 @@ struct ReadmeExamplesTests {
         #expect(example + "\n" == source)
         #expect(example.split(separator: "\n").count <= 12)  // the import, a blank line and ten lines
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try CLI.run(program: CLI.product("ReadmeExample"), arguments: [], in: folder)
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
@@ -68,6 +69,7 @@ struct ReadmeExamplesTests {
         #expect(Self.examples.count >= 7)
         for steps in Self.examples {
             let folder = try Workspace.shared.get().copy()
+            defer { try? FileManager.default.removeItem(atPath: folder) }
             for example in steps {
                 let words = example.split(separator: "#")[0].split(separator: " ").map(String.init).dropFirst()
                 let result = try CLI.run(arguments: Array(words), in: folder)

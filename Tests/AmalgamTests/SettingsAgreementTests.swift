@@ -101,6 +101,7 @@ struct SettingsAgreementTests {
     @Test("a setting given on the command line and in a recipe: same outcome, same message", arguments: rows)
     func agreement(_ row: Row) throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         _ = try Amalgam.convert(folder + "/base.safetensors", to: folder + "/base.onnx")
         for (valid, value) in [(true, row.valid), (false, row.invalid)] {
             if !valid && row.invalid == nil && row.invalidOutput == nil && row.invalidMethod == nil { continue }
@@ -171,6 +172,7 @@ struct SettingsAgreementTests {
     @Test("values a recipe can give wrongly that the command line cannot: wrong JSON types")
     func recipeTypes() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         let cases: [(String, String)] = [
             (
                 #""sources": ["a.safetensors"], "allow_missing": "yes""#,

@@ -16,6 +16,7 @@ struct ThreadCountTests {
         arguments: ["axis", "ties", "task_arithmetic", "dare", "tsv", "average"])
     func merge(method: String) throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var results: [[Data]] = []
         for threads in Self.counts {
             // The same names every run (the factors' metadata names the merged model's path).
@@ -36,6 +37,7 @@ struct ThreadCountTests {
     @Test("one large matrix (the threads go to BLAS inside its SVDs): identical bytes", arguments: ["axis", "tsv"])
     func mergeOneMatrix(method: String) throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var random = SeededRandom(seed: 3)
         func matrix(_ scale: Float, base: [Float]? = nil) -> [Float] {
             (0..<(384 * 512)).map { (base?[$0] ?? 0) + scale * random.nextSignedUnitFloat() }
@@ -63,6 +65,7 @@ struct ThreadCountTests {
     @Test("tune and train with 1, 2, 3 and 8 threads: identical trained weights")
     func tune() throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var tuned: [Data] = []
         var trained: [Data] = []
         for threads in Self.counts {
@@ -91,6 +94,7 @@ struct ThreadCountTests {
         arguments: ["full", "sv"])
     func trainLarge(mode: String) throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         var random = SeededRandom(seed: 9)
         func uniform(_ count: Int, _ scale: Float) -> [Float] {
             (0..<count).map { _ in scale * random.nextSignedUnitFloat() }
@@ -133,6 +137,7 @@ struct ThreadCountTests {
     @Test("quantised conversion with 1, 2, 3 and 8 threads: identical files", arguments: ["q8_0", "q4_k", "q6_k"])
     func quantise(type: String) throws {
         let folder = try Workspace.shared.get().copy()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
         // A model big enough that encoding and decoding run in several chunks.
         let large = try ModelGraph(tensors: [
             Tensor(
