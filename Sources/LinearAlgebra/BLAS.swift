@@ -84,6 +84,64 @@ public enum BLAS {
     /// Below this many flops the pieces run on the calling thread.
     static let parallelFlops = 1 << 22
 
+    /// `Aᵀ (A W)` in one pass over `a`: each cache-sized block of rows `A_b` gives `A_b W` and
+    /// adds `A_bᵀ (A_b W)` while it is still in cache, where two products would read `a` from
+    /// memory twice. Worth it for skinny `w` (a few probe vectors), where both products are
+    /// bound by memory traffic, not arithmetic.
+    ///
+    /// The rows are cut as `gemm` cuts them (by shape only, at most 16 groups); each group sums
+    /// on one thread and the groups are added in order, so the result does not depend on the
+    /// thread count.
+    ///
+    /// - Throws: `.mismatch` when `w` has not one row per column of `a`.
+    /// - Complexity: `4 m n p` flops for `a` of `m x n` and `w` of `n x p`; `a` read once.
+    public static func gramProduct(_ a: Matrix, _ w: Matrix) throws(AmalgamError) -> Matrix {
+        guard w.rows == a.columns else {
+            throw AmalgamError(.mismatch, "Gram product of a \(a.rows)x\(a.columns) matrix with \(w.rows)x\(w.columns)")
+        }
+        let (m, n, p) = (a.rows, a.columns, w.columns)
+        var result = Matrix(zeros: n, p)
+        if m == 0 || n == 0 || p == 0 { return result }
+        let groupRows = pieceRows(m)
+        let groups = (m + groupRows - 1) / groupRows
+        let blockRows = max(8, min(groupRows, gramBlockBytes / (4 * n)))
+        var partials = [Float](repeating: 0, count: groups * n * p)
+        a.elements.withUnsafeBufferPointer { pa in
+            w.elements.withUnsafeBufferPointer { pw in
+                partials.withUnsafeMutableBufferPointer { pp in
+                    nonisolated(unsafe) let (baseA, baseW, baseP) = (pa.baseAddress!, pw.baseAddress!, pp.baseAddress!)
+                    let work = { @Sendable (group: Int) in
+                        var x = [Float](repeating: 0, count: blockRows * p)
+                        let end = min(m, (group + 1) * groupRows)
+                        x.withUnsafeMutableBufferPointer { px in
+                            for first in stride(from: group * groupRows, to: end, by: blockRows) {
+                                let rows = Int32(min(blockRows, end - first))
+                                let block = baseA + first * n
+                                cblas_sgemm(
+                                    CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, Int32(p), Int32(n), 1, block,
+                                    Int32(n), baseW, Int32(p), 0, px.baseAddress!, Int32(p))
+                                cblas_sgemm(
+                                    CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(p), rows, 1, block,
+                                    Int32(n), px.baseAddress!, Int32(p), 1, baseP + group * n * p, Int32(p))
+                            }
+                        }
+                    }
+                    if groups == 1 || 4 * m * n * p < parallelFlops {
+                        for group in 0..<groups { work(group) }
+                    } else {
+                        Parallelism.current.forEach(groups, work)
+                    }
+                }
+            }
+        }
+        for group in 0..<groups {
+            for i in 0..<(n * p) { result.elements[i] += partials[group * n * p + i] }
+        }
+        return result
+    }
+    /// The rows of `a` one block of `gramProduct` holds: about half an L2 cache.
+    static let gramBlockBytes = 1 << 19
+
     /// `C = alpha * op(A) * op(B) + beta * C` on row-major blocks inside larger buffers:
     /// `op(A)` is `m x k`, `op(B)` is `k x n`, `C` is `m x n`, and each row starts `leading`
     /// elements after the previous one (a head's columns inside a `[tokens, width]` matrix).

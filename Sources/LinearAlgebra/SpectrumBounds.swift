@@ -9,21 +9,42 @@ import AmalgamCore
 /// The left side is interlacing (`Qᵀ A` is a projection of `A`); the right side is Weyl's
 /// inequality on `Aᵀ A = Bᵀ B + Rᵀ R` (`Qᵀ R = 0`): `λⱼ(Aᵀ A) ≤ λⱼ(Bᵀ B) + ‖R‖₂²`. Both sides
 /// are widened by `margin` for f32 rounding. With `r = 0` (an exact SVD) the bounds are the
-/// values themselves, within the margin.
+/// values themselves, within the margin. The Gram path's values carry an error `e` on each
+/// square instead: `√(σ̃ⱼ² − e) ≤ σⱼ ≤ √(σ̃ⱼ² + e)`, widened by the same margin.
 public struct SpectrumBounds: Sendable, Equatable {
+    /// Where the values come from, cheapest first: a refinement moves a source one step on.
+    public enum Kind: Sendable, Equatable {
+        /// Ritz values of a randomized sketch, with a residual bound.
+        case sketch
+        /// The f64 Gram matrix's eigenvalues (`SingularValueDecomposition.leading`), within a
+        /// known error of the true squares.
+        case gram
+        /// `sgesdd`'s values.
+        case exact
+    }
+
     /// The leading Ritz (or exact) values, descending; indices past the end are zero.
     public let values: [Float]
     /// The bound `r` on the residual's spectral norm; 0 for an exact SVD.
     public let residual: Float
-    /// True when `values` are the exact SVD's.
-    public let isExact: Bool
+    /// A bound `e` on the error of each `σⱼ²` (the Gram path's rounding); 0 otherwise.
+    public let squaredError: Float
+    public let kind: Kind
     /// The rounding allowance on either side: `10⁻⁵ σ̃₁`, well above f32 SVD's backward error.
     public let margin: Float
 
+    /// True when `values` are the exact SVD's.
+    public var isExact: Bool { kind == .exact }
+
     public init(values: [Float], residual: Float, isExact: Bool) {
+        self.init(values: values, residual: residual, squaredError: 0, kind: isExact ? .exact : .sketch)
+    }
+
+    init(values: [Float], residual: Float, squaredError: Float, kind: Kind) {
         self.values = values
         self.residual = residual
-        self.isExact = isExact
+        self.squaredError = squaredError
+        self.kind = kind
         self.margin = 1e-5 * (values.first ?? 0)
     }
 
@@ -32,15 +53,23 @@ public struct SpectrumBounds: Sendable, Equatable {
         SpectrumBounds(values: values, residual: 0, isExact: true)
     }
 
+    /// Values whose squares are within `squaredError` of the true ones.
+    public static func gram(_ values: [Float], squaredError: Float) -> SpectrumBounds {
+        SpectrumBounds(values: values, residual: 0, squaredError: squaredError, kind: .gram)
+    }
+
     /// A value `σⱼ` is at least this.
     public func lower(_ j: Int) -> Float {
-        j < values.count ? max(0, values[j] - margin) : 0
+        guard j < values.count else { return 0 }
+        let value = values[j]
+        let low = squaredError > 0 ? max(0, value * value - squaredError).squareRoot() : value
+        return max(0, low - margin)
     }
 
     /// A value `σⱼ` is at most this.
     public func upper(_ j: Int) -> Float {
         let value = j < values.count ? values[j] : 0
-        return (value * value + residual * residual).squareRoot() + margin
+        return (value * value + residual * residual + squaredError).squareRoot() + margin
     }
 }
 

@@ -37,6 +37,20 @@ struct LinearAlgebraTests {
         #expect(throws: AmalgamError.self) { try BLAS.multiply(a, a) }
     }
 
+    /// Shapes that give one row group, several groups of one block, and groups of several blocks
+    /// (5000 columns: 26-row blocks in 64-row groups) with a last, short one.
+    @Test("the one-pass Gram product equals Aᵀ (A W) in f64", arguments: [(7, 13, 3), (300, 200, 10), (150, 5000, 4)])
+    func gramProduct(rows: Int, columns: Int, probes: Int) throws {
+        let a = Self.random(rows, columns, seed: 4)
+        let w = Self.random(columns, probes, seed: 5)
+        let product = try BLAS.gramProduct(a, w)
+        let reference = Self.naiveProduct(a.transposed, Self.naiveProduct(a, w))
+        #expect(product.rows == columns && product.columns == probes)
+        let scale = reference.elements.map(abs).max() ?? 1
+        for (x, y) in zip(product.elements, reference.elements) { #expect(abs(x - y) <= 1e-5 * scale) }
+        #expect(throws: AmalgamError.self) { try BLAS.gramProduct(a, a) }
+    }
+
     @Test(
         "thin SVD reconstructs the matrix with orthonormal factors and sorted values",
         arguments: [(40, 25), (25, 40), (1, 7)])

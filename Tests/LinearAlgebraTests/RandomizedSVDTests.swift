@@ -107,6 +107,38 @@ struct SpectrumBoundsTests {
         #expect(bound >= actual && bound <= 2 * actual, "\(name): bound \(bound), ‖R‖₂ \(actual)")
     }
 
+    /// Tall and wide (both Gram sides), on the three spectra: the values lie within their bounds
+    /// of `sgesdd`'s, agree with them to 1e-6 σ₁, and each triple satisfies `A v = σ u` with unit `u`.
+    @Test(
+        "the f64 Gram eigenpairs give the top triples, within their bounds",
+        arguments: [(0, false), (1, true), (2, false), (0, true)])
+    func gramLeading(spectrum index: Int, wide: Bool) throws {
+        let (name, spectrum) = Self.spectra[index]
+        let tall = try matrix(rows: 300, columns: 200, singularValues: spectrum, seed: UInt64(60 + index))
+        let a = wide ? tall.transposed : tall
+        let k = 20
+        let (leading, bounds) = try SingularValueDecomposition.leading(a, count: k + 1)
+        let exact = try SingularValueDecomposition(a).singularValues
+        #expect(bounds.kind == .gram && leading.singularValues.count == k + 1 && leading.u.rows == a.rows)
+        let top = exact[0]
+        let av = try BLAS.multiply(a, leading.vt, transposeB: true)  // m x (k + 1)
+        for j in 0...k {
+            let value = leading.singularValues[j]
+            #expect(bounds.lower(j) <= exact[j] && exact[j] <= bounds.upper(j), "\(name) σ\(j): \(exact[j])")
+            #expect(abs(value - exact[j]) <= 1e-6 * top, "\(name) σ\(j): \(value) vs \(exact[j])")
+            var residual = 0.0
+            var norm = 0.0
+            for i in 0..<a.rows {
+                residual += Double(av[i, j] - value * leading.u[i, j]) * Double(av[i, j] - value * leading.u[i, j])
+                norm += Double(leading.u[i, j]) * Double(leading.u[i, j])
+            }
+            #expect(residual.squareRoot() <= 1e-4 * Double(top) && abs(norm - 1) < 1e-5, "\(name) triple \(j)")
+        }
+        #expect(throws: AmalgamError.self) {
+            try SingularValueDecomposition.leading(Matrix(rows: 1, columns: 2, elements: [1, .nan]), count: 1)
+        }
+    }
+
     @Test("a sketch as large as the matrix is the exact SVD, with exact bounds")
     func exactFallback() throws {
         let a = try matrix(rows: 40, columns: 30, singularValues: (0..<30).map { Float(30 - $0) }, seed: 7)

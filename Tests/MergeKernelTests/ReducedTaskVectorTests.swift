@@ -73,8 +73,12 @@ struct ReducedTaskVectorTests {
         let expected = try method.merge(dense)
         let actual = try method.merge(reduced)
         #expect(actual.merged.map(\.bitPattern) == expected.merged.map(\.bitPattern))
-        let refined = try #require(JSONValue.object(actual.details)["exact_svd_sources"]?.arrayValue)
-        #expect(!refined.isEmpty && reads.withLock { $0 }.sorted() == refined.compactMap(\.uint64Value).map { Int($0) })
+        let details = JSONValue.object(actual.details)
+        let refined =
+            try #require(details["gram_svd_sources"]?.arrayValue) + #require(details["exact_svd_sources"]?.arrayValue)
+        // A source the Gram step leaves in doubt is read again for `sgesdd` (and listed there only).
+        #expect(
+            !refined.isEmpty && Set(reads.withLock { $0 }) == Set(refined.compactMap(\.uint64Value).map { Int($0) }))
     }
 
     @Test("methods that need every task vector at once reduce nothing")

@@ -1,0 +1,88 @@
+import AmalgamCore
+import COpenBLAS
+
+extension SingularValueDecomposition {
+    /// The top `count` singular triples of `a` from the eigenvectors of its Gram matrix (`Aᵀ A`
+    /// or `A Aᵀ`, whichever is smaller), formed and decomposed in f64 (`dsyrk`, then `dsyevr` on
+    /// the top `count` eigenpairs only), with bounds on the true values.
+    ///
+    /// The f64 Gram matrix's rounding is `‖ΔG‖₂ ≤ γ_p ‖A‖_F²` (`p` the inner length) and
+    /// `dsyevr`'s backward error is a small multiple of `d ε ‖G‖₂` (`d` its order), so each
+    /// `σⱼ²` is known to within `e = 4 (p + d) ε ‖A‖_F²` (`ε = 2⁻⁵³`), far below f32's
+    /// rounding of an SVD: the bounds are `SpectrumBounds.gram` with that `e`. The other side's
+    /// vectors are `A v / ‖A v‖` (or `Aᵀ u / ‖Aᵀ u‖`) in f32; a zero one stays zero.
+    ///
+    /// Cost: `p d²` f64 flops for `G` plus `dsyevr`'s tridiagonalisation (`4 d³ / 3`), against
+    /// `sgesdd`'s full bidiagonalisation and back-transformations; 1.7x (576²) to 5.5x
+    /// (4096²) faster in LAPACK here for the top 10 %.
+    ///
+    /// - Throws: `.invalidFormat` when `a` holds NaN or infinity; `.internal` when `dsyevr`
+    ///   reports failure.
+    public static func leading(_ a: Matrix, count: Int) throws(AmalgamError) -> (
+        decomposition: SingularValueDecomposition, bounds: SpectrumBounds
+    ) {
+        guard FiniteCheck.firstNonFinite(a.elements) == nil else {
+            throw AmalgamError(.invalidFormat, "matrix holds NaN or infinity; cannot take its SVD")
+        }
+        let (m, n) = (a.rows, a.columns)
+        let tall = m >= n  // G = Aᵀ A (n x n); otherwise A Aᵀ (m x m)
+        let d = min(m, n)
+        let inner = max(m, n)
+        let c = min(count, d)
+        if c == 0 {
+            return (
+                SingularValueDecomposition(u: Matrix(zeros: m, 0), singularValues: [], vt: Matrix(zeros: 0, n)),
+                .exact([])
+            )
+        }
+        let wide = a.elements.map(Double.init)
+        var squaredNorm = 0.0
+        for value in wide { squaredNorm += value * value }
+        var gram = [Double](repeating: 0, count: d * d)
+        wide.withUnsafeBufferPointer { pa in
+            gram.withUnsafeMutableBufferPointer { pg in
+                cblas_dsyrk(
+                    CblasRowMajor, CblasUpper, tall ? CblasTrans : CblasNoTrans, Int32(d), Int32(inner), 1,
+                    pa.baseAddress, Int32(n), 0, pg.baseAddress, Int32(d))
+            }
+        }
+        var found: Int32 = 0
+        var eigenvalues = [Double](repeating: 0, count: d)
+        var vectors = [Double](repeating: 0, count: d * c)  // d x c, ascending
+        var support = [Int32](repeating: 0, count: 2 * c)
+        let info = gram.withUnsafeMutableBufferPointer { pg in
+            LAPACKE_dsyevr(
+                LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), CChar(UInt8(ascii: "U")),
+                Int32(d), pg.baseAddress, Int32(d), 0, 0, Int32(d - c + 1), Int32(d), 0, &found, &eigenvalues,
+                &vectors, Int32(c), &support)
+        }
+        guard info == 0, found == Int32(c) else {
+            throw AmalgamError(
+                .internal,
+                info > 0
+                    ? "eigen-decomposition did not converge (dsyevr info \(info))"
+                    : "dsyevr gave \(found) of \(c) eigenpairs (info \(info))")
+        }
+        // Largest first: column c − 1 − j of `vectors` is the j-th triple's vector.
+        var values = [Float](repeating: 0, count: c)
+        var side = Matrix(zeros: d, c)
+        for j in 0..<c {
+            values[j] = Float(max(0, eigenvalues[c - 1 - j]).squareRoot())
+            for i in 0..<d { side[i, j] = Float(vectors[i * c + (c - 1 - j)]) }
+        }
+        // The other side: A v (tall) or Aᵀ u (wide), each column scaled to norm one.
+        var other = tall ? try BLAS.multiply(a, side) : try BLAS.multiply(a, transposeA: true, side)
+        for j in 0..<c {
+            var squared = 0.0
+            for i in 0..<other.rows { squared += Double(other[i, j]) * Double(other[i, j]) }
+            let scale: Float = squared > 0 ? Float(1 / squared.squareRoot()) : 0
+            for i in 0..<other.rows { other[i, j] *= scale }
+        }
+        let error = 4 * Double(inner + d) * Double.ulpOfOne / 2 * squaredNorm
+        let decomposition =
+            tall
+            ? SingularValueDecomposition(u: other, singularValues: values, vt: side.transposed)
+            : SingularValueDecomposition(u: side, singularValues: values, vt: other.transposed)
+        return (decomposition, .gram(values, squaredError: Float(error)))
+    }
+}
