@@ -139,6 +139,17 @@ struct SpectrumBoundsTests {
         }
     }
 
+    /// 40000 x 64: the f64 Gram matrix is summed over three blocks of rows (or columns).
+    @Test("the Gram matrix summed block by block gives sgesdd's values", arguments: [false, true])
+    func gramBlocks(wide: Bool) throws {
+        let tall = LinearAlgebraTests.random(40000, 64, seed: 9)
+        let a = wide ? tall.transposed : tall
+        #expect(40000 > SingularValueDecomposition.gramBlockBytes / (8 * 64) * 2)
+        let (leading, _) = try SingularValueDecomposition.leading(a, count: 10)
+        let exact = try SingularValueDecomposition(a).singularValues
+        for j in 0..<10 { #expect(abs(leading.singularValues[j] - exact[j]) <= 1e-6 * exact[0], "σ\(j)") }
+    }
+
     @Test("a sketch as large as the matrix is the exact SVD, with exact bounds")
     func exactFallback() throws {
         let a = try matrix(rows: 40, columns: 30, singularValues: (0..<30).map { Float(30 - $0) }, seed: 7)
