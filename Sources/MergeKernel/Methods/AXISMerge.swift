@@ -119,8 +119,10 @@ public struct AXISMerge: MergeMethod {
         let factors = try Self.reorthogonalise(selected, from: decompositions, rows: m, columns: n)
         var merged = input.base
         if !factors.s.isEmpty {
-            let update = try BLAS.multiply(factors.u.scalingColumns(by: factors.s), factors.v, transposeB: true)
-            for i in merged.indices { merged[i] += update.elements[i] }
+            // base + (U S) Vᵀ accumulated in place: no m x n temporary.
+            var sum = Matrix(rows: m, columns: n, elements: input.base)
+            try BLAS.gemm(factors.u.scalingColumns(by: factors.s), factors.v, transposeB: true, beta: 1, into: &sum)
+            merged = sum.elements
         }
         var perSource = [Int](repeating: 0, count: deltas.count)
         for component in selected { perSource[component.source] += 1 }
