@@ -103,7 +103,8 @@ OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 // faults, 14 -> 13 s, peak 116 -> 118 MB). Training is the
 // opposite case: every step allocates the same activations again, and fresh mappings cost a
 // page fault and a cleared page each, so those commands keep buffers up to 256 MiB on the
-// heap; so does a quantising conversion, which decodes and encodes tensor after tensor of the
+// heap and keep freed heap mapped (a fixed mmap threshold also fixes the trim threshold at
+// 128 KiB, so the top of the heap was returned and faulted in again every step); so does a quantising conversion, which decodes and encodes tensor after tensor of the
 // same sizes (SmolLM2 to Q6_K: 1.54 -> 1.24 s with 2 threads, peak RSS 306 -> 445 MB). The
 // user's setting wins.
 if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
@@ -112,6 +113,6 @@ if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
     let reusesBuffers =
         training.contains(arguments.first ?? "") || (arguments.first == "convert" && arguments.contains("--quant"))
     _ = mallopt(M_MMAP_THRESHOLD, reusesBuffers ? 1 << 28 : 1 << 21)
-    if !reusesBuffers { _ = mallopt(M_TRIM_THRESHOLD, 1 << 23) }
+    _ = mallopt(M_TRIM_THRESHOLD, reusesBuffers ? 1 << 30 : 1 << 23)
 }
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

@@ -109,6 +109,46 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
         #expect(before == after)
     }
 
+    /// Frozen embeddings and a frozen first block: the backward pass stops early (block 0's
+    /// projections skip their input gradients, or block 0 is skipped whole), and every
+    /// gradient that remains still matches finite differences.
+    @Test("BERT and ViT with the layers below a point frozen", arguments: [0, 1, 2])
+    func frozenBelow(trainableFromBlock: Int) throws {
+        func freeze(_ parameters: [Parameter], keeping block: Int) {
+            for parameter in parameters where !parameter.name.contains("encoder.layer.") {
+                parameter.trainable = parameter.name.hasPrefix("classifier")
+            }
+            for parameter in parameters where parameter.name.contains("encoder.layer.") {
+                let index = Int(parameter.name.split(separator: ".")[2])!
+                // Block `block` trains only its attention projections and the layers above.
+                parameter.trainable = index > block || (index == block && parameter.name.contains(".query."))
+            }
+        }
+        let bert = try BertClassifier(
+            store: ParameterStore(graph: try Models.bert(seed: 6), mode: .full), prefix: "",
+            settings: TransformerSettings(heads: 2), classes: 3)
+        freeze(bert.parameters, keeping: trainableFromBlock)
+        let ids = [1, 5, 7, 2, 0, 3, 3, 9, 0, 0]
+        let mask: [Float] = [1, 1, 1, 1, 0, 1, 1, 1, 0, 0]
+        let tokens = Inputs.tokens(ids: ids, typeIds: nil, mask: mask, batch: 2, length: 5)
+        let (bertChecked, _) = try checkGradients(bert, inputs: tokens, labels: [2, 0], samples: 6)
+        #expect(bertChecked > (trainableFromBlock == 2 ? 8 : 20))
+        if trainableFromBlock < 2 {
+            #expect(!bert.blocks[trainableFromBlock].attention.query.needsInputGradient)
+        }
+
+        let vit = try ViTClassifier(
+            store: ParameterStore(graph: try Models.vit(layers: 2, seed: 7), mode: .full), prefix: "",
+            settings: TransformerSettings(heads: 2), classes: 3)
+        freeze(vit.parameters, keeping: trainableFromBlock)
+        var generator = SeededRandom(seed: 8)
+        let images = Inputs.images(
+            Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2,
+            height: 4, width: 4)
+        let (vitChecked, _) = try checkGradients(vit, inputs: images, labels: [1, 2], samples: 6)
+        #expect(vitChecked > 8)
+    }
+
     @Test("ViT: patch embedding, CLS token, positions, pre-LN blocks")
     func vit() throws {
         let graph = try Models.vit(seed: 7)

@@ -8,36 +8,36 @@ import LinearAlgebra
 final class ActivationLayer: Layer {
     let function: Activation
     private var input: Matrix?
-    /// GELU: `Φ(x)`, kept from the forward pass for the backward one.
-    private var cumulative: [Float] = []
+    /// GELU: its derivative `Φ(x) + x φ(x)`, computed in the forward pass with the value
+    /// (one exponential gives both) and kept for the backward one.
+    private var slope: [Float] = []
 
     init(_ function: Activation) { self.function = function }
 
     var parameters: [Parameter] { [] }
 
     private static let tanhScale = Float((2 / Double.pi).squareRoot())
-    private static let inverseRoot2 = 1 / Float(2).squareRoot()
-    private static let density = 1 / Float(2 * Double.pi).squareRoot()
 
     func forward(_ input: Matrix) throws -> Matrix {
         self.input = input
         var output = input
         let count = input.elements.count
-        if function == .gelu { cumulative = [Float](repeating: 0, count: count) }
+        if function == .gelu { slope = [Float](repeating: 0, count: count) }
         output.elements.withUnsafeMutableBufferPointer { values in
-            cumulative.withUnsafeMutableBufferPointer { phi in
-                let (values, phi) = (UncheckedBuffer(values), UncheckedBuffer(phi))
+            slope.withUnsafeMutableBufferPointer { slope in
+                let (values, slope) = (UncheckedBuffer(values), UncheckedBuffer(slope))
                 let function = self.function
                 Parallel.ranges(count) { range in
                     switch function {
                     case .relu:
                         for i in range { values[i] = max(values[i], 0) }
                     case .gelu:
+                        let (values, slope) = (values.base!, slope.base!)
                         for i in range {
                             let x = values[i]
-                            let p = 0.5 * (1 + erff(x * Self.inverseRoot2))
-                            phi[i] = p
-                            values[i] = x * p
+                            let (phi, density) = ElementwiseMath.normal(x)
+                            slope[i] = phi + x * density
+                            values[i] = x * phi
                         }
                     case .geluTanh:
                         for i in range {
@@ -59,18 +59,16 @@ final class ActivationLayer: Layer {
         let count = gradient.elements.count
         gradient.elements.withUnsafeMutableBufferPointer { g in
             input.elements.withUnsafeBufferPointer { xs in
-                cumulative.withUnsafeBufferPointer { phi in
-                    let (g, xs, phi) = (UncheckedBuffer(g), UncheckedBuffer(xs), UncheckedBuffer(phi))
+                slope.withUnsafeBufferPointer { slope in
+                    let (g, xs, slope) = (UncheckedBuffer(g), UncheckedBuffer(xs), UncheckedBuffer(slope))
                     let function = self.function
                     Parallel.ranges(count) { range in
                         switch function {
                         case .relu:
                             for i in range where xs[i] <= 0 { g[i] = 0 }
                         case .gelu:
-                            for i in range {
-                                let x = xs[i]
-                                g[i] *= phi[i] + x * Self.density * expf(-0.5 * x * x)
-                            }
+                            let (g, slope) = (g.base!, slope.base!)
+                            for i in range { g[i] *= slope[i] }
                         case .geluTanh:
                             for i in range {
                                 let x = xs[i]

@@ -1,9 +1,5 @@
 import LinearAlgebra
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Multi-head scaled dot-product self-attention over a batch of sequences, with the query,
 /// key and value projections; padded keys (mask 0) get no attention. The output projection
 /// is a separate `Linear` (it has its own name in every architecture).
@@ -72,12 +68,11 @@ final class SelfAttention {
                                             if keyMask[b * t + j] == 0 { row[j] = -Float.greatestFiniteMagnitude }
                                             largest = max(largest, row[j])
                                         }
-                                        var sum: Float = 0
                                         for j in 0..<t {
-                                            let e = expf(row[j] - largest)
-                                            row[j] = e
-                                            sum += e
+                                            row[j] = ElementwiseMath.exponential(nonPositive: row[j] - largest)
                                         }
+                                        var sum: Float = 0
+                                        for j in 0..<t { sum += row[j] }
                                         let inverse = 1 / sum
                                         for j in 0..<t { row[j] *= inverse }
                                     }

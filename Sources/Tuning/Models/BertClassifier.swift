@@ -132,7 +132,17 @@ final class BertClassifier: NetworkArchitecture {
         var pooledGradient = try head.backward(logitsGradient)
         if let pooler { pooledGradient = try pooler.dense.backward(try pooler.activation.backward(pooledGradient)) }
         var g = pooling.backward(pooledGradient, batch: shape.batch, length: shape.length, mask: mask)
-        for block in blocks.reversed() { g = try block.backward(g) }
+        // Nothing below the lowest layer that trains needs a gradient (AXIS Stage 2 freezes the
+        // embeddings): the backward pass stops there, as autograd's does.
+        let embeddings =
+            word.parameters + position.parameters + (tokenType?.parameters ?? []) + embeddingNorm.parameters
+        let embeddingsTrain = embeddings.contains(where: \.trainable)
+        let lowest =
+            embeddingsTrain ? 0 : blocks.firstIndex { $0.parameters.contains(where: \.trainable) } ?? blocks.count
+        for index in blocks.indices.reversed() where index >= lowest {
+            g = try blocks[index].backward(g, needsInputGradient: embeddingsTrain || index > lowest)
+        }
+        guard embeddingsTrain else { return }
         g = try embeddingNorm.backward(g)
         word.backward(g)
         position.backward(g)

@@ -57,22 +57,35 @@ final class TransformerBlock {
         return try outputNorm.forward(o)
     }
 
-    func backward(_ gradient: Matrix) throws -> Matrix {
+    /// Accumulates the gradients of the block's parameters and returns `∂L/∂x`.
+    /// - Parameter needsInputGradient: false when nothing below the block trains: the
+    ///   query, key and value projections then skip their input gradients (the block's
+    ///   own parameters still get theirs) and the result has no rows.
+    func backward(_ gradient: Matrix, needsInputGradient: Bool = true) throws -> Matrix {
+        // Pre-LN: the projections' input gradient also feeds layernorm_before's parameters.
+        let skipsInput = !needsInputGradient && !(preNorm && attentionNorm.parameters.contains(where: \.trainable))
+        for projection in [attention.query, attention.key, attention.value] {
+            projection.needsInputGradient = !skipsInput
+        }
         if preNorm {
             var dh = gradient
             dh.add(
                 try outputNorm.backward(
                     try intermediate.backward(try activation.backward(try output.backward(gradient)))))
+            let attentionGradient = try attention.backward(try attentionOutput.backward(dh))
+            if skipsInput { return Matrix(zeros: 0, gradient.columns) }
             var dx = dh
-            dx.add(try attentionNorm.backward(try attention.backward(try attentionOutput.backward(dh))))
+            dx.add(try attentionNorm.backward(attentionGradient))
             return dx
         }
         let g = try outputNorm.backward(gradient)
         var dh = g
         dh.add(try intermediate.backward(try activation.backward(try output.backward(g))))
         let g1 = try attentionNorm.backward(dh)
+        let attentionGradient = try attention.backward(try attentionOutput.backward(g1))
+        if skipsInput { return Matrix(zeros: 0, gradient.columns) }
         var dx = g1
-        dx.add(try attention.backward(try attentionOutput.backward(g1)))
+        dx.add(attentionGradient)
         return dx
     }
 }

@@ -143,7 +143,15 @@ final class ViTClassifier: NetworkArchitecture {
         var g = SequencePooling(kind: .cls).backward(
             try head.backward(logitsGradient), batch: batch, length: length, mask: mask)
         g = try finalNorm.backward(g)
-        for block in blocks.reversed() { g = try block.backward(g) }
+        // Nothing below the lowest layer that trains needs a gradient (AXIS Stage 2 freezes the
+        // patch embedding, class token and positions): the backward pass stops there.
+        let embeddingsTrain = (patch.parameters + [cls, positions]).contains(where: \.trainable)
+        let lowest =
+            embeddingsTrain ? 0 : blocks.firstIndex { $0.parameters.contains(where: \.trainable) } ?? blocks.count
+        for index in blocks.indices.reversed() where index >= lowest {
+            g = try blocks[index].backward(g, needsInputGradient: embeddingsTrain || index > lowest)
+        }
+        guard embeddingsTrain else { return }
         let dim = g.columns
         let patchCount = length - 1
         var patchGradient = Matrix(zeros: batch * patchCount, dim)
