@@ -33,11 +33,7 @@ struct AdamW {
         let trainable = parameters.filter(\.trainable)
         var squared: Double = 0
         for parameter in trainable {
-            squared += parameter.gradient.elements.withUnsafeBufferPointer { gradient in
-                var sum: Double = 0
-                for g in gradient { sum += Double(g) * Double(g) }
-                return sum
-            }
+            squared += parameter.gradient.elements.withUnsafeBufferPointer(Self.sumOfSquares)
         }
         let norm = squared.squareRoot()
         let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
@@ -69,15 +65,12 @@ struct AdamW {
                                 UncheckedBuffer(gradient)
                             )
                             let step: @Sendable (Range<Int>) -> Void = { range in
-                                for i in range {
-                                    let g = gradient[i] * clip
-                                    let m = b1 * first[i] + (1 - b1) * g
-                                    let v = b2 * second[i] + (1 - b2) * g * g
-                                    first[i] = m
-                                    second[i] = v
-                                    values[i] =
-                                        values[i] * decay - stepSize * m / ((v.squareRoot() / root2) + epsilon32)
-                                }
+                                Self.step(
+                                    range, values: values.base!, first: first.base!, second: second.base!,
+                                    gradient: gradient.base!,
+                                    constants: StepConstants(
+                                        clip: clip, b1: b1, b2: b2, decay: decay, stepSize: stepSize, root2: root2,
+                                        epsilon: epsilon32))
                             }
                             Parallel.ranges(count, step)
                         }
@@ -86,5 +79,67 @@ struct AdamW {
             }
         }
         return rate
+    }
+
+    /// The per-element constants of one update.
+    struct StepConstants {
+        let clip: Float, b1: Float, b2: Float, decay: Float, stepSize: Float, root2: Float, epsilon: Float
+    }
+
+    /// One update of `range`, eight values at a time (the scalar loop did not vectorise); the
+    /// same IEEE operations per element in the same order as the scalar tail, so the result
+    /// does not depend on where a range starts.
+    static func step(
+        _ range: Range<Int>, values: UnsafeMutablePointer<Float>, first: UnsafeMutablePointer<Float>,
+        second: UnsafeMutablePointer<Float>, gradient: UnsafeMutablePointer<Float>, constants c: StepConstants
+    ) {
+        typealias Lanes = SIMD8<Float>
+        func load(_ pointer: UnsafeMutablePointer<Float>, _ index: Int) -> Lanes {
+            UnsafeRawPointer(pointer + index).loadUnaligned(as: Lanes.self)
+        }
+        func store(_ value: Lanes, _ pointer: UnsafeMutablePointer<Float>, _ index: Int) {
+            UnsafeMutableRawPointer(pointer + index).storeBytes(of: value, as: Lanes.self)
+        }
+        var index = range.lowerBound
+        while index + 8 <= range.upperBound {
+            let g = load(gradient, index) * c.clip
+            let m = c.b1 * load(first, index) + (1 - c.b1) * g
+            let v = c.b2 * load(second, index) + (1 - c.b2) * g * g
+            store(m, first, index)
+            store(v, second, index)
+            store(
+                load(values, index) * c.decay - c.stepSize * m / ((v.squareRoot() / c.root2) + c.epsilon), values, index
+            )
+            index += 8
+        }
+        while index < range.upperBound {
+            let g = gradient[index] * c.clip
+            let m = c.b1 * first[index] + (1 - c.b1) * g
+            let v = c.b2 * second[index] + (1 - c.b2) * g * g
+            first[index] = m
+            second[index] = v
+            values[index] = values[index] * c.decay - c.stepSize * m / ((v.squareRoot() / c.root2) + c.epsilon)
+            index += 1
+        }
+    }
+
+    /// `Σ g²` in double precision, in eight interleaved partial sums: one running sum is a
+    /// chain of dependent adds (four cycles each), eight keep the adder busy. A 22.6M-value
+    /// gradient (MiniLM's) took 35 ms a step with one.
+    static func sumOfSquares(_ values: UnsafeBufferPointer<Float>) -> Double {
+        var sums = SIMD8<Double>()
+        let whole = values.count / 8 * 8
+        var index = 0
+        while index < whole {
+            let g = SIMD8<Double>(
+                Double(values[index]), Double(values[index + 1]), Double(values[index + 2]),
+                Double(values[index + 3]), Double(values[index + 4]), Double(values[index + 5]),
+                Double(values[index + 6]), Double(values[index + 7]))
+            sums += g * g
+            index += 8
+        }
+        var sum = sums.sum()
+        for rest in whole..<values.count { sum += Double(values[rest]) * Double(values[rest]) }
+        return sum
     }
 }
