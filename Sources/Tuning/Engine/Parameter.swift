@@ -50,9 +50,14 @@ extension Matrix {
     /// The sum of each column (a `1 x columns` matrix).
     var columnSums: [Float] {
         var sums = [Float](repeating: 0, count: columns)
+        let columns = self.columns
         elements.withUnsafeBufferPointer { values in
-            for row in 0..<rows {
-                for column in 0..<columns { sums[column] += values[row * columns + column] }
+            sums.withUnsafeMutableBufferPointer { sums in
+                guard let values = values.baseAddress, let sums = sums.baseAddress else { return }
+                for row in 0..<rows {
+                    let line = values + row * columns
+                    for column in 0..<columns { sums[column] += line[column] }
+                }
             }
         }
         return sums

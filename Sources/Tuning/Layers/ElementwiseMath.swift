@@ -1,6 +1,7 @@
 /// Branch-free `exp` and normal CDF in plain arithmetic, so loops over them vectorise
 /// (a call to libm's `expf` or `erff` per element keeps a loop scalar; GELU and softmax
-/// spent 15 % of a MiniLM training step there).
+/// spent 15 % of a MiniLM training step there), and double-precision sums that keep the
+/// adder busy.
 enum ElementwiseMath {
     private static let log2e: Float = 1.442_695_04
     /// ln 2 split so that `n · ln2High` is exact for |n| < 2¹⁰.
@@ -51,5 +52,47 @@ enum ElementwiseMath {
         poly = poly * t + 0.254_829_592
         let tail = 0.5 * poly * t * e
         return (x >= 0 ? 1 - tail : tail, density * e)
+    }
+
+    /// `Σ x` over `count` floats in double precision, in eight interleaved partial sums (one
+    /// running sum is a chain of dependent adds, four cycles each).
+    static func sum(_ values: UnsafePointer<Float>, count: Int) -> Double {
+        var sums = SIMD8<Double>()
+        var index = 0
+        while index + 8 <= count {
+            sums += SIMD8<Double>(
+                Double(values[index]), Double(values[index + 1]), Double(values[index + 2]),
+                Double(values[index + 3]), Double(values[index + 4]), Double(values[index + 5]),
+                Double(values[index + 6]), Double(values[index + 7]))
+            index += 8
+        }
+        var sum = sums.sum()
+        while index < count {
+            sum += Double(values[index])
+            index += 1
+        }
+        return sum
+    }
+
+    /// `Σ (x − offset)²` over `count` floats in double precision, eight partial sums as `sum`.
+    static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int, minus offset: Double = 0) -> Double {
+        var sums = SIMD8<Double>()
+        var index = 0
+        while index + 8 <= count {
+            let d =
+                SIMD8<Double>(
+                    Double(values[index]), Double(values[index + 1]), Double(values[index + 2]),
+                    Double(values[index + 3]), Double(values[index + 4]), Double(values[index + 5]),
+                    Double(values[index + 6]), Double(values[index + 7])) - offset
+            sums += d * d
+            index += 8
+        }
+        var sum = sums.sum()
+        while index < count {
+            let d = Double(values[index]) - offset
+            sum += d * d
+            index += 1
+        }
+        return sum
     }
 }
