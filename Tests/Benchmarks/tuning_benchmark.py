@@ -73,32 +73,28 @@ def amalgam_rate(folder, mode):
     return log["epochs"][0]["examples_per_second"], log["trainable_parameters"]
 
 
-def torch_rate(folder, mode):
+def torch_layers(weights, factors_path, merged_path, mode, width, classes, trains):
+    """The trainable parameters, a weight getter and `linear(x, name)` for PyTorch's run: `full`
+    trains every weight `trains(name, tensor)` accepts; `sv` trains the top 10% singular values of
+    each factored matrix (as `amalgam tune`: W = W0 + U_rest S_rest V_restᵀ frozen, plus
+    U_top diag(s) V_topᵀ with s from zero) over the merged model. Both get a new head."""
     import torch
-    import torch.nn.functional as F
-    torch.manual_seed(0)
-    torch.set_num_threads(os.cpu_count() or 2)
-    weights = {k: torch.tensor(v) for k, v in load_file(MINILM).items()}
-    data = np.load(os.path.join(folder, "text.npz"))
-    heads, width = 12, 384
-    params = {}
-    factors = {}
+    params, factors = {}, {}
     if mode == "full":
         for name, value in weights.items():
-            if value.dtype == torch.float32:
+            if trains(name, value):
                 params[name] = value.clone().requires_grad_(True)
         get = lambda name: params.get(name, weights[name])  # noqa: E731
     else:
-        f = {k: torch.tensor(v) for k, v in load_file(os.path.join(folder, "minilm-factors-r40.safetensors")).items()}
-        merged = {k: torch.tensor(v) for k, v in load_file(os.path.join(folder, "minilm-merged.safetensors")).items()}
+        f = {k: torch.tensor(v) for k, v in load_file(factors_path).items()}
+        merged = {k: torch.tensor(v) for k, v in load_file(merged_path).items()}
         for name in [k[:-2] for k in f if k.endswith(".U")]:
             u, s, v = f[name + ".U"], f[name + ".S"], f[name + ".V"]
             n = min(round(0.1 * min(weights[name].shape)), s.shape[0])
             factors[name] = (weights[name] + u[:, n:] @ torch.diag(s[n:]) @ v[:, n:].T, u[:, :n], v[:, :n])
             params[name + ".S"] = torch.zeros(n, requires_grad=True)
-        weights = merged
-        get = lambda name: weights[name]  # noqa: E731
-    head = torch.nn.Linear(width, 2)
+        get = lambda name: merged[name]  # noqa: E731
+    head = torch.nn.Linear(width, classes)
     for p in head.parameters():
         params[id(p)] = p
 
@@ -107,6 +103,21 @@ def torch_rate(folder, mode):
             w0, u, v = factors[name + ".weight"]
             return x @ w0.T + ((x @ v) * params[name + ".weight.S"]) @ u.T + get(name + ".bias")
         return x @ get(name + ".weight").T + get(name + ".bias")
+
+    return params, get, head, linear
+
+
+def torch_rate(folder, mode):
+    import torch
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 2)
+    weights = {k: torch.tensor(v) for k, v in load_file(MINILM).items()}
+    data = np.load(os.path.join(folder, "text.npz"))
+    heads, width = 12, 384
+    params, get, head, linear = torch_layers(
+        weights, os.path.join(folder, "minilm-factors-r40.safetensors"), os.path.join(folder, "minilm-merged.safetensors"),
+        mode, width, 2, lambda name, value: value.dtype == torch.float32)
 
     def norm(x, name):
         return F.layer_norm(x, (width,), get(name + ".weight"), get(name + ".bias"), 1e-12)
@@ -181,31 +192,9 @@ def torch_vit_rate(zoo, mode):
     data = np.load(os.path.join(zoo, "data", "fashion-train.npz"))
     images, labels = torch.tensor(data["x"]), torch.tensor(data["y"])
     classes, width, heads = int(labels.max()) + 1, 64, 4
-    params, factors = {}, {}
-    if mode == "full":
-        for name, value in weights.items():
-            if not name.startswith("classifier"):
-                params[name] = value.clone().requires_grad_(True)
-        get = lambda name: params.get(name, weights[name])  # noqa: E731
-    else:
-        f = {k: torch.tensor(v) for k, v in load_file(os.path.join(zoo, "factors.safetensors")).items()}
-        merged = {k: torch.tensor(v) for k, v in load_file(os.path.join(zoo, "merged.safetensors")).items()}
-        for name in [k[:-2] for k in f if k.endswith(".U")]:
-            u, s, v = f[name + ".U"], f[name + ".S"], f[name + ".V"]
-            n = min(round(0.1 * min(weights[name].shape)), s.shape[0])
-            factors[name] = (weights[name] + u[:, n:] @ torch.diag(s[n:]) @ v[:, n:].T, u[:, :n], v[:, :n])
-            params[name + ".S"] = torch.zeros(n, requires_grad=True)
-        weights = merged
-        get = lambda name: weights[name]  # noqa: E731
-    head = torch.nn.Linear(width, classes)
-    for p in head.parameters():
-        params[id(p)] = p
-
-    def linear(x, name):
-        if name + ".weight" in factors:
-            w0, u, v = factors[name + ".weight"]
-            return x @ w0.T + ((x @ v) * params[name + ".weight.S"]) @ u.T + get(name + ".bias")
-        return x @ get(name + ".weight").T + get(name + ".bias")
+    params, get, head, linear = torch_layers(
+        weights, os.path.join(zoo, "factors.safetensors"), os.path.join(zoo, "merged.safetensors"), mode, width,
+        classes, lambda name, value: not name.startswith("classifier"))
 
     def norm(x, name):
         return F.layer_norm(x, (width,), get(name + ".weight"), get(name + ".bias"), 1e-12)

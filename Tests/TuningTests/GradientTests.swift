@@ -141,12 +141,17 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
             store: ParameterStore(graph: try Models.vit(layers: 2, seed: 7), mode: .full), prefix: "",
             settings: TransformerSettings(heads: 2), classes: 3)
         freeze(vit.parameters, keeping: trainableFromBlock)
-        var generator = SeededRandom(seed: 8)
-        let images = Inputs.images(
-            Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2,
-            height: 4, width: 4)
+        let images = Self.images
         let (vitChecked, _) = try checkGradients(vit, inputs: images, labels: [1, 2], samples: 6)
         #expect(vitChecked > 8)
+    }
+
+    /// Two 2-channel 4x4 images.
+    static var images: Inputs {
+        var generator = SeededRandom(seed: 8)
+        return Inputs.images(
+            Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2,
+            height: 4, width: 4)
     }
 
     @Test("ViT: patch embedding, CLS token, positions, pre-LN blocks")
@@ -154,10 +159,7 @@ func checkGradients(_ network: any Network, inputs: Inputs, labels: [Int], sampl
         let graph = try Models.vit(seed: 7)
         let store = ParameterStore(graph: graph, mode: .full)
         let network = try ViTClassifier(store: store, prefix: "", settings: TransformerSettings(heads: 2), classes: 3)
-        var generator = SeededRandom(seed: 8)
-        let images = Inputs.images(
-            Matrix(rows: 2, columns: 32, elements: Models.random([2, 32], &generator, scale: 1)), channels: 2,
-            height: 4, width: 4)
+        let images = Self.images
         let (checked, worst) = try checkGradients(network, inputs: images, labels: [1, 2], samples: 6)
         #expect(checked > 80)
         print("gradient check ViT: \(checked) entries, worst error/tolerance \(worst)")
