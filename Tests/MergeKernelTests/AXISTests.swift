@@ -147,6 +147,28 @@ struct AXISTests {
         #expect(relativeError(fast.merged, exact.merged) < 1e-4)
     }
 
+    @Test("a selection whose edge lies in the sources' noise floor goes to sgesdd without a Gram step")
+    func noiseFloorEdgeSkipsGram() throws {
+        let (m, n, k) = (120, 100, 16)
+        // Two rank-6 signals: the top 16 take all 12 signal components and 4 of noise, whose
+        // values are closer than the rounding margin.
+        let deltas = try (0..<2).map {
+            try lowRankPlusNoise(
+                rows: m, columns: n, rank: 6, scale: Float($0 + 1) * 0.7, noise: 0.001, seed: UInt64(70 + $0))
+        }
+        let base = [Float](repeating: 0, count: m * n)
+        let mergeInput = input(base: base, sources: deltas, shape: [m, n])
+        let fast = try AXISMerge(count: k).merge(mergeInput)
+        let exact = try AXISMerge(count: k, exactSVD: true).merge(mergeInput)
+        let details = JSONValue.object(fast.details)
+        // No SVD orders values within the margin, sgesdd's included: the exact path's order is kept.
+        #expect(details["selection_certified"] == .bool(false))
+        #expect(details["gram_svd_sources"] == .array([]))
+        #expect(details["exact_svd_sources"] != .array([]))
+        #expect(details["components_per_source"] == JSONValue.object(exact.details)["components_per_source"])
+        #expect(fast.merged == exact.merged)
+    }
+
     @Test("the certificate settles a selection with clear gaps without any exact SVD")
     func certificateSettles() throws {
         let (m, n, k) = (120, 100, 12)

@@ -94,11 +94,17 @@ public struct AXISMerge: MergeMethod {
                 !bounds[$0].isExact
             }
             if doubtful.isEmpty { break }
+            // Doubt that would stay with the sketches' values taken as exact comes from values
+            // closer than the rounding margin (a noise floor at the selection's edge), which no
+            // f64 Gram matrix settles: those sources go to `sgesdd` at once (one decomposition
+            // instead of two; the selection is the same either way).
+            let valuesAsExact = bounds.map { $0.kind == .sketch ? SpectrumBounds.gram($0.values, squaredError: 0) : $0 }
+            let withinMargin = Set(Self.uncertainSources(selected, bounds: valuesAsExact, floors: floors))
             var changed = false
             for position in doubtful {
                 guard let dense = try input.denseTaskVector(position) else { continue }
                 let matrix = Matrix(rows: m, columns: n, elements: dense)
-                if bounds[position].kind == .sketch {
+                if bounds[position].kind == .sketch && !withinMargin.contains(position) {
                     let (leading, gramBounds) = try SingularValueDecomposition.leading(matrix, count: k + 1)
                     decompositions[position] = leading.truncated(to: k)
                     bounds[position] = gramBounds
