@@ -104,8 +104,8 @@ OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 // opposite case: every step allocates the same activations again, and fresh mappings cost a
 // page fault and a cleared page each, so those commands keep buffers up to 256 MiB on the
 // heap and keep freed heap mapped (a fixed mmap threshold also fixes the trim threshold at
-// 128 KiB, so the top of the heap was returned and faulted in again every step); so does a quantising conversion, which decodes and encodes tensor after tensor of the
-// same sizes (SmolLM2 to Q6_K: 1.54 -> 1.24 s with 2 threads, peak RSS 306 -> 445 MB). The
+// 128 KiB, so the top of the heap was returned and faulted in again every step); so does a
+// quantising conversion, which decodes and encodes tensor after tensor of the same sizes (SmolLM2 to Q6_K: 1.54 -> 1.24 s with 2 threads, peak RSS 306 -> 445 MB). The
 // user's setting wins.
 if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
     let arguments = CommandLine.arguments.dropFirst()

@@ -59,18 +59,26 @@ def prepare(folder):
         "--factors", os.path.join(folder, "minilm-factors-r40.safetensors"), "--force")
 
 
-def amalgam_rate(folder, mode):
-    out = os.path.join(folder, f"minilm-{mode}.safetensors")
-    common = ["--data", os.path.join(folder, "text.npz"), "--epochs", "1", "--batch", str(BATCH), "--heads", "12",
-              "--output", out, "--log", out + ".json", "--force"]
+def amalgam_training(base, factors, merged, data, heads, epochs, out, mode):
+    """`amalgam tune` (sv: 10% of the factors' singular values over the merged model) or
+    `amalgam train --train full` on `data`; returns the examples/s over all epochs (each epoch's
+    logged rate, combined by time) and the trainable parameter count."""
+    common = ["--data", data, "--epochs", str(epochs), "--batch", str(BATCH), "--heads", str(heads), "--output", out,
+              "--log", out + ".json", "--force"]
     if mode == "sv":
-        run("tune", "--base", MINILM, "--factors", os.path.join(folder, "minilm-factors-r40.safetensors"),
-            "--merged", os.path.join(folder, "minilm-merged.safetensors"), "--sv-fraction", "0.1", *common)
+        run("tune", "--base", base, "--factors", factors, "--merged", merged, "--sv-fraction", "0.1", *common)
     else:
-        run("train", MINILM, "--train", "full", *common)
+        run("train", base, "--train", "full", *common)
     with open(out + ".json") as handle:
         log = json.load(handle)
-    return log["epochs"][0]["examples_per_second"], log["trainable_parameters"]
+    rates = [epoch["examples_per_second"] for epoch in log["epochs"]]
+    return len(rates) / sum(1 / rate for rate in rates), log["trainable_parameters"]
+
+
+def amalgam_rate(folder, mode):
+    return amalgam_training(MINILM, os.path.join(folder, "minilm-factors-r40.safetensors"),
+                            os.path.join(folder, "minilm-merged.safetensors"), os.path.join(folder, "text.npz"), 12, 1,
+                            os.path.join(folder, f"minilm-{mode}.safetensors"), mode)
 
 
 def torch_layers(weights, factors_path, merged_path, mode, width, classes, trains):
@@ -167,20 +175,9 @@ def prepare_vit(folder):
 
 
 def amalgam_vit_rate(zoo, mode):
-    out = os.path.join(zoo, f"vit-{mode}.safetensors")
-    common = ["--data", os.path.join(zoo, "data", "fashion-train.npz"), "--epochs", str(VIT_EPOCHS), "--batch",
-              str(BATCH), "--heads", "4", "--output", out, "--log", out + ".json", "--force"]
-    base = os.path.join(zoo, "base.safetensors")
-    if mode == "sv":
-        run("tune", "--base", base, "--factors", os.path.join(zoo, "factors.safetensors"),
-            "--merged", os.path.join(zoo, "merged.safetensors"), "--sv-fraction", "0.1", *common)
-    else:
-        run("train", base, "--train", "full", *common)
-    with open(out + ".json") as handle:
-        log = json.load(handle)
-    examples = 512 * VIT_EPOCHS
-    seconds = sum(512 / epoch["examples_per_second"] for epoch in log["epochs"])
-    return examples / seconds, log["trainable_parameters"]
+    return amalgam_training(os.path.join(zoo, "base.safetensors"), os.path.join(zoo, "factors.safetensors"),
+                            os.path.join(zoo, "merged.safetensors"), os.path.join(zoo, "data", "fashion-train.npz"), 4,
+                            VIT_EPOCHS, os.path.join(zoo, f"vit-{mode}.safetensors"), mode)
 
 
 def torch_vit_rate(zoo, mode):

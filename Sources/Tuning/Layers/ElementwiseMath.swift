@@ -74,8 +74,9 @@ enum ElementwiseMath {
         return sum
     }
 
-    /// `Σ (x − offset)²` over `count` floats in double precision, eight partial sums as `sum`.
-    static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int, minus offset: Double = 0) -> Double {
+    /// `Σ (x − offset)²` over `count` floats in double precision, eight partial sums as `sum`
+    /// (`SumOfSquares.of` is the one for a plain sum of squares).
+    static func sumOfSquares(_ values: UnsafePointer<Float>, count: Int, minus offset: Double) -> Double {
         var sums = SIMD8<Double>()
         var index = 0
         while index + 8 <= count {

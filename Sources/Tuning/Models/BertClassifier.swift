@@ -131,19 +131,14 @@ final class BertClassifier: NetworkArchitecture {
         guard let head else { preconditionFailure("no head") }
         var pooledGradient = try head.backward(logitsGradient)
         if let pooler { pooledGradient = try pooler.dense.backward(try pooler.activation.backward(pooledGradient)) }
-        var g = pooling.backward(pooledGradient, batch: shape.batch, length: shape.length, mask: mask)
-        // Nothing below the lowest layer that trains needs a gradient (AXIS Stage 2 freezes the
-        // embeddings): the backward pass stops there, as autograd's does.
+        let hiddenGradient = pooling.backward(pooledGradient, batch: shape.batch, length: shape.length, mask: mask)
         let embeddings =
             word.parameters + position.parameters + (tokenType?.parameters ?? []) + embeddingNorm.parameters
-        let embeddingsTrain = embeddings.contains(where: \.trainable)
-        let lowest =
-            embeddingsTrain ? 0 : blocks.firstIndex { $0.parameters.contains(where: \.trainable) } ?? blocks.count
-        for index in blocks.indices.reversed() where index >= lowest {
-            g = try blocks[index].backward(g, needsInputGradient: embeddingsTrain || index > lowest)
-        }
-        guard embeddingsTrain else { return }
-        g = try embeddingNorm.backward(g)
+        guard
+            let embeddedGradient = try TransformerBlock.backward(
+                through: blocks, hiddenGradient, inputsTrain: embeddings.contains(where: \.trainable))
+        else { return }
+        let g = try embeddingNorm.backward(embeddedGradient)
         word.backward(g)
         position.backward(g)
         tokenType?.backward(g)

@@ -57,6 +57,20 @@ final class TransformerBlock {
         return try outputNorm.forward(o)
     }
 
+    /// Backward through `blocks`, last first. When nothing below them trains (`inputsTrain`
+    /// false) no gradient is needed under the lowest block that trains: blocks below it are
+    /// skipped and it skips its input gradient, as autograd does (AXIS Stage 2 freezes the
+    /// embeddings). Returns `∂L/∂(the first block's input)`, or nil when it is not needed.
+    static func backward(through blocks: [TransformerBlock], _ gradient: Matrix, inputsTrain: Bool) throws -> Matrix? {
+        let lowest =
+            inputsTrain ? 0 : blocks.firstIndex { $0.parameters.contains(where: \.trainable) } ?? blocks.count
+        var g = gradient
+        for index in blocks.indices.reversed() where index >= lowest {
+            g = try blocks[index].backward(g, needsInputGradient: inputsTrain || index > lowest)
+        }
+        return inputsTrain ? g : nil
+    }
+
     /// Accumulates the gradients of the block's parameters and returns `∂L/∂x`.
     /// - Parameter needsInputGradient: false when nothing below the block trains: the
     ///   query, key and value projections then skip their input gradients (the block's

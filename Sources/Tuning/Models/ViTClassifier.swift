@@ -140,18 +140,13 @@ final class ViTClassifier: NetworkArchitecture {
     func backward(_ logitsGradient: Matrix) throws {
         let (batch, length) = shape
         let mask = [Float](repeating: 1, count: batch * length)
-        var g = SequencePooling(kind: .cls).backward(
+        let pooledGradient = SequencePooling(kind: .cls).backward(
             try head.backward(logitsGradient), batch: batch, length: length, mask: mask)
-        g = try finalNorm.backward(g)
-        // Nothing below the lowest layer that trains needs a gradient (AXIS Stage 2 freezes the
-        // patch embedding, class token and positions): the backward pass stops there.
-        let embeddingsTrain = (patch.parameters + [cls, positions]).contains(where: \.trainable)
-        let lowest =
-            embeddingsTrain ? 0 : blocks.firstIndex { $0.parameters.contains(where: \.trainable) } ?? blocks.count
-        for index in blocks.indices.reversed() where index >= lowest {
-            g = try blocks[index].backward(g, needsInputGradient: embeddingsTrain || index > lowest)
-        }
-        guard embeddingsTrain else { return }
+        guard
+            let g = try TransformerBlock.backward(
+                through: blocks, try finalNorm.backward(pooledGradient),
+                inputsTrain: (patch.parameters + [cls, positions]).contains(where: \.trainable))
+        else { return }
         let dim = g.columns
         let patchCount = length - 1
         var patchGradient = Matrix(zeros: batch * patchCount, dim)

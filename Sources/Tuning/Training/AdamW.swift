@@ -33,9 +33,7 @@ struct AdamW {
         let trainable = parameters.filter(\.trainable)
         var squared: Double = 0
         for parameter in trainable {
-            squared += parameter.gradient.elements.withUnsafeBufferPointer { gradient in
-                gradient.baseAddress.map { ElementwiseMath.sumOfSquares($0, count: gradient.count) } ?? 0
-            }
+            squared += SumOfSquares.of(parameter.gradient.elements)
         }
         let norm = squared.squareRoot()
         let clip: Float = norm > options.clipNorm ? Float(options.clipNorm / (norm + 1e-6)) : 1
