@@ -13,12 +13,13 @@ public enum MergeMethods {
 
     /// Every method option; recipes give them under `options`.
     public static let settings: [Setting] = [
-        .k, .kFraction, .exactSVD, .lambda, .density, .drop, .dareTies, .parameter,
+        .k, .kFraction, .exactSVD, .ranking, .perSourceQuota, .orthogonalize, .remainder, .lambda, .density, .drop,
+        .dareTies, .parameter,
     ]
 
     /// The options each method takes.
     public static let settingsByMethod: [String: [Setting]] = [
-        "axis": [.k, .kFraction, .exactSVD],
+        "axis": [.k, .kFraction, .exactSVD, .ranking, .perSourceQuota, .orthogonalize, .remainder],
         "average": [],
         "task_arithmetic": [.lambda],
         "ties": [.density, .lambda],
@@ -57,7 +58,12 @@ public enum MergeMethods {
             let count = values.integer(.k)
             return AXISMerge(
                 count: count, fraction: count == nil ? values.real(.kFraction) ?? AXISMerge.defaultFraction : nil,
-                exactSVD: values.flag(.exactSVD))
+                exactSVD: values.flag(.exactSVD),
+                ranking: values.text(.ranking).flatMap(AXISMerge.Ranking.init(rawValue:)) ?? .value,
+                perSourceQuota: values.flag(.perSourceQuota),
+                orthogonalization: values.text(.orthogonalize).flatMap(AXISMerge.Orthogonalization.init(rawValue:))
+                    ?? .svd,
+                remainder: values.text(.remainder).flatMap(AXISMerge.Remainder.init(rawValue:)) ?? .none)
         case "average":
             return AverageMerge()
         case "task_arithmetic":

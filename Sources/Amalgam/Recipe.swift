@@ -11,7 +11,7 @@ public enum Recipe {
     static let output = Section(settings: [.output] + ModelOutput.settings + [.ggufArchitecture], nested: [])
     static let tune = Section(
         settings: TuneOptions.trainingSettings.filter { $0 != .force && $0 != .threads }
-            + [.tuneMode, .svFraction, .svCount, .svInit, .subspace] + TuneOptions.modelSettings,
+            + [.tuneMode, .svFraction, .svCount, .svAllocation, .svInit, .subspace] + TuneOptions.modelSettings,
         nested: ["outputs"])
 
     /// Parses the recipe at `path` into merge (and tuning) options: Amalgam's recipe, or

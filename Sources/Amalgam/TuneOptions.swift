@@ -46,7 +46,7 @@ public struct TuneOptions: Sendable {
     /// Stage 2's own settings.
     public static let stageTwoSettings: [Setting] = [
         .subspace,
-        .tuneBase, .tuneFactors, .merged, .tuneMode, .svFraction, .svCount, .svInit,
+        .tuneBase, .tuneFactors, .merged, .tuneMode, .svFraction, .svCount, .svAllocation, .svInit,
     ]
     /// How the classifier is built (`tune`, `train`, `eval`, `forward`).
     public static let modelSettings: [Setting] = [.architecture, .activation, .heads, .pooling, .labels]

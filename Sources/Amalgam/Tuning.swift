@@ -18,6 +18,9 @@ extension TuningSetup {
         }
         if let fraction = values.real(.svFraction) { singularValueCount = .fraction(fraction) }
         if let count = values.integer(.svCount) { singularValueCount = .count(count) }
+        if let allocation = values.text(.svAllocation).flatMap(SingularValueAllocation.init(rawValue:)) {
+            singularValueAllocation = allocation
+        }
         if let start = values.text(.svInit).flatMap(SingularValueStart.init(rawValue:)) { singularValueStart = start }
         if let from = values.text(.subspace).flatMap(StageTwoSubspace.init(rawValue:)) { subspace = from }
     }
@@ -173,6 +176,7 @@ extension Amalgam {
             case .fraction(let f): settings.append(("sv_fraction", number(f)))
             case .count(let n): settings.append(("sv_count", .integer(n)))
             }
+            settings.append(("sv_allocation", .string(setup.singularValueAllocation.rawValue)))
             settings.append(("sv_init", .string(setup.singularValueStart.rawValue)))
             settings.append(("subspace", .string(setup.subspace.rawValue)))
         }

@@ -52,6 +52,17 @@ public struct Matrix: Sendable, Equatable {
         return result
     }
 
+    /// `[A | B]`: `b`'s columns after `a`'s (the same row count). O(rows x columns).
+    public static func concatenatingColumns(_ a: Matrix, _ b: Matrix) -> Matrix {
+        precondition(a.rows == b.rows, "\(a.rows) rows beside \(b.rows)")
+        var result = Matrix(zeros: a.rows, a.columns + b.columns)
+        for i in 0..<a.rows {
+            for j in 0..<a.columns { result[i, j] = a[i, j] }
+            for j in 0..<b.columns { result[i, a.columns + j] = b[i, j] }
+        }
+        return result
+    }
+
     /// Frobenius norm (`SumOfSquares`: f32 lanes in blocks, f64 across blocks).
     public var frobeniusNorm: Double {
         SumOfSquares.of(elements).squareRoot()

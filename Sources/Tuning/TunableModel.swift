@@ -24,7 +24,7 @@ public final class TunableModel {
         self.setup = setup
         let store = ParameterStore(
             graph: graph, mode: setup.mode, base: base, factors: factors, count: setup.singularValueCount,
-            start: setup.singularValueStart, seed: setup.training.seed)
+            allocation: setup.singularValueAllocation, start: setup.singularValueStart, seed: setup.training.seed)
         self.store = store
         if setup.mode == .singularValues, factors == nil || base == nil {
             throw AmalgamError(.usage, "singular-value tuning needs the base model and the merge's factors")

@@ -10,6 +10,7 @@ public struct TuningSetup: Sendable {
     public var activation: Activation?
     public var transformer = TransformerSettings()
     public var singularValueCount: SingularValueCount = .fraction(0.1)
+    public var singularValueAllocation: SingularValueAllocation = .uniform
     public var singularValueStart: SingularValueStart = .zero
     /// Where Stage 2's directions come from (the merge's factors by default).
     public var subspace: StageTwoSubspace = .merge

@@ -39,9 +39,11 @@ extension Setting {
         "target", .text, placeholder: "TASK", default: "every task in turn", repeatable: true,
         help: "A task to hold out as the target.")
     public static let transferMethod = Setting(
-        "method", .choice(TransferMethod.allCases.map(\.rawValue)), placeholder: "NAME", default: "all",
-        repeatable: true,
-        help: "A method to run: \(TransferMethod.allCases.map(\.rawValue).joined(separator: ", ")).")
+        "method", .choice(TransferMethod.allCases.map(\.rawValue)), placeholder: "NAME",
+        default: "all but the AXIS variants", repeatable: true,
+        help:
+            "A method to run: \(TransferMethod.standard.map(\.rawValue).joined(separator: ", ")); AXIS's variants (by name only): \(TransferMethod.variants.map(\.rawValue).joined(separator: ", "))."
+    )
     public static let transferFraction = Setting(
         "fraction", .real(.openClosed(lower: 0, upper: 1)), placeholder: "F", default: "0.1, 0.2 and 0.4",
         repeatable: true, help: "N, the fraction of singular values Stage 2 trains.")

@@ -183,6 +183,9 @@ struct MergeCLITests {
             (["--method", "ties", "--k", "4"], "--k does not apply to the ties method"),
             (["--density", "2", "--method", "ties"], "--density must be a number in 1e-09...1.0, not '2'"),
             (["--k", "4", "--k-fraction", "0.1"], "give --k or --k-fraction, not both"),
+            (["--method", "tsv", "--remainder", "tsv"], "--remainder does not apply to the tsv method"),
+            (["--ranking", "raw"], "--ranking must be value or normalized, not 'raw'"),
+            (["--method", "ties", "--per-source-quota"], "--per-source-quota does not apply to the ties method"),
             (
                 ["--quant", "q9_9"],
                 "--quant must be one of f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q3_k, q4_k, q5_k, q6_k, q2_k, q2_k_s, q3_k_s, q3_k_m, q4_k_s, q4_k_m, q5_k_s, q5_k_m, iq4_nl, iq4_xs, not 'q9_9'"
@@ -196,6 +199,32 @@ struct MergeCLITests {
             #expect(result.status == 64)
             #expect(result.stderr == "amalgam merge: \(message); see 'amalgam merge --help'\n", "\(result.stderr)")
         }
+    }
+
+    @Test("AXIS's variants from the command line: settings in the report, the remainder's factors behind the K")
+    func axisVariants() throws {
+        let fixture = try MergeFixture()
+        try fixture.write(fixture.base, "base.safetensors")
+        try fixture.write(try fixture.source(seed: 2), "a.safetensors")
+        try fixture.write(try fixture.source(seed: 3), "b.safetensors")
+        let folder = fixture.folder
+        let result = try CLI.run(
+            "merge", "--base", folder + "/base.safetensors", "--source", folder + "/a.safetensors", "--source",
+            folder + "/b.safetensors", "--output", folder + "/m.safetensors", "--k", "2", "--ranking", "normalized",
+            "--per-source-quota", "--orthogonalize", "tsv", "--remainder", "tsv", "--factors",
+            folder + "/f.safetensors",
+            "--report", folder + "/r.json")
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try String(contentsOfFile: folder + "/r.json", encoding: .utf8)
+        for setting in [
+            #""ranking": "normalized""#, #""per_source_quota": true"#, #""orthogonalize": "tsv""#,
+            #""remainder": "tsv""#, #""remainder_singular_values""#,
+        ] {
+            #expect(report.contains(setting), "\(setting)")
+        }
+        let factors = try InspectionReport(path: folder + "/f.safetensors").graph
+        let values = try #require(factors.tensors.first { $0.name.hasSuffix(".S") })
+        #expect(values.shape.dimensions[0] > 2)
     }
 
     @Test("recipes: several outputs, relative paths, dry run writes nothing, unknown keys refused")

@@ -133,6 +133,25 @@ extension Setting {
         help: "axis: K as a fraction of min(m, n), rounded half up.")
     public static let exactSVD = Setting(
         "exact-svd", .flag, help: "axis, tsv: full SVD of every task vector instead of the randomized top K.")
+    public static let ranking = Setting(
+        "ranking", .choice(AXISMerge.Ranking.allCases.map(\.rawValue)), placeholder: "ORDER", default: "value",
+        help:
+            "axis: pool the components by singular value (value), or by their share of their own source's energy, sigma / ||Di||_F (normalized)."
+    )
+    public static let perSourceQuota = Setting(
+        "per-source-quota", .flag,
+        help: "axis: every source keeps its top floor(K / T) components; the ranking fills the other places.")
+    public static let orthogonalize = Setting(
+        "orthogonalize", .choice(AXISMerge.Orthogonalization.allCases.map(\.rawValue)), placeholder: "HOW",
+        default: "svd",
+        help:
+            "axis: the kept components' sum re-orthogonalised exactly (svd), or their U and V columns first replaced by the nearest orthogonal matrices, as TSV-M does (tsv)."
+    )
+    public static let remainder = Setting(
+        "remainder", .choice(AXISMerge.Remainder.allCases.map(\.rawValue)), placeholder: "WHAT", default: "none",
+        help:
+            "axis: also add TSV-M's update outside the K components' column space (tsv); its factors follow the K, so Stage 2 trains the K and keeps it frozen."
+    )
     public static let lambda = Setting(
         "lambda", .real(.closed(-100...100)),
         help: "task_arithmetic (default 1 for one source, 0.3 otherwise), ties, dare (default 1): scale of the update.")
@@ -178,6 +197,12 @@ extension Setting {
         help: "Train the top round(F * min(m, n)) singular values of each matrix (capped at the factors' rank).")
     public static let svCount = Setting(
         "sv-count", .integer(1...Int.max), help: "Train the top N singular values of each matrix instead.")
+    public static let svAllocation = Setting(
+        "sv-allocation", .choice(SingularValueAllocation.allCases.map(\.rawValue)), placeholder: "HOW",
+        default: "uniform",
+        help:
+            "uniform: N per matrix; energy: the same total to the components with the largest share of their matrix's update energy (each matrix at least one, at most its factors' rank)."
+    )
     public static let svInit = Setting(
         "sv-init", .choice(["zero", "merged"]), placeholder: "START", default: "zero",
         help: "zero (the authors' reference: W = W0 + frozen rest) or merged (start from the merge's values).")

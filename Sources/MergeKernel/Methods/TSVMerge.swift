@@ -16,6 +16,26 @@ public struct TSVMerge: MergeMethod {
         guard input.isMergedMatrix, input.shape.rank == 2, !input.taskVectors.isEmpty else {
             return TensorMergeResult(merged: MergeMath.meanTaskVector(input))
         }
+        let update = try orthogonalUpdate(input)
+        let product = try BLAS.multiply(update.u.scalingColumns(by: update.s), update.v, transposeB: true)
+        var details: [(key: String, value: JSONValue)] = [
+            ("components_per_source", .integer(update.perSource)),
+            ("source_singular_values", .array(update.sourceValues.map { .numbers($0) })),
+            // U⊥ and V⊥ have orthonormal columns, so the update's singular values are these.
+            ("merged_singular_values", .numbers(update.s.filter { $0 > 0 }.sorted(by: >))),
+        ]
+        if input.noiseFloor != .off, !input.noise.isEmpty {
+            details.append(("components_below_noise_floor", .array(update.belowFloor.map { .integer($0) })))
+        }
+        return TensorMergeResult(merged: zip(input.base, product.elements).map { $0 + $1 }, details: details)
+    }
+
+    /// TSV-M's update of a merged matrix as `U⊥ diag(s) V⊥ᵀ` (`U⊥`, `V⊥` with orthonormal
+    /// columns, `s` in source order), with each source's count per source, its values and the
+    /// components left below its noise floor.
+    func orthogonalUpdate(_ input: TensorMergeInput) throws -> (
+        u: Matrix, s: [Float], v: Matrix, perSource: Int, sourceValues: [[Float]], belowFloor: [Int]
+    ) {
         let m = input.rows
         let n = input.columns
         let t = input.taskVectors.count
@@ -57,19 +77,10 @@ public struct TSVMerge: MergeMethod {
                 column += 1
             }
         }
-        let update = try BLAS.multiply(
-            try Self.nearestOrthogonal(uColumns).scalingColumns(by: values), try Self.nearestOrthogonal(vColumns),
-            transposeB: true)
-        var details: [(key: String, value: JSONValue)] = [
-            ("components_per_source", .integer(k)),
-            ("source_singular_values", .array(decompositions.map { .numbers($0.singularValues) })),
-            // U⊥ and V⊥ have orthonormal columns, so the update's singular values are these.
-            ("merged_singular_values", .numbers(values.prefix(column).sorted(by: >))),
-        ]
-        if input.noiseFloor != .off, !input.noise.isEmpty {
-            details.append(("components_below_noise_floor", .array(belowFloor.map { .integer($0) })))
-        }
-        return TensorMergeResult(merged: zip(input.base, update.elements).map { $0 + $1 }, details: details)
+        return (
+            u: try Self.nearestOrthogonal(uColumns), s: values, v: try Self.nearestOrthogonal(vColumns), perSource: k,
+            sourceValues: decompositions.map(\.singularValues), belowFloor: belowFloor
+        )
     }
 
     /// A source's top `min(m, n) / T` components, computed as it is read.

@@ -9,6 +9,8 @@ final class ParameterStore {
     let base: ModelGraph?
     let factors: FactorSet?
     let count: SingularValueCount
+    /// Per matrix with factors, how many singular values train (`SingularValueAllocation`).
+    let trainedCounts: [String: Int]
     let start: SingularValueStart
     /// Names of parameters that belong to the head (trainable under `.head`).
     var headNames: Set<String> = []
@@ -19,13 +21,15 @@ final class ParameterStore {
 
     init(
         graph: ModelGraph, mode: TrainingMode, base: ModelGraph? = nil, factors: FactorSet? = nil,
-        count: SingularValueCount = .fraction(0.1), start: SingularValueStart = .zero, seed: UInt64 = 0
+        count: SingularValueCount = .fraction(0.1), allocation: SingularValueAllocation = .uniform,
+        start: SingularValueStart = .zero, seed: UInt64 = 0
     ) {
         self.graph = graph
         self.mode = mode
         self.base = base
         self.factors = factors
         self.count = count
+        self.trainedCounts = factors.map { allocation.counts($0, count: count) } ?? [:]
         self.start = start
         self.random = SeededRandom(seed: seed ^ 0x5EED_4EAD)
     }
@@ -98,7 +102,7 @@ final class ParameterStore {
         }
         let (m, n, rank) = (dims[0], dims[1], factors.rank)
         let asked = count.resolve(rows: m, columns: n)
-        let trained = min(asked, rank)
+        let trained = min(trainedCounts[name] ?? asked, rank)
         if asked > rank { capped.append((name, asked, rank)) }
         let (uValues, vValues, sValues) = (factors.u, factors.v, factors.s)
         func columns(_ values: [Float], rows: Int, _ range: Range<Int>) -> Matrix {

@@ -168,22 +168,37 @@ public enum TransferBenchmark {
         let setup = settings.setup(
             run.method, fraction: fraction, seed: run.seed, examples: train.count, heads: inputs.manifest.heads)
         let model: TunableModel
+        var diagnostics: SubspaceDiagnostics?
+        func diagnose(_ factors: FactorSet) throws {
+            // Only the standard runs: the variants of the sources are not what the target's
+            // own fine-tune is compared with.
+            guard run.variant == .standard else { return }
+            let sources = try inputs.sources(for: run.target, variant: run.variant, seed: run.seed).map(\.1)
+            diagnostics = try SubspaceDiagnostics(
+                factors: factors,
+                counts: setup.singularValueAllocation.counts(factors, count: setup.singularValueCount),
+                base: inputs.base, sources: sources, target: inputs.sources[run.target]!)
+        }
         switch run.method {
         case .linearProbe, .fullFineTune:
             model = try TunableModel(graph: inputs.base, setup: setup, classes: classes)
         case .baseS2, .randomS2:
             let factors = try run.method.subspace.factors(
                 for: inputs.base, count: .fraction(fraction), seed: run.seed)
+            try diagnose(factors)
             model = try TunableModel(
                 graph: inputs.base, base: inputs.base, factors: factors, setup: setup, classes: classes)
         default:
             let (merged, factors) = try merge(run, inputs: inputs, settings: settings, fraction: fraction)
+            try diagnose(factors)
             model = try TunableModel(graph: merged, base: inputs.base, factors: factors, setup: setup, classes: classes)
         }
         _ = try model.train(on: train, eval: nil)
         let accuracy = try model.evaluate(on: test).accuracy
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        return TransferResult(run: run, accuracy: accuracy, trainable: model.trainableCounts.total, seconds: seconds)
+        return TransferResult(
+            run: run, accuracy: accuracy, trainable: model.trainableCounts.total, seconds: seconds,
+            diagnostics: diagnostics)
     }
 
     /// The run's merge of the other tasks' sources (in memory, f32) and its factors.

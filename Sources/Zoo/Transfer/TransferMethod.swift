@@ -5,11 +5,28 @@ import Tuning
 /// A way to adapt to the target task, each at the same trainable budget where it has one:
 /// a merge of the other tasks' sources followed by Stage 2 (only the top-N singular values
 /// of each merged matrix train, beside a new head), Stage 2 in the base's own or random
-/// directions, the head alone, or every weight.
+/// directions, the head alone, or every weight; and variants of AXIS (`variants`, run only
+/// when asked for by name).
 public enum TransferMethod: String, Sendable, CaseIterable {
     case axis
     /// AXIS with the trainable values starting at the merged ones.
     case axisMergedStart = "axis-merged-start"
+    /// AXIS pooling components by their share of their own source's energy.
+    case axisNormalized = "axis-normalized"
+    /// AXIS giving every source ⌊K / T⌋ places first.
+    case axisQuota = "axis-quota"
+    /// AXIS with TSV-M's orthogonalisation of the kept U and V.
+    case axisOrthogonal = "axis-tsv-orthogonal"
+    /// AXIS's K components trained, TSV-M's update outside their span kept frozen.
+    case axisRemainder = "axis-tsv-remainder"
+    /// AXIS with the normalised ranking, the quota and TSV-M's orthogonalisation together.
+    case axisBalanced = "axis-balanced"
+    /// The balanced selection's K trained, TSV-M's update outside their span frozen.
+    case axisBalancedRemainder = "axis-balanced-remainder"
+    /// AXIS keeping K = 40% (its own components beyond N stay frozen).
+    case axisWide = "axis-k40"
+    /// AXIS at K = 40%, Stage 2's N spread over the matrices by energy.
+    case axisWideEnergy = "axis-k40-energy"
     case average
     case ties
     case tsvm = "tsv-m"
@@ -24,6 +41,14 @@ public enum TransferMethod: String, Sendable, CaseIterable {
         switch self {
         case .axis: "AXIS"
         case .axisMergedStart: "AXIS (merged start)"
+        case .axisNormalized: "AXIS (normalised ranking)"
+        case .axisQuota: "AXIS (per-source quota)"
+        case .axisOrthogonal: "AXIS (TSV orthogonalisation)"
+        case .axisRemainder: "AXIS + TSV-M remainder"
+        case .axisBalanced: "AXIS (normalised, quota, TSV orth.)"
+        case .axisBalancedRemainder: "AXIS (balanced) + TSV-M remainder"
+        case .axisWide: "AXIS (K = 40%)"
+        case .axisWideEnergy: "AXIS (K = 40%, N by energy)"
         case .average: "Average+S2"
         case .ties: "TIES+S2"
         case .tsvm: "TSV-M+S2"
@@ -35,6 +60,15 @@ public enum TransferMethod: String, Sendable, CaseIterable {
         }
     }
 
+    /// The methods a benchmark runs when none are named: the paper's AXIS and the baselines.
+    public static let standard: [TransferMethod] = allCases.filter { !variants.contains($0) }
+
+    /// AXIS's variants beyond the paper (the Merge models article, "AXIS variants").
+    public static let variants: [TransferMethod] = [
+        .axisNormalized, .axisQuota, .axisOrthogonal, .axisRemainder, .axisBalanced, .axisBalancedRemainder,
+        .axisWide, .axisWideEnergy,
+    ]
+
     /// Methods that merge the sources first.
     public var merges: Bool { mergeName != nil }
 
@@ -44,6 +78,7 @@ public enum TransferMethod: String, Sendable, CaseIterable {
     var mergeName: String? {
         switch self {
         case .axis, .axisMergedStart: "axis"
+        case let method where Self.variants.contains(method): "axis"
         case .average: "average"
         case .ties: "ties"
         case .tsvm: "tsv"
@@ -58,6 +93,17 @@ public enum TransferMethod: String, Sendable, CaseIterable {
     func mergeMethod(kFraction: Double, sourceCount: Int) -> (any MergeMethod)? {
         switch self {
         case .axis, .axisMergedStart: AXISMerge(fraction: kFraction)
+        case .axisNormalized: AXISMerge(fraction: kFraction, ranking: .normalized)
+        case .axisQuota: AXISMerge(fraction: kFraction, perSourceQuota: true)
+        case .axisOrthogonal: AXISMerge(fraction: kFraction, orthogonalization: .tsv)
+        case .axisRemainder: AXISMerge(fraction: kFraction, remainder: .tsv)
+        case .axisBalanced:
+            AXISMerge(fraction: kFraction, ranking: .normalized, perSourceQuota: true, orthogonalization: .tsv)
+        case .axisBalancedRemainder:
+            AXISMerge(
+                fraction: kFraction, ranking: .normalized, perSourceQuota: true, orthogonalization: .tsv,
+                remainder: .tsv)
+        case .axisWide, .axisWideEnergy: AXISMerge(fraction: max(kFraction, Self.wideFraction))
         case .average: AverageMerge()
         case .ties: TIESMerge()
         case .tsvm: TSVMerge()
@@ -65,6 +111,11 @@ public enum TransferMethod: String, Sendable, CaseIterable {
         default: nil
         }
     }
+
+    /// K of the wide variants.
+    static let wideFraction = 0.4
+
+    var allocation: SingularValueAllocation { self == .axisWideEnergy ? .energy : .uniform }
 
     var subspace: StageTwoSubspace {
         switch self {

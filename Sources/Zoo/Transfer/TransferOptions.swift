@@ -7,7 +7,7 @@ public struct TransferOptions: Sendable {
     public var settings = TransferProtocol()
     /// Targets to hold out, by task name; nil holds out every task in turn.
     public var targets: [String]?
-    public var methods: [TransferMethod] = TransferMethod.allCases
+    public var methods: [TransferMethod] = TransferMethod.standard
     /// One noisy source, and every source pruned (AXIS and the merge baselines, first N).
     public var robustness = true
     /// Fewer sources (AXIS and Average+S2, first N).

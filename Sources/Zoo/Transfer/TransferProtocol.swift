@@ -55,6 +55,7 @@ public struct TransferProtocol: Sendable, Equatable {
             setup.singularValueCount = .fraction(fraction)
             setup.singularValueStart = method == .axisMergedStart ? .merged : .zero
             setup.subspace = method.subspace
+            setup.singularValueAllocation = method.allocation
         }
         setup.transformer.heads = heads
         setup.training.batchSize = batch

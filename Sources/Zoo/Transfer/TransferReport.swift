@@ -29,15 +29,16 @@ public struct TransferReport: Sendable {
         Summary(results(method, fraction: fraction, variant: variant).map(\.accuracy))
     }
 
-    /// AXIS minus `other` over the (target, seed) pairs both have.
-    public func difference(_ other: TransferMethod, fraction: Double?, variant: TransferVariant = .standard)
-        -> PairedDifference
-    {
+    /// `reference` (AXIS unless given) minus `other` over the (target, seed) pairs both have.
+    public func difference(
+        _ other: TransferMethod, from reference: TransferMethod = .axis, fraction: Double?,
+        variant: TransferVariant = .standard
+    ) -> PairedDifference {
         var theirs: [String: Double] = [:]
         for result in results(other, fraction: fraction, variant: variant) {
             theirs["\(result.run.target)/\(result.run.seed)"] = result.accuracy
         }
-        let pairs = results(.axis, fraction: fraction, variant: variant).compactMap { result in
+        let pairs = results(reference, fraction: fraction, variant: variant).compactMap { result in
             theirs["\(result.run.target)/\(result.run.seed)"].map { (result.accuracy, $0) }
         }
         return PairedDifference(pairs)
@@ -135,6 +136,11 @@ public struct TransferReport: Sendable {
             for verdict in verdicts { lines.append("- " + verdict) }
             lines.append("")
         }
+        let variants = methods.filter { TransferMethod.variants.contains($0) || $0 == .axis || $0 == .axisMergedStart }
+        for reference in [TransferMethod.tsvm, .baseS2] where methods.contains(reference) && variants.count > 1 {
+            lines += pairedTable(variants, against: reference, fractions: fractions)
+        }
+        if let fraction = fractions.first { lines += diagnosticsTable(fraction: fraction) }
         if let fraction = fractions.first {
             lines.append("## Per target (N = \(Self.percentLabel(fraction)), mean over seeds)")
             lines.append("")
@@ -155,6 +161,57 @@ public struct TransferReport: Sendable {
             "\(results.count) runs, \(Self.fixed(seconds / 60, digits: 1)) minutes of training in all (one thread per run)."
         )
         return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Each of `methods` minus `reference`, paired over targets × seeds.
+    private func pairedTable(_ methods: [TransferMethod], against reference: TransferMethod, fractions: [Double])
+        -> [String]
+    {
+        var lines = ["## AXIS and its variants against \(reference.label) (paired)", ""]
+        lines.append(
+            "The method minus \(reference.label), in points: mean ± std, and the method's wins / losses / ties.")
+        lines.append("")
+        lines.append("| method | " + fractions.map { "N = \(Self.percentLabel($0))" }.joined(separator: " | ") + " |")
+        lines.append("|---|" + fractions.map { _ in "---|" }.joined())
+        for method in methods {
+            let cells = fractions.map { fraction -> String in
+                let d = difference(reference, from: method, fraction: fraction)
+                guard d.differences.count > 0 else { return "—" }
+                return
+                    "\(Self.signed(d.differences.mean)) ± \(Self.points(d.differences.standardDeviation)) (\(d.wins)/\(d.losses)/\(d.ties))"
+            }
+            lines.append("| \(method.label) | " + cells.joined(separator: " | ") + " |")
+        }
+        return lines + [""]
+    }
+
+    /// The subspace measures (`SubspaceDiagnostics`) of each Stage 2 method, means over runs.
+    private func diagnosticsTable(fraction: Double) -> [String] {
+        let measured = methods.compactMap { method -> (TransferMethod, [SubspaceDiagnostics])? in
+            let values = results(method, fraction: fraction).compactMap(\.diagnostics)
+            return values.isEmpty ? nil : (method, values)
+        }
+        guard !measured.isEmpty else { return [] }
+        var lines = [
+            "## What Stage 2 trains in (N = \(Self.percentLabel(fraction)), means over matrices and runs)", "",
+        ]
+        lines.append(
+            "Source energy: the share of each source's task vector inside the trained subspace pair, ‖U_Nᵀ Di V_N‖² / ‖Di‖² (mean; least and most source). Target energy: the same for the target's own fine-tune, which no run sees. Overlap: mean cos² of the principal angles between the trained U_N (V_N) and the target update's top-N left (right) singular vectors. Remainder: the frozen part of the merged update beyond N, its share of the update's energy and its cosine with the target's task vector."
+        )
+        lines.append("")
+        lines.append(
+            "| method | source energy (least–most) | target energy | overlap U | overlap V | remainder share | remainder · target |"
+        )
+        lines.append("|---|---|---|---|---|---|---|")
+        for (method, values) in measured {
+            func mean(_ key: KeyPath<SubspaceDiagnostics, Double>) -> String {
+                Self.fixed(values.map { $0[keyPath: key] }.reduce(0, +) / Double(values.count), digits: 3)
+            }
+            lines.append(
+                "| \(method.label) | \(mean(\.sourceEnergy)) (\(mean(\.leastSourceEnergy))–\(mean(\.mostSourceEnergy))) | \(mean(\.targetEnergy)) | \(mean(\.leftOverlap)) | \(mean(\.rightOverlap)) | \(mean(\.remainderShare)) | \(mean(\.remainderAlignment)) |"
+            )
+        }
+        return lines + [""]
     }
 
     private func robustnessTable(fraction: Double) -> [String] {
@@ -220,6 +277,27 @@ public struct TransferReport: Sendable {
                     ("fraction", fraction.map { .number("\($0)") } ?? .null),
                     ("accuracy", summaryJSON(s)),
                 ]
+                let measured = results(method, fraction: fraction).compactMap(\.diagnostics)
+                if !measured.isEmpty {
+                    let means = SubspaceDiagnostics.keys.indices.map { index in
+                        measured.map { $0.values[index] }.reduce(0, +) / Double(measured.count)
+                    }
+                    members.append(
+                        ("diagnostics", .object(zip(SubspaceDiagnostics.keys, means).map { ($0, number($1)) })))
+                }
+                for reference in [TransferMethod.tsvm, .baseS2] where method != reference {
+                    guard let f = fraction ?? settings.fractions.first else { continue }
+                    let d = difference(reference, from: method, fraction: f)
+                    guard d.differences.count > 0 else { continue }
+                    members.append(
+                        (
+                            "minus_" + reference.rawValue.replacingOccurrences(of: "-", with: "_"),
+                            .object([
+                                ("difference", summaryJSON(d.differences)), ("wins", .integer(d.wins)),
+                                ("losses", .integer(d.losses)), ("ties", .integer(d.ties)),
+                            ])
+                        ))
+                }
                 if method != .axis, let f = fraction ?? settings.fractions.first {
                     let d = difference(method, fraction: f)
                     members.append(

@@ -27,21 +27,27 @@ public struct TransferResult: Sendable {
     public let accuracy: Double
     public let trainable: Int
     public let seconds: Double
+    /// What the trained subspace holds (Stage 2 runs of the standard sources; nil for the
+    /// others and for results cached before it was measured).
+    let diagnostics: SubspaceDiagnostics?
 
     var json: JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("target", .string(run.target)), ("method", .string(run.method.rawValue)),
             ("fraction", run.fraction.map { .number("\($0)") } ?? .null), ("seed", .integer(run.seed)),
             ("variant", .string(run.variant.key)), ("accuracy", .number(ZooManifest.decimal(accuracy))),
             ("trainable_parameters", .integer(trainable)), ("seconds", .number(ZooManifest.decimal(seconds))),
-        ])
+        ]
+        if let diagnostics { members.append(("diagnostics", diagnostics.json)) }
+        return .object(members)
     }
 
-    init(run: TransferRun, accuracy: Double, trainable: Int, seconds: Double) {
+    init(run: TransferRun, accuracy: Double, trainable: Int, seconds: Double, diagnostics: SubspaceDiagnostics? = nil) {
         self.run = run
         self.accuracy = accuracy
         self.trainable = trainable
         self.seconds = seconds
+        self.diagnostics = diagnostics
     }
 
     /// A cached result of `run`, or nil when the JSON is not one.
@@ -50,6 +56,8 @@ public struct TransferResult: Sendable {
             let accuracy = json["accuracy"]?.doubleValue, let trainable = json["trainable_parameters"]?.uint64Value,
             let seconds = json["seconds"]?.doubleValue
         else { return nil }
-        self.init(run: run, accuracy: accuracy, trainable: Int(trainable), seconds: seconds)
+        self.init(
+            run: run, accuracy: accuracy, trainable: Int(trainable), seconds: seconds,
+            diagnostics: SubspaceDiagnostics(json: json["diagnostics"]))
     }
 }
