@@ -110,8 +110,9 @@ fuzz: deps
 
 # Every AXIS variant on the MLP; the slower families run the ones that won there.
 AXIS_VARIANTS = axis tsv-m base axis-normalized axis-quota axis-tsv-orthogonal axis-tsv-remainder axis-balanced \
-  axis-balanced-remainder axis-k40 axis-k40-energy
-AXIS_VARIANTS_LONG = axis tsv-m base axis-tsv-remainder axis-balanced axis-balanced-remainder
+  axis-balanced-remainder axis-balanced-remainder-merged-start axis-k40 axis-k40-energy tsv-m-merged-start
+AXIS_VARIANTS_LONG = axis tsv-m base axis-tsv-remainder axis-balanced axis-balanced-remainder \
+  axis-balanced-remainder-merged-start tsv-m-merged-start
 # The transfer benchmark's reports (.build/bench/transfer-*.md and .json); zoos and finished runs are cached.
 bench-transfer: release pyref data
 	.build/release/amalgam bench transfer --family mlp --size full
@@ -119,7 +120,7 @@ bench-transfer: release pyref data
 	.build/release/amalgam bench transfer --family text --size full --fraction 0.1 --seeds 1 --steps 80 \
 	  --train-limit 1000 --no-robustness --no-sweep
 	# AXIS's variants against AXIS, TSV-M+S2 and Base+S2 (those runs come from the cache above).
-	.build/release/amalgam bench transfer --family mlp --size full --fraction 0.1 --no-sweep --no-robustness \
+	.build/release/amalgam bench transfer --family mlp --size full --fraction 0.1 --no-sweep \
 	  --report .build/bench/transfer-mlp-variants.md $(AXIS_VARIANTS:%=--method %)
 	.build/release/amalgam bench transfer --family vit --size full --fraction 0.1 --no-sweep --no-robustness \
 	  --report .build/bench/transfer-vit-variants.md $(AXIS_VARIANTS_LONG:%=--method %)

@@ -23,6 +23,8 @@ public enum TransferMethod: String, Sendable, CaseIterable {
     case axisBalanced = "axis-balanced"
     /// The balanced selection's K trained, TSV-M's update outside their span frozen.
     case axisBalancedRemainder = "axis-balanced-remainder"
+    /// `axis-balanced-remainder` with the trained values starting at the merged ones.
+    case axisBalancedRemainderMergedStart = "axis-balanced-remainder-merged-start"
     /// AXIS keeping K = 40% (its own components beyond N stay frozen).
     case axisWide = "axis-k40"
     /// AXIS at K = 40%, Stage 2's N spread over the matrices by energy.
@@ -30,6 +32,9 @@ public enum TransferMethod: String, Sendable, CaseIterable {
     case average
     case ties
     case tsvm = "tsv-m"
+    /// TSV-M + Stage 2 with the trained values starting at the merged ones (the control for
+    /// the variants that start there).
+    case tsvmMergedStart = "tsv-m-merged-start"
     case dare
     case baseS2 = "base"
     case randomS2 = "random"
@@ -47,11 +52,13 @@ public enum TransferMethod: String, Sendable, CaseIterable {
         case .axisRemainder: "AXIS + TSV-M remainder"
         case .axisBalanced: "AXIS (normalised, quota, TSV orth.)"
         case .axisBalancedRemainder: "AXIS (balanced) + TSV-M remainder"
+        case .axisBalancedRemainderMergedStart: "AXIS (balanced) + TSV-M remainder, merged start"
         case .axisWide: "AXIS (K = 40%)"
         case .axisWideEnergy: "AXIS (K = 40%, N by energy)"
         case .average: "Average+S2"
         case .ties: "TIES+S2"
         case .tsvm: "TSV-M+S2"
+        case .tsvmMergedStart: "TSV-M+S2 (merged start)"
         case .dare: "DARE+S2"
         case .baseS2: "Base+S2"
         case .randomS2: "Random+S2"
@@ -63,10 +70,10 @@ public enum TransferMethod: String, Sendable, CaseIterable {
     /// The methods a benchmark runs when none are named: the paper's AXIS and the baselines.
     public static let standard: [TransferMethod] = allCases.filter { !variants.contains($0) }
 
-    /// AXIS's variants beyond the paper (the Merge models article, "AXIS variants").
+    /// AXIS's variants beyond the paper, and TSV-M+S2 from the merged values as their control (the Merge models article, "AXIS variants").
     public static let variants: [TransferMethod] = [
         .axisNormalized, .axisQuota, .axisOrthogonal, .axisRemainder, .axisBalanced, .axisBalancedRemainder,
-        .axisWide, .axisWideEnergy,
+        .axisBalancedRemainderMergedStart, .axisWide, .axisWideEnergy, .tsvmMergedStart,
     ]
 
     /// Methods that merge the sources first.
@@ -77,11 +84,11 @@ public enum TransferMethod: String, Sendable, CaseIterable {
 
     var mergeName: String? {
         switch self {
+        case .tsvm, .tsvmMergedStart: "tsv"
         case .axis, .axisMergedStart: "axis"
         case let method where Self.variants.contains(method): "axis"
         case .average: "average"
         case .ties: "ties"
-        case .tsvm: "tsv"
         case .dare: "dare"
         default: nil
         }
@@ -99,14 +106,14 @@ public enum TransferMethod: String, Sendable, CaseIterable {
         case .axisRemainder: AXISMerge(fraction: kFraction, remainder: .tsv)
         case .axisBalanced:
             AXISMerge(fraction: kFraction, ranking: .normalized, perSourceQuota: true, orthogonalization: .tsv)
-        case .axisBalancedRemainder:
+        case .axisBalancedRemainder, .axisBalancedRemainderMergedStart:
             AXISMerge(
                 fraction: kFraction, ranking: .normalized, perSourceQuota: true, orthogonalization: .tsv,
                 remainder: .tsv)
         case .axisWide, .axisWideEnergy: AXISMerge(fraction: max(kFraction, Self.wideFraction))
         case .average: AverageMerge()
         case .ties: TIESMerge()
-        case .tsvm: TSVMerge()
+        case .tsvm, .tsvmMergedStart: TSVMerge()
         case .dare: DAREMerge(lambda: 1 / Float(max(sourceCount, 1)))
         default: nil
         }
@@ -114,6 +121,11 @@ public enum TransferMethod: String, Sendable, CaseIterable {
 
     /// K of the wide variants.
     static let wideFraction = 0.4
+
+    /// Stage 2's trained values start at the merged ones (else at zero).
+    var startsMerged: Bool {
+        self == .axisMergedStart || self == .axisBalancedRemainderMergedStart || self == .tsvmMergedStart
+    }
 
     var allocation: SingularValueAllocation { self == .axisWideEnergy ? .energy : .uniform }
 

@@ -32,7 +32,7 @@ public struct TransferOptions: Sendable {
         (report.hasSuffix(".md") ? String(report.dropLast(3)) : report) + ".json"
     }
 
-    /// The methods the robustness and sweep runs compare.
-    static let robustnessMethods: [TransferMethod] = [.axis, .average, .ties, .tsvm]
+    /// The methods the robustness and sweep runs compare (AXIS's variants too, when asked for).
+    static let robustnessMethods: [TransferMethod] = [.axis, .average, .ties, .tsvm] + TransferMethod.variants
     static let sweepMethods: [TransferMethod] = [.axis, .average]
 }

@@ -53,7 +53,7 @@ public struct TransferProtocol: Sendable, Equatable {
             setup.training.learningRate = learningRate
             setup.training.headLearningRate = headLearningRate
             setup.singularValueCount = .fraction(fraction)
-            setup.singularValueStart = method == .axisMergedStart ? .merged : .zero
+            setup.singularValueStart = method.startsMerged ? .merged : .zero
             setup.subspace = method.subspace
             setup.singularValueAllocation = method.allocation
         }

@@ -136,8 +136,11 @@ public struct TransferReport: Sendable {
             for verdict in verdicts { lines.append("- " + verdict) }
             lines.append("")
         }
-        let variants = methods.filter { TransferMethod.variants.contains($0) || $0 == .axis || $0 == .axisMergedStart }
-        for reference in [TransferMethod.tsvm, .baseS2] where methods.contains(reference) && variants.count > 1 {
+        let variants = methods.filter {
+            (TransferMethod.variants.contains($0) || $0 == .axis || $0 == .axisMergedStart) && $0 != .tsvmMergedStart
+        }
+        for reference in [TransferMethod.tsvm, .tsvmMergedStart, .baseS2]
+        where methods.contains(reference) && variants.count > 1 {
             lines += pairedTable(variants, against: reference, fractions: fractions)
         }
         if let fraction = fractions.first { lines += diagnosticsTable(fraction: fraction) }
@@ -285,7 +288,7 @@ public struct TransferReport: Sendable {
                     members.append(
                         ("diagnostics", .object(zip(SubspaceDiagnostics.keys, means).map { ($0, number($1)) })))
                 }
-                for reference in [TransferMethod.tsvm, .baseS2] where method != reference {
+                for reference in [TransferMethod.tsvm, .tsvmMergedStart, .baseS2] where method != reference {
                     guard let f = fraction ?? settings.fractions.first else { continue }
                     let d = difference(reference, from: method, fraction: f)
                     guard d.differences.count > 0 else { continue }

@@ -17,7 +17,12 @@ struct BenchCommand: Command {
         Runs AXIS (zero and merged start), Average, TIES, TSV-M and DARE each followed by Stage 2, Stage 2 in the
         base's own (Base+S2) and random (Random+S2) directions, a linear probe and full fine-tuning, at every N and
         seed; then AXIS and the merge baselines with one noisy source and with pruned sources, and AXIS and
-        Average+S2 with fewer sources. Results are cached per run, so an interrupted benchmark resumes.
+        Average+S2 with fewer sources. AXIS's variants beyond the paper (axis-tsv-remainder,
+        axis-balanced-remainder, ...: see --method) run only when named, with the same robustness runs, and the
+        report then pairs each against TSV-M+S2 and Base+S2. Every Stage 2 run also measures what it trains in:
+        the sources' and the target's own task-vector energy inside the trained subspace, its principal angles to
+        the target's update, and the frozen remainder. Results are cached per run, so an interrupted benchmark
+        resumes.
 
         example:
           amalgam bench transfer --family mlp --size test --target digits --method axis --method linear-probe \\
