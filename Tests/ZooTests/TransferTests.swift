@@ -1,5 +1,6 @@
 import AmalgamCore
 import Foundation
+import MergeKernel
 import Testing
 
 @testable import Zoo
@@ -25,6 +26,30 @@ struct TransferTests {
         var options = TransferOptions(zoo: "zoo", report: "r.md")
         options.targets = ["task-9"]
         #expect(throws: AmalgamError.self) { try TransferBenchmark.runs(options, manifest: Self.manifest) }
+    }
+
+    @Test("AXIS's variants run only when named, with the robustness runs; each is the merge and start it names")
+    func variants() throws {
+        #expect(TransferMethod.standard.count == 10 && !TransferMethod.standard.contains(.axisBalancedRemainder))
+        var options = TransferOptions(zoo: "zoo", report: "r.md")
+        options.methods = [.axisBalancedRemainderMergedStart]
+        options.sweep = false
+        options.settings.fractions = [0.1]
+        let runs = try TransferBenchmark.runs(options, manifest: Self.manifest)
+        #expect(runs.count == 8 * 3 * 3)
+        #expect(Set(runs.map(\.variant)) == [.standard, .noisySource, .pruned])
+        let merge = try #require(
+            TransferMethod.axisBalancedRemainderMergedStart.mergeMethod(kFraction: 0.1, sourceCount: 7) as? AXISMerge)
+        #expect(merge.ranking == .normalized && merge.perSourceQuota && merge.orthogonalization == .tsv)
+        #expect(merge.remainder == .tsv && merge.fraction == 0.1)
+        let wide = try #require(TransferMethod.axisWideEnergy.mergeMethod(kFraction: 0.1, sourceCount: 7) as? AXISMerge)
+        #expect(wide.fraction == 0.4 && wide.remainder == .none)
+        #expect(TransferMethod.tsvmMergedStart.mergeMethod(kFraction: 0.1, sourceCount: 7) is TSVMerge)
+        let settings = TransferProtocol()
+        let start = settings.setup(.tsvmMergedStart, fraction: 0.1, seed: 0, examples: 100, heads: nil)
+        #expect(start.singularValueStart == .merged && start.singularValueAllocation == .uniform)
+        let energy = settings.setup(.axisWideEnergy, fraction: 0.1, seed: 0, examples: 100, heads: nil)
+        #expect(energy.singularValueStart == .zero && energy.singularValueAllocation == .energy)
     }
 
     @Test("epochs = max(5, ceil(480 / steps per epoch)); K is at least N")
