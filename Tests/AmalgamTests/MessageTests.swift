@@ -48,7 +48,7 @@ struct MessageTests {
         let cases: [(String, String)] = [
             (
                 #""method": "ties", "options": {"densty": 0.3}"#,
-                "unknown key 'options.densty' (did you mean 'density'?) (known: dare_ties, density, drop, exact_svd, k, k_fraction, lambda, param)"
+                "unknown key 'options.densty' (did you mean 'density'?) (known: dare_ties, density, drop, exact_svd, k, k_fraction, lambda, orthogonalize, param, per_source_quota, ranking, remainder)"
             ),
             (#""method": "ties", "options": {"k": 2}"#, "options.k does not apply to the ties method"),
             (#""options": {"k": 2, "k_fraction": 0.1}"#, "give options.k or options.k_fraction, not both"),
