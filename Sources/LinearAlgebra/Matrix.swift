@@ -52,6 +52,16 @@ public struct Matrix: Sendable, Equatable {
         return result
     }
 
+    /// Columns `range` of this matrix, as a `rows x range.count` matrix. O(rows x range.count).
+    public func columns(_ range: Range<Int>) -> Matrix {
+        precondition(range.lowerBound >= 0 && range.upperBound <= columns, "columns \(range) of \(columns)")
+        var result = Matrix(zeros: rows, range.count)
+        for i in 0..<rows {
+            for (k, j) in range.enumerated() { result.elements[i * range.count + k] = elements[i * columns + j] }
+        }
+        return result
+    }
+
     /// `[A | B]`: `b`'s columns after `a`'s (the same row count). O(rows x columns).
     public static func concatenatingColumns(_ a: Matrix, _ b: Matrix) -> Matrix {
         precondition(a.rows == b.rows, "\(a.rows) rows beside \(b.rows)")

@@ -101,8 +101,8 @@ public struct AXISMerge: MergeMethod {
         let value: Float
         let source: Int
         let index: Int
-        var key: Float
-        var byQuota = false
+        let key: Float
+        let byQuota: Bool
 
         init(value: Float, source: Int, index: Int, key: Float? = nil, byQuota: Bool = false) {
             self.value = value
@@ -322,13 +322,9 @@ public struct AXISMerge: MergeMethod {
                     belowFloor[source] += 1
                     continue
                 }
-                let component = Component(value: value, source: source, index: index, key: value * scale)
-                if index < quota {
-                    kept.append(
-                        Component(value: value, source: source, index: index, key: component.key, byQuota: true))
-                } else {
-                    pool.append(component)
-                }
+                let component = Component(
+                    value: value, source: source, index: index, key: value * scale, byQuota: index < quota)
+                if component.byQuota { kept.append(component) } else { pool.append(component) }
             }
         }
         func ordered(_ a: Component, _ b: Component) -> Bool {

@@ -104,20 +104,15 @@ final class ParameterStore {
         let asked = count.resolve(rows: m, columns: n)
         let trained = min(trainedCounts[name] ?? asked, rank)
         if asked > rank { capped.append((name, asked, rank)) }
-        let (uValues, vValues, sValues) = (factors.u, factors.v, factors.s)
-        func columns(_ values: [Float], rows: Int, _ range: Range<Int>) -> Matrix {
-            var result = Matrix(zeros: rows, range.count)
-            for i in 0..<rows {
-                for (k, j) in range.enumerated() { result.elements[i * range.count + k] = values[i * rank + j] }
-            }
-            return result
-        }
+        let u = Matrix(rows: m, columns: rank, elements: factors.u)
+        let v = Matrix(rows: n, columns: rank, elements: factors.v)
+        let sValues = factors.s
         var folded = Matrix(rows: m, columns: n, elements: try w0.floatValues())
         if trained < rank {
             let rest = trained..<rank
             try BLAS.gemm(
-                columns(uValues, rows: m, rest).scalingColumns(by: Array(sValues[rest])),
-                columns(vValues, rows: n, rest), transposeB: true, beta: 1, into: &folded)
+                u.columns(rest).scalingColumns(by: Array(sValues[rest])), v.columns(rest), transposeB: true, beta: 1,
+                into: &folded)
         }
         let weight = Parameter(name: name, shape: dims, value: folded, trainable: false)
         created[name] = weight
@@ -128,7 +123,7 @@ final class ParameterStore {
         return Linear(
             weight: weight, bias: bias,
             singular: .init(
-                u: columns(uValues, rows: m, 0..<trained), v: columns(vValues, rows: n, 0..<trained), s: singular,
+                u: u.columns(0..<trained), v: v.columns(0..<trained), s: singular,
                 merged: Array(sValues[0..<trained])))
     }
 

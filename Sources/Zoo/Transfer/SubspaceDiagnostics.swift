@@ -55,8 +55,10 @@ struct SubspaceDiagnostics: Sendable {
                 return Matrix(
                     rows: m, columns: n, elements: zip(try tensor.floatValues(), baseValues).map { $0 - $1 })
             }
-            let u = Self.columns(matrix.u, rows: m, rank: rank, 0..<trained)
-            let v = Self.columns(matrix.v, rows: n, rank: rank, 0..<trained)
+            let allU = Matrix(rows: m, columns: rank, elements: matrix.u)
+            let allV = Matrix(rows: n, columns: rank, elements: matrix.v)
+            let u = allU.columns(0..<trained)
+            let v = allV.columns(0..<trained)
             func energyInTrained(_ delta: Matrix) throws -> Double {
                 let total = SumOfSquares.of(delta.elements)
                 guard total > 0 else { return 0 }
@@ -68,12 +70,8 @@ struct SubspaceDiagnostics: Sendable {
             }
             guard let dt = try taskVector(target) else { continue }
             let targetSVD = try SingularValueDecomposition(dt)
-            let ut = Matrix(
-                rows: m, columns: trained,
-                elements: (0..<m).flatMap { i in (0..<trained).map { targetSVD.u[i, $0] } })
-            let vt = Matrix(
-                rows: n, columns: trained,
-                elements: (0..<n).flatMap { j in (0..<trained).map { targetSVD.vt[$0, j] } })
+            let ut = targetSVD.u.columns(0..<trained)
+            let vt = targetSVD.vt.transposed.columns(0..<trained)
             let left = SumOfSquares.of(try BLAS.multiply(u, transposeA: true, ut).elements) / Double(trained)
             let right = SumOfSquares.of(try BLAS.multiply(v, transposeA: true, vt).elements) / Double(trained)
             var share = 0.0
@@ -81,11 +79,8 @@ struct SubspaceDiagnostics: Sendable {
             if trained < rank {
                 let rest = trained..<rank
                 let remainder = try BLAS.multiply(
-                    Self.columns(matrix.u, rows: m, rank: rank, rest).scalingColumns(by: Array(matrix.s[rest])),
-                    Self.columns(matrix.v, rows: n, rank: rank, rest), transposeB: true)
-                let whole = try BLAS.multiply(
-                    Self.columns(matrix.u, rows: m, rank: rank, 0..<rank).scalingColumns(by: matrix.s),
-                    Self.columns(matrix.v, rows: n, rank: rank, 0..<rank), transposeB: true)
+                    allU.columns(rest).scalingColumns(by: Array(matrix.s[rest])), allV.columns(rest), transposeB: true)
+                let whole = try BLAS.multiply(allU.scalingColumns(by: matrix.s), allV, transposeB: true)
                 let remainderNorm = SumOfSquares.of(remainder.elements)
                 let wholeNorm = SumOfSquares.of(whole.elements)
                 share = wholeNorm > 0 ? remainderNorm / wholeNorm : 0
@@ -121,14 +116,5 @@ struct SubspaceDiagnostics: Sendable {
 
     var json: JSONValue {
         .object(zip(Self.keys, values).map { ($0, .number(ZooManifest.decimal($1))) })
-    }
-
-    /// Columns `range` of a row-major `rows x rank` factor.
-    static func columns(_ values: [Float], rows: Int, rank: Int, _ range: Range<Int>) -> Matrix {
-        var result = Matrix(zeros: rows, range.count)
-        for i in 0..<rows {
-            for (k, j) in range.enumerated() { result.elements[i * range.count + k] = values[i * rank + j] }
-        }
-        return result
     }
 }
