@@ -21,6 +21,15 @@ public struct Matrix: Sendable, Equatable {
         self.init(rows: rows, columns: columns, elements: [Float](repeating: 0, count: rows * columns))
     }
 
+    /// `rows` copies of `row` (a bias broadcast over a batch). O(rows x row.count).
+    public init(rows: Int, columns: Int, repeatingRow row: [Float]) {
+        precondition(row.count == columns, "a row of \(row.count) values for \(columns) columns")
+        var elements: [Float] = []
+        elements.reserveCapacity(rows * columns)
+        for _ in 0..<rows { elements.append(contentsOf: row) }
+        self.init(rows: rows, columns: columns, elements: elements)
+    }
+
     /// The `n x n` identity.
     public static func identity(_ n: Int) -> Matrix {
         var matrix = Matrix(zeros: n, n)

@@ -4,9 +4,10 @@ import LinearAlgebra
 ///
 /// Three ways to train it: dense (`weight.trainable`), frozen, or singular-value
 /// parameterised (`W = W0 + U diag(s) Vᵀ`, AXIS Stage 2) where only `s` trains. The
-/// low-rank path never builds `W(s)`: `y = x W0ᵀ + ((x V) ⊙ s) Uᵀ + b`, and
-/// `∂L/∂s_j = Σ_rows (x V)_j (g U)_j` with `g = ∂L/∂y`. Cost per row: `O(in·out)` for
-/// the frozen part plus `O((in + out)·N)`.
+/// singular-value path computes with `W(s)` folded densely once per value of `s` (a
+/// `[out, N] x [N, in]` product per optimiser step, cheaper than carrying the low-rank term
+/// through every row twice), and `∂L/∂s_j = Σ_rows (x V)_j (g U)_j` with `g = ∂L/∂y`.
+/// Cost per row: `O(in·out)`, plus `O((in + out)·N)` for the gradient of `s`.
 final class Linear: Layer {
     /// The trainable singular values and their frozen directions.
     struct SingularValues {
@@ -28,7 +29,10 @@ final class Linear: Layer {
     /// Skip computing `∂L/∂x` (the first layer of a network needs none).
     var needsInputGradient = true
     private var input: Matrix?
+    /// `x V` of the last forward pass (singular-value mode, `s` trainable).
     private var projected: Matrix?
+    /// `W0 + U diag(s) Vᵀ` and the `s` it was folded with (singular-value mode).
+    private var folded: (weight: Matrix, values: [Float])?
 
     init(weight: Parameter, bias: Parameter?, singular: SingularValues? = nil) {
         self.weight = weight
@@ -43,22 +47,17 @@ final class Linear: Layer {
 
     func forward(_ input: Matrix) throws -> Matrix {
         self.input = input
-        var output = Matrix(zeros: input.rows, outputs)
-        try BLAS.gemm(input, weight.value, transposeB: true, into: &output)
+        let weight = try currentWeight()
+        // The bias rows first, the product added onto them (as `addmm`): no pass of its own.
+        var output: Matrix
         if let bias {
-            output.elements.withUnsafeMutableBufferPointer { values in
-                bias.value.elements.withUnsafeBufferPointer { b in
-                    for row in 0..<input.rows {
-                        for column in 0..<b.count { values[row * b.count + column] += b[column] }
-                    }
-                }
-            }
+            output = Matrix(rows: input.rows, columns: outputs, repeatingRow: bias.value.elements)
+            try BLAS.gemm(input, weight, transposeB: true, beta: 1, into: &output)
+        } else {
+            output = try BLAS.multiply(input, weight, transposeB: true)
         }
-        if let singular {
-            var projected = try BLAS.multiply(input, singular.v)
-            self.projected = projected
-            projected = projected.scalingColumns(by: singular.s.value.elements)
-            try BLAS.gemm(projected, singular.u, transposeB: true, beta: 1, into: &output)
+        if let singular, singular.s.trainable {
+            projected = try BLAS.multiply(input, singular.v)
         }
         return output
     }
@@ -72,41 +71,36 @@ final class Linear: Layer {
             let sums = outputGradient.columnSums
             for index in sums.indices { bias.gradient.elements[index] += sums[index] }
         }
-        var inputGradient = Matrix(zeros: needsInputGradient ? input.rows : 0, inputs)
-        if needsInputGradient {
-            try BLAS.gemm(outputGradient, weight.value, into: &inputGradient)
-        }
-        if let singular, let projected {
+        if let singular, singular.s.trainable, let projected {
             let back = try BLAS.multiply(outputGradient, singular.u)  // g U: [rows, N]
-            if singular.s.trainable {
-                let n = singular.s.count
-                var sums = [Float](repeating: 0, count: n)
-                back.elements.withUnsafeBufferPointer { g in
-                    projected.elements.withUnsafeBufferPointer { p in
-                        for row in 0..<back.rows {
-                            for j in 0..<n { sums[j] += g[row * n + j] * p[row * n + j] }
-                        }
+            let n = singular.s.count
+            var sums = [Float](repeating: 0, count: n)
+            back.elements.withUnsafeBufferPointer { g in
+                projected.elements.withUnsafeBufferPointer { p in
+                    for row in 0..<back.rows {
+                        for j in 0..<n { sums[j] += g[row * n + j] * p[row * n + j] }
                     }
                 }
-                for j in 0..<n { singular.s.gradient.elements[j] += sums[j] }
             }
-            if needsInputGradient {
-                try BLAS.gemm(
-                    back.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1,
-                    into: &inputGradient)
-            }
+            for j in 0..<n { singular.s.gradient.elements[j] += sums[j] }
         }
-        return inputGradient
+        guard needsInputGradient else { return Matrix(zeros: 0, inputs) }
+        return try BLAS.multiply(outputGradient, try currentWeight())
     }
 
     /// The dense weight this layer computes with: `W0 + U diag(s) Vᵀ` in singular-value
-    /// mode (built once, for writing the tuned model).
-    func effectiveWeight() throws -> Matrix {
+    /// mode (for writing the tuned model).
+    func effectiveWeight() throws -> Matrix { try currentWeight() }
+
+    /// `W`, or in singular-value mode `W(s)` for the current `s`, folded again only when `s`
+    /// (or a trainable `W0`) changed since the last fold.
+    private func currentWeight() throws -> Matrix {
         guard let singular else { return weight.value }
+        let values = singular.s.value.elements
+        if let folded, folded.values == values, !weight.trainable { return folded.weight }
         var dense = weight.value
-        try BLAS.gemm(
-            singular.u.scalingColumns(by: singular.s.value.elements), singular.v, transposeB: true, beta: 1,
-            into: &dense)
+        try BLAS.gemm(singular.u.scalingColumns(by: values), singular.v, transposeB: true, beta: 1, into: &dense)
+        folded = (dense, values)
         return dense
     }
 }

@@ -60,7 +60,8 @@ final class SelfAttention {
                                     let scores = ps.base! + (b * heads + h) * t * t
                                     BLAS.gemm(
                                         m: t, n: t, k: d, alpha: scale, qs.base! + offset, leading: width,
-                                        ks.base! + offset, leading: width, transposeB: true, into: scores, leading: t)
+                                        ks.base! + offset, leading: width, transposeB: true, beta: BLAS.onZeros,
+                                        into: scores, leading: t)
                                     for i in 0..<t {
                                         let row = scores + i * t
                                         var largest = -Float.greatestFiniteMagnitude
@@ -78,7 +79,7 @@ final class SelfAttention {
                                     }
                                     BLAS.gemm(
                                         m: t, n: d, k: t, scores, leading: t, vs.base! + offset, leading: width,
-                                        into: cs.base! + offset, leading: width)
+                                        beta: BLAS.onZeros, into: cs.base! + offset, leading: width)
                                 }
                             }
                         }
@@ -127,7 +128,8 @@ final class SelfAttention {
                                                         leading: width, transposeB: true, into: dp, leading: t)
                                                     BLAS.gemm(
                                                         m: t, n: d, k: t, p, leading: t, transposeA: true, dc,
-                                                        leading: width, into: dvs.base! + offset, leading: width)
+                                                        leading: width, beta: BLAS.onZeros, into: dvs.base! + offset,
+                                                        leading: width)
                                                     for i in 0..<t {
                                                         var dot: Float = 0
                                                         for j in 0..<t { dot += dp[i * t + j] * p[i * t + j] }
@@ -137,12 +139,12 @@ final class SelfAttention {
                                                     }
                                                     BLAS.gemm(
                                                         m: t, n: d, k: t, alpha: scale, dp, leading: t,
-                                                        ks.base! + offset, leading: width, into: dqs.base! + offset,
-                                                        leading: width)
+                                                        ks.base! + offset, leading: width, beta: BLAS.onZeros,
+                                                        into: dqs.base! + offset, leading: width)
                                                     BLAS.gemm(
                                                         m: t, n: d, k: t, alpha: scale, dp, leading: t,
                                                         transposeA: true, qs.base! + offset, leading: width,
-                                                        into: dks.base! + offset, leading: width)
+                                                        beta: BLAS.onZeros, into: dks.base! + offset, leading: width)
                                                 }
                                             }
                                         }

@@ -41,12 +41,13 @@ final class TransformerBlock {
 
     func forward(_ x: Matrix, batch: Int, length: Int, mask: [Float]) throws -> Matrix {
         if preNorm {
-            var h = x
-            h.add(
-                try attentionOutput.forward(
-                    try attention.forward(try attentionNorm.forward(x), batch: batch, length: length, keyMask: mask)))
-            var out = h
-            out.add(try output.forward(try activation.forward(try intermediate.forward(try outputNorm.forward(h)))))
+            // Each sum goes into the freshly computed branch (x and h are still referenced:
+            // adding into them would copy them first); addition is commutative, bit for bit.
+            var h = try attentionOutput.forward(
+                try attention.forward(try attentionNorm.forward(x), batch: batch, length: length, keyMask: mask))
+            h.add(x)
+            var out = try output.forward(try activation.forward(try intermediate.forward(try outputNorm.forward(h))))
+            out.add(h)
             return out
         }
         var a = try attentionOutput.forward(try attention.forward(x, batch: batch, length: length, keyMask: mask))
@@ -82,24 +83,22 @@ final class TransformerBlock {
             projection.needsInputGradient = !skipsInput
         }
         if preNorm {
-            var dh = gradient
-            dh.add(
-                try outputNorm.backward(
-                    try intermediate.backward(try activation.backward(try output.backward(gradient)))))
+            var dh = try outputNorm.backward(
+                try intermediate.backward(try activation.backward(try output.backward(gradient))))
+            dh.add(gradient)
             let attentionGradient = try attention.backward(try attentionOutput.backward(dh))
             if skipsInput { return Matrix(zeros: 0, gradient.columns) }
-            var dx = dh
-            dx.add(try attentionNorm.backward(attentionGradient))
+            var dx = try attentionNorm.backward(attentionGradient)
+            dx.add(dh)
             return dx
         }
         let g = try outputNorm.backward(gradient)
-        var dh = g
-        dh.add(try intermediate.backward(try activation.backward(try output.backward(g))))
+        var dh = try intermediate.backward(try activation.backward(try output.backward(g)))
+        dh.add(g)
         let g1 = try attentionNorm.backward(dh)
-        let attentionGradient = try attention.backward(try attentionOutput.backward(g1))
+        var dx = try attention.backward(try attentionOutput.backward(g1))
         if skipsInput { return Matrix(zeros: 0, gradient.columns) }
-        var dx = g1
-        dx.add(attentionGradient)
+        dx.add(g1)
         return dx
     }
 }
