@@ -99,7 +99,7 @@ let package = Package(
         // Helpers and malformed-input corpora shared by the test targets.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "AmalgamCoreTests", dependencies: ["AmalgamCore"]),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "AmalgamCore"]),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra", "AmalgamCore", "COpenBLAS"]),
         .testTarget(name: "TuningTests", dependencies: ["Tuning", "LinearAlgebra", "AmalgamCore"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "AmalgamCore"]),
         .testTarget(name: "MergeKernelTests", dependencies: ["MergeKernel", "LinearAlgebra", "AmalgamCore"]),

@@ -1,4 +1,5 @@
 import AmalgamCore
+import COpenBLAS
 import Testing
 
 @testable import LinearAlgebra
@@ -64,6 +65,27 @@ struct LinearAlgebraTests {
         for (x, y) in zip(rebuilt.elements, a.elements) { #expect(abs(x - y) < 1e-5) }
         let gram = try BLAS.multiply(svd.u, transposeA: true, svd.u)
         for i in 0..<k { for j in 0..<k { #expect(abs(gram[i, j] - (i == j ? 1 : 0)) < 1e-5) } }
+    }
+
+    /// The SVD calls `sgesdd` on a column-major copy it makes itself; LAPACKE's row-major
+    /// wrapper (what numpy's and the earlier code's results come from) must give the same bits.
+    @Test(
+        "the thin SVD is bit for bit LAPACKE's row-major sgesdd", arguments: [(300, 70), (70, 300), (129, 129), (1, 5)])
+    func svdMatchesRowMajorLAPACKE(rows: Int, columns: Int) throws {
+        let a = Self.random(rows, columns, seed: 9)
+        let svd = try SingularValueDecomposition(a)
+        let k = min(rows, columns)
+        var work = a.elements
+        var s = [Float](repeating: 0, count: k)
+        var u = [Float](repeating: 0, count: rows * k)
+        var vt = [Float](repeating: 0, count: k * columns)
+        let info = LAPACKE_sgesdd(
+            LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "S")), Int32(rows), Int32(columns), &work, Int32(columns), &s, &u,
+            Int32(k), &vt, Int32(columns))
+        #expect(info == 0)
+        #expect(svd.singularValues.map(\.bitPattern) == s.map(\.bitPattern))
+        #expect(svd.u.elements.map(\.bitPattern) == u.map(\.bitPattern))
+        #expect(svd.vt.elements.map(\.bitPattern) == vt.map(\.bitPattern))
     }
 
     @Test("known singular values; NaN input is an error")
