@@ -288,6 +288,8 @@ public final class MergeRun: @unchecked Sendable {
                 factored.append(nil)
                 indices.append(position)
             }
+            // The last reduced source's buffer has no next source to take it: free it before the merge.
+            scratch = []
             var result: TensorMergeResult
             if deltas.isEmpty {
                 result = TensorMergeResult(merged: base)
