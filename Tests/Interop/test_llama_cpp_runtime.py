@@ -2,8 +2,8 @@
 GGUF → Hugging Face folder → GGUF at F16, Q8_0, Q4_K_M and Q6_K loads and runs. The F16 export
 has, tensor for tensor, the bytes of llama.cpp's own F16 conversion of the original
 (`llama-quantize --allow-requantize`), and gives its perplexity and greedy continuation
-exactly. The original itself computes slightly differently (0.3% in perplexity here): llama.cpp
-multiplies Q4_1 weights by activations it quantises to Q8_1, F16 weights by f32 activations.
+exactly. The original itself computes slightly differently (0.3-0.75% in perplexity, by CPU):
+llama.cpp multiplies Q4_1 weights by activations it quantises to Q8_1, F16 weights by f32 activations.
 An AXIS merge of SmolLM2 with two perturbed variants (safetensors and npz) exported to Q4_K_M
 runs."""
 
@@ -69,8 +69,10 @@ def test_f16_export_is_llama_cpps_own_conversion(exports, text):
     assert len(ours) == 272 and ours == theirs
     assert perplexity(files["f16"], text) == perplexity(reference, text)
     assert continuation(files["f16"]) == continuation(reference)
+    # The Q4_1 original computes differently (activations quantised to Q8_1), by an amount that
+    # depends on the CPU's SIMD path in llama.cpp: 0.3% on AVX-512 machines, 0.75% on an AVX2 Zen 3.
     original = perplexity(SMOLLM2, text)
-    assert abs(perplexity(files["f16"], text) - original) / original < 5e-3
+    assert abs(perplexity(files["f16"], text) - original) / original < 1e-2
 
 
 @pytest.mark.parametrize("quant", ["q8_0", "q4_k_m", "q6_k"])
