@@ -43,12 +43,26 @@ public struct Matrix: Sendable, Equatable {
         set { elements[row * columns + column] = newValue }
     }
 
+    /// `Aᵀ` (equally: a column-major array read back as row-major), in 32 x 32 tiles so both
+    /// sides stay in cache. O(rows x columns).
     public var transposed: Matrix {
-        var result = Matrix(zeros: columns, rows)
-        for i in 0..<rows {
-            for j in 0..<columns { result[j, i] = self[i, j] }
+        let (rows, columns, tile) = (self.rows, self.columns, 32)
+        let elements = [Float](unsafeUninitializedCapacity: rows * columns) { result, count in
+            self.elements.withUnsafeBufferPointer { source in
+                for rowStart in stride(from: 0, to: rows, by: tile) {
+                    let rowEnd = min(rows, rowStart + tile)
+                    for columnStart in stride(from: 0, to: columns, by: tile) {
+                        for row in rowStart..<rowEnd {
+                            for column in columnStart..<min(columns, columnStart + tile) {
+                                result[column * rows + row] = source[row * columns + column]
+                            }
+                        }
+                    }
+                }
+            }
+            count = rows * columns
         }
-        return result
+        return Matrix(rows: columns, columns: rows, elements: elements)
     }
 
     /// This matrix with column `j` multiplied by `scales[j]` (`A diag(s)`). O(rows x columns).

@@ -46,7 +46,7 @@ public struct SingularValueDecomposition: Sendable {
         var vtColumns = [Float](repeating: 0, count: k * n)
         var info: Int32 = 0
         do {
-            var columnMajor = Self.transposed(a.elements, rows: m, columns: n)  // sgesdd destroys it
+            var columnMajor = a.transposed.elements  // sgesdd destroys it
             var iwork = [Int32](repeating: 0, count: 8 * k)
             func call(_ work: UnsafeMutablePointer<Float>, _ lwork: Int32) -> Int32 {
                 columnMajor.withUnsafeMutableBufferPointer { pa in
@@ -76,32 +76,10 @@ public struct SingularValueDecomposition: Sendable {
                 .internal,
                 info > 0 ? "SVD did not converge (sgesdd info \(info))" : "invalid argument \(-info) to sgesdd")
         }
-        u = Matrix(rows: m, columns: k, elements: Self.transposed(uColumns, rows: k, columns: m))
+        u = Matrix(rows: k, columns: m, elements: uColumns).transposed
         uColumns = []
         singularValues = s
-        vt = Matrix(rows: k, columns: n, elements: Self.transposed(vtColumns, rows: n, columns: k))
-    }
-
-    /// The transpose of a row-major `rows x columns` array (equally: a column-major array to
-    /// row-major), in 32 x 32 tiles so both sides stay in cache.
-    static func transposed(_ elements: [Float], rows: Int, columns: Int) -> [Float] {
-        let tile = 32
-        return [Float](unsafeUninitializedCapacity: rows * columns) { result, count in
-            elements.withUnsafeBufferPointer { source in
-                for rowStart in stride(from: 0, to: rows, by: tile) {
-                    let rowEnd = min(rows, rowStart + tile)
-                    for columnStart in stride(from: 0, to: columns, by: tile) {
-                        let columnEnd = min(columns, columnStart + tile)
-                        for row in rowStart..<rowEnd {
-                            for column in columnStart..<columnEnd {
-                                result[column * rows + row] = source[row * columns + column]
-                            }
-                        }
-                    }
-                }
-            }
-            count = rows * columns
-        }
+        vt = Matrix(rows: n, columns: k, elements: vtColumns).transposed
     }
 
     /// `U diag(S) Vt` rebuilt densely (for tests and small matrices).
