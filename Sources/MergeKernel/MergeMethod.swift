@@ -44,6 +44,14 @@ public protocol MergeMethod: Sendable {
     /// from the reductions as from the dense task vectors. Nil (the default): `merge` reads
     /// `taskVectors`.
     func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector?
+    /// For methods whose result is a running combination of the sources in source order (task
+    /// arithmetic, linear, ...): a merge that takes each source as the executor reads it, so a
+    /// tensor costs the base, the running sum and one source whatever the number of sources.
+    /// `input` holds everything but the sources' values (`taskVectors`, `weights` and `noise`
+    /// empty; `sourceIndices` and `parameters` for every present source). Nil (the default, and
+    /// for inputs the running form does not cover): the executor collects every source and calls
+    /// `merge`.
+    func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)?
 }
 
 /// What `MergeMethod.reduce` knows of the tensor and source a task vector belongs to.
@@ -90,4 +98,5 @@ extension MergeMethod {
     public var inputCount: ClosedRange<Int> { 1...Int.max }
     public var inputCountRule: String { "at least one source" }
     public func reduce(_ taskVector: Matrix, context: ReductionContext) throws -> ReducedTaskVector? { nil }
+    public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? { nil }
 }

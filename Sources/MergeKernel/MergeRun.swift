@@ -212,6 +212,8 @@ public final class MergeRun: @unchecked Sendable {
             let rows = entry.shape.rank == 2 ? entry.shape.dimensions[0] : 1
             let seed = Self.seed(request.seed, name: entry.name)
             let present = entry.sources.count { $0 != nil }
+            // A method that combines its sources as a running sum takes each as it is read.
+            var running = try runningMerge(entry, base: base, seed: seed)
             for (position, tensor) in entry.sources.enumerated() {
                 guard let tensor else {
                     norms.append(.null)
@@ -261,7 +263,18 @@ public final class MergeRun: @unchecked Sendable {
                         let difference = values[i] - base[i]
                         squared += Double(difference) * Double(difference)
                     }
-                    weights.append(values)
+                    if running != nil {
+                        try running!.add(values, noise: noises.last ?? nil)
+                        scratch = values
+                    } else {
+                        weights.append(values)
+                    }
+                    reduced.append(nil)
+                    deltas.append([])
+                } else if running != nil {
+                    squared = SumOfSquares.subtracting(base, from: &values)
+                    try running!.add(values, noise: noises.last ?? nil)
+                    scratch = values
                     reduced.append(nil)
                     deltas.append([])
                 } else {
@@ -288,11 +301,13 @@ public final class MergeRun: @unchecked Sendable {
                 factored.append(nil)
                 indices.append(position)
             }
-            // The last reduced source's buffer has no next source to take it: free it before the merge.
+            // The last source's buffer has no next source to take it: free it before the merge.
             scratch = []
             var result: TensorMergeResult
             if deltas.isEmpty {
                 result = TensorMergeResult(merged: base)
+            } else if running != nil {
+                result = try running!.finish()
             } else {
                 var input = TensorMergeInput(
                     name: entry.name, shape: entry.shape, base: base, taskVectors: deltas, sourceIndices: indices,
@@ -366,7 +381,7 @@ public final class MergeRun: @unchecked Sendable {
                 !factored.contains(where: { $0 != nil })
             {
                 let recorded = fields.contains { $0.key == "source_singular_values" }
-                if !recorded, request.method.takesWeights || reduced.contains(where: { $0 != nil }) {
+                if !recorded, request.method.takesWeights || running != nil || reduced.contains(where: { $0 != nil }) {
                     // The spectra are of task vectors, whatever the method kept of them.
                     deltas = try indices.map { position in
                         let values = try entry.sources[position]!.floatValues()
@@ -384,6 +399,21 @@ public final class MergeRun: @unchecked Sendable {
             }
             return ElementConversion.region(result.merged, as: writesFloat32 ? .f32 : entry.outputDType)
         }
+    }
+
+    /// The method's running merge of `entry` (`MergeMethod.runningMerge`), or nil when it
+    /// merges from every source at once. Not for methods that take LoRA sources as factors.
+    private func runningMerge(_ entry: MergePlan.Entry, base: [Float], seed: UInt64) throws -> (any RunningMerge)? {
+        guard !request.method.takesFactoredTaskVectors else { return nil }
+        let positions = entry.sources.indices.filter { entry.sources[$0] != nil }
+        guard !positions.isEmpty else { return nil }
+        var input = TensorMergeInput(
+            name: entry.name, shape: entry.shape, base: base, taskVectors: [], sourceIndices: positions,
+            isMergedMatrix: entry.kind == .matrix, seed: seed)
+        input.parameters = try resolvedParameters(entry.name, sources: positions)
+        input.noiseFloor = request.noiseFloor
+        if request.method.baseIsInput { input.baseInputPosition = min(request.baseInputPosition ?? 0, positions.count) }
+        return try request.method.runningMerge(input)
     }
 
     /// Tensor `index` from the parts being assembled: as the run that computed it left it,

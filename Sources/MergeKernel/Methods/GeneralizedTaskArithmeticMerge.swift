@@ -82,51 +82,115 @@ public struct GeneralizedTaskArithmeticMerge: MergeMethod {
     }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        let p = input.parameters
-        let rescale = p.flag("rescale") ?? defaultRescale
         var deltas: [[Float]] = []
         var weights: [Float] = []
         for (position, delta) in input.taskVectorsAboveEntryFloors.enumerated() {
-            let density = p.number("density", input: position) ?? 1
-            var sparse = delta
-            if let sparsification {
-                var random = SeededRandom(
-                    seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
-                sparse = try Self.sparsify(
-                    delta, density: density, method: sparsification, rescale: rescale,
-                    gamma: p.number("gamma", input: position) ?? 0.01,
-                    epsilon: p.number("epsilon", input: position) ?? 0.15, columns: input.columns,
-                    random: &random)
-            }
-            let weight = Float(p.number("weight", input: position) ?? 1)
-            for i in sparse.indices { sparse[i] *= weight }
-            deltas.append(sparse)
+            let (values, weight) = try weighted(delta, position: position, input: input)
+            deltas.append(values)
             weights.append(weight)
         }
         let count = input.base.count
         var mixed = [Float](repeating: 0, count: count)
-        let normalize = p.flag("normalize") ?? defaultNormalize
-        let lambda = Float(p.number("lambda") ?? 1)
         if signConsensus {
+            let normalize = input.parameters.flag("normalize") ?? defaultNormalize
             for i in 0..<count {
                 var (sum, divisor) = MergeMath.signElected(deltas, at: i, weights: weights)
                 if divisor == 0 { divisor = 1 }
                 mixed[i] = normalize ? sum / divisor : sum
             }
         } else {
-            var divisor: Float = weights.reduce(0, +)
-            if abs(divisor) < 1e-8 { divisor = 1 }
             for delta in deltas {
                 for i in 0..<count { mixed[i] += delta[i] }
             }
-            if normalize { for i in 0..<count { mixed[i] /= divisor } }
+            normalizeSum(&mixed, weights: weights, input: input)
         }
-        if lambda != 1 { for i in 0..<count { mixed[i] *= lambda } }
-        var merged = input.base
-        for i in 0..<count { merged[i] += mixed[i] }
         return TensorMergeResult(
-            merged: merged,
+            merged: merged(input.base, mixed: &mixed, input: input),
             details: MergeMath.entriesBelowNoiseFloor(input, input.taskVectorsAboveEntryFloors))
+    }
+
+    /// Source `position`'s task vector (above its entry floor) as it enters the combination:
+    /// sparsified at its density, times its weight; with that weight.
+    private func weighted(_ delta: [Float], position: Int, input: TensorMergeInput) throws -> ([Float], Float) {
+        let p = input.parameters
+        var sparse = delta
+        if let sparsification {
+            var random = SeededRandom(
+                seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
+            sparse = try Self.sparsify(
+                delta, density: p.number("density", input: position) ?? 1, method: sparsification,
+                rescale: p.flag("rescale") ?? defaultRescale, gamma: p.number("gamma", input: position) ?? 0.01,
+                epsilon: p.number("epsilon", input: position) ?? 0.15, columns: input.columns, random: &random)
+        }
+        let weight = Float(p.number("weight", input: position) ?? 1)
+        for i in sparse.indices { sparse[i] *= weight }
+        return (sparse, weight)
+    }
+
+    /// Without sign consensus: `Σ D` divided by `Σ weights` with `normalize`.
+    private func normalizeSum(_ mixed: inout [Float], weights: [Float], input: TensorMergeInput) {
+        guard input.parameters.flag("normalize") ?? defaultNormalize else { return }
+        var divisor: Float = weights.reduce(0, +)
+        if abs(divisor) < 1e-8 { divisor = 1 }
+        for i in mixed.indices { mixed[i] /= divisor }
+    }
+
+    /// `W0 + lambda * mixed` (the scale skipped at 1), formed in `mixed`'s buffer.
+    private func merged(_ base: [Float], mixed: inout [Float], input: TensorMergeInput) -> [Float] {
+        let lambda = Float(input.parameters.number("lambda") ?? 1)
+        if lambda != 1 { for i in mixed.indices { mixed[i] *= lambda } }
+        var merged = mixed
+        mixed = []
+        for i in merged.indices { merged[i] = base[i] + merged[i] }
+        return merged
+    }
+
+    /// The methods without sign consensus (task arithmetic, dare_linear, breadcrumbs,
+    /// della_linear) sum their sources' prepared task vectors: that sum runs as they are read.
+    public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? {
+        signConsensus ? nil : Running(method: self, input: input)
+    }
+
+    struct Running: RunningMerge {
+        let method: GeneralizedTaskArithmeticMerge
+        /// The tensor's input, its `noise` filled in as the sources arrive.
+        var input: TensorMergeInput
+        var mixed: [Float]
+        var weights: [Float] = []
+        var belowFloor: [Int] = []
+
+        init(method: GeneralizedTaskArithmeticMerge, input: TensorMergeInput) {
+            self.method = method
+            self.input = input
+            mixed = [Float](repeating: 0, count: input.base.count)
+        }
+
+        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
+            let position = weights.count
+            input.noise.append(noise)
+            var floored = values
+            if let floor = input.entryFloor(position) {
+                var zeroed = 0
+                for i in floored.indices where abs(floored[i]) <= floor {
+                    if floored[i] != 0 { zeroed += 1 }
+                    floored[i] = 0
+                }
+                belowFloor.append(zeroed)
+            } else {
+                belowFloor.append(0)
+            }
+            let (prepared, weight) = try method.weighted(floored, position: position, input: input)
+            for i in mixed.indices { mixed[i] += prepared[i] }
+            weights.append(weight)
+        }
+
+        mutating func finish() throws -> TensorMergeResult {
+            method.normalizeSum(&mixed, weights: weights, input: input)
+            let details: [(key: String, value: JSONValue)] =
+                input.noiseFloor != .off && input.noise.contains(where: { $0 != nil })
+                ? [("entries_below_noise_floor", .array(belowFloor.map { .integer($0) }))] : []
+            return TensorMergeResult(merged: method.merged(input.base, mixed: &mixed, input: input), details: details)
+        }
     }
 
     /// One task vector sparsified as mergekit's `sparsify` does (`columns`: the row length,

@@ -21,22 +21,65 @@ public struct LinearMerge: MergeMethod {
     }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        let weights = input.weights.indices.map { Float(input.parameters.number("weight", input: $0) ?? 1) }
-        var result = [Float](repeating: 0, count: input.base.count)
-        for (values, weight) in zip(input.weights, weights) {
-            // torch's addcmul_ is fused: one rounding of acc + W * w.
-            for i in result.indices { result[i].addProduct(values[i], weight) }
+        var running = Running(input, inputCount: input.weights.count, basePosition: nil)
+        for values in input.weights { running.addInput(values) }
+        return try running.finish()
+    }
+
+    public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? {
+        Running(input, inputCount: input.sourceIndices.count + 1, basePosition: input.baseInputPosition ?? 0)
+    }
+
+    /// The weighted sum over inputs in input order; the base joins it at its position.
+    struct Running: RunningMerge {
+        let base: [Float]
+        let basePosition: Int?
+        let weights: [Float]
+        let normalize: Bool
+        var result: [Float]
+        var position = 0
+
+        /// - Parameter basePosition: where the base joins the sources `add` is given (nil when
+        ///   the inputs come with the base among them).
+        init(_ input: TensorMergeInput, inputCount: Int, basePosition: Int?) {
+            base = input.base
+            self.basePosition = basePosition
+            weights = (0..<inputCount).map { Float(input.parameters.number("weight", input: $0) ?? 1) }
+            normalize = input.parameters.flag("normalize") ?? true
+            result = [Float](repeating: 0, count: input.base.count)
         }
-        if input.parameters.flag("normalize") ?? true {
-            let denominator = weights.reduce(0, +)
-            guard abs(denominator) > 1e-8 else {
-                throw AmalgamError(
-                    .usage,
-                    "linear: the weights sum to 0 for this tensor, so normalizing divides by 0; give other weights or normalize: false"
-                )
+
+        /// The next input's values, the base among them (`merge` passes it in `weights`).
+        mutating func addInput(_ values: [Float]) {
+            let weight = weights[position]
+            result.withUnsafeMutableBufferPointer { result in
+                values.withUnsafeBufferPointer { values in
+                    // torch's addcmul_ is fused: one rounding of acc + W * w.
+                    for i in result.indices { result[i].addProduct(values[i], weight) }
+                }
             }
-            for i in result.indices { result[i] /= denominator }
+            position += 1
         }
-        return TensorMergeResult(merged: result)
+
+        /// A source's values (the base is added before it when its turn comes).
+        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
+            if position == basePosition { addInput(base) }
+            addInput(values)
+        }
+
+        mutating func finish() throws -> TensorMergeResult {
+            if position == basePosition { addInput(base) }
+            if normalize {
+                let denominator = weights.reduce(0, +)
+                guard abs(denominator) > 1e-8 else {
+                    throw AmalgamError(
+                        .usage,
+                        "linear: the weights sum to 0 for this tensor, so normalizing divides by 0; give other weights or normalize: false"
+                    )
+                }
+                for i in result.indices { result[i] /= denominator }
+            }
+            return TensorMergeResult(merged: result)
+        }
     }
 }

@@ -20,4 +20,26 @@ public struct TaskArithmeticMerge: MergeMethod {
     }
 
     public func noiseEnergyGain(sourceCount: Int) -> Double? { Double(lambda) * Double(lambda) }
+
+    public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? {
+        Running(base: input.base, lambda: lambda)
+    }
+
+    /// The same sum taken source by source.
+    struct Running: RunningMerge {
+        let base: [Float]
+        let lambda: Float
+        var mixed: RunningSum
+
+        init(base: [Float], lambda: Float) {
+            self.base = base
+            self.lambda = lambda
+            mixed = RunningSum(count: base.count)
+        }
+
+        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws { mixed.add(values) }
+        mutating func finish() throws -> TensorMergeResult {
+            TensorMergeResult(merged: mixed.applied(to: base, lambda: lambda))
+        }
+    }
 }
