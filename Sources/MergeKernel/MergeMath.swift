@@ -52,14 +52,11 @@ public enum MergeMath {
     }
 
     /// The report entry `entries_below_noise_floor` (per source, the nonzero entries its
-    /// floor set to zero) when any source has a floor; none otherwise.
+    /// floor set to zero: `zeroed`) when any source has a floor; none otherwise.
     public static func entriesBelowNoiseFloor(
-        _ input: TensorMergeInput, _ floored: [[Float]]
+        _ input: TensorMergeInput, zeroed: [Int]
     ) -> [(key: String, value: JSONValue)] {
         guard input.noiseFloor != .off, input.noise.contains(where: { $0 != nil }) else { return [] }
-        let counts = zip(input.taskVectors, floored).map { original, kept in
-            zip(original, kept).reduce(0) { $0 + ($1.0 != 0 && $1.1 == 0 ? 1 : 0) }
-        }
-        return [("entries_below_noise_floor", .array(counts.map { .integer($0) }))]
+        return [("entries_below_noise_floor", .array(zeroed.map { .integer($0) }))]
     }
 }

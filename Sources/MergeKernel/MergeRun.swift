@@ -263,23 +263,21 @@ public final class MergeRun: @unchecked Sendable {
                         let difference = values[i] - base[i]
                         squared += Double(difference) * Double(difference)
                     }
-                    if running != nil {
-                        try running!.add(values, noise: noises.last ?? nil)
-                        scratch = values
-                    } else {
-                        weights.append(values)
-                    }
-                    reduced.append(nil)
-                    deltas.append([])
-                } else if running != nil {
-                    squared = SumOfSquares.subtracting(base, from: &values)
-                    try running!.add(values, noise: noises.last ?? nil)
-                    scratch = values
-                    reduced.append(nil)
-                    deltas.append([])
                 } else {
                     // In place: the source's weights become its task vector (f32, as mergekit).
                     squared = SumOfSquares.subtracting(base, from: &values)
+                }
+                if running != nil {
+                    // The buffer is lent to the merge as scratch, then takes the next source.
+                    try running!.add(&values, noise: noises.last ?? nil)
+                    scratch = values
+                    reduced.append(nil)
+                    deltas.append([])
+                } else if request.method.takesWeights {
+                    weights.append(values)
+                    reduced.append(nil)
+                    deltas.append([])
+                } else {
                     // A method that decomposes each source alone does so now: only its factors stay.
                     let reduction =
                         entry.kind == .matrix && entry.shape.rank == 2

@@ -9,7 +9,10 @@ import AmalgamCore
 /// noise (nil when unquantised); then `finish` once. The result's bytes equal those of
 /// `MergeMethod.merge` on the same inputs.
 public protocol RunningMerge {
-    mutating func add(_ values: [Float], noise: QuantizationNoise?) throws
+    /// Takes the next source. `values` is the caller's buffer, lent as scratch: the merge may
+    /// change it in place (no copy of the tensor per source); its contents afterwards are
+    /// unspecified.
+    mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws
     mutating func finish() throws -> TensorMergeResult
 }
 
@@ -26,6 +29,12 @@ struct RunningSum {
                 for i in sum.indices { sum[i] += values[i] }
             }
         }
+    }
+
+    /// The sum, moved out (the running sum is empty afterwards).
+    mutating func takeSum() -> [Float] {
+        defer { sum = [] }
+        return sum
     }
 
     /// `W0 + lambda * sum`, formed in the sum's own buffer (no further copy of the tensor).

@@ -54,12 +54,30 @@ public struct TensorMergeInput: Sendable {
         return Float(factor * noise.entryBound)
     }
 
-    /// The task vectors with entries at or below each source's entry floor set to zero.
-    public var taskVectorsAboveEntryFloors: [[Float]] {
-        taskVectors.enumerated().map { position, delta in
-            guard let floor = entryFloor(position) else { return delta }
-            return delta.map { abs($0) <= floor ? 0 : $0 }
+    /// Sets the entries of source `position`'s task vector at or below the source's entry floor
+    /// to zero, in place; returns how many nonzero entries that zeroed (0 without a floor).
+    public func zeroEntriesBelowFloor(_ delta: inout [Float], position: Int) -> Int {
+        guard let floor = entryFloor(position) else { return 0 }
+        var zeroed = 0
+        delta.withUnsafeMutableBufferPointer { delta in
+            for i in delta.indices where abs(delta[i]) <= floor {
+                if delta[i] != 0 { zeroed += 1 }
+                delta[i] = 0
+            }
         }
+        return zeroed
+    }
+
+    /// The task vectors with entries at or below each source's entry floor set to zero, and per
+    /// source how many nonzero entries that zeroed.
+    public var taskVectorsAboveEntryFloors: (vectors: [[Float]], zeroed: [Int]) {
+        var zeroed: [Int] = []
+        let vectors = taskVectors.enumerated().map { position, delta in
+            var delta = delta
+            zeroed.append(zeroEntriesBelowFloor(&delta, position: position))
+            return delta
+        }
+        return (vectors, zeroed)
     }
 
     public init(

@@ -28,7 +28,7 @@ public struct AverageMerge: MergeMethod {
             sums = [Double](repeating: 0, count: base.count)
         }
 
-        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
+        mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws {
             for i in sums.indices { sums[i] += Double(values[i]) }
             count += 1
         }

@@ -29,31 +29,32 @@ public struct DAREMerge: MergeMethod {
     }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        let dropped = input.taskVectors.indices.map {
-            dropping(input.taskVectors[$0], source: input.sourceIndices[$0], seed: input.seed)
+        guard ties else {
+            var running = Running(method: self, input: input)
+            for var delta in input.taskVectors { try running.add(&delta, noise: nil) }
+            return try running.finish()
         }
-        if ties {
-            return TensorMergeResult(merged: TIESMerge.electAndMerge(base: input.base, deltas: dropped, lambda: lambda))
+        let dropped = input.taskVectors.indices.map { position in
+            var delta = input.taskVectors[position]
+            dropEntries(&delta, source: input.sourceIndices[position], seed: input.seed)
+            return delta
         }
-        var mixed = [Float](repeating: 0, count: input.base.count)
-        for delta in dropped {
-            for i in mixed.indices { mixed[i] += delta[i] }
-        }
-        return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
+        return TensorMergeResult(merged: TIESMerge.electAndMerge(base: input.base, deltas: dropped, lambda: lambda))
     }
 
-    /// One task vector with entries dropped (seeded by the tensor and the source) and the
-    /// survivors rescaled.
-    func dropping(_ delta: [Float], source: Int, seed: UInt64) -> [Float] {
+    /// Drops entries of one task vector in place (seeded by the tensor and the source) and
+    /// rescales the survivors.
+    func dropEntries(_ delta: inout [Float], source: Int, seed: UInt64) {
         let scale = Float(1 / (1 - drop))
         var random = SeededRandom(seed: seed ^ (UInt64(source + 1) &* 0x9E37_79B9_7F4A_7C15))
-        return delta.map { value in
+        for i in delta.indices {
             let uniform = Double(random.next() >> 11) * 0x1p-53
-            return uniform < drop ? 0 : value * scale
+            delta[i] = uniform < drop ? 0 : delta[i] * scale
         }
     }
 
-    /// The linear form (not TIES election, which needs every source at each entry) as a running sum.
+    /// The linear form (not TIES election, which needs every source at each entry) as a running
+    /// sum (`merge` feeds it every source at once).
     public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? {
         ties ? nil : Running(method: self, input: input)
     }
@@ -70,8 +71,9 @@ public struct DAREMerge: MergeMethod {
             mixed = RunningSum(count: input.base.count)
         }
 
-        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
-            mixed.add(method.dropping(values, source: input.sourceIndices[position], seed: input.seed))
+        mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws {
+            method.dropEntries(&values, source: input.sourceIndices[position], seed: input.seed)
+            mixed.add(values)
             position += 1
         }
 

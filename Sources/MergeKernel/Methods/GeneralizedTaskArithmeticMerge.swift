@@ -82,57 +82,49 @@ public struct GeneralizedTaskArithmeticMerge: MergeMethod {
     }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
+        guard signConsensus else {
+            var running = Running(method: self, input: input)
+            for (position, var delta) in input.taskVectors.enumerated() {
+                try running.add(&delta, noise: position < input.noise.count ? input.noise[position] : nil)
+            }
+            return try running.finish()
+        }
+        let floored = input.taskVectorsAboveEntryFloors
         var deltas: [[Float]] = []
         var weights: [Float] = []
-        for (position, delta) in input.taskVectorsAboveEntryFloors.enumerated() {
-            let (values, weight) = try weighted(delta, position: position, input: input)
-            deltas.append(values)
-            weights.append(weight)
+        for (position, var delta) in floored.vectors.enumerated() {
+            weights.append(try prepare(&delta, position: position, input: input))
+            deltas.append(delta)
         }
-        let count = input.base.count
-        var mixed = [Float](repeating: 0, count: count)
-        if signConsensus {
-            let normalize = input.parameters.flag("normalize") ?? defaultNormalize
-            for i in 0..<count {
-                var (sum, divisor) = MergeMath.signElected(deltas, at: i, weights: weights)
-                if divisor == 0 { divisor = 1 }
-                mixed[i] = normalize ? sum / divisor : sum
-            }
-        } else {
-            for delta in deltas {
-                for i in 0..<count { mixed[i] += delta[i] }
-            }
-            normalizeSum(&mixed, weights: weights, input: input)
+        let normalize = input.parameters.flag("normalize") ?? defaultNormalize
+        var mixed = [Float](repeating: 0, count: input.base.count)
+        for i in mixed.indices {
+            var (sum, divisor) = MergeMath.signElected(deltas, at: i, weights: weights)
+            if divisor == 0 { divisor = 1 }
+            mixed[i] = normalize ? sum / divisor : sum
         }
         return TensorMergeResult(
             merged: merged(input.base, mixed: &mixed, input: input),
-            details: MergeMath.entriesBelowNoiseFloor(input, input.taskVectorsAboveEntryFloors))
+            details: MergeMath.entriesBelowNoiseFloor(input, zeroed: floored.zeroed))
     }
 
-    /// Source `position`'s task vector (above its entry floor) as it enters the combination:
-    /// sparsified at its density, times its weight; with that weight.
-    private func weighted(_ delta: [Float], position: Int, input: TensorMergeInput) throws -> ([Float], Float) {
+    /// Prepares source `position`'s task vector (above its entry floor) in place for the
+    /// combination: sparsified at its density, times its weight; returns that weight.
+    private func prepare(_ delta: inout [Float], position: Int, input: TensorMergeInput) throws -> Float {
         let p = input.parameters
-        var sparse = delta
         if let sparsification {
             var random = SeededRandom(
                 seed: input.seed ^ (UInt64(input.sourceIndices[position] + 1) &* 0x9E37_79B9_7F4A_7C15))
-            sparse = try Self.sparsify(
+            delta = try Self.sparsify(
                 delta, density: p.number("density", input: position) ?? 1, method: sparsification,
                 rescale: p.flag("rescale") ?? defaultRescale, gamma: p.number("gamma", input: position) ?? 0.01,
                 epsilon: p.number("epsilon", input: position) ?? 0.15, columns: input.columns, random: &random)
         }
         let weight = Float(p.number("weight", input: position) ?? 1)
-        for i in sparse.indices { sparse[i] *= weight }
-        return (sparse, weight)
-    }
-
-    /// Without sign consensus: `Σ D` divided by `Σ weights` with `normalize`.
-    private func normalizeSum(_ mixed: inout [Float], weights: [Float], input: TensorMergeInput) {
-        guard input.parameters.flag("normalize") ?? defaultNormalize else { return }
-        var divisor: Float = weights.reduce(0, +)
-        if abs(divisor) < 1e-8 { divisor = 1 }
-        for i in mixed.indices { mixed[i] /= divisor }
+        delta.withUnsafeMutableBufferPointer { delta in
+            for i in delta.indices { delta[i] *= weight }
+        }
+        return weight
     }
 
     /// `W0 + lambda * mixed` (the scale skipped at 1), formed in `mixed`'s buffer.
@@ -146,50 +138,46 @@ public struct GeneralizedTaskArithmeticMerge: MergeMethod {
     }
 
     /// The methods without sign consensus (task arithmetic, dare_linear, breadcrumbs,
-    /// della_linear) sum their sources' prepared task vectors: that sum runs as they are read.
+    /// della_linear) sum their sources' prepared task vectors: that sum runs as they are read
+    /// (`merge` feeds it every source at once).
     public func runningMerge(_ input: TensorMergeInput) throws -> (any RunningMerge)? {
         signConsensus ? nil : Running(method: self, input: input)
     }
 
+    /// `Σ D` over the prepared task vectors, then divided by `Σ weights` with `normalize`.
     struct Running: RunningMerge {
         let method: GeneralizedTaskArithmeticMerge
         /// The tensor's input, its `noise` filled in as the sources arrive.
         var input: TensorMergeInput
-        var mixed: [Float]
+        var mixed: RunningSum
         var weights: [Float] = []
-        var belowFloor: [Int] = []
+        var zeroed: [Int] = []
 
         init(method: GeneralizedTaskArithmeticMerge, input: TensorMergeInput) {
             self.method = method
             self.input = input
-            mixed = [Float](repeating: 0, count: input.base.count)
+            self.input.noise = []
+            mixed = RunningSum(count: input.base.count)
         }
 
-        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
+        mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws {
             let position = weights.count
             input.noise.append(noise)
-            var floored = values
-            if let floor = input.entryFloor(position) {
-                var zeroed = 0
-                for i in floored.indices where abs(floored[i]) <= floor {
-                    if floored[i] != 0 { zeroed += 1 }
-                    floored[i] = 0
-                }
-                belowFloor.append(zeroed)
-            } else {
-                belowFloor.append(0)
-            }
-            let (prepared, weight) = try method.weighted(floored, position: position, input: input)
-            for i in mixed.indices { mixed[i] += prepared[i] }
-            weights.append(weight)
+            zeroed.append(input.zeroEntriesBelowFloor(&values, position: position))
+            weights.append(try method.prepare(&values, position: position, input: input))
+            mixed.add(values)
         }
 
         mutating func finish() throws -> TensorMergeResult {
-            method.normalizeSum(&mixed, weights: weights, input: input)
-            let details: [(key: String, value: JSONValue)] =
-                input.noiseFloor != .off && input.noise.contains(where: { $0 != nil })
-                ? [("entries_below_noise_floor", .array(belowFloor.map { .integer($0) }))] : []
-            return TensorMergeResult(merged: method.merged(input.base, mixed: &mixed, input: input), details: details)
+            var sum = mixed.takeSum()
+            if input.parameters.flag("normalize") ?? method.defaultNormalize {
+                var divisor: Float = weights.reduce(0, +)
+                if abs(divisor) < 1e-8 { divisor = 1 }
+                for i in sum.indices { sum[i] /= divisor }
+            }
+            return TensorMergeResult(
+                merged: method.merged(input.base, mixed: &sum, input: input),
+                details: MergeMath.entriesBelowNoiseFloor(input, zeroed: zeroed))
         }
     }
 

@@ -62,7 +62,7 @@ public struct LinearMerge: MergeMethod {
         }
 
         /// A source's values (the base is added before it when its turn comes).
-        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws {
+        mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws {
             if position == basePosition { addInput(base) }
             addInput(values)
         }

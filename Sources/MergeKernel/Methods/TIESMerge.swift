@@ -26,10 +26,10 @@ public struct TIESMerge: MergeMethod {
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
         let floored = input.taskVectorsAboveEntryFloors
-        let trimmed = floored.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
+        let trimmed = floored.vectors.map { Self.keepLargest($0, count: Int(density * Double($0.count))) }
         return TensorMergeResult(
             merged: Self.electAndMerge(base: input.base, deltas: trimmed, lambda: lambda),
-            details: MergeMath.entriesBelowNoiseFloor(input, floored))
+            details: MergeMath.entriesBelowNoiseFloor(input, zeroed: floored.zeroed))
     }
 
     /// `values` with all but the `count` largest magnitudes set to zero (ties at the

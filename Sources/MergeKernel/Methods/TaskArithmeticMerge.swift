@@ -12,11 +12,9 @@ public struct TaskArithmeticMerge: MergeMethod {
     public var settings: [(key: String, value: JSONValue)] { [("lambda", .number("\(lambda)"))] }
 
     public func merge(_ input: TensorMergeInput) throws -> TensorMergeResult {
-        var mixed = [Float](repeating: 0, count: input.base.count)
-        for delta in input.taskVectors {
-            for i in mixed.indices { mixed[i] += delta[i] }
-        }
-        return TensorMergeResult(merged: zip(input.base, mixed).map { $0 + lambda * $1 })
+        var running = Running(base: input.base, lambda: lambda)
+        for var delta in input.taskVectors { try running.add(&delta, noise: nil) }
+        return try running.finish()
     }
 
     public func noiseEnergyGain(sourceCount: Int) -> Double? { Double(lambda) * Double(lambda) }
@@ -25,7 +23,7 @@ public struct TaskArithmeticMerge: MergeMethod {
         Running(base: input.base, lambda: lambda)
     }
 
-    /// The same sum taken source by source.
+    /// The sum taken source by source (`merge` feeds it every source at once).
     struct Running: RunningMerge {
         let base: [Float]
         let lambda: Float
@@ -37,7 +35,7 @@ public struct TaskArithmeticMerge: MergeMethod {
             mixed = RunningSum(count: base.count)
         }
 
-        mutating func add(_ values: [Float], noise: QuantizationNoise?) throws { mixed.add(values) }
+        mutating func add(_ values: inout [Float], noise: QuantizationNoise?) throws { mixed.add(values) }
         mutating func finish() throws -> TensorMergeResult {
             TensorMergeResult(merged: mixed.applied(to: base, lambda: lambda))
         }
