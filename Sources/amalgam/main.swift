@@ -105,18 +105,16 @@ OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 // page fault and a cleared page each, so those commands keep buffers up to 256 MiB on the
 // heap and keep freed heap mapped (a fixed mmap threshold also fixes the trim threshold at
 // 128 KiB, so the top of the heap was returned and faulted in again every step); so does a
-// quantising conversion, which decodes and encodes tensor after tensor of the same sizes (SmolLM2 to Q6_K: 1.54 -> 1.24 s with 2 threads, peak RSS 306 -> 445 MB),
-// but only below 4 MiB: its streamed blocks (16 MiB of f32 and their encoding) kept on the
-// heap let a Q8_0 conversion of one 2 GiB tensor grow by one block per block in some runs
-// (90 -> 615 MB, whenever writes were throttled by dirty page cache), where mapped afresh
-// they go back to the kernel when freed (SmolLM2 to Q6_K / Q8_0: 1.21 -> 1.28 s / 0.72 ->
-// 0.76 s, peak 127 -> 105 MB). The user's setting wins.
+// quantising conversion, which decodes and encodes tensor after tensor of the same sizes
+// (SmolLM2 to Q6_K: 1.54 -> 1.24 s with 2 threads). Its streamed blocks do not depend on
+// this: `GGUFWriter.produce` reuses one decode and one output buffer across a tensor's blocks.
+// The user's setting wins.
 if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
     let arguments = CommandLine.arguments.dropFirst()
     let training: Set<String> = ["tune", "train", "eval", "forward", "zoo", "bench", "demo"]
     let quantising = arguments.first == "convert" && arguments.contains("--quant")
     let reusesBuffers = training.contains(arguments.first ?? "") || quantising
-    _ = mallopt(M_MMAP_THRESHOLD, quantising ? 1 << 22 : reusesBuffers ? 1 << 28 : 1 << 21)
+    _ = mallopt(M_MMAP_THRESHOLD, reusesBuffers ? 1 << 28 : 1 << 21)
     _ = mallopt(M_TRIM_THRESHOLD, reusesBuffers ? 1 << 30 : 1 << 23)
 }
 exit(CLI.main(Array(CommandLine.arguments.dropFirst())))

@@ -307,6 +307,10 @@ struct GGUFWriter {
     /// block of rows at a time (`Tensor.forEachRowBlock`): a conversion or quantisation holds
     /// one block, whatever the tensor's size. A rotary permutation works on blocks of whole
     /// heads; a transpose (GPT-2's Conv1D) needs the whole tensor.
+    ///
+    /// A converted block is valid only during its `write` call: the next block reuses its
+    /// buffers (one decode buffer and one output buffer per tensor), so a streamed conversion
+    /// allocates once per tensor and its memory does not depend on malloc reusing freed blocks.
     static func produce(
         _ item: Planned, from tensor: Tensor, maxBytes: Int = Tensor.streamingBlockBytes,
         write: (ByteRegion) throws -> Void
@@ -323,35 +327,47 @@ struct GGUFWriter {
             headRows = rows / heads
         }
         let outputRowBytes = item.byteCount / max(tensor.rowCount, 1)
+        let rowLength = tensor.rowLength
+        var output: OwnedBuffer?
+        var values: [Float] = []
+        /// Runs `body` on the reused output buffer's first `rows.count * outputRowBytes`
+        /// bytes and returns them (the first block is the largest, so it is allocated once).
+        func intoOutput(
+            _ rows: Range<Int>, _ body: (UnsafeMutableRawBufferPointer) throws -> Void
+        ) rethrows -> ByteRegion {
+            let byteCount = rows.count * outputRowBytes
+            if output == nil || output!.byteCount < byteCount { output = OwnedBuffer(byteCount: byteCount) }
+            try body(UnsafeMutableRawBufferPointer(start: output!.pointer, count: byteCount))
+            return output!.region.slice(offset: 0, count: byteCount)
+        }
         var encode: (Range<Int>, ByteRegion) throws -> ByteRegion
         if item.transform != .addOne, GGMLType(tensor.encoding) == item.type {
             encode = { _, bytes in bytes }  // blocks or values copied as they are
         } else if item.transform != .addOne, case .plain(let from) = tensor.encoding, let to = item.type.plainDType,
             ElementConversion.canConvert(from: from, to: to)
         {
-            let rowLength = tensor.rowLength
             encode = { rows, source in
-                let output = OwnedBuffer(byteCount: rows.count * outputRowBytes)
-                source.withUnsafeBytes { input in
-                    ElementConversion.convert(
-                        input, from: from,
-                        into: UnsafeMutableRawBufferPointer(start: output.pointer, count: output.byteCount), to: to,
-                        count: rows.count * rowLength)
+                intoOutput(rows) { output in
+                    source.withUnsafeBytes {
+                        ElementConversion.convert($0, from: from, into: output, to: to, count: rows.count * rowLength)
+                    }
                 }
-                return output.region
             }
         } else {
-            let rowLength = tensor.rowLength
             let totalRows = tensor.rowCount
             encode = { rows, source in
-                var values = try tensor.encoding.decodeToFloat(source, elementCount: rows.count * rowLength)
-                if item.transform == .addOne {
-                    values = TensorTransforms.transformedValues(
-                        values, shape: tensor.shape, transform: .addOne, toGGUF: true)
+                let count = rows.count * rowLength
+                if values.count < count { values = [Float](repeating: 0, count: count) }
+                return try values.withUnsafeMutableBufferPointer { buffer in
+                    let block = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+                    try tensor.encoding.decode(source, into: block)
+                    if item.transform == .addOne { TensorTransforms.addOne(block, toGGUF: true) }
+                    return try intoOutput(rows) { output in
+                        try Self.encode(
+                            UnsafeBufferPointer(block), as: item.type, into: output, importance: item.importance,
+                            firstRow: rows.lowerBound, totalRows: totalRows)
+                    }
                 }
-                return try Self.encode(
-                    values, as: item.type, byteCount: rows.count * outputRowBytes, importance: item.importance,
-                    firstRow: rows.lowerBound, totalRows: totalRows)
             }
         }
         try tensor.forEachRowBlock(maxBytes: maxBytes, rowMultiple: headRows) { rows, source in
@@ -386,24 +402,32 @@ struct GGUFWriter {
     }
 
     /// `values` (rows `firstRow...` of a tensor of `totalRows` rows, which picks each row's
-    /// expert in `importance`) encoded as `type`.
+    /// expert in `importance`) encoded as `type`, in a fresh buffer of `byteCount` bytes.
     static func encode(
         _ values: [Float], as type: GGMLType, byteCount: Int, importance: ImportanceWeights? = nil, firstRow: Int = 0,
         totalRows: Int? = nil
     ) throws -> ByteRegion {
         let output = OwnedBuffer(byteCount: byteCount)
-        let destination = UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount)
         try values.withUnsafeBufferPointer { source in
-            if let dtype = type.plainDType {
-                ElementConversion.convert(
-                    UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
-            } else {
-                try GGUFQuantizer.encode(
-                    source, as: type, into: destination, importance: importance, firstRow: firstRow,
-                    totalRows: totalRows)
-            }
+            try encode(
+                source, as: type, into: UnsafeMutableRawBufferPointer(start: output.pointer, count: byteCount),
+                importance: importance, firstRow: firstRow, totalRows: totalRows)
         }
         return output.region
+    }
+
+    /// `source` encoded as `type` into `destination` (exactly its encoded size).
+    static func encode(
+        _ source: UnsafeBufferPointer<Float>, as type: GGMLType, into destination: UnsafeMutableRawBufferPointer,
+        importance: ImportanceWeights?, firstRow: Int, totalRows: Int?
+    ) throws {
+        if let dtype = type.plainDType {
+            ElementConversion.convert(
+                UnsafeRawBufferPointer(source), from: .f32, into: destination, to: dtype, count: source.count)
+        } else {
+            try GGUFQuantizer.encode(
+                source, as: type, into: destination, importance: importance, firstRow: firstRow, totalRows: totalRows)
+        }
     }
 
     /// Each quantised tensor's importance values, as llama-quantize looks them up: by GGUF

@@ -51,7 +51,9 @@ enum TensorTransforms {
     {
         switch transform {
         case .addOne:
-            return values.map { toGGUF ? $0 + 1 : $0 - 1 }
+            var shifted = values
+            shifted.withUnsafeMutableBufferPointer { addOne($0, toGGUF: toGGUF) }
+            return shifted
         case .transpose:
             let rows = shape.dimensions.first ?? 1
             let columns = shape.elementCount / max(rows, 1)
@@ -63,6 +65,11 @@ enum TensorTransforms {
         case .none, .rotaryPermutation:
             return values
         }
+    }
+
+    /// `.addOne`'s shift in place: `+ 1` towards GGUF, `- 1` back.
+    static func addOne(_ values: UnsafeMutableBufferPointer<Float>, toGGUF: Bool) {
+        for i in values.indices { values[i] = toGGUF ? values[i] + 1 : values[i] - 1 }
     }
 
     /// The shape after `transform` (transpose reverses a 2-D shape).
