@@ -161,15 +161,39 @@ public struct MergePlan: Sendable {
         return request.skip.contains { $0.matches(name) }
     }
 
-    /// Peak working memory of a run with `threads` concurrent tensors: per tensor the base,
-    /// every source and the result in f32, plus (for matrices) room for SVD work, for the
-    /// `threads` largest tensors at once. Inputs are memory-mapped and not counted.
-    public func memoryEstimate(threads: Int) -> Int {
+    /// Peak working memory of a run of `method` with `threads` concurrent tensors: per tensor
+    /// the base, every source and the result in f32, plus (for matrices) room for SVD work;
+    /// where `method` merges the tensor as its sources are read (`MergeMethod.runningMerge`),
+    /// the base, the running sum, one source and the result, with room for one more copy
+    /// (the average's f64 sums, a sparsified source): 5 copies whatever the number of sources.
+    /// The `threads` largest tensors at once. Inputs are memory-mapped and not counted.
+    public func memoryEstimate(threads: Int, method: any MergeMethod) -> Int {
         let perTensor = entries.map { entry -> Int in
             let elements = entry.shape.elementCount
-            let copies = entry.sources.count + 2 + (entry.kind == .matrix ? entry.sources.count + 2 : 0)
-            return elements * 4 * copies
+            let collected = entry.sources.count + 2 + (entry.kind == .matrix ? entry.sources.count + 2 : 0)
+            return elements * 4 * (entry.kind != .copy && Self.mergesAsRead(entry, method: method) ? 5 : collected)
         }
         return perTensor.sorted(by: >).prefix(max(1, threads)).reduce(0, +)
+    }
+
+    /// Whether `method` takes `entry`'s sources as they are read (the executor's rule).
+    static func mergesAsRead(_ entry: Entry, method: any MergeMethod) -> Bool {
+        // Everything but the values: the method's choice depends on the sources present only.
+        guard let input = runningMergeInput(entry, method: method, base: [], seed: 0) else { return false }
+        return (try? method.runningMerge(input)) != nil
+    }
+
+    /// The input `MergeMethod.runningMerge` is asked with for `entry`: the base and the present
+    /// sources' positions, no values. Nil where no running merge applies: a method that takes
+    /// LoRA sources as factors, or no source present.
+    static func runningMergeInput(
+        _ entry: Entry, method: any MergeMethod, base: [Float], seed: UInt64
+    ) -> TensorMergeInput? {
+        guard !method.takesFactoredTaskVectors else { return nil }
+        let present = entry.sources.indices.filter { entry.sources[$0] != nil }
+        guard !present.isEmpty else { return nil }
+        return TensorMergeInput(
+            name: entry.name, shape: entry.shape, base: base, taskVectors: [], sourceIndices: present,
+            isMergedMatrix: entry.kind == .matrix, seed: seed)
     }
 }

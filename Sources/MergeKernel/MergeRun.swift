@@ -54,7 +54,7 @@ public final class MergeRun: @unchecked Sendable {
         // bytes must not. Threads go to tensors instead, as many at once as half the memory holds.
         var workers = request.parallelism.workers(for: plan.entries.count)
         let budget = SystemCall.physicalMemory / 2
-        while workers > 1, plan.memoryEstimate(threads: workers) > budget { workers -= 1 }
+        while workers > 1, plan.memoryEstimate(threads: workers, method: request.method) > budget { workers -= 1 }
         pipeline = Pipeline(count: plan.entries.count, workers: workers)
     }
 
@@ -402,12 +402,10 @@ public final class MergeRun: @unchecked Sendable {
     /// The method's running merge of `entry` (`MergeMethod.runningMerge`), or nil when it
     /// merges from every source at once. Not for methods that take LoRA sources as factors.
     private func runningMerge(_ entry: MergePlan.Entry, base: [Float], seed: UInt64) throws -> (any RunningMerge)? {
-        guard !request.method.takesFactoredTaskVectors else { return nil }
-        let positions = entry.sources.indices.filter { entry.sources[$0] != nil }
-        guard !positions.isEmpty else { return nil }
-        var input = TensorMergeInput(
-            name: entry.name, shape: entry.shape, base: base, taskVectors: [], sourceIndices: positions,
-            isMergedMatrix: entry.kind == .matrix, seed: seed)
+        guard var input = MergePlan.runningMergeInput(entry, method: request.method, base: base, seed: seed) else {
+            return nil
+        }
+        let positions = input.sourceIndices
         input.parameters = try resolvedParameters(entry.name, sources: positions)
         input.noiseFloor = request.noiseFloor
         if request.method.baseIsInput { input.baseInputPosition = min(request.baseInputPosition ?? 0, positions.count) }

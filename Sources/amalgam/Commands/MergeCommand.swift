@@ -116,7 +116,7 @@ struct MergeCommand: Command {
         )
         let threads = options.parallelism.threads
         lines.append(
-            "  memory:  about \(ByteSize.format(plan.memoryEstimate(threads: threads))) working memory with \(threads) thread\(threads == 1 ? "" : "s") (inputs are memory-mapped)"
+            "  memory:  about \(ByteSize.format(plan.memoryEstimate(threads: threads, method: options.method))) working memory with \(threads) thread\(threads == 1 ? "" : "s") (inputs are memory-mapped)"
         )
         for noise in dry.noise {
             lines.append(
