@@ -40,4 +40,22 @@ struct QuantizerTests {
         values[77] = .infinity
         #expect(throws: AmalgamError.self) { try Self.roundTrip(values, type) }
     }
+
+    @Test(
+        "blocks of tiny values (a scale without a finite inverse) encode and decode as zeros, as gguf-py's",
+        arguments: Array(GGUFQuantizer.encodable))
+    func tinyBlocks(type: GGMLType) throws {
+        // 1e-38 / 127 is an f32 subnormal whose inverse overflows; Q8_0 once crashed on it.
+        var values = [Float](repeating: 1e-38, count: 256)
+        for j in stride(from: 0, to: 256, by: 3) { values[j] = -3e-39 }
+        let decoded = try Self.roundTrip(values, type)
+        #expect(decoded.allSatisfy { abs($0) < 1e-30 })
+        if type == .q8_0 {
+            var blocks = [UInt8](repeating: 0xFF, count: 8 * 34)
+            try values.withUnsafeBufferPointer { source in
+                try blocks.withUnsafeMutableBytes { try GGUFQuantizer.encode(source, as: .q8_0, into: $0) }
+            }
+            #expect(blocks.allSatisfy { $0 == 0 })
+        }
+    }
 }

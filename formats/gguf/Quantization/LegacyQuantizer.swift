@@ -48,24 +48,34 @@ enum LegacyQuantizer {
             significandBitPattern: rounded.significandBitPattern)
     }
 
+    /// Branch-free so that both loops vectorise (a Swift float-to-integer conversion checks its
+    /// range and stops that): the magnitude's maximum as the maximum of its bit patterns (the
+    /// same order for finite non-negative floats), and the rounding's integer from the low
+    /// mantissa bits of `value + 2²³`. A block whose scale has no finite inverse (magnitudes
+    /// below about 4e-37, whose f16 scale is 0) is all zeros, as gguf-py writes it.
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
             let v = x + b * 32
             let block = y + b * 34
-            var amax: Float = 0
-            for j in 0..<32 { amax = Swift.max(amax, abs(v[j])) }
-            let d = amax / 127
+            var largest: UInt32 = 0
+            for j in 0..<32 { largest = Swift.max(largest, v[j].bitPattern & 0x7FFF_FFFF) }
+            let d = Float(bitPattern: largest) / 127
             let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
-            // roundHalfAway with integer truncation for floor: |v · id| <= 127 (up to rounding),
-            // and floorf is a library call the loop cannot afford.
-            let q = (block + 2).bindMemory(to: Int8.self, capacity: 32)
+            let q = (block + 2).bindMemory(to: UInt8.self, capacity: 32)
+            guard id.isFinite else {
+                for j in 0..<32 { q[j] = 0 }
+                continue
+            }
             for j in 0..<32 {
+                // gguf-py's np_roundf: floor(m) + floor(2 (m - floor(m))) on m = |v · id| <= 127.
                 let scaled = v[j] * id
                 let magnitude = abs(scaled)
-                let whole = Int32(magnitude)
-                let rounded = whole &+ Int32(2 * (magnitude - Float(whole)))
-                q[j] = Int8(truncatingIfNeeded: scaled < 0 ? 0 &- rounded : rounded)
+                let nearest = (magnitude + 0x1p23) - 0x1p23
+                let whole = nearest > magnitude ? nearest - 1 : nearest
+                let rounded = whole + (2 * (magnitude - whole) >= 1 ? 1 : 0)
+                let integer = UInt8(truncatingIfNeeded: (rounded + 0x1p23).bitPattern)
+                q[j] = scaled < 0 ? 0 &- integer : integer
             }
         }
     }
