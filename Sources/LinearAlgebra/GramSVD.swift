@@ -83,7 +83,9 @@ extension SingularValueDecomposition {
             LAPACKE_dsytrd(
                 LAPACK_COL_MAJOR, upper, Int32(d), pg.baseAddress, Int32(d), &diagonal, &offDiagonal, &reflectors)
         }
-        guard reduced == 0 else { throw AmalgamError(.internal, "tridiagonal reduction failed (dsytrd info \(reduced))") }
+        guard reduced == 0 else {
+            throw AmalgamError(.internal, "tridiagonal reduction failed (dsytrd info \(reduced))")
+        }
         let solved = LAPACKE_dstemr(
             LAPACK_COL_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "I")), Int32(d), &diagonal, &offDiagonal, 0,
             0, Int32(d - c + 1), Int32(d), &found, &eigenvalues, &vectors, Int32(d), Int32(c), &support,
