@@ -128,9 +128,10 @@ def test_gemma_f16_export_is_llama_cpps_own_conversion(gemma_exports, text):
     assert len(ours) == 236 and ours == tensors(reference)
     assert perplexity(files["f16"], text) == perplexity(reference, text)
     assert continuation(files["f16"]) == continuation(reference)
-    # The original multiplies K-quant weights by activations quantised to Q8_K: 0.1% here.
+    # The original multiplies K-quant weights by activations quantised to Q8_K, by an amount that
+    # depends on the CPU's SIMD path in llama.cpp: 0.1% on an AVX2 Zen 3, 0.6% on an AVX-512 Skylake-X.
     original = perplexity(gemma3(), text)
-    assert abs(perplexity(files["f16"], text) - original) / original < 5e-3
+    assert abs(perplexity(files["f16"], text) - original) / original < 1e-2
 
 
 @pytest.mark.parametrize("quant", ["q8_0", "q4_k_m", "q6_k"])
