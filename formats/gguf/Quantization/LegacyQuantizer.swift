@@ -32,27 +32,36 @@ enum LegacyQuantizer {
         return (low, high)
     }
 
-    /// `value` (already an integer) as a byte in 0...upper; NaN becomes 0. Only values that
-    /// come from non-finite or denormal-scaled blocks ever need the clamp.
-    @inline(__always) static func byte(_ value: Float, upTo upper: UInt8) -> UInt8 {
-        value >= 0 ? (value < Float(upper) ? UInt8(value) : upper) : 0
+    /// The inverse scale `1 / d` (0 for `d == 0`), or nil where it overflows (`d` denormal):
+    /// gguf-py's and ggml's integer conversions of the infinities that follow give 0, so such a
+    /// block's quantised values are all zeros (its f16 scale is 0 too).
+    @inline(__always) static func inverseScale(_ d: Float) -> Float? {
+        let id: Float = d == 0 ? 0 : 1 / d
+        return id.isFinite ? id : nil
     }
 
-    /// gguf-py's `np_roundf`: rounds half away from zero, computed as it computes it.
-    @inline(__always) static func roundHalfAway(_ value: Float) -> Float {
-        let magnitude = abs(value)
-        let floored = magnitude.rounded(.down)
-        let rounded = floored + (2 * (magnitude - floored)).rounded(.down)
-        return Float(
-            sign: value.sign, exponentBitPattern: rounded.exponentBitPattern,
-            significandBitPattern: rounded.significandBitPattern)
+    /// Zeros a block's `count` quantised bytes from `offset` (`inverseScale` nil).
+    @inline(__always) static func zeroBytes(_ block: UnsafeMutableRawPointer, from offset: Int, count: Int) {
+        (block + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+    }
+
+    /// `value` rounded toward zero as a byte in `0...upper` (NaN and negatives 0, values from
+    /// `upper` up and +infinity `upper`: only non-finite or denormal-scaled blocks need the
+    /// clamp), without branches or a `truncf` call (baseline x86-64 has no rounding
+    /// instruction), so the encoders' loops vectorise: the value clamped first, then truncated
+    /// as its nearest integer (`+ 2²³ - 2²³`) less one where that rounded up, read from the
+    /// low mantissa bits of `+ 2²³`.
+    @inline(__always) static func truncatedByte(_ value: Float, upTo upper: UInt8) -> UInt8 {
+        let clamped = value >= 0 ? (value < Float(upper) ? value : Float(upper)) : 0
+        let nearest = (clamped + 0x1p23) - 0x1p23
+        let whole = nearest > clamped ? nearest - 1 : nearest
+        return UInt8(truncatingIfNeeded: (whole + 0x1p23).bitPattern)
     }
 
     /// Branch-free so that both loops vectorise (a Swift float-to-integer conversion checks its
     /// range and stops that): the magnitude's maximum as the maximum of its bit patterns (the
     /// same order for finite non-negative floats), and the rounding's integer from the low
-    /// mantissa bits of `value + 2²³`. A block whose scale has no finite inverse (magnitudes
-    /// below about 4e-37, whose f16 scale is 0) is all zeros, as gguf-py writes it.
+    /// mantissa bits of `value + 2²³`.
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
             let v = x + b * 32
@@ -60,13 +69,12 @@ enum LegacyQuantizer {
             var largest: UInt32 = 0
             for j in 0..<32 { largest = Swift.max(largest, v[j].bitPattern & 0x7FFF_FFFF) }
             let d = Float(bitPattern: largest) / 127
-            let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
-            let q = (block + 2).bindMemory(to: UInt8.self, capacity: 32)
-            guard id.isFinite else {
-                for j in 0..<32 { q[j] = 0 }
+            guard let id = inverseScale(d) else {
+                zeroBytes(block, from: 2, count: 32)
                 continue
             }
+            let q = (block + 2).bindMemory(to: UInt8.self, capacity: 32)
             for j in 0..<32 {
                 // gguf-py's np_roundf: floor(m) + floor(2 (m - floor(m))) on m = |v · id| <= 127.
                 let scaled = v[j] * id
@@ -85,11 +93,14 @@ enum LegacyQuantizer {
             let v = x + b * 32
             let block = y + b * 18
             let d = signedAbsMax(v) / -8
-            let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
+            guard let id = inverseScale(d) else {
+                zeroBytes(block, from: 2, count: 16)
+                continue
+            }
             for j in 0..<16 {
-                let low = byte((v[j] * id + 8.5).rounded(.towardZero), upTo: 15)
-                let high = byte((v[j + 16] * id + 8.5).rounded(.towardZero), upTo: 15)
+                let low = truncatedByte(v[j] * id + 8.5, upTo: 15)
+                let high = truncatedByte(v[j + 16] * id + 8.5, upTo: 15)
                 block.storeBytes(of: low | high << 4, toByteOffset: 2 + j, as: UInt8.self)
             }
         }
@@ -101,12 +112,15 @@ enum LegacyQuantizer {
             let block = y + b * 20
             let (low, high) = minMax(v)
             let d = (high - low) / 15
-            let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
             storeHalf(low, block, 2)
+            guard let id = inverseScale(d) else {
+                zeroBytes(block, from: 4, count: 16)
+                continue
+            }
             for j in 0..<16 {
-                let q0 = byte(((v[j] - low) * id + 0.5).rounded(.towardZero), upTo: 15)
-                let q1 = byte(((v[j + 16] - low) * id + 0.5).rounded(.towardZero), upTo: 15)
+                let q0 = truncatedByte((v[j] - low) * id + 0.5, upTo: 15)
+                let q1 = truncatedByte((v[j + 16] - low) * id + 0.5, upTo: 15)
                 block.storeBytes(of: q0 | q1 << 4, toByteOffset: 4 + j, as: UInt8.self)
             }
         }
@@ -117,12 +131,15 @@ enum LegacyQuantizer {
             let v = x + b * 32
             let block = y + b * 22
             let d = signedAbsMax(v) / -16
-            let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
+            guard let id = inverseScale(d) else {
+                zeroBytes(block, from: 2, count: 20)
+                continue
+            }
             var qh: UInt32 = 0
             for j in 0..<16 {
-                let q0 = byte((v[j] * id + 16.5).rounded(.towardZero), upTo: 31)
-                let q1 = byte((v[j + 16] * id + 16.5).rounded(.towardZero), upTo: 31)
+                let q0 = truncatedByte(v[j] * id + 16.5, upTo: 31)
+                let q1 = truncatedByte(v[j + 16] * id + 16.5, upTo: 31)
                 qh |= UInt32(q0 >> 4) << UInt32(j) | UInt32(q1 >> 4) << UInt32(j + 16)
                 block.storeBytes(of: (q0 & 15) | (q1 << 4), toByteOffset: 6 + j, as: UInt8.self)
             }
@@ -136,13 +153,16 @@ enum LegacyQuantizer {
             let block = y + b * 24
             let (low, high) = minMax(v)
             let d = (high - low) / 31
-            let id: Float = d == 0 ? 0 : 1 / d
             storeHalf(d, block, 0)
             storeHalf(low, block, 2)
+            guard let id = inverseScale(d) else {
+                zeroBytes(block, from: 4, count: 20)
+                continue
+            }
             var qh: UInt32 = 0
             for j in 0..<16 {
-                let q0 = byte(((v[j] - low) * id + 0.5).rounded(.towardZero), upTo: 31)
-                let q1 = byte(((v[j + 16] - low) * id + 0.5).rounded(.towardZero), upTo: 31)
+                let q0 = truncatedByte((v[j] - low) * id + 0.5, upTo: 31)
+                let q1 = truncatedByte((v[j + 16] - low) * id + 0.5, upTo: 31)
                 qh |= UInt32(q0 >> 4) << UInt32(j) | UInt32(q1 >> 4) << UInt32(j + 16)
                 block.storeBytes(of: (q0 & 15) | (q1 << 4), toByteOffset: 8 + j, as: UInt8.self)
             }
