@@ -112,8 +112,8 @@ OpenBLASKernel.selectFastKernel(loadedCore: BLAS.coreName)
 if getenv("MALLOC_MMAP_THRESHOLD_") == nil {
     let arguments = CommandLine.arguments.dropFirst()
     let training: Set<String> = ["tune", "train", "eval", "forward", "zoo", "bench", "demo"]
-    let quantising = arguments.first == "convert" && arguments.contains("--quant")
-    let reusesBuffers = training.contains(arguments.first ?? "") || quantising
+    let reusesBuffers =
+        training.contains(arguments.first ?? "") || (arguments.first == "convert" && arguments.contains("--quant"))
     _ = mallopt(M_MMAP_THRESHOLD, reusesBuffers ? 1 << 28 : 1 << 21)
     _ = mallopt(M_TRIM_THRESHOLD, reusesBuffers ? 1 << 30 : 1 << 23)
 }

@@ -45,23 +45,31 @@ enum LegacyQuantizer {
         (block + offset).initializeMemory(as: UInt8.self, repeating: 0, count: count)
     }
 
+    /// `floor(value)` for `0 <= value < 2²²` without a `floorf` call (baseline x86-64 has no
+    /// rounding instruction) or a branch, so the encoders' loops vectorise: the nearest integer
+    /// (`+ 2²³ - 2²³`) less one where that rounded up.
+    @inline(__always) static func floorOfSmall(_ value: Float) -> Float {
+        let nearest = (value + 0x1p23) - 0x1p23
+        return nearest > value ? nearest - 1 : nearest
+    }
+
+    /// A whole number `0 <= value < 256` as its byte: the low mantissa bits of `value + 2²³`
+    /// (no range-checked conversion, which would stop vectorisation).
+    @inline(__always) static func byte(ofWhole value: Float) -> UInt8 {
+        UInt8(truncatingIfNeeded: (value + 0x1p23).bitPattern)
+    }
+
     /// `value` rounded toward zero as a byte in `0...upper` (NaN and negatives 0, values from
     /// `upper` up and +infinity `upper`: only non-finite or denormal-scaled blocks need the
-    /// clamp), without branches or a `truncf` call (baseline x86-64 has no rounding
-    /// instruction), so the encoders' loops vectorise: the value clamped first, then truncated
-    /// as its nearest integer (`+ 2²³ - 2²³`) less one where that rounded up, read from the
-    /// low mantissa bits of `+ 2²³`.
+    /// clamp), branch-free.
     @inline(__always) static func truncatedByte(_ value: Float, upTo upper: UInt8) -> UInt8 {
         let clamped = value >= 0 ? (value < Float(upper) ? value : Float(upper)) : 0
-        let nearest = (clamped + 0x1p23) - 0x1p23
-        let whole = nearest > clamped ? nearest - 1 : nearest
-        return UInt8(truncatingIfNeeded: (whole + 0x1p23).bitPattern)
+        return byte(ofWhole: floorOfSmall(clamped))
     }
 
     /// Branch-free so that both loops vectorise (a Swift float-to-integer conversion checks its
     /// range and stops that): the magnitude's maximum as the maximum of its bit patterns (the
-    /// same order for finite non-negative floats), and the rounding's integer from the low
-    /// mantissa bits of `value + 2²³`.
+    /// same order for finite non-negative floats), and the rounding through `floorOfSmall`.
     static func q8_0(_ x: UnsafePointer<Float>, _ y: UnsafeMutableRawPointer, _ count: Int) {
         for b in 0..<count {
             let v = x + b * 32
@@ -79,10 +87,8 @@ enum LegacyQuantizer {
                 // gguf-py's np_roundf: floor(m) + floor(2 (m - floor(m))) on m = |v · id| <= 127.
                 let scaled = v[j] * id
                 let magnitude = abs(scaled)
-                let nearest = (magnitude + 0x1p23) - 0x1p23
-                let whole = nearest > magnitude ? nearest - 1 : nearest
-                let rounded = whole + (2 * (magnitude - whole) >= 1 ? 1 : 0)
-                let integer = UInt8(truncatingIfNeeded: (rounded + 0x1p23).bitPattern)
+                let whole = floorOfSmall(magnitude)
+                let integer = byte(ofWhole: whole + (2 * (magnitude - whole) >= 1 ? 1 : 0))
                 q[j] = scaled < 0 ? 0 &- integer : integer
             }
         }
